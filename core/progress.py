@@ -1,0 +1,235 @@
+"""A run's live progress: counters updated by the engine's loop thread, read by any other thread
+as a frozen snapshot (the UI polls it; the command line prints it)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from . import constants as C
+from .keys import KeyInfo
+
+__all__ = ["KeyStatus", "ProgressSnapshot", "ProgressTracker"]
+
+
+@dataclass(frozen=True)
+class KeyStatus:
+    fingerprint: str
+    masked: str
+    provider: str
+    model: str
+    rpm: int
+    state: str = "active"  # active | cooling | dead
+    cool_until: float | None = None  # wall-clock time (time.time()) the cool-down ends
+    dead_reason: str | None = None
+    requests: int = 0
+    ok: int = 0
+    rate_limited: int = 0
+    errors: int = 0
+    in_flight: int = 0
+
+
+@dataclass(frozen=True)
+class ProgressSnapshot:
+    run_id: str
+    state: str  # starting | running | paused | waiting_for_keys | done | cancelled | failed
+    message: str
+    total: int
+    ok: int
+    unparsed: int
+    failed: int
+    in_flight: int
+    cached: int
+    timeouts: int
+    retries: int
+    rows_per_s: float
+    eta_s: float | None
+    elapsed_s: float
+    tokens_in: int
+    tokens_out: int
+    cost: float
+    projected_cost: float | None
+    correct: int
+    judged: int
+    keys: tuple[KeyStatus, ...]
+    recent_errors: tuple[str, ...]
+    simulated: bool
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.unparsed + self.failed
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.done
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "cancelled", "failed")
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.judged if self.judged else None
+
+
+@dataclass
+class _Counts:
+    ok: int = 0
+    unparsed: int = 0
+    failed: int = 0
+    in_flight: int = 0
+    cached: int = 0
+    timeouts: int = 0
+    retries: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    correct: int = 0
+    judged: int = 0
+    state: str = "starting"
+    message: str = ""
+    keys: dict[str, KeyStatus] = field(default_factory=dict)
+
+
+class ProgressTracker:
+    """Thread-safe: every mutation and every snapshot holds one lock for a few microseconds."""
+
+    def __init__(
+        self,
+        run_id: str,
+        total: int,
+        keys: Sequence[KeyInfo],
+        *,
+        simulated: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.run_id = run_id
+        self.total = total
+        self.simulated = simulated
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._c = _Counts()
+        self._started = clock()
+        self._finished_at: float | None = None
+        self._recent: deque[float] = deque()  # finish times of rows done in this session
+        self._errors: deque[str] = deque(maxlen=C.RECENT_ERRORS)
+        self.add_keys(keys)
+
+    # --- mutations (engine loop) --------------------------------------------------------------
+
+    def add_keys(self, keys: Sequence[KeyInfo]) -> None:
+        with self._lock:
+            for k in keys:
+                if k.fingerprint not in self._c.keys or self._c.keys[k.fingerprint].state == "dead":
+                    self._c.keys[k.fingerprint] = KeyStatus(k.fingerprint, k.masked, k.provider, k.model, k.rpm)
+
+    def preload(self, *, ok: int, unparsed: int, failed: int, tokens_in: int, tokens_out: int, cost: float, correct: int, judged: int) -> None:
+        """Rows finished before this session (a resumed run) count as done but not towards speed."""
+        with self._lock:
+            c = self._c
+            c.ok, c.unparsed, c.failed = ok, unparsed, failed
+            c.tokens_in, c.tokens_out, c.cost = tokens_in, tokens_out, cost
+            c.correct, c.judged = correct, judged
+
+    def set_state(self, state: str, message: str = "") -> None:
+        with self._lock:
+            self._c.state, self._c.message = state, message
+            if state in ("done", "cancelled", "failed") and self._finished_at is None:
+                self._finished_at = self._clock()
+
+    def row_finished(self, status: str, *, tokens_in: int, tokens_out: int, cost: float, cached: bool, correct: bool | None) -> None:
+        with self._lock:
+            c = self._c
+            setattr(c, status, getattr(c, status) + 1)
+            c.tokens_in += tokens_in
+            c.tokens_out += tokens_out
+            c.cost += cost
+            c.cached += int(cached)
+            if correct is not None:
+                c.judged += 1
+                c.correct += int(correct)
+            self._recent.append(self._clock())
+
+    def request_started(self, fp: str) -> None:
+        with self._lock:
+            self._c.in_flight += 1
+            k = self._c.keys[fp]
+            self._c.keys[fp] = replace(k, requests=k.requests + 1, in_flight=k.in_flight + 1)
+
+    def request_ended(self, fp: str, *, ok: bool = False, rate_limited: bool = False, error: str | None = None, timeout: bool = False, retry: bool = False) -> None:
+        with self._lock:
+            c = self._c
+            c.in_flight -= 1
+            c.timeouts += int(timeout)
+            c.retries += int(retry)
+            k = c.keys[fp]
+            c.keys[fp] = replace(
+                k, in_flight=k.in_flight - 1, ok=k.ok + int(ok), rate_limited=k.rate_limited + int(rate_limited), errors=k.errors + int(error is not None and not rate_limited)
+            )
+            if error is not None and not rate_limited:
+                self._errors.append(error)
+
+    def key_state(self, fp: str, state: str, *, cool_until: float | None = None, reason: str | None = None) -> None:
+        with self._lock:
+            k = self._c.keys[fp]
+            if k.state == "dead":
+                return
+            self._c.keys[fp] = replace(k, state=state, cool_until=cool_until, dead_reason=reason)
+            if state == "dead" and reason:
+                self._errors.append(f"Key {k.masked} stopped: {reason}")
+
+    def note_error(self, message: str) -> None:
+        with self._lock:
+            self._errors.append(message)
+
+    # --- reading (any thread) -----------------------------------------------------------------
+
+    def snapshot(self) -> ProgressSnapshot:
+        with self._lock:
+            c = self._c
+            now = self._clock()
+            end = self._finished_at if self._finished_at is not None else now
+            while self._recent and self._recent[0] < now - C.RATE_WINDOW_S:
+                self._recent.popleft()
+            window = min(C.RATE_WINDOW_S, max(now - self._started, 1e-9))
+            rate = len(self._recent) / window if self._finished_at is None else 0.0
+            done = c.ok + c.unparsed + c.failed
+            pending = self.total - done
+            eta = pending / rate if rate > 0 and pending > 0 else (0.0 if pending == 0 else None)
+            projected = c.cost / done * self.total if done else None
+            wall = time.time()
+            keys = tuple(
+                replace(k, state="active", cool_until=None) if k.state == "cooling" and (k.cool_until or 0) <= wall else k for k in c.keys.values()
+            )
+            return ProgressSnapshot(
+                run_id=self.run_id,
+                state=c.state,
+                message=c.message,
+                total=self.total,
+                ok=c.ok,
+                unparsed=c.unparsed,
+                failed=c.failed,
+                in_flight=c.in_flight,
+                cached=c.cached,
+                timeouts=c.timeouts,
+                retries=c.retries,
+                rows_per_s=rate,
+                eta_s=eta,
+                elapsed_s=end - self._started,
+                tokens_in=c.tokens_in,
+                tokens_out=c.tokens_out,
+                cost=c.cost,
+                projected_cost=projected,
+                correct=c.correct,
+                judged=c.judged,
+                keys=keys,
+                recent_errors=tuple(self._errors),
+                simulated=self.simulated,
+            )

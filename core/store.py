@@ -1,0 +1,443 @@
+"""The run store: SQLite is the source of truth for runs, their input rows and each row's result,
+so that a refresh, a second tab or a restarted server finds a run again. Keys never enter it."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from . import constants as C
+from .keys import KeyInfo
+from .spec import RunSpec
+
+__all__ = ["RowResult", "RunRecord", "RunStore", "new_run_id", "default_data_dir", "ROW_STATUSES"]
+
+ROW_STATUSES = ("ok", "unparsed", "failed")
+RUN_STATUSES = ("running", "paused", "waiting_for_keys", "done", "cancelled", "failed", "interrupted")
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "m001_initial",
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            message TEXT NOT NULL DEFAULT '',
+            file_name TEXT NOT NULL DEFAULT '',
+            n_rows INTEGER NOT NULL,
+            columns_json TEXT NOT NULL,
+            spec_json TEXT NOT NULL,
+            keys_json TEXT NOT NULL
+        );
+        CREATE TABLE inputs (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            row INTEGER NOT NULL,
+            cells_json TEXT NOT NULL,
+            PRIMARY KEY (run_id, row)
+        ) WITHOUT ROWID;
+        CREATE TABLE results (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            row INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            output TEXT,
+            fields_json TEXT,
+            error TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            latency_ms INTEGER,
+            tokens_in INTEGER NOT NULL DEFAULT 0,
+            tokens_out INTEGER NOT NULL DEFAULT 0,
+            cost REAL NOT NULL DEFAULT 0,
+            model TEXT,
+            key_fp TEXT,
+            finish_reason TEXT,
+            cached INTEGER NOT NULL DEFAULT 0,
+            correct INTEGER,
+            finished_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, row)
+        ) WITHOUT ROWID;
+        CREATE TABLE cache (
+            key TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            output TEXT NOT NULL,
+            finish_reason TEXT,
+            tokens_in INTEGER NOT NULL,
+            tokens_out INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
+]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def new_run_id() -> str:
+    """Time-sortable and URL-safe: 20261121-203712-3fa9c2."""
+    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get(C.DATA_DIR_ENV) or C.DEFAULT_DATA_DIR)
+
+
+@dataclass(frozen=True)
+class RowResult:
+    row: int
+    status: str  # one of ROW_STATUSES
+    output: str | None = None
+    fields: dict[str, str] | None = None
+    error: str | None = None
+    attempts: int = 0
+    latency_ms: int | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    model: str | None = None
+    key_fp: str | None = None
+    finish_reason: str | None = None
+    cached: bool = False
+    correct: bool | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    created_at: str
+    updated_at: str
+    status: str
+    message: str
+    file_name: str
+    n_rows: int
+    columns: tuple[str, ...]
+    spec: RunSpec
+    keys: tuple[KeyInfo, ...]
+    ok: int = 0
+    unparsed: int = 0
+    failed: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    correct: int = 0
+    judged: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.unparsed + self.failed
+
+    @property
+    def pending(self) -> int:
+        return self.n_rows - self.done
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.keys) and all(k.simulated for k in self.keys)
+
+
+class RunStore:
+    """One SQLite file in WAL mode; one connection per thread (the engine's loop thread and each
+    UI thread get their own); one short transaction per finished row."""
+
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
+        self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.data_dir / C.DB_FILENAME
+        self._local = threading.local()
+        self._migrate()
+
+    # --- connections --------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=True)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process; only a power cut can lose the last rows.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    def _tx(self, statements: Iterable[tuple[str, Sequence[object]]]) -> None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                conn.execute(sql, params)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = {r["name"] for r in conn.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone() is None:
+                    for statement in sql.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, _now()))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # --- runs ---------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        spec: RunSpec,
+        frame: pd.DataFrame,
+        keys: Sequence[KeyInfo],
+        *,
+        file_name: str = "",
+        run_id: str | None = None,
+    ) -> str:
+        run_id = run_id or new_run_id()
+        columns = [str(c) for c in frame.columns]
+        now = _now()
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, 'paused', '', ?, ?, ?, ?, ?)",
+                (run_id, now, now, file_name, len(frame), json.dumps(columns, ensure_ascii=False), spec.to_json(), _keys_json(keys)),
+            )
+            conn.executemany(
+                "INSERT INTO inputs VALUES (?, ?, ?)",
+                ((run_id, i, json.dumps(cells, ensure_ascii=False)) for i, cells in enumerate(frame.itertuples(index=False, name=None))),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return run_id
+
+    def set_status(self, run_id: str, status: str, message: str = "") -> None:
+        assert status in RUN_STATUSES, status
+        self._tx([("UPDATE runs SET status = ?, message = ?, updated_at = ? WHERE id = ?", (status, message, _now(), run_id))])
+
+    def update_keys(self, run_id: str, keys: Sequence[KeyInfo]) -> None:
+        self._tx([("UPDATE runs SET keys_json = ?, updated_at = ? WHERE id = ?", (_keys_json(keys), _now(), run_id))])
+
+    def update_spec(self, run_id: str, spec: RunSpec) -> None:
+        self._tx([("UPDATE runs SET spec_json = ?, updated_at = ? WHERE id = ?", (spec.to_json(), _now(), run_id))])
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        rows = self._run_rows("WHERE r.id = ?", (run_id,))
+        return rows[0] if rows else None
+
+    def list_runs(self, limit: int = 200) -> list[RunRecord]:
+        return self._run_rows("ORDER BY r.id DESC LIMIT ?", (limit,))
+
+    def _run_rows(self, where: str, params: Sequence[object]) -> list[RunRecord]:
+        sql = f"""
+            SELECT r.*,
+              (SELECT COUNT(*) FROM results x WHERE x.run_id = r.id AND x.status = 'ok') AS ok,
+              (SELECT COUNT(*) FROM results x WHERE x.run_id = r.id AND x.status = 'unparsed') AS unparsed,
+              (SELECT COUNT(*) FROM results x WHERE x.run_id = r.id AND x.status = 'failed') AS failed,
+              (SELECT COALESCE(SUM(tokens_in), 0) FROM results x WHERE x.run_id = r.id) AS tokens_in,
+              (SELECT COALESCE(SUM(tokens_out), 0) FROM results x WHERE x.run_id = r.id) AS tokens_out,
+              (SELECT COALESCE(SUM(cost), 0) FROM results x WHERE x.run_id = r.id) AS cost,
+              (SELECT COUNT(*) FROM results x WHERE x.run_id = r.id AND x.correct = 1) AS correct,
+              (SELECT COUNT(correct) FROM results x WHERE x.run_id = r.id) AS judged
+            FROM runs r {where}"""
+        out = []
+        for r in self._conn().execute(sql, params):
+            out.append(
+                RunRecord(
+                    id=r["id"],
+                    created_at=r["created_at"],
+                    updated_at=r["updated_at"],
+                    status=r["status"],
+                    message=r["message"],
+                    file_name=r["file_name"],
+                    n_rows=r["n_rows"],
+                    columns=tuple(json.loads(r["columns_json"])),
+                    spec=RunSpec.from_json(r["spec_json"]),
+                    keys=tuple(KeyInfo(**k) for k in json.loads(r["keys_json"])),
+                    ok=r["ok"],
+                    unparsed=r["unparsed"],
+                    failed=r["failed"],
+                    tokens_in=r["tokens_in"],
+                    tokens_out=r["tokens_out"],
+                    cost=r["cost"],
+                    correct=r["correct"],
+                    judged=r["judged"],
+                )
+            )
+        return out
+
+    def delete_run(self, run_id: str) -> None:
+        self._tx([("DELETE FROM runs WHERE id = ?", (run_id,))])
+
+    # --- rows ---------------------------------------------------------------------------------
+
+    def load_inputs(self, run_id: str) -> pd.DataFrame:
+        run = self.get_run(run_id)
+        if run is None:
+            raise KeyError(run_id)
+        cur = self._conn().execute("SELECT cells_json FROM inputs WHERE run_id = ? ORDER BY row", (run_id,))
+        data = [json.loads(r[0]) for r in cur]
+        return pd.DataFrame(data, columns=list(run.columns), dtype=object)
+
+    def pending_rows(self, run_id: str) -> list[int]:
+        """Rows with no result yet, in input order: what a resumed run still has to do."""
+        cur = self._conn().execute(
+            "SELECT i.row FROM inputs i LEFT JOIN results x ON x.run_id = i.run_id AND x.row = i.row "
+            "WHERE i.run_id = ? AND x.row IS NULL ORDER BY i.row",
+            (run_id,),
+        )
+        return [r[0] for r in cur]
+
+    def record_result(self, run_id: str, result: RowResult, cache_key: str | None = None) -> None:
+        """One row, one transaction: a crash after this line loses nothing of this row."""
+        now = _now()
+        statements: list[tuple[str, Sequence[object]]] = [
+            (
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    result.row,
+                    result.status,
+                    result.output,
+                    json.dumps(result.fields, ensure_ascii=False) if result.fields is not None else None,
+                    result.error,
+                    result.attempts,
+                    result.latency_ms,
+                    result.tokens_in,
+                    result.tokens_out,
+                    result.cost,
+                    result.model,
+                    result.key_fp,
+                    result.finish_reason,
+                    int(result.cached),
+                    None if result.correct is None else int(result.correct),
+                    now,
+                ),
+            )
+        ]
+        if cache_key is not None and result.status != "failed" and not result.cached and result.output is not None:
+            statements.append(
+                (
+                    "INSERT OR REPLACE INTO cache VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (cache_key, result.model or "", result.output, result.finish_reason, result.tokens_in, result.tokens_out, now),
+                )
+            )
+        self._tx(statements)
+
+    def reset_rows(self, run_id: str, status: str = "failed") -> int:
+        """Forget the results with this status so that a resumed run does those rows again."""
+        conn = self._conn()
+        n = conn.execute("SELECT COUNT(*) FROM results WHERE run_id = ? AND status = ?", (run_id, status)).fetchone()[0]
+        self._tx([("DELETE FROM results WHERE run_id = ? AND status = ?", (run_id, status))])
+        return n
+
+    def results(self, run_id: str, *, since: str | None = None) -> list[dict]:
+        """Raw result rows (optionally only those finished after `since`), in input order."""
+        sql = "SELECT * FROM results WHERE run_id = ?"
+        params: list[object] = [run_id]
+        if since is not None:
+            sql += " AND finished_at > ?"
+            params.append(since)
+        return [dict(r) for r in self._conn().execute(sql + " ORDER BY row", params)]
+
+    def results_table(self, run_id: str, *, details: bool = False) -> pd.DataFrame:
+        """The download: every input column in input order, then the outputs, status and error;
+        exactly one row per input row, pending rows included as 'pending'."""
+        run = self.get_run(run_id)
+        if run is None:
+            raise KeyError(run_id)
+        inputs = self.load_inputs(run_id)
+        by_row = {r["row"]: r for r in self.results(run_id)}
+        fields = run.spec.json_fields
+        taken = set(inputs.columns)
+
+        def fresh(name: str) -> str:
+            candidate = name
+            while candidate in taken:
+                candidate = f"llm_{candidate}"
+            taken.add(candidate)
+            return candidate
+
+        field_cols = {f: fresh(f) for f in fields}
+        out_col = fresh("output_raw" if fields else "output")
+        status_col, error_col = fresh("status"), fresh("error")
+        correct_col = fresh("correct") if run.spec.label_column else None
+        extra = {name: fresh(name) for name in ("attempts", "latency_ms", "tokens_in", "tokens_out", "model", "key", "finish_reason", "cached")} if details else {}
+
+        n = len(inputs)
+        columns: dict[str, list[object]] = {c: [None] * n for c in [*field_cols.values(), out_col, status_col, error_col]}
+        if correct_col:
+            columns[correct_col] = [None] * n
+        for col in extra.values():
+            columns[col] = [None] * n
+        for i in range(n):
+            r = by_row.get(i)
+            if r is None:
+                columns[status_col][i] = "pending"
+                continue
+            parsed = json.loads(r["fields_json"]) if r["fields_json"] else {}
+            for f, col in field_cols.items():
+                columns[col][i] = parsed.get(f)
+            columns[out_col][i] = r["output"]
+            columns[status_col][i] = r["status"]
+            columns[error_col][i] = r["error"]
+            if correct_col:
+                columns[correct_col][i] = None if r["correct"] is None else bool(r["correct"])
+            for name, col in extra.items():
+                columns[col][i] = r["key_fp" if name == "key" else name]
+        table = inputs.copy()
+        for col, values in columns.items():
+            table[col] = values
+        return table
+
+    # --- response cache -----------------------------------------------------------------------
+
+    def cache_lookup(self, keys: Sequence[str]) -> dict[str, sqlite3.Row]:
+        found: dict[str, sqlite3.Row] = {}
+        conn = self._conn()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in conn.execute(f"SELECT * FROM cache WHERE key IN ({marks})", chunk):
+                found[r["key"]] = r
+        return found
+
+    def clear_cache(self) -> None:
+        self._tx([("DELETE FROM cache", ())])
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _keys_json(keys: Sequence[KeyInfo]) -> str:
+    return json.dumps(
+        [
+            {"provider": k.provider, "base_url": k.base_url, "model": k.model, "rpm": k.rpm, "tpm": k.tpm, "fingerprint": k.fingerprint, "masked": k.masked}
+            for k in keys
+        ],
+        ensure_ascii=False,
+    )
