@@ -1,0 +1,510 @@
+"""A simulated OpenAI-compatible provider for demo mode, tests and benchmarks.
+
+Reached through the real `openai` SDK, in process (`Simulator.client(key)`, an httpx2 transport) or
+over loopback HTTP (`start_server`, `python -m core.simulator --port 0`). Each key has its own rate
+limit; faults are drawn from a seeded RNG and the clock and sleep are injected, so tests never sleep.
+
+    sim = Simulator(SimulatorConfig(rpm=60, latency_s=0))
+    client = sim.client("sk-a", max_retries=0)
+    reply = await client.chat.completions.create(model="simulated", messages=[{"role": "user", "content": "2 + 3 x 4"}])
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import itertools
+import json
+import math
+import random
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass
+
+import httpx2
+import openai
+from aiohttp import web
+
+from .sim_arith import completion, estimate_tokens, read_messages, reply
+
+__all__ = [
+    "SIMULATED_BASE_URL", "SimulatorConfig", "KeyStats", "SimResponse", "Simulator",
+    "build_app", "start_server", "main", "demo_simulator",
+]
+
+SIMULATED_BASE_URL = "http://simulated.invalid/v1"  # .invalid never resolves: nothing can leak out
+DEFAULT_MODELS = ("simulated", "gpt-4o-mini", "gpt-4o", "deepseek-chat")
+TOKEN_BURST_S = 6.0  # a key's token bucket holds six seconds of its tokens/min
+MESSAGE_OVERHEAD_TOKENS = 4
+ERROR_STYLES = ("openai", "detail", "text")
+_JSON = "application/json"
+# What a CDN challenge or captive portal sends: a 200 that is not the JSON it claims to be.
+_NOT_JSON = (b"<!DOCTYPE html><html><head><title>Just a moment...</title></head>"
+             b"<body><h1>Checking your browser before accessing the API.</h1></body></html>")
+_SERVER_ERRORS = {
+    500: ("The server had an error while processing your request. Sorry about that!", None),
+    502: ("Bad gateway.", "bad_gateway"),
+    503: ("The engine is currently overloaded, please try again later.", "overloaded"),
+}
+
+
+@dataclass
+class SimulatorConfig:
+    rpm: int = 600  # per key; 0 = unlimited
+    tpm: int = 0  # per key tokens/min; 0 = unlimited
+    latency_s: float = 0.2  # mean simulated latency
+    latency_jitter_s: float = 0.05  # uniform +/- jitter
+    error_rate: float = 0.05  # fraction of arithmetic answers that are wrong (deterministic per question)
+    p_5xx: float = 0.0  # per request: 500/502/503 with an error body
+    p_timeout: float = 0.0  # per request: the request hangs (the client times out)
+    p_drop: float = 0.0  # per request: connection closed without a response
+    p_nonjson: float = 0.0  # per request: 200 whose body is an HTML page labelled JSON
+    hang_s: float = 3600.0  # server mode; in process a hang lasts until the request's read timeout
+    dead_keys: frozenset[str] = frozenset()  # 401 invalid_api_key
+    no_quota_keys: frozenset[str] = frozenset()  # 429 insufficient_quota
+    valid_keys: frozenset[str] | None = None  # None: any other key is accepted
+    models: frozenset[str] | None = None  # None: any model is accepted
+    error_style: str = "openai"  # "openai" | "detail" | "text": the shape of every error body
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class KeyStats:
+    """One API key as the provider saw it. `requests` counts every chat request; the outcome
+    counters do not add up to it for 400/404 answers or requests still in flight."""
+
+    requests: int
+    ok: int
+    rate_limited: int  # 429 rate_limit_exceeded (not insufficient_quota: that is `unauthorized`)
+    server_errors: int
+    timeouts: int
+    drops: int
+    nonjson: int
+    unauthorized: int  # 401, and 429 insufficient_quota: the provider refused the key itself
+    times: tuple[float, ...]  # arrival (simulator clock) of every request past the rate limiter
+    prompts: tuple[str, ...]  # last user message of every request answered 200, in order
+
+
+@dataclass(frozen=True)
+class SimResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    action: str = "respond"  # "respond" | "drop" | "hang": the transport acts these out
+
+
+_COUNTERS = ("requests", "ok", "rate_limited", "server_errors", "timeouts", "drops", "nonjson", "unauthorized")
+
+
+class _Tally:
+    __slots__ = ("counts", "times", "prompts")
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(_COUNTERS, 0)
+        self.times: list[float] = []
+        self.prompts: list[str] = []
+
+    def freeze(self) -> KeyStats:
+        return KeyStats(**self.counts, times=tuple(self.times), prompts=tuple(self.prompts))
+
+
+class _Bucket:
+    """Token bucket on the simulator's clock: holds `capacity`, refills at `rate` per second."""
+
+    __slots__ = ("capacity", "rate", "level", "stamp")
+
+    def __init__(self, capacity: float, rate: float, now: float) -> None:
+        self.capacity, self.rate, self.level, self.stamp = capacity, rate, capacity, now
+
+    def wait_for(self, need: float, now: float) -> float:
+        """Seconds until `need` is available (0: now). A request larger than the whole bucket
+        goes through once the bucket is full and leaves it in debt, so it is slow, not impossible."""
+        if now > self.stamp:
+            self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
+            self.stamp = now
+        need = min(need, self.capacity)
+        # The epsilon absorbs float drift when a test advances a fake clock by exact fractions.
+        return 0.0 if self.level >= need - 1e-9 else (need - self.level) / self.rate
+
+    def until_full(self) -> float:
+        return max(0.0, (self.capacity - self.level) / self.rate)
+
+
+def _duration(seconds: float) -> str:
+    """OpenAI's x-ratelimit-reset-* format: '120ms', '1.5s', '6m0s'."""
+    if seconds < 1:
+        return f"{math.ceil(seconds * 1000)}ms"
+    if seconds < 60:
+        return f"{round(seconds, 3):g}s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{round(rest, 3):g}s"
+
+
+def _bearer(headers: Mapping[str, str]) -> str:
+    value = headers.get("authorization") or headers.get("Authorization")
+    if value is None:  # a plain dict with other casing
+        value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    scheme, _, token = value.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+class Simulator:
+    """The provider: `handle` answers one HTTP request; `transport`/`client` and `build_app` carry it."""
+
+    def __init__(self, config: SimulatorConfig | None = None, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.config = config or SimulatorConfig()
+        if self.config.error_style not in ERROR_STYLES:
+            raise ValueError(f"error_style must be one of {ERROR_STYLES}, not {self.config.error_style!r}")
+        self._clock, self._sleep = clock, sleep
+        self._rng = random.Random(self.config.seed)
+        self._lock = threading.Lock()  # stats() may be read from another thread
+        self._tallies: dict[str, _Tally] = {}
+        self._revoked: set[str] = set()
+        self._buckets: dict[tuple[str, str], _Bucket] = {}  # (kind, key); kind: "requests" | "tokens"
+        self._ids = itertools.count(1)
+
+    # --- Stats and control ------------------------------------------------------------------
+
+    def revoke(self, key: str) -> None:
+        with self._lock:
+            self._revoked.add(key)
+
+    def stats(self) -> dict[str, KeyStats]:
+        with self._lock:
+            return {key: tally.freeze() for key, tally in self._tallies.items()}
+
+    def total_requests(self) -> int:
+        with self._lock:
+            return sum(t.counts["requests"] for t in self._tallies.values())
+
+    def reset_stats(self) -> None:
+        """Forget the counters; rate-limit buckets and revoked keys stay as they are."""
+        with self._lock:
+            self._tallies = {}
+
+    def _arrive(self, key: str) -> _Tally:
+        with self._lock:
+            tally = self._tallies.get(key)
+            if tally is None:
+                tally = self._tallies[key] = _Tally()
+            tally.counts["requests"] += 1
+            return tally
+
+    def _count(self, tally: _Tally, outcome: str) -> None:
+        with self._lock:
+            tally.counts[outcome] += 1
+
+    # --- Responses ----------------------------------------------------------------------------
+
+    def _error(self, status: int, message: str, etype: str, code: str | None,
+               headers: dict[str, str] | None = None, param: str | None = None) -> SimResponse:
+        style = self.config.error_style
+        if style == "text":
+            body, ctype = message.encode(), "text/plain; charset=utf-8"
+        elif style == "detail":  # FastAPI-style local servers
+            body, ctype = json.dumps({"detail": message}).encode(), _JSON
+        else:
+            error = {"message": message, "type": etype, "param": param, "code": code}
+            body, ctype = json.dumps({"error": error}).encode(), _JSON
+        return SimResponse(status, {"content-type": ctype, **(headers or {})}, body)
+
+    def _refuse_key(self, key: str) -> SimResponse | None:
+        cfg = self.config
+        if not key:
+            return self._error(401, "You didn't provide an API key. You need to provide your API key in an "
+                               "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                               "invalid_request_error", None)
+        if key in cfg.dead_keys or key in self._revoked or (cfg.valid_keys is not None and key not in cfg.valid_keys):
+            # Never echo the key: real providers do, and it ends up in logs.
+            return self._error(401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key")
+        if key in cfg.no_quota_keys:
+            return self._error(429, "You exceeded your current quota, please check your plan and billing details.",
+                               "insufficient_quota", "insufficient_quota")
+        return None
+
+    def _admit(self, key: str, cost: int, now: float) -> tuple[SimResponse | None, dict[str, str]]:
+        """Rate limit: (429 response, {}) when over either limit, else (None, headers for the 200).
+        Both buckets are checked before either is charged, so a 429 consumes nothing."""
+        cfg = self.config
+        limits = []  # (kind, per minute, bucket, amount this request needs, wait)
+        for kind, per_minute, burst_s, amount in (("requests", cfg.rpm, 1.0, 1), ("tokens", cfg.tpm, TOKEN_BURST_S, cost)):
+            if per_minute > 0:
+                bucket = self._buckets.get((kind, key))
+                if bucket is None:
+                    rate = per_minute / 60
+                    bucket = self._buckets[(kind, key)] = _Bucket(max(1.0, rate * burst_s), rate, now)
+                limits.append((kind, per_minute, bucket, amount, bucket.wait_for(amount, now)))
+        over = [limit for limit in limits if limit[4] > 0]
+        if over:
+            kind, per_minute, _, amount, wait = over[0]  # requests before tokens, as OpenAI reports them
+            longest = max(limit[4] for limit in over)
+            headers = {"retry-after-ms": str(math.ceil(longest * 1000)), "retry-after": str(math.ceil(longest)),
+                       f"x-ratelimit-limit-{kind}": str(per_minute), f"x-ratelimit-remaining-{kind}": "0",
+                       f"x-ratelimit-reset-{kind}": _duration(wait)}
+            unit = "RPM" if kind == "requests" else "TPM"
+            return self._error(429, f"Rate limit reached for {kind} per min ({unit}): Limit {per_minute}, "
+                               f"Requested {amount}. Please try again in {_duration(wait)}.",
+                               kind, "rate_limit_exceeded", headers), {}
+        headers = {}
+        for kind, per_minute, bucket, amount, _ in limits:
+            bucket.level -= amount
+            headers[f"x-ratelimit-limit-{kind}"] = str(per_minute)
+            headers[f"x-ratelimit-remaining-{kind}"] = str(max(0, int(bucket.level + 1e-9)))
+            headers[f"x-ratelimit-reset-{kind}"] = _duration(bucket.until_full())
+        return None, headers
+
+    def _draw_fault(self) -> str | None:
+        """One seeded draw per admitted request; the result names the stats counter it feeds."""
+        cfg = self.config
+        draw = self._rng.random()
+        for name, p in (("server_errors", cfg.p_5xx), ("timeouts", cfg.p_timeout), ("drops", cfg.p_drop),
+                        ("nonjson", cfg.p_nonjson)):
+            if draw < p:
+                return name
+            draw -= p
+        return None
+
+    def _fault(self, fault: str) -> SimResponse:
+        if fault == "server_errors":
+            status = (500, 502, 503)[self._rng.randrange(3)]
+            message, code = _SERVER_ERRORS[status]
+            return self._error(status, message, "server_error", code)
+        if fault == "nonjson":
+            return SimResponse(200, {"content-type": _JSON}, _NOT_JSON)
+        return SimResponse(0, {}, b"", action="hang" if fault == "timeouts" else "drop")
+
+    # --- Requests -----------------------------------------------------------------------------
+
+    async def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> SimResponse:
+        """Answer one HTTP request. Transport-agnostic: the caller acts out "drop" and "hang"."""
+        route = path.rstrip("/")
+        if route.endswith("/chat/completions"):
+            if method.upper() != "POST":
+                return self._error(405, f"Method {method} not allowed here.", "invalid_request_error", None)
+            return await self._chat(headers, body)
+        if route.endswith("/models") and method.upper() == "GET":
+            return self._models(headers)
+        return self._error(404, f"Unknown request URL: {method} {path}.", "invalid_request_error", "unknown_url")
+
+    def _models(self, headers: Mapping[str, str]) -> SimResponse:
+        key = _bearer(headers)
+        refusal = self._refuse_key(key)
+        if refusal is not None and refusal.status == 401:  # a key out of quota may still list models
+            return refusal
+        ids = sorted(self.config.models) if self.config.models is not None else DEFAULT_MODELS
+        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "simulator"} for m in ids]
+        return SimResponse(200, {"content-type": _JSON}, json.dumps({"object": "list", "data": data}).encode())
+
+    async def _chat(self, headers: Mapping[str, str], body: bytes) -> SimResponse:
+        cfg = self.config
+        now = self._clock()
+        key = _bearer(headers)
+        tally = self._arrive(key)
+        refusal = self._refuse_key(key)
+        if refusal is not None:
+            self._count(tally, "unauthorized")
+            return refusal
+        try:
+            req = json.loads(body)
+        except ValueError:
+            req = None
+        if not isinstance(req, dict):
+            return self._error(400, "We could not parse the JSON body of your request.", "invalid_request_error", None)
+        model, messages = req.get("model"), req.get("messages")
+        if not isinstance(model, str) or not model:
+            return self._error(400, "You must provide a model parameter.", "invalid_request_error", None, param="model")
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            return self._error(400, "'messages' must be a non-empty array of objects.", "invalid_request_error",
+                               None, param="messages")
+        if cfg.models is not None and model not in cfg.models:
+            return self._error(404, f"The model `{model}` does not exist or you do not have access to it.",
+                               "invalid_request_error", "model_not_found")
+        if req.get("stream"):
+            return self._error(400, "The simulator does not stream; call without stream=True.",
+                               "invalid_request_error", None, param="stream")
+
+        prompt, everything = read_messages(messages)
+        prompt_tokens = estimate_tokens(everything) + MESSAGE_OVERHEAD_TOKENS * len(messages)
+
+        limited, limit_headers = self._admit(key, prompt_tokens, now)
+        if limited is not None:
+            self._count(tally, "rate_limited")
+            return limited
+        with self._lock:
+            tally.times.append(now)
+
+        fault = self._draw_fault()
+        if fault is not None:
+            self._count(tally, fault)
+            return self._fault(fault)
+        if "SIMULATE_BAD_REQUEST" in everything:
+            return self._error(400, f"This model's maximum context length is 8192 tokens. However, your messages "
+                               f"resulted in {max(prompt_tokens, 8193)} tokens. Please reduce the length of the messages.",
+                               "invalid_request_error", "context_length_exceeded", param="messages")
+
+        delay = cfg.latency_s + (self._rng.uniform(-cfg.latency_jitter_s, cfg.latency_jitter_s) if cfg.latency_jitter_s else 0.0)
+        if delay > 0:
+            await self._sleep(delay)
+
+        content, finish = reply(req, prompt, everything, seed=cfg.seed, error_rate=cfg.error_rate)
+        with self._lock:
+            tally.counts["ok"] += 1
+            tally.prompts.append(prompt)
+        answer = completion(f"chatcmpl-sim{next(self._ids):08d}", model, content, finish, prompt_tokens)
+        return SimResponse(200, {"content-type": _JSON, **limit_headers}, json.dumps(answer, ensure_ascii=False).encode())
+
+    # --- In-process transport -------------------------------------------------------------------
+
+    async def _serve_httpx(self, request: httpx2.Request) -> httpx2.Response:
+        res = await self.handle(request.method, request.url.path, request.headers, request.content)
+        if res.action == "drop":
+            raise httpx2.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+        if res.action == "hang":
+            # MockTransport enforces no timeouts, so act out the one the client asked for.
+            read = (request.extensions.get("timeout") or {}).get("read")
+            await self._sleep(self.config.hang_s if read is None else read)
+            raise httpx2.ReadTimeout("The read operation timed out", request=request)
+        return httpx2.Response(res.status, headers=res.headers, content=res.body)
+
+    def transport(self) -> httpx2.MockTransport:
+        return httpx2.MockTransport(self._serve_httpx)
+
+    def client(self, api_key: str, **kwargs: object) -> openai.AsyncOpenAI:
+        """An SDK client whose every request is answered by this simulator, with no network."""
+        kwargs.setdefault("base_url", SIMULATED_BASE_URL)
+        kwargs.setdefault("http_client", httpx2.AsyncClient(transport=self.transport()))
+        return openai.AsyncOpenAI(api_key=api_key, **kwargs)  # type: ignore[arg-type]
+
+
+@functools.cache
+def demo_simulator() -> Simulator:
+    """The process-wide simulator behind the app's demo mode (default config: 600 rpm per key,
+    ~0.2 s latency, 5% wrong answers). Shared so its stats cover every demo run; it holds nothing
+    tied to an event loop, so runs on different threads' loops may use it."""
+    return Simulator()
+
+
+# --- Loopback HTTP server ---------------------------------------------------------------------
+
+
+def build_app(sim: Simulator) -> web.Application:
+    """The simulator as an aiohttp app: /v1/* for the SDK, /_sim/* for tests in another process."""
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    hanging: set[asyncio.Task[object]] = set()
+
+    async def api(request: web.Request) -> web.StreamResponse:
+        res = await sim.handle(request.method, request.path, request.headers, await request.read())
+        if res.action == "respond":
+            return web.Response(status=res.status, body=res.body, headers=res.headers)
+        if res.action == "hang":
+            task = asyncio.current_task()
+            if task is not None:
+                hanging.add(task)  # cancelled on shutdown, else a 1-hour sleep outlives the server
+            try:
+                await sim._sleep(sim.config.hang_s)
+            finally:
+                hanging.discard(task)  # type: ignore[arg-type]
+        # "drop" (or a hang that ran out): close the socket with nothing sent. aiohttp's write of
+        # the response below then fails with a ConnectionError, which it ignores quietly.
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response(status=204)
+
+    def as_json(payload: object, status: int = 200) -> web.Response:
+        return web.Response(status=status, body=json.dumps(payload).encode(), content_type=_JSON)
+
+    async def stats(request: web.Request) -> web.Response:
+        return as_json({key: asdict(s) for key, s in sim.stats().items()})
+
+    async def revoke(request: web.Request) -> web.Response:
+        try:
+            key = (await request.json()).get("key")
+        except (ValueError, AttributeError):
+            key = None
+        if not isinstance(key, str):
+            return as_json({"error": 'send {"key": "..."}'}, 400)
+        sim.revoke(key)
+        return as_json({"revoked": True})
+
+    async def reset(request: web.Request) -> web.Response:
+        sim.reset_stats()
+        return as_json({"reset": True})
+
+    async def cancel_hanging(app: web.Application) -> None:
+        for task in list(hanging):
+            task.cancel()
+
+    app.router.add_get("/_sim/stats", stats)
+    app.router.add_post("/_sim/revoke", revoke)
+    app.router.add_post("/_sim/reset", reset)
+    app.router.add_route("*", "/{tail:.*}", api)
+    app.on_shutdown.append(cancel_hanging)
+    return app
+
+
+async def start_server(sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, int]:
+    """Serve `sim` on host:port (0 picks a free port). Stop it with `await runner.cleanup()`."""
+    # No access log: it would cost more than answering, and this is a benchmark target.
+    runner = web.AppRunner(build_app(sim), access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner, int(runner.addresses[0][1])
+
+
+# --- Command line -----------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    d = SimulatorConfig()
+    p = argparse.ArgumentParser(prog="python -m core.simulator", description="Simulated OpenAI-compatible provider.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
+    for flag, kind, default in (("--rpm", int, d.rpm), ("--tpm", int, d.tpm), ("--latency", float, d.latency_s),
+                                ("--jitter", float, d.latency_jitter_s), ("--error-rate", float, d.error_rate),
+                                ("--p-5xx", float, d.p_5xx), ("--p-timeout", float, d.p_timeout),
+                                ("--p-drop", float, d.p_drop), ("--p-nonjson", float, d.p_nonjson),
+                                ("--hang", float, d.hang_s), ("--seed", int, d.seed)):
+        p.add_argument(flag, type=kind, default=default)
+    p.add_argument("--dead-key", action="append", default=[])
+    p.add_argument("--no-quota-key", action="append", default=[])
+    p.add_argument("--model", action="append", default=None, help="accept only these models (repeatable)")
+    p.add_argument("--error-style", choices=ERROR_STYLES, default=d.error_style)
+    return p
+
+
+async def _serve(sim: Simulator, host: str, port: int) -> None:
+    runner, bound = await start_server(sim, host, port)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"simulator listening on http://{shown}:{bound}/v1", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # Windows has no loop signal handlers
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = _parser().parse_args(argv)
+    config = SimulatorConfig(
+        rpm=a.rpm, tpm=a.tpm, latency_s=a.latency, latency_jitter_s=a.jitter, error_rate=a.error_rate,
+        p_5xx=a.p_5xx, p_timeout=a.p_timeout, p_drop=a.p_drop, p_nonjson=a.p_nonjson, hang_s=a.hang,
+        dead_keys=frozenset(a.dead_key), no_quota_keys=frozenset(a.no_quota_key),
+        models=frozenset(a.model) if a.model else None, error_style=a.error_style, seed=a.seed,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(Simulator(config), a.host, a.port))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
