@@ -1,0 +1,213 @@
+"""The command line: the same engine, headless.
+
+    python -m core run questions.csv --template "Compute {question}" --demo --output out.csv
+    python -m core run big.xlsx --template-file prompt.txt --base-url https://api.deepseek.com/v1 \\
+        --model deepseek-chat --keys-env DEEPSEEK_KEYS --rpm 60 --output out.xlsx
+    python -m core run big.xlsx --output out.xlsx --resume 20261121-203712-3fa9c2 --keys-env DEEPSEEK_KEYS
+
+Exit codes: 0 every row succeeded, 1 some did not (the output still has every row), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from . import constants as C
+from .errors import InputError
+from .exports import format_for_path, write_export
+from .keys import demo_pool, make_pool, parse_keys
+from .progress import ProgressSnapshot
+from .runs import resume_run, start_run
+from .spec import RunSpec
+from .store import RunStore
+from .tables import load_table
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Run every row of a table through an LLM.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a table through a model (or resume a run)")
+    run.add_argument("input", metavar="INPUT", help="CSV, TSV or XLSX file")
+    run.add_argument("--sheet", help="XLSX sheet to read (default: the first)")
+    tmpl = run.add_mutually_exclusive_group()
+    tmpl.add_argument("--template", help="prompt with {column} placeholders")
+    tmpl.add_argument("--template-file", help="file holding the prompt template")
+    run.add_argument("--system", help="system prompt")
+    run.add_argument("--demo", action="store_true", help="use the built-in simulated provider (no key, no network)")
+    run.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. https://api.openai.com/v1")
+    run.add_argument("--model", help="model name")
+    run.add_argument("--key", action="extend", nargs="+", default=[], help="API key (repeatable; prefer --keys-env)")
+    run.add_argument("--keys-env", metavar="VAR", help="environment variable holding comma-separated keys")
+    run.add_argument("--rpm", type=int, help="requests per minute, per key")
+    run.add_argument("--tpm", type=int, help="tokens per minute, per key")
+    run.add_argument("--concurrency", type=int, default=C.DEFAULT_CONCURRENCY)
+    run.add_argument("--max-attempts", type=int, default=C.DEFAULT_MAX_ATTEMPTS)
+    run.add_argument("--timeout", type=float, default=C.DEFAULT_TIMEOUT_S, metavar="SECONDS")
+    run.add_argument("--max-tokens", type=int)
+    run.add_argument("--temperature", type=float)
+    run.add_argument("--json-fields", help="comma-separated fields to extract from a JSON answer into columns")
+    run.add_argument("--json-response-format", action="store_true", help="ask the provider for a JSON object (response_format)")
+    run.add_argument("--label-column", help="column with the expected answer, for accuracy")
+    run.add_argument("--label-field", help="JSON field compared with the label (default: the last of --json-fields)")
+    run.add_argument("--price-in", type=float, help="USD per million input tokens")
+    run.add_argument("--price-out", type=float, help="USD per million output tokens")
+    run.add_argument("--first-rows", type=int, help="only the first N rows (a test run)")
+    run.add_argument("--output", required=True, help="OUT.csv, OUT.xlsx or OUT.jsonl")
+    run.add_argument("--data-dir", help=f"where runs are stored (default ${C.DATA_DIR_ENV} or ./{C.DEFAULT_DATA_DIR})")
+    run.add_argument("--resume", metavar="RUN_ID", help="continue a stored run; rows already done are not sent again")
+    run.add_argument("--no-cache", action="store_true", help="do not answer repeated prompts from the response cache")
+    lst = sub.add_parser("list", help="list stored runs")
+    lst.add_argument("--data-dir")
+    return parser
+
+
+def _keys(args: argparse.Namespace) -> list:
+    if args.demo:
+        return demo_pool(4, rpm=args.rpm or 600, tpm=args.tpm)
+    keys = list(args.key)
+    if args.keys_env:
+        value = os.environ.get(args.keys_env, "")
+        if not value.strip():
+            raise InputError(f"The environment variable {args.keys_env} is empty: put your comma-separated keys in it.")
+        keys += parse_keys(value)
+    if not (args.base_url and args.model):
+        raise InputError("Give --base-url and --model with your keys, or use --demo.")
+    return make_pool(parse_keys(",".join(keys)), provider="Custom", base_url=args.base_url, model=args.model, rpm=args.rpm or C.DEFAULT_RPM, tpm=args.tpm)
+
+
+def _spec(args: argparse.Namespace) -> RunSpec:
+    if args.template_file:
+        try:
+            template = Path(args.template_file).read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise InputError(f"Cannot read the template file {args.template_file}: {exc.strerror}.") from None
+    elif args.template is not None:
+        template = args.template
+    else:
+        raise InputError("Give the prompt with --template TEXT or --template-file FILE.")
+    return RunSpec(
+        template=template,
+        system=args.system,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        json_fields=tuple(f.strip() for f in (args.json_fields or "").split(",") if f.strip()),
+        json_response_format=args.json_response_format,
+        label_column=args.label_column,
+        label_field=args.label_field,
+        concurrency=args.concurrency,
+        max_attempts=args.max_attempts,
+        timeout_s=args.timeout,
+        use_cache=not args.no_cache,
+        price_in=args.price_in,
+        price_out=args.price_out,
+    )
+
+
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02}:{s:02}" if h else f"{m:02}:{s:02}"
+
+
+def _progress_line(snap: ProgressSnapshot, width: int = 24) -> str:
+    filled = int(width * snap.fraction)
+    bar = "#" * filled + "-" * (width - filled)
+    cooling = sum(1 for k in snap.keys if k.state == "cooling")
+    dead = sum(1 for k in snap.keys if k.state == "dead")
+    extra = (f", {cooling} key(s) cooling" if cooling else "") + (f", {dead} key(s) dead" if dead else "")
+    return (
+        f"[{bar}] {snap.done}/{snap.total} ok {snap.ok} failed {snap.failed} "
+        f"{snap.rows_per_s:.1f} rows/s ETA {_fmt_time(snap.eta_s)} ${snap.cost:.4f}{extra}"
+    )
+
+
+def _watch(handle, err: TextIO) -> ProgressSnapshot:  # type: ignore[no-untyped-def]
+    tty = err.isatty()
+    last_print = 0.0
+    stopped_for_keys = False
+    while True:
+        finished = handle.wait(0.5)
+        snap = handle.snapshot()
+        if snap.state == "waiting_for_keys" and not stopped_for_keys:
+            stopped_for_keys = True
+            handle.stop(snap.message)
+        now = time.monotonic()
+        if tty:
+            err.write("\r" + _progress_line(snap) + "\x1b[K")
+            err.flush()
+        elif now - last_print >= 5 or finished:
+            err.write(_progress_line(snap) + "\n")
+            err.flush()
+            last_print = now
+        if finished:
+            if tty:
+                err.write("\n")
+            return handle.snapshot()
+
+
+def _run(args: argparse.Namespace, err: TextIO) -> int:
+    format_for_path(args.output)  # a wrong extension is bad input: say so before any request
+    store = RunStore(args.data_dir)
+    keys = None if (args.resume and not (args.demo or args.key or args.keys_env)) else _keys(args)
+    if args.resume:
+        handle = resume_run(store, args.resume, keys)
+    else:
+        path = Path(args.input)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"Cannot read {args.input}: {exc.strerror}.") from None
+        table = load_table(data, path.name, args.sheet)
+        handle = start_run(store, table.frame, _spec(args), keys or [], file_name=path.name, first_rows=args.first_rows)
+    err.write(f"run: {handle.run_id}\n")
+    err.flush()
+
+    def interrupt(signum, frame):  # type: ignore[no-untyped-def]
+        handle.stop(f"Interrupted: resume with --resume {handle.run_id}")
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        snap = _watch(handle, err)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    write_export(store.results_table(handle.run_id), args.output)
+    accuracy = f", accuracy {snap.accuracy:.1%} of {snap.judged}" if snap.accuracy is not None else ""
+    err.write(
+        f"{snap.state}: {snap.total} rows, {snap.ok} ok, {snap.unparsed} unparsed, {snap.failed} failed, {snap.pending} pending "
+        f"in {_fmt_time(snap.elapsed_s)}; {snap.tokens_in + snap.tokens_out:,} tokens, ${snap.cost:.4f}{accuracy}; "
+        f"results in {args.output}\n"
+    )
+    if snap.state != "done":
+        err.write(f"{snap.message}\nResume with: --resume {handle.run_id}\n")
+    return 0 if snap.state == "done" and snap.ok == snap.total else 1
+
+
+def _list(args: argparse.Namespace, out: TextIO) -> int:
+    store = RunStore(args.data_dir)
+    for r in store.list_runs():
+        out.write(f"{r.id}  {r.status:<16} {r.done}/{r.n_rows} rows  {r.failed} failed  ${r.cost:.4f}  {r.file_name}\n")
+    return 0
+
+
+def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _list(args, out)
+        return _run(args, err)
+    except InputError as exc:
+        err.write(f"error: {exc}\n")
+        return 2

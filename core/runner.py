@@ -1,0 +1,123 @@
+"""The engine's home: one asyncio loop in one background thread per process, hosting every run,
+and thread-safe handles that the UI and the command line use to watch and steer a run.
+
+One loop for all runs is what lets two browser tabs that share a key share its limiter too."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Sequence
+
+from .engine import BatchEngine, ClientFactory, default_client_factory
+from .keys import KeyEntry
+from .limits import GateRegistry
+from .progress import ProgressSnapshot, ProgressTracker
+
+__all__ = ["Runner", "RunHandle", "get_runner"]
+
+
+class RunHandle:
+    """A run on the engine loop, seen from another thread. Every method returns at once."""
+
+    def __init__(self, runner: Runner, engine: BatchEngine, future: concurrent.futures.Future[str]) -> None:
+        self.run_id = engine.run_id
+        self._runner = runner
+        self._engine = engine
+        self._future = future
+        self.tracker: ProgressTracker = engine.tracker
+
+    def snapshot(self) -> ProgressSnapshot:
+        return self.tracker.snapshot()
+
+    def pause(self) -> None:
+        self._runner.call(self._engine.pause)
+
+    def resume(self) -> None:
+        self._runner.call(self._engine.resume)
+
+    def cancel(self) -> None:
+        self._runner.call(self._engine.stop, "cancelled", "Cancelled: finished rows are kept; resume to do the rest.")
+
+    def stop(self, message: str) -> None:
+        """Stop sending and leave the run paused in the store, to be resumed later."""
+        self._runner.call(self._engine.stop, "paused", message)
+
+    def add_keys(self, keys: Sequence[KeyEntry]) -> None:
+        self._runner.call(self._engine.add_keys, list(keys))
+
+    @property
+    def done(self) -> bool:
+        return self._future.done()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run ends (True) or the timeout passes (False)."""
+        try:
+            self._future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            return False
+        except Exception:
+            return True
+        return True
+
+    def result(self) -> str:
+        return self._future.result()
+
+
+class Runner:
+    def __init__(self, client_factory: ClientFactory = default_client_factory) -> None:
+        self.client_factory = client_factory
+        self.gates = GateRegistry()  # used on the loop thread only
+        self._loop = asyncio.new_event_loop()
+        self._handles: dict[str, RunHandle] = {}
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="llm-batch-engine", daemon=True)
+        self._thread.start()
+
+    def call(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
+        self._loop.call_soon_threadsafe(fn, *args)
+
+    def launch(self, engine: BatchEngine) -> RunHandle:
+        with self._lock:
+            live = self._handles.get(engine.run_id)
+            if live is not None and not live.done:
+                raise RuntimeError(f"run {engine.run_id} is already running")
+            future = asyncio.run_coroutine_threadsafe(engine.run(), self._loop)
+            handle = RunHandle(self, engine, future)
+            self._handles[engine.run_id] = handle
+            return handle
+
+    def get(self, run_id: str) -> RunHandle | None:
+        """The live handle of a run started in this process, if it is still going."""
+        with self._lock:
+            handle = self._handles.get(run_id)
+        return handle if handle is not None and not handle.done else None
+
+    def last(self, run_id: str) -> RunHandle | None:
+        """The handle of a run started in this process, finished or not."""
+        with self._lock:
+            return self._handles.get(run_id)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            handles = list(self._handles.values())
+        for h in handles:
+            h.cancel()
+        for h in handles:
+            h.wait(timeout)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+
+
+_runner: Runner | None = None
+_runner_lock = threading.Lock()
+
+
+def get_runner() -> Runner:
+    """The process's runner, started on first use."""
+    global _runner
+    with _runner_lock:
+        if _runner is None:
+            _runner = Runner()
+        return _runner

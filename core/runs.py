@@ -1,0 +1,151 @@
+"""What a page or the command line does with runs, one call each: estimate, start, resume, retry
+the failed rows, and tell a stored run's real status."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from . import constants as C
+from .engine import BatchEngine, price_for
+from .errors import InputError
+from .keys import KeyEntry, demo_pool
+from .progress import ProgressTracker
+from .runner import Runner, RunHandle, get_runner
+from .spec import RunSpec
+from .store import RunRecord, RunStore
+from .template import PromptTemplate, estimate_message_tokens
+
+__all__ = ["RunEstimate", "estimate_run", "validate_run", "start_run", "resume_run", "effective_status"]
+
+# For the time estimate only: a typical hosted model's answer to a short prompt.
+ASSUMED_LATENCY_S = 2.0
+SIMULATED_LATENCY_S = 0.3
+ESTIMATE_SAMPLE_ROWS = 2_000
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    requests: int
+    tokens_in: int
+    tokens_out: int
+    cost: float
+    seconds: float
+    limited_by: str  # "rate" (the keys' requests/min) or "concurrency"
+
+
+def validate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry]) -> None:
+    """Raise InputError, in plain words, for anything that would make the run pointless."""
+    if frame is None or len(frame) == 0:
+        raise InputError("The table has no rows: upload a file with at least one data row.")
+    PromptTemplate(spec.template, spec.system).check([str(c) for c in frame.columns])
+    if spec.label_column and spec.label_column not in frame.columns:
+        raise InputError(f"The label column {spec.label_column!r} is not in the table.")
+    if not keys:
+        raise InputError("Add at least one API key, or use the simulated provider for a demo.")
+
+
+def estimate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry]) -> RunEstimate:
+    """Requests, tokens, cost and time at these limits, before anything is sent."""
+    n = len(frame)
+    template = PromptTemplate(spec.template, spec.system)
+    columns = [str(c) for c in frame.columns]
+    sample = frame.head(ESTIMATE_SAMPLE_ROWS)
+    sampled = sum(estimate_message_tokens(template.messages(dict(zip(columns, r)))) for r in sample.itertuples(index=False, name=None))
+    tokens_in = round(sampled * n / max(len(sample), 1))
+    tokens_out = n * (spec.max_tokens or C.DEFAULT_OUTPUT_TOKENS_ESTIMATE)
+    model = keys[0].model if keys else ""
+    p_in, p_out = price_for(spec, model)
+    cost = (tokens_in * p_in + tokens_out * p_out) / 1e6
+    rate = sum(k.rpm for k in keys) / 60.0 if keys else 0.0
+    latency = SIMULATED_LATENCY_S if keys and all(k.simulated for k in keys) else ASSUMED_LATENCY_S
+    by_concurrency = spec.concurrency / latency
+    per_s = min(rate, by_concurrency) if rate else by_concurrency
+    return RunEstimate(n, tokens_in, tokens_out, cost, n / per_s if per_s else float("inf"), "rate" if rate and rate <= by_concurrency else "concurrency")
+
+
+def _launch(store: RunStore, record: RunRecord, keys: Sequence[KeyEntry], runner: Runner, rng: random.Random | None) -> RunHandle:
+    frame = store.load_inputs(record.id)
+    rows = store.pending_rows(record.id)
+    tracker = ProgressTracker(record.id, record.n_rows, [k.info() for k in keys], simulated=all(k.simulated for k in keys))
+    tracker.preload(
+        ok=record.ok, unparsed=record.unparsed, failed=record.failed, tokens_in=record.tokens_in, tokens_out=record.tokens_out,
+        cost=record.cost, correct=record.correct, judged=record.judged,
+    )  # fmt: skip
+    engine = BatchEngine(
+        run_id=record.id, store=store, spec=record.spec, columns=record.columns, cells=list(frame.itertuples(index=False, name=None)),
+        rows=rows, keys=keys, gates=runner.gates, tracker=tracker, client_factory=runner.client_factory, rng=rng,
+    )  # fmt: skip
+    return runner.launch(engine)
+
+
+def start_run(
+    store: RunStore,
+    frame: pd.DataFrame,
+    spec: RunSpec,
+    keys: Sequence[KeyEntry],
+    *,
+    file_name: str = "",
+    first_rows: int | None = None,
+    runner: Runner | None = None,
+    rng: random.Random | None = None,
+) -> RunHandle:
+    """Store the run (settings and input rows, never keys) and start it in the background."""
+    if first_rows is not None:
+        frame = frame.head(max(1, first_rows))
+    validate_run(frame, spec, keys)
+    frame = frame.reset_index(drop=True).astype(str)
+    run_id = store.create_run(spec, frame, [k.info() for k in keys], file_name=file_name)
+    record = store.get_run(run_id)
+    assert record is not None
+    return _launch(store, record, keys, runner or get_runner(), rng)
+
+
+def resume_run(
+    store: RunStore,
+    run_id: str,
+    keys: Sequence[KeyEntry] | None = None,
+    *,
+    retry_failed: bool = False,
+    spec: RunSpec | None = None,
+    runner: Runner | None = None,
+    rng: random.Random | None = None,
+) -> RunHandle:
+    """Continue a stored run: rows that already have a result are not sent again. A run still
+    live in this process gets the new keys instead. A simulated run needs no keys."""
+    runner = runner or get_runner()
+    record = store.get_run(run_id)
+    if record is None:
+        raise InputError(f"There is no run {run_id!r} in {store.data_dir}.")
+    live = runner.get(run_id)
+    if live is not None:
+        if keys:
+            live.add_keys(keys)
+        live.resume()
+        return live
+    if not keys:
+        if not record.simulated:
+            raise InputError("Enter the API keys again to resume this run: keys are never saved.")
+        rpm = record.keys[0].rpm if record.keys else 600
+        keys = demo_pool(len(record.keys) or 4, rpm=rpm)
+    if spec is not None:
+        store.update_spec(run_id, spec)
+    if retry_failed:
+        store.reset_rows(run_id, "failed")
+    store.update_keys(run_id, [k.info() for k in keys])
+    record = store.get_run(run_id)
+    assert record is not None
+    return _launch(store, record, keys, runner, rng)
+
+
+def effective_status(record: RunRecord, runner: Runner | None = None) -> str:
+    """A run the store says is running but that no engine in this process is running was cut
+    off (server restart, crash): it is 'interrupted' and can be resumed."""
+    if record.status in ("running", "waiting_for_keys"):
+        live = (runner or get_runner()).get(record.id)
+        if live is None:
+            return "interrupted" if record.pending else "done"
+    return record.status

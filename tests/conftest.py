@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core import constants as C
+from core.keys import KeyEntry
+from core.runner import Runner
+from core.simulator import Simulator, SimulatorConfig
+from core.store import RunStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries back off in milliseconds in tests; the policy itself is tested in test_errors."""
+    monkeypatch.setattr(C, "BACKOFF_BASE_S", 0.005)
+    monkeypatch.setattr(C, "BACKOFF_MAX_S", 0.05)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[RunStore]:
+    s = RunStore(tmp_path / "data")
+    yield s
+    s.close()
+
+
+class SimHarness:
+    """A simulator reached in process through the SDK's HTTP transport, and a runner using it."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.sim = Simulator(config)
+        self.runner = Runner(client_factory=lambda entry, timeout: self.sim.client(entry.api_key, timeout=timeout, max_retries=0))
+
+    def keys(self, *names: str, rpm: int = 6000, tpm: int | None = None) -> list[KeyEntry]:
+        return [KeyEntry("Test", "http://sim.test/v1", "simulated", name, rpm, tpm) for name in names]
+
+
+@pytest.fixture
+def harness() -> Iterator[callable]:
+    made: list[SimHarness] = []
+
+    def make(**config: object) -> SimHarness:
+        h = SimHarness(SimulatorConfig(**{"rpm": 0, "latency_s": 0.005, "latency_jitter_s": 0.002, "error_rate": 0.0, **config}))
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.runner.shutdown()
+
+
+def arithmetic_frame(n: int, start: int = 1) -> pd.DataFrame:
+    """Rows whose right answers are known: 'a + b' with answer a + b."""
+    rows = [{"id": str(i), "question": f"{i} + {i * 2}", "answer": str(i * 3)} for i in range(start, start + n)]
+    return pd.DataFrame(rows, dtype=object)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SimServer:
+    """`python -m core.simulator` as a real loopback server in its own process."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "core.simulator", "--port", str(self.port), *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        line = self.proc.stdout.readline()
+        if "listening" not in line:
+            self.proc.kill()
+            raise RuntimeError(f"simulator did not start: {line!r} {self.proc.stderr.read()}")
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+
+    def stats(self) -> dict:
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_sim/stats", timeout=10) as r:
+            return json.loads(r.read())
+
+    def post(self, path: str, payload: dict) -> None:
+        import json
+        import urllib.request
+
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=json.dumps(payload).encode(), method="POST", headers={"content-type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).read()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def sim_server() -> Iterator[callable]:
+    servers: list[SimServer] = []
+
+    def start(*args: str) -> SimServer:
+        s = SimServer(*args)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.01) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+

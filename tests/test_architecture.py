@@ -1,0 +1,27 @@
+"""The house rules that keep the engine reusable: core/ is plain Python with no UI."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_core_never_imports_streamlit():
+    for path in (ROOT / "core").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n == "streamlit" or n.startswith("streamlit.") for n in names), path
+    # and importing the whole public API does not pull it in indirectly
+    code = "import sys, core, core.cli, core.simulator; assert 'streamlit' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_the_public_api_is_listed_in_all():
+    import core
+
+    for name in core.__all__:
+        assert hasattr(core, name), name
