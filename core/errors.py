@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import httpx2
 import openai
 
 from . import constants as C
@@ -181,6 +182,20 @@ _STATUS_WORDS = {
 }
 
 
+def _connect_failure(exc: BaseException) -> str | None:
+    """Why the connection could not be made, if that is what happened. The aiohttp transport
+    reports a refused connection or an unknown host as a ConnectTimeout, so look at the chain."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if isinstance(node, (httpx2.ConnectError, httpx2.ConnectTimeout)) or (isinstance(node, OSError) and not isinstance(node, TimeoutError)):
+            text = str(node) or type(node).__name__
+            return text.split(" [")[0] if "Cannot connect to host" in text else text
+        node = node.__cause__ or node.__context__
+    return None
+
+
 def classify(exc: BaseException, secrets: Iterable[str] = ()) -> Failure:
     """Turn anything a request raised into a `Failure` the engine can act on."""
     secrets = tuple(secrets)
@@ -188,9 +203,13 @@ def classify(exc: BaseException, secrets: Iterable[str] = ()) -> Failure:
     def clean(text: str) -> str:
         return redact(text, secrets)
 
-    if isinstance(exc, openai.APITimeoutError):
-        return Failure(ErrorKind.RETRY, "The request timed out (the provider may still bill it)", timeout=True)
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, openai.APIConnectionError):  # APITimeoutError is one too
+        connect = _connect_failure(exc)
+        if connect is not None:
+            # Never sent, so never billed: not a timeout, whatever the transport called it.
+            return Failure(ErrorKind.RETRY, clean(f"Could not reach the provider: {connect}"))
+        if isinstance(exc, openai.APITimeoutError):
+            return Failure(ErrorKind.RETRY, "The request timed out (the provider may still bill it)", timeout=True)
         cause = exc.__cause__ or exc.__context__
         detail = f": {type(cause).__name__}" if cause is not None else ""
         return Failure(ErrorKind.RETRY, clean(f"Could not reach the provider (connection failed{detail})"))

@@ -125,3 +125,16 @@ def test_keys_echoed_by_a_provider_are_redacted_from_messages():
     # even a key we were not told about, if it looks like one
     assert "abcdefghijklmnop" not in redact(f"bad key {key}")
     assert redact("nothing secret here") == "nothing secret here"
+
+
+async def test_a_refused_connection_is_unreachable_not_a_billable_timeout():
+    # The SDK's aiohttp transport reports this as APITimeoutError; it must not count as a timeout.
+    client = openai.AsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0, http_client=openai.DefaultAioHttpClient())
+    try:
+        await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    except openai.APIConnectionError as exc:
+        failure = classify(exc)
+    finally:
+        await client.close()
+    assert failure.kind is ErrorKind.RETRY and not failure.timeout
+    assert failure.message.startswith("Could not reach the provider") and "127.0.0.1:9" in failure.message
