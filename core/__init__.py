@@ -11,11 +11,12 @@ from .constants import MAX_ROWS, MAX_UPLOAD_MB, MODEL_PRICES
 from .engine import ClientFactory, default_client_factory
 from .errors import InputError
 from .exports import EXPORT_FORMATS, export_bytes, to_csv_bytes, to_jsonl_bytes, to_xlsx_bytes, write_export
+from .keycheck import KeyCheck, check_keys, check_keys_async
 from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, KeyInfo, demo_pool, make_pool, mask_key, parse_keys, pool_from_env
 from .output import answers_match, parse_output
 from .progress import KeyStatus, ProgressSnapshot
 from .runner import Runner, RunHandle, get_runner
-from .runs import RunEstimate, effective_status, estimate_run, resume_run, start_run, validate_run
+from .runs import RunEstimate, effective_status, estimate_run, resume_run, run_progress, start_run, validate_run
 from .spec import RunSpec
 from .store import RowResult, RunRecord, RunStore
 from .tables import ENCODINGS, SEPARATORS, LoadedTable, TableInfo, list_sheets, load_table, read_table
@@ -26,11 +27,12 @@ __all__ = [
     "ClientFactory", "default_client_factory",
     "InputError",
     "EXPORT_FORMATS", "export_bytes", "to_csv_bytes", "to_jsonl_bytes", "to_xlsx_bytes", "write_export",
+    "KeyCheck", "check_keys", "check_keys_async",
     "PROVIDER_PRESETS", "SIMULATED_PROVIDER", "KeyEntry", "KeyInfo", "demo_pool", "make_pool", "mask_key", "parse_keys", "pool_from_env",
     "answers_match", "parse_output",
     "KeyStatus", "ProgressSnapshot",
     "Runner", "RunHandle", "get_runner",
-    "RunEstimate", "effective_status", "estimate_run", "resume_run", "start_run", "validate_run",
+    "RunEstimate", "effective_status", "estimate_run", "resume_run", "run_progress", "start_run", "validate_run",
     "RunSpec",
     "RowResult", "RunRecord", "RunStore",
     "ENCODINGS", "SEPARATORS", "LoadedTable", "TableInfo", "list_sheets", "load_table", "read_table",

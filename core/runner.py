@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
 
 from .engine import BatchEngine, ClientFactory, default_client_factory
 from .keys import KeyEntry
@@ -16,6 +17,8 @@ from .limits import GateRegistry
 from .progress import ProgressSnapshot, ProgressTracker
 
 __all__ = ["Runner", "RunHandle", "get_runner"]
+
+T = TypeVar("T")
 
 
 class RunHandle:
@@ -77,6 +80,12 @@ class Runner:
 
     def call(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
         self._loop.call_soon_threadsafe(fn, *args)
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run a coroutine on the engine loop from another thread."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("submit() blocks the engine loop when called from it; await the coroutine instead")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     def launch(self, engine: BatchEngine) -> RunHandle:
         with self._lock:
