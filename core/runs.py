@@ -13,13 +13,13 @@ from . import constants as C
 from .engine import BatchEngine, price_for
 from .errors import InputError
 from .keys import KeyEntry, demo_pool
-from .progress import ProgressTracker
+from .progress import KeyStatus, ProgressSnapshot, ProgressTracker
 from .runner import Runner, RunHandle, get_runner
 from .spec import RunSpec
 from .store import RunRecord, RunStore
 from .template import PromptTemplate, estimate_message_tokens
 
-__all__ = ["RunEstimate", "estimate_run", "validate_run", "start_run", "resume_run", "effective_status"]
+__all__ = ["RunEstimate", "estimate_run", "validate_run", "start_run", "resume_run", "run_progress", "effective_status"]
 
 # For the time estimate only: a typical hosted model's answer to a short prompt.
 ASSUMED_LATENCY_S = 2.0
@@ -139,6 +139,27 @@ def resume_run(
     record = store.get_run(run_id)
     assert record is not None
     return _launch(store, record, keys, runner, rng)
+
+
+def run_progress(store: RunStore, run_id: str, runner: Runner | None = None) -> ProgressSnapshot | None:
+    """A run's progress: live from its engine if it runs in this process, else from the store
+    (a reloaded page, another tab, a restarted server). None if there is no such run."""
+    runner = runner or get_runner()
+    handle = runner.get(run_id) or runner.last(run_id)
+    if handle is not None:
+        return handle.snapshot()
+    record = store.get_run(run_id)
+    if record is None:
+        return None
+    status = effective_status(record, runner)
+    keys = tuple(KeyStatus(k.fingerprint, k.masked, k.provider, k.model, k.rpm, state="idle") for k in record.keys)
+    return ProgressSnapshot(
+        run_id=record.id, state=status, message=record.message, total=record.n_rows, ok=record.ok, unparsed=record.unparsed,
+        failed=record.failed, in_flight=0, cached=0, timeouts=0, retries=0, rows_per_s=0.0, eta_s=None, elapsed_s=0.0,
+        tokens_in=record.tokens_in, tokens_out=record.tokens_out, cost=record.cost,
+        projected_cost=record.cost / record.done * record.n_rows if record.done else None,
+        correct=record.correct, judged=record.judged, keys=keys, recent_errors=(), simulated=record.simulated,
+    )  # fmt: skip
 
 
 def effective_status(record: RunRecord, runner: Runner | None = None) -> str:

@@ -292,11 +292,11 @@ class RunStore:
 
     # --- rows ---------------------------------------------------------------------------------
 
-    def load_inputs(self, run_id: str) -> pd.DataFrame:
+    def load_inputs(self, run_id: str, *, limit: int | None = None) -> pd.DataFrame:
         run = self.get_run(run_id)
         if run is None:
             raise KeyError(run_id)
-        cur = self._conn().execute("SELECT cells_json FROM inputs WHERE run_id = ? ORDER BY row", (run_id,))
+        cur = self._conn().execute("SELECT cells_json FROM inputs WHERE run_id = ? AND row < ? ORDER BY row", (run_id, limit if limit is not None else run.n_rows))
         data = [json.loads(r[0]) for r in cur]
         return pd.DataFrame(data, columns=list(run.columns), dtype=object)
 
@@ -352,23 +352,24 @@ class RunStore:
         self._tx([("DELETE FROM results WHERE run_id = ? AND status = ?", (run_id, status))])
         return n
 
-    def results(self, run_id: str, *, since: str | None = None) -> list[dict]:
-        """Raw result rows (optionally only those finished after `since`), in input order."""
+    def results(self, run_id: str, *, limit: int | None = None) -> list[dict]:
+        """Raw result rows (optionally only for the first `limit` input rows), in input order."""
         sql = "SELECT * FROM results WHERE run_id = ?"
         params: list[object] = [run_id]
-        if since is not None:
-            sql += " AND finished_at > ?"
-            params.append(since)
+        if limit is not None:
+            sql += " AND row < ?"
+            params.append(limit)
         return [dict(r) for r in self._conn().execute(sql + " ORDER BY row", params)]
 
-    def results_table(self, run_id: str, *, details: bool = False) -> pd.DataFrame:
+    def results_table(self, run_id: str, *, details: bool = False, limit: int | None = None) -> pd.DataFrame:
         """The download: every input column in input order, then the outputs, status and error;
-        exactly one row per input row, pending rows included as 'pending'."""
+        exactly one row per input row, pending rows included as 'pending'. `limit` keeps only
+        the first rows (a page showing progress needs no 100,000-row table)."""
         run = self.get_run(run_id)
         if run is None:
             raise KeyError(run_id)
-        inputs = self.load_inputs(run_id)
-        by_row = {r["row"]: r for r in self.results(run_id)}
+        inputs = self.load_inputs(run_id, limit=limit)
+        by_row = {r["row"]: r for r in self.results(run_id, limit=limit)}
         fields = run.spec.json_fields
         taken = set(inputs.columns)
 

@@ -1,0 +1,26 @@
+"""LLM Batch Studio: run a spreadsheet through a large language model.
+
+    pip install -r requirements.txt && streamlit run app.py
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages.common import init_state, sidebar
+from app_pages.i18n import t
+
+st.set_page_config(page_title="LLM Batch Studio", page_icon=":material/table_chart:", layout="wide")
+
+init_state()
+
+pages = [
+    st.Page("app_pages/data.py", title=t("nav.data"), icon=":material/table:", url_path="data", default=True),
+    st.Page("app_pages/prompt.py", title=t("nav.prompt"), icon=":material/edit_note:", url_path="prompt"),
+    st.Page("app_pages/keys.py", title=t("nav.keys"), icon=":material/key:", url_path="keys"),
+    st.Page("app_pages/run.py", title=t("nav.run"), icon=":material/play_circle:", url_path="run"),
+    st.Page("app_pages/history.py", title=t("nav.history"), icon=":material/history:", url_path="history"),
+]
+page = st.navigation(pages, position="sidebar")
+sidebar()  # after st.navigation: its links need the pages registered
+page.run()

@@ -1,0 +1,216 @@
+"""What every page shares: process-wide resources, this tab's data, prompt, keys and run, the
+sidebar, and small formatting helpers. Pages read widgets, call one core function, and draw."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+import core
+from core import InputError, KeyEntry, LoadedTable, RunSpec, RunStore
+from app_pages.i18n import LANGUAGES, t
+
+DEMO_FILE = Path(__file__).resolve().parent.parent / "core" / "data" / "demo_arithmetic.csv"
+DEMO_TEMPLATE = "Compute {question}. Reply with the number only."
+DEMO_RPM = 600
+DEMO_KEYS = 4
+
+
+# --- process-wide -------------------------------------------------------------------------------
+
+
+@st.cache_resource
+def store() -> RunStore:
+    return RunStore(os.environ.get("LLM_BATCH_DATA_DIR") or None)
+
+
+@st.cache_resource
+def runner() -> core.Runner:
+    return core.get_runner()
+
+
+# --- this tab -----------------------------------------------------------------------------------
+
+
+def init_state() -> None:
+    """Defaults for this tab, set once. Widgets keep their values across pages with
+    persist_state="session"; these are the values before the user touched anything."""
+    defaults = {
+        "template": DEMO_TEMPLATE,
+        "system": "",
+        "output_mode": "text",
+        "json_fields": "",
+        "json_format": False,
+        "label_column": None,
+        "temperature": 0.0,
+        "max_tokens": 0,
+        "provider": core.SIMULATED_PROVIDER,
+        "base_url": core.PROVIDER_PRESETS[core.SIMULATED_PROVIDER].base_url,
+        "model": "simulated",
+        "rpm": DEMO_RPM,
+        "tpm": 0,
+        "concurrency": 16,
+        "max_attempts": 4,
+        "first_n": 10,
+        "user_keys": [],
+    }
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+    if "dataset" not in st.session_state:
+        use_demo_dataset()
+
+
+def use_demo_dataset() -> None:
+    data = DEMO_FILE.read_bytes()
+    set_dataset(core.load_table(data, DEMO_FILE.name), DEMO_FILE.name, demo=True)
+    st.session_state["template"] = DEMO_TEMPLATE
+    st.session_state["label_column"] = "answer"
+
+
+def set_dataset(table: LoadedTable, name: str, *, demo: bool = False) -> None:
+    st.session_state["dataset"] = {"table": table, "name": name, "demo": demo}
+
+
+def dataset() -> dict | None:
+    return st.session_state.get("dataset")
+
+
+def spec() -> RunSpec:
+    """The run settings from the Prompt and Run pages; InputError if they are not usable."""
+    s = st.session_state
+    json_fields = tuple(f.strip() for f in (s["json_fields"] or "").split(",") if f.strip()) if s["output_mode"] == "json" else ()
+    return RunSpec(
+        template=s["template"],
+        system=s["system"] or None,
+        temperature=s["temperature"],
+        max_tokens=s["max_tokens"] or None,
+        json_fields=json_fields,
+        json_response_format=bool(s["json_format"]) and bool(json_fields),
+        label_column=s["label_column"] or None,
+        concurrency=int(s["concurrency"]),
+        max_attempts=int(s["max_attempts"]),
+    )
+
+
+def preset_pool() -> list[KeyEntry]:
+    """Keys preset by the server (secrets.toml or environment), so a demo never shows one."""
+    rpm = int(st.session_state.get("rpm") or core.constants.DEFAULT_RPM)
+    try:
+        cfg = st.secrets.get("provider") if len(st.secrets) else None
+    except Exception:  # no secrets.toml at all is the normal case
+        cfg = None
+    if cfg and cfg.get("keys"):
+        preset = core.PROVIDER_PRESETS.get(cfg.get("name", ""))
+        return core.make_pool(
+            list(cfg["keys"]),
+            provider=cfg.get("name", "Custom"),
+            base_url=cfg.get("base_url") or (preset.base_url if preset else ""),
+            model=cfg.get("model") or (preset.model if preset else ""),
+            rpm=int(cfg.get("rpm", rpm)),
+            tpm=cfg.get("tpm"),
+        )
+    return core.pool_from_env(rpm=rpm)
+
+
+def pool() -> tuple[list[KeyEntry], str]:
+    """The keys a run will use and where they come from: 'user', 'preset' or 'simulated'."""
+    s = st.session_state
+    rpm, tpm = int(s["rpm"]), int(s["tpm"]) or None
+    if s["user_keys"]:
+        return core.make_pool(s["user_keys"], provider=s["provider"], base_url=s["base_url"], model=s["model"], rpm=rpm, tpm=tpm), "user"
+    if s["provider"] != core.SIMULATED_PROVIDER and not core.PROVIDER_PRESETS.get(s["provider"], core.PROVIDER_PRESETS["OpenAI"]).needs_key:
+        return core.make_pool([], provider=s["provider"], base_url=s["base_url"], model=s["model"], rpm=rpm, tpm=tpm), "user"
+    preset = preset_pool()
+    if preset:
+        return preset, "preset"
+    return core.demo_pool(DEMO_KEYS, rpm=rpm, tpm=tpm), "simulated"
+
+
+# --- the current run ------------------------------------------------------------------------------
+
+
+def current_run_id() -> str | None:
+    """The run this tab shows: from the URL (?run=...) so that a reload or another tab finds it."""
+    from_url = st.query_params.get("run")
+    if from_url and from_url != st.session_state.get("run_id"):
+        if store().get_run(from_url) is not None:
+            st.session_state["run_id"] = from_url
+    run_id = st.session_state.get("run_id")
+    if run_id and st.query_params.get("run") != run_id:
+        st.query_params["run"] = run_id
+    return run_id
+
+
+def show_run(run_id: str | None) -> None:
+    st.session_state["run_id"] = run_id
+    if run_id:
+        st.query_params["run"] = run_id
+    elif "run" in st.query_params:
+        del st.query_params["run"]
+
+
+def is_live(run_id: str | None) -> bool:
+    return bool(run_id) and runner().get(run_id) is not None
+
+
+# --- drawing helpers ------------------------------------------------------------------------------
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or seconds == float("inf"):
+        return "–"
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02}:{s:02}" if h else f"{m}:{s:02}"
+
+
+def fmt_money(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def state_label(state: str) -> str:
+    return t(f"state.{state}")
+
+
+def show_input_error(exc: InputError) -> None:
+    st.error(str(exc), icon=":material/error:")
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        st.segmented_control(
+            t("sidebar.language"),
+            options=list(LANGUAGES),
+            format_func=lambda code: LANGUAGES[code],
+            key="lang",
+            default="en",
+            required=True,
+            bind="query-params",
+        )
+        sidebar_progress()
+
+
+def sidebar_progress() -> None:
+    run_id = current_run_id()
+    if not run_id:
+        return
+    live = is_live(run_id)
+
+    @st.fragment(run_every=2.0 if live else None)
+    def mini() -> None:
+        snap = core.run_progress(store(), run_id, runner())
+        if snap is None:
+            return
+        with st.container(border=True, key="sidebar_run"):
+            st.caption(t("sidebar.current_run"))
+            st.progress(snap.fraction, text=f"{snap.done:,} / {snap.total:,} · {state_label(snap.state)}")
+            if snap.simulated:
+                st.caption(t("common.simulated_badge"))
+            st.page_link("app_pages/run.py", label=t("sidebar.open_run"), icon=":material/play_circle:")
+
+    mini()

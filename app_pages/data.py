@@ -1,0 +1,92 @@
+"""Data: upload a table (or use the demo), check how it was read, preview it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import core
+from app_pages.common import dataset, set_dataset, show_input_error, use_demo_dataset
+from app_pages.i18n import t
+
+st.title(t("data.title"))
+st.caption(t("data.intro"))
+
+AUTO = "__auto__"
+SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def option_label(value: str) -> str:
+    if value == AUTO:
+        return t("data.auto")
+    return t(f"data.sep.{SEP_NAMES[value]}") if value in SEP_NAMES else value
+
+
+def load(upload, encoding: str | None, separator: str | None, sheet: str | None) -> None:  # type: ignore[no-untyped-def]
+    data = upload.getvalue()
+    try:
+        table = core.load_table(data, upload.name, sheet, encoding=encoding, separator=separator)
+    except core.InputError as exc:
+        show_input_error(exc)
+        return
+    set_dataset(table, upload.name)
+
+
+left, right = st.columns([3, 1], vertical_alignment="bottom")
+with left:
+    upload = st.file_uploader(t("data.upload"), type=["csv", "tsv", "txt", "tab", "xlsx"], key="upload", help=t("data.upload_help", mb=core.MAX_UPLOAD_MB, rows=core.MAX_ROWS))
+with right:
+    if st.button(t("data.use_demo"), key="use_demo", icon=":material/science:", width="stretch"):
+        use_demo_dataset()
+
+current = dataset()
+if upload is not None:
+    kind_xlsx = upload.name.lower().endswith(".xlsx")
+    with st.expander(t("data.reading_options"), expanded=False, icon=":material/tune:"):
+        c1, c2, c3 = st.columns(3)
+        encoding = c1.selectbox(t("data.encoding"), [AUTO, *core.ENCODINGS], format_func=option_label, key="encoding_override", disabled=kind_xlsx)
+        separator = c2.selectbox(t("data.separator"), [AUTO, *core.SEPARATORS.values()], format_func=option_label, key="separator_override", disabled=kind_xlsx)
+        sheet = None
+        if kind_xlsx:
+            try:
+                sheets = core.list_sheets(upload.getvalue())
+            except core.InputError:
+                sheets = []
+            sheet = c3.selectbox(t("data.sheet"), sheets, key="sheet") if sheets else None
+    signature = (upload.file_id, encoding, separator, sheet)
+    if st.session_state.get("loaded_signature") != signature:
+        st.session_state["loaded_signature"] = signature
+        load(upload, None if encoding == AUTO else encoding, None if separator == AUTO else separator, sheet)
+    current = dataset()
+
+if current is None:
+    st.info(t("data.empty"), icon=":material/upload_file:")
+    st.stop()
+
+table = current["table"]
+info = table.info
+frame = table.frame
+st.subheader(current["name"] + (f"  ·  {t('data.demo_label')}" if current["demo"] else ""))
+m1, m2, m3, m4 = st.columns(4)
+m1.metric(t("data.rows"), f"{info.n_rows:,}")
+m2.metric(t("data.columns"), f"{info.n_columns:,}")
+if info.kind == "xlsx":
+    m3.metric(t("data.format"), "Excel (.xlsx)")
+    m4.metric(t("data.sheet"), info.sheet or "–")
+else:
+    m3.metric(t("data.encoding"), info.encoding or "–")
+    m4.metric(t("data.separator"), option_label(info.separator or ","))
+for note in info.notes:
+    st.caption(f":material/info: {note}")
+
+st.dataframe(frame.head(200), hide_index=True, height=360, key="preview_table")
+if info.n_rows > 200:
+    st.caption(t("data.preview_note", n=200, total=info.n_rows))
+
+template = core.PromptTemplate(st.session_state["template"], st.session_state["system"] or None)
+used = [c for c in template.placeholders if c in frame.columns]
+if used:
+    blank = pd.DataFrame(columns=used)
+    st.download_button(
+        t("data.template_csv"), core.to_csv_bytes(blank), file_name="input_template.csv", mime="text/csv", key="download_input_template", icon=":material/download:", help=t("data.template_csv_help")
+    )

@@ -1,0 +1,233 @@
+"""Every label and message of the app in English and Simplified Chinese. `t(key, **values)`
+looks a text up in the language chosen in the sidebar (the `lang` widget, kept in the URL)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+LANGUAGES = {"en": "English", "zh": "简体中文"}
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # navigation and sidebar
+    "nav.data": ("Data", "数据"),
+    "nav.prompt": ("Prompt", "提示词"),
+    "nav.keys": ("Keys & limits", "密钥与限速"),
+    "nav.run": ("Run", "运行"),
+    "nav.history": ("History", "历史"),
+    "sidebar.language": ("Language", "语言"),
+    "sidebar.current_run": ("Current run", "当前任务"),
+    "sidebar.open_run": ("Open the run", "查看任务"),
+    "common.simulated_badge": ("Simulated provider", "模拟模型"),
+    "common.simulated_note": (
+        "No API key is set, so this runs on the built-in simulated provider: answers are computed locally, not by a real model.",
+        "尚未设置 API 密钥，将使用内置的模拟模型：答案在本地生成，并非真实大模型的回答。",
+    ),
+    # run states
+    "state.starting": ("starting", "启动中"),
+    "state.running": ("running", "运行中"),
+    "state.paused": ("paused", "已暂停"),
+    "state.waiting_for_keys": ("waiting for keys", "等待可用密钥"),
+    "state.done": ("done", "已完成"),
+    "state.cancelled": ("cancelled", "已取消"),
+    "state.failed": ("stopped on an error", "因错误停止"),
+    "state.interrupted": ("interrupted", "已中断"),
+    # data page
+    "data.title": ("Data", "数据"),
+    "data.intro": (
+        "Upload the table to process: each row becomes one request to the model.",
+        "上传要处理的表格：每一行会向模型发送一次请求。",
+    ),
+    "data.upload": ("CSV or Excel file", "CSV 或 Excel 文件"),
+    "data.upload_help": (
+        "CSV, TSV or XLSX, up to {mb} MB and {rows:,} rows. Encodings from Excel (UTF-8, GBK, UTF-16) are detected.",
+        "支持 CSV、TSV、XLSX，最大 {mb} MB、{rows:,} 行。Excel 导出的编码（UTF-8、GBK、UTF-16）会自动识别。",
+    ),
+    "data.use_demo": ("Use the demo dataset", "使用示例数据"),
+    "data.reading_options": ("Reading options", "读取选项"),
+    "data.encoding": ("Encoding", "编码"),
+    "data.separator": ("Separator", "分隔符"),
+    "data.sheet": ("Sheet", "工作表"),
+    "data.format": ("Format", "格式"),
+    "data.auto": ("Detect automatically", "自动识别"),
+    "data.sep.comma": ("Comma", "逗号"),
+    "data.sep.semicolon": ("Semicolon", "分号"),
+    "data.sep.tab": ("Tab", "制表符"),
+    "data.sep.pipe": ("Pipe", "竖线"),
+    "data.rows": ("Rows", "行数"),
+    "data.columns": ("Columns", "列数"),
+    "data.empty": ("Upload a file, or use the demo dataset to try the app.", "请上传文件，或使用示例数据体验。"),
+    "data.demo_label": ("demo: arithmetic questions with their answers", "示例：四则运算题及其答案"),
+    "data.preview_note": ("Showing the first {n} of {total:,} rows.", "仅显示前 {n} 行，共 {total:,} 行。"),
+    "data.template_csv": ("Download a CSV template", "下载 CSV 模板"),
+    "data.template_csv_help": (
+        "An empty CSV with the columns your prompt uses, to fill in and upload.",
+        "包含提示词所用列的空白 CSV，填写后即可上传。",
+    ),
+    # prompt page
+    "prompt.title": ("Prompt", "提示词"),
+    "prompt.intro": (
+        "Write what the model should do with each row. {column} is replaced by that row's value.",
+        "写下模型对每一行要做什么。{列名} 会被替换为该行对应的值。",
+    ),
+    "prompt.columns": ("Columns: click to insert", "列名：点击插入"),
+    "prompt.columns_help": ("Adds {column} at the end of the prompt.", "在提示词末尾插入 {列名}。"),
+    "prompt.template": ("Prompt template", "提示词模板"),
+    "prompt.template_help": ("Type {{ and }} for literal braces.", "如需输入花括号本身，请写 {{ 和 }}。"),
+    "prompt.system": ("System prompt (optional)", "系统提示词（可选）"),
+    "prompt.system_placeholder": ("e.g. You are a careful assistant.", "例如：你是一名严谨的助手。"),
+    "prompt.output": ("Output", "输出"),
+    "prompt.output_mode": ("Answer format", "回答格式"),
+    "prompt.mode.text": ("Plain text", "纯文本"),
+    "prompt.mode.json": ("JSON fields", "JSON 字段"),
+    "prompt.json_fields": ("Fields (comma-separated)", "字段（用逗号分隔）"),
+    "prompt.json_fields_help": (
+        "Each field becomes a column. JSON is also found inside prose or a code block.",
+        "每个字段会成为一列。回答中夹在文字或代码块里的 JSON 也能识别。",
+    ),
+    "prompt.json_format": ("Ask the provider for JSON (response_format)", "要求模型返回 JSON（response_format）"),
+    "prompt.json_format_help": ("Not every provider supports this.", "并非所有服务商都支持此选项。"),
+    "prompt.label_column": ("Expected answer column (for accuracy)", "标准答案列（用于计算准确率）"),
+    "prompt.no_label": ("None", "无"),
+    "prompt.label_help": (
+        "Compared with the answer (or the last JSON field): trimmed text, numbers as numbers.",
+        "与回答（或最后一个 JSON 字段）比较：去掉首尾空格，数字按数值比较。",
+    ),
+    "prompt.parameters": ("Model parameters", "模型参数"),
+    "prompt.temperature": ("Temperature", "温度"),
+    "prompt.max_tokens": ("Max tokens (0 = provider default)", "最大输出 tokens（0 表示使用默认值）"),
+    "prompt.max_tokens_help": ("Answers longer than this are cut off.", "超过此长度的回答会被截断。"),
+    "prompt.preview": ("Preview of the first prompts", "前几条提示词预览"),
+    "prompt.row": ("Row {n}", "第 {n} 行"),
+    "prompt.no_data": ("Load a table on the Data page to see the preview.", "请先在“数据”页加载表格以查看预览。"),
+    "prompt.empty": ("The prompt is empty.", "提示词为空。"),
+    # keys page
+    "keys.title": ("Keys & limits", "密钥与限速"),
+    "keys.intro": (
+        "Any OpenAI-compatible provider works. Each key has its own limits: more keys, faster runs.",
+        "支持任何兼容 OpenAI 接口的服务商。每个密钥单独限速：密钥越多，运行越快。",
+    ),
+    "keys.provider": ("Provider", "服务商"),
+    "keys.base_url": ("Base URL", "接口地址（Base URL）"),
+    "keys.model": ("Model", "模型"),
+    "keys.paste": ("API keys, one per line", "API 密钥，每行一个"),
+    "keys.paste_help": (
+        "Keys stay in this server's memory only: never saved, logged or exported.",
+        "密钥只保存在服务器内存中：不会写入磁盘、日志或导出文件。",
+    ),
+    "keys.add": ("Add keys", "添加密钥"),
+    "keys.rpm": ("Requests per minute, per key", "每个密钥每分钟请求数"),
+    "keys.rpm_help": (
+        "Your provider's limit for one key. The run goes this fast per key, evenly paced.",
+        "服务商对单个密钥的限制。运行时每个密钥按此速度均匀发送。",
+    ),
+    "keys.tpm": ("Tokens per minute, per key (0 = no limit)", "每个密钥每分钟 tokens（0 表示不限）"),
+    "keys.tpm_help": ("Estimated before sending, without network.", "发送前在本地估算，无需联网。"),
+    "keys.pool": ("Key pool", "密钥池"),
+    "keys.simulated_note": (
+        "No key entered: runs use {n} simulated keys (no network, no cost). Paste a key above to use a real model.",
+        "尚未输入密钥：将使用 {n} 个模拟密钥（无需联网、不产生费用）。在上方粘贴密钥即可使用真实模型。",
+    ),
+    "keys.preset_note": (
+        "{n} key(s) for {provider} are preset on this server; they are never shown.",
+        "服务器已预设 {n} 个 {provider} 密钥，密钥内容不会显示。",
+    ),
+    "keys.preset_available": (
+        "Keys preset on the server are not used while you have keys of your own here.",
+        "当你在此添加了自己的密钥时，不会使用服务器预设的密钥。",
+    ),
+    "keys.col.key": ("Key", "密钥"),
+    "keys.col.provider": ("Provider", "服务商"),
+    "keys.col.model": ("Model", "模型"),
+    "keys.col.rpm": ("Requests/min", "每分钟请求"),
+    "keys.col.test": ("Test result", "测试结果"),
+    "keys.test": ("Test keys", "测试密钥"),
+    "keys.testing": ("Sending one tiny request per key…", "正在为每个密钥发送一次测试请求…"),
+    "keys.remove": ("Remove a key", "移除密钥"),
+    # run page
+    "run.title": ("Run", "运行"),
+    "run.rpm": ("Requests per minute, per key", "每个密钥每分钟请求数"),
+    "run.concurrency": ("Concurrency", "并发数"),
+    "run.concurrency_help": ("How many requests may be waiting for an answer at once, over all keys.", "所有密钥合计，同时等待回答的最大请求数。"),
+    "run.max_attempts": ("Max attempts per row", "每行最多尝试次数"),
+    "run.max_attempts_help": (
+        "Server errors and timeouts are retried up to this many times. Rate limits (429) do not count.",
+        "服务器错误和超时最多重试这么多次。限流（429）不计入次数。",
+    ),
+    "run.no_data": ("Load a table on the Data page first.", "请先在“数据”页加载表格。"),
+    "run.est_requests": ("Requests", "请求数"),
+    "run.est_tokens": ("Tokens (estimate)", "Tokens（估算）"),
+    "run.est_tokens_help": ("{tin:,} in, {tout:,} out at most.", "输入 {tin:,}，输出最多 {tout:,}。"),
+    "run.est_cost": ("Cost (estimate)", "费用（估算）"),
+    "run.est_cost_help": ("From the model's list price; the real bill may differ.", "按模型公开价格估算，实际费用可能不同。"),
+    "run.est_time": ("Time (estimate)", "耗时（估算）"),
+    "run.limited_by.rate": ("Limited by the requests/min of {keys} key(s).", "受 {keys} 个密钥的每分钟请求数限制。"),
+    "run.limited_by.concurrency": ("Limited by concurrency: raise it to go faster.", "受并发数限制：调高并发可以更快。"),
+    "run.first_n": ("Rows for a test", "测试行数"),
+    "run.test_first": ("Test {n} rows", "测试前 {n} 行"),
+    "run.run_all": ("Run all {n:,} rows", "运行全部 {n:,} 行"),
+    "run.current": ("Run: {name}", "任务：{name}"),
+    "run.run_id": ("Run id", "任务编号"),
+    "run.ok": ("Succeeded", "成功"),
+    "run.failed": ("Failed", "失败"),
+    "run.pending": ("Pending", "待处理"),
+    "run.speed": ("Speed", "速度"),
+    "run.eta": ("Time left", "剩余时间"),
+    "run.cost": ("Cost so far", "已花费"),
+    "run.projected": ("Projected for the whole run: {cost}", "预计全部完成：{cost}"),
+    "run.in_flight": ("In flight", "进行中"),
+    "run.tokens": ("Tokens", "Tokens"),
+    "run.cached": ("From cache", "来自缓存"),
+    "run.timeouts": ("Timeouts", "超时"),
+    "run.retries": ("Retries", "重试"),
+    "run.accuracy": ("Accuracy", "准确率"),
+    "run.pause": ("Pause", "暂停"),
+    "run.resume": ("Resume", "继续"),
+    "run.cancel": ("Cancel", "取消"),
+    "run.retry_failed": ("Retry failed rows", "重试失败的行"),
+    "run.key_state": ("State", "状态"),
+    "run.key_state.active": ("active", "正常"),
+    "run.key_state.idle": ("not running", "未运行"),
+    "run.key_state.cooling": ("cooling down", "冷却中"),
+    "run.key_state.dead": ("stopped", "已停用"),
+    "run.key_cooling": ("cooling down ({s:.0f} s)", "冷却中（{s:.0f} 秒）"),
+    "run.requests": ("Requests", "请求"),
+    "run.errors": ("Errors", "错误"),
+    "run.reason": ("Reason", "原因"),
+    "run.recent_errors": ("Last errors ({n})", "最近的错误（{n}）"),
+    "run.results": ("Results", "结果"),
+    "run.table_note": ("Showing the first {n:,} of {total:,} rows; downloads have every row.", "仅显示前 {n:,} 行，共 {total:,} 行；下载文件包含全部行。"),
+    "run.download_csv": ("CSV for Excel", "CSV（Excel 适用）"),
+    "run.download_xlsx": ("Excel (.xlsx)", "Excel（.xlsx）"),
+    "run.download_jsonl": ("JSONL", "JSONL"),
+    "run.download_csv_plain": ("CSV (plain UTF-8)", "CSV（UTF-8 无 BOM）"),
+    # history page
+    "history.title": ("History", "历史记录"),
+    "history.empty": ("No runs yet.", "还没有运行记录。"),
+    "history.col.date": ("Started", "开始时间"),
+    "history.col.file": ("File", "文件"),
+    "history.col.rows": ("Rows done", "已完成行数"),
+    "history.col.failed": ("Failed", "失败"),
+    "history.col.status": ("Status", "状态"),
+    "history.col.tokens": ("Tokens", "Tokens"),
+    "history.col.cost": ("Cost", "费用"),
+    "history.col.id": ("Run id", "任务编号"),
+    "history.pick": ("Select a run to open, download or delete it.", "选择一条记录以查看、下载或删除。"),
+    "history.open": ("Open", "查看"),
+    "history.delete": ("Delete", "删除"),
+    "history.delete_confirm": ("Delete this run and its results? This cannot be undone.", "确定删除该任务及其结果吗？此操作无法撤销。"),
+    "history.delete_yes": ("Delete", "删除"),
+    "history.delete_live": ("This run is still going: cancel it first.", "该任务仍在运行，请先取消。"),
+}
+
+
+def language() -> str:
+    lang = st.session_state.get("lang") or st.query_params.get("lang") or "en"
+    return lang if lang in LANGUAGES else "en"
+
+
+def t(key: str, **values: object) -> str:
+    texts = STRINGS.get(key)
+    if texts is None:
+        return key  # a missing text shows its key rather than breaking the page; a test lists them
+    text = texts[1] if language() == "zh" else texts[0]
+    return text.format(**values) if values else text

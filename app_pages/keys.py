@@ -1,0 +1,86 @@
+"""Keys and limits: a provider preset, pasted keys (masked once added), limits per key, and a
+"Test keys" button. With no key at all the simulated provider is used."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import core
+from app_pages.common import pool, preset_pool, show_input_error
+from app_pages.i18n import t
+
+KEEP = "session"
+
+st.title(t("keys.title"))
+st.caption(t("keys.intro"))
+
+
+def apply_preset() -> None:
+    preset = core.PROVIDER_PRESETS[st.session_state["provider"]]
+    st.session_state["base_url"] = preset.base_url
+    st.session_state["model"] = preset.model
+    st.session_state["rpm"] = preset.rpm
+    st.session_state["run_rpm"] = preset.rpm
+
+
+def add_keys() -> None:
+    new = core.parse_keys(st.session_state.get("keys_text", ""))
+    st.session_state["user_keys"] = list(dict.fromkeys([*st.session_state["user_keys"], *new]))
+    st.session_state["keys_text"] = ""  # the box never shows a key again
+    if new and st.session_state["provider"] == core.SIMULATED_PROVIDER:
+        st.session_state["provider"] = "OpenAI"
+        apply_preset()
+
+
+def remove_key(key: str) -> None:
+    st.session_state["user_keys"] = [k for k in st.session_state["user_keys"] if k != key]
+
+
+def sync_rpm() -> None:
+    st.session_state["run_rpm"] = st.session_state["rpm"]
+
+
+provider_col, url_col, model_col = st.columns([1, 2, 1])
+provider_col.selectbox(t("keys.provider"), list(core.PROVIDER_PRESETS), key="provider", on_change=apply_preset, persist_state=KEEP)
+url_col.text_input(t("keys.base_url"), key="base_url", persist_state=KEEP, disabled=st.session_state["provider"] == core.SIMULATED_PROVIDER)
+model_col.text_input(t("keys.model"), key="model", persist_state=KEEP, disabled=st.session_state["provider"] == core.SIMULATED_PROVIDER)
+
+keys_col, limits_col = st.columns([3, 2], gap="large")
+with keys_col:
+    st.text_area(t("keys.paste"), key="keys_text", height=110, placeholder="sk-...\nsk-...", help=t("keys.paste_help"))
+    st.button(t("keys.add"), key="add_keys", on_click=add_keys, icon=":material/add:")
+with limits_col:
+    st.number_input(t("keys.rpm"), min_value=1, max_value=100_000, step=10, key="rpm", persist_state=KEEP, on_change=sync_rpm, help=t("keys.rpm_help"))
+    st.number_input(t("keys.tpm"), min_value=0, max_value=100_000_000, step=1000, key="tpm", persist_state=KEEP, help=t("keys.tpm_help"))
+
+try:
+    entries, source = pool()
+except core.InputError as exc:
+    show_input_error(exc)
+    st.stop()
+
+st.subheader(t("keys.pool"))
+if source == "simulated":
+    st.info(t("keys.simulated_note", n=len(entries)), icon=":material/science:")
+elif source == "preset":
+    st.success(t("keys.preset_note", n=len(entries), provider=entries[0].provider), icon=":material/lock:")
+
+rows = [{t("keys.col.key"): e.masked, t("keys.col.provider"): e.provider, t("keys.col.model"): e.model, t("keys.col.rpm"): e.rpm} for e in entries]
+results = {c.fingerprint: c for c in st.session_state.get("key_checks", [])}
+for row, entry in zip(rows, entries):
+    check = results.get(entry.fingerprint)
+    row[t("keys.col.test")] = ("✅ " if check.ok else "❌ ") + check.message if check else ""
+st.dataframe(pd.DataFrame(rows), hide_index=True, key="key_table")
+
+buttons = st.columns([1, 1, 4])
+if buttons[0].button(t("keys.test"), key="test_keys", icon=":material/network_check:", type="primary"):
+    with st.spinner(t("keys.testing")):
+        st.session_state["key_checks"] = core.check_keys(entries)
+    st.rerun()
+if source == "user" and st.session_state["user_keys"]:
+    with buttons[1].popover(t("keys.remove"), icon=":material/delete:"):
+        for i, key in enumerate(st.session_state["user_keys"]):
+            st.button(core.mask_key(key), key=f"remove_key_{i}", on_click=remove_key, args=(key,))
+if preset_pool() and source == "user":
+    st.caption(t("keys.preset_available"))

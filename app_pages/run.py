@@ -1,0 +1,181 @@
+"""Run: limits, an estimate, start; then live progress, controls, results and downloads."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+import core
+from app_pages.common import current_run_id, dataset, fmt_duration, fmt_money, is_live, pool, runner, show_input_error, show_run, spec, state_label, store
+from app_pages.i18n import t
+
+KEEP = "session"
+TABLE_ROWS = 1_000  # rows drawn on the page; downloads always have every row
+
+st.title(t("run.title"))
+
+
+def sync_rpm() -> None:
+    st.session_state["rpm"] = st.session_state["run_rpm"]
+
+
+def start(first_rows: int | None) -> None:
+    current = dataset()
+    try:
+        entries, _ = pool()
+        handle = core.start_run(store(), current["table"].frame, spec(), entries, file_name=current["name"], first_rows=first_rows, runner=runner())
+    except core.InputError as exc:
+        st.session_state["start_error"] = str(exc)
+        return
+    st.session_state.pop("start_error", None)
+    show_run(handle.run_id)
+
+
+# --- settings and start ---------------------------------------------------------------------------
+
+current = dataset()
+st.session_state.setdefault("run_rpm", st.session_state["rpm"])
+with st.container(border=True, key="run_settings"):
+    s1, s2, s3 = st.columns(3)
+    s1.slider(t("run.rpm"), 1, max(3000, int(st.session_state["rpm"])), key="run_rpm", on_change=sync_rpm, persist_state=KEEP, help=t("keys.rpm_help"))
+    s2.slider(t("run.concurrency"), 1, 256, key="concurrency", persist_state=KEEP, help=t("run.concurrency_help"))
+    s3.slider(t("run.max_attempts"), 1, 10, key="max_attempts", persist_state=KEEP, help=t("run.max_attempts_help"))
+
+    ready = False
+    if current is None:
+        st.info(t("run.no_data"), icon=":material/table:")
+    else:
+        try:
+            entries, source = pool()
+            run_spec = spec()
+            core.validate_run(current["table"].frame, run_spec, entries)
+            ready = True
+        except core.InputError as exc:
+            show_input_error(exc)
+    if ready:
+        est = core.estimate_run(current["table"].frame, run_spec, entries)
+        e1, e2, e3, e4 = st.columns(4)
+        e1.metric(t("run.est_requests"), f"{est.requests:,}")
+        e2.metric(t("run.est_tokens"), f"{est.tokens_in + est.tokens_out:,}", help=t("run.est_tokens_help", tin=est.tokens_in, tout=est.tokens_out))
+        e3.metric(t("run.est_cost"), fmt_money(est.cost), help=t("run.est_cost_help"))
+        e4.metric(t("run.est_time"), fmt_duration(est.seconds), help=t(f"run.limited_by.{est.limited_by}", keys=len(entries)))
+        if source == "simulated":
+            st.caption(t("common.simulated_note"))
+        b1, b2, b3 = st.columns([1, 1, 2], vertical_alignment="bottom")
+        first_n = b1.number_input(t("run.first_n"), min_value=1, max_value=max(1, est.requests), key="first_n", persist_state=KEEP)
+        b2.button(t("run.test_first", n=int(first_n)), key="run_test", on_click=start, args=(int(first_n),), icon=":material/science:", width="stretch")
+        b3.button(t("run.run_all", n=est.requests), key="run_all", on_click=start, args=(None,), type="primary", icon=":material/play_arrow:", width="stretch")
+    if st.session_state.get("start_error"):
+        st.error(st.session_state["start_error"], icon=":material/error:")
+
+# --- the current run ------------------------------------------------------------------------------
+
+run_id = current_run_id()
+if not run_id:
+    st.stop()
+record = store().get_run(run_id)
+if record is None:
+    show_run(None)
+    st.stop()
+
+live = is_live(run_id)
+st.divider()
+head, badge = st.columns([4, 1], vertical_alignment="center")
+head.subheader(t("run.current", name=record.file_name or "–"))
+head.caption(f"{t('run.run_id')}: `{run_id}`")
+if record.simulated:
+    badge.badge(t("common.simulated_badge"), icon=":material/science:", color="orange")
+
+
+@st.fragment(run_every=1.0 if live else None)
+def progress_panel() -> None:
+    snap = core.run_progress(store(), run_id, runner())
+    if snap is None:
+        return
+    handle = runner().get(run_id)
+    st.progress(snap.fraction, text=f"{snap.fraction:.0%} · {state_label(snap.state)}")
+    m = st.columns(6)
+    m[0].metric(t("run.ok"), f"{snap.ok:,}")
+    m[1].metric(t("run.failed"), f"{snap.failed + snap.unparsed:,}")
+    m[2].metric(t("run.pending"), f"{snap.pending:,}")
+    m[3].metric(t("run.speed"), f"{snap.rows_per_s:.1f}/s")
+    m[4].metric(t("run.eta"), fmt_duration(snap.eta_s) if handle else "–")
+    m[5].metric(t("run.cost"), fmt_money(snap.cost), help=t("run.projected", cost=fmt_money(snap.projected_cost)))
+    n = st.columns(6)
+    n[0].metric(t("run.in_flight"), f"{snap.in_flight:,}")
+    n[1].metric(t("run.tokens"), f"{snap.tokens_in + snap.tokens_out:,}")
+    n[2].metric(t("run.cached"), f"{snap.cached:,}")
+    n[3].metric(t("run.timeouts"), f"{snap.timeouts:,}")
+    n[4].metric(t("run.retries"), f"{snap.retries:,}")
+    n[5].metric(t("run.accuracy"), f"{snap.accuracy:.1%}" if snap.accuracy is not None else "–")
+    if snap.message and snap.state in ("waiting_for_keys", "failed", "paused", "cancelled"):
+        (st.warning if snap.state != "failed" else st.error)(snap.message)
+
+    c = st.columns([1, 1, 1, 1, 2])
+    if handle is not None:
+        if snap.state == "paused":
+            c[0].button(t("run.resume"), key="resume_live", on_click=handle.resume, icon=":material/play_arrow:", width="stretch")
+        else:
+            c[0].button(t("run.pause"), key="pause", on_click=handle.pause, icon=":material/pause:", width="stretch")
+        c[1].button(t("run.cancel"), key="cancel", on_click=handle.cancel, icon=":material/stop:", width="stretch")
+    else:
+        if snap.pending:
+            c[0].button(t("run.resume"), key="resume_stored", on_click=resume, icon=":material/play_arrow:", width="stretch")
+        if snap.failed:
+            c[1].button(t("run.retry_failed"), key="retry_failed", on_click=resume, args=(True,), icon=":material/replay:", width="stretch")
+
+    if snap.keys:
+        rows = []
+        for k in snap.keys:
+            state = k.state
+            if state == "cooling" and k.cool_until:
+                state = t("run.key_cooling", s=max(0.0, k.cool_until - time.time()))
+            else:
+                state = t(f"run.key_state.{state}")
+            rows.append({t("keys.col.key"): k.masked, t("keys.col.model"): k.model, t("run.key_state"): state, t("run.requests"): k.requests, "429": k.rate_limited, t("run.errors"): k.errors, t("run.reason"): k.dead_reason or ""})
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="key_status")
+    if snap.recent_errors:
+        with st.expander(t("run.recent_errors", n=len(snap.recent_errors)), icon=":material/report:"):
+            st.text("\n".join(snap.recent_errors))
+    if live and (handle is None or snap.finished):
+        st.rerun()  # the run ended: redraw the page once so polling stops and downloads show
+
+
+def resume(retry_failed: bool = False) -> None:
+    try:
+        entries, source = pool()
+        keys = None if record.simulated else entries
+        core.resume_run(store(), run_id, keys, retry_failed=retry_failed, runner=runner())
+    except core.InputError as exc:
+        st.session_state["start_error"] = str(exc)
+
+
+progress_panel()
+
+
+@st.fragment(run_every=3.0 if live else None)
+def results_panel() -> None:
+    table = store().results_table(run_id, limit=TABLE_ROWS)
+    st.dataframe(table, hide_index=True, height=420, key="results_table")
+    if record.n_rows > TABLE_ROWS:
+        st.caption(t("run.table_note", n=TABLE_ROWS, total=record.n_rows))
+
+
+st.subheader(t("run.results"))
+results_panel()
+
+d = st.columns(4)
+for col, (fmt, label) in zip(d, [("csv", "run.download_csv"), ("xlsx", "run.download_xlsx"), ("jsonl", "run.download_jsonl"), ("csv-utf8", "run.download_csv_plain")]):
+    ext, mime = core.EXPORT_FORMATS[fmt]
+    col.download_button(
+        t(label),
+        data=lambda fmt=fmt: core.export_bytes(store().results_table(run_id), fmt),
+        file_name=f"results-{run_id}{ext}",
+        mime=mime,
+        key=f"download_{fmt}",
+        icon=":material/download:",
+        width="stretch",
+        on_click="ignore",
+    )
