@@ -1,0 +1,183 @@
+"""Each page's wiring with Streamlit's AppTest: widgets in, one core call, the right thing drawn.
+AppTest's `run_every` timers do not fire, so tests call `at.run()` to poll."""
+
+from __future__ import annotations
+
+import ast
+import re
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from app_pages.i18n import STRINGS
+from tests.conftest import ROOT
+
+PAGES = ["app_pages/data.py", "app_pages/prompt.py", "app_pages/keys.py", "app_pages/run.py", "app_pages/history.py"]
+
+
+@pytest.fixture
+def at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("LLM_BATCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    st.cache_resource.clear()  # a fresh store in this test's data folder
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def on(app: AppTest, page: str) -> AppTest:
+    app.switch_page(page).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+def test_the_app_opens_on_the_data_page_with_the_demo_dataset_and_no_key(at):
+    assert at.title[0].value == "Data"
+    assert metric(at, "Rows") == "300" and metric(at, "Columns") == "3"
+    on(at, "app_pages/keys.py")
+    assert "simulated keys" in at.info[0].value
+
+
+def test_a_gbk_csv_from_chinese_excel_uploads_with_its_encoding_shown(at):
+    data = "问题,答案\n1 + 1,2\n2 + 3,5\n".encode("gb18030")
+    at.file_uploader(key="upload").upload("题目.csv", data, "text/csv").run()
+    assert not at.exception
+    assert metric(at, "Rows") == "2" and metric(at, "Encoding") == "gb18030"
+    assert list(at.dataframe[0].value.columns) == ["问题", "答案"]
+
+
+def test_a_file_that_cannot_be_read_gets_a_plain_message_and_keeps_the_previous_table(at):
+    at.file_uploader(key="upload").upload("empty.csv", b"", "text/csv").run()
+    assert not at.exception
+    assert at.error and "empty" in at.error[0].value.lower()
+    assert metric(at, "Rows") == "300"  # the table the user had is not lost
+
+
+def test_column_chips_insert_placeholders_and_the_preview_renders_the_first_rows(at):
+    on(at, "app_pages/prompt.py")
+    at.text_area(key="template").set_value("Solve ").run()
+    at.pills(key="column_chips").set_value("question").run()
+    assert at.text_area(key="template").value == "Solve {question}"
+    previews = [c.value for c in at.code]
+    assert len(previews) == 3 and all(p.startswith("Solve ") and "{" not in p for p in previews)
+
+
+def test_an_unknown_placeholder_is_flagged_with_the_closest_column(at):
+    on(at, "app_pages/prompt.py")
+    at.text_area(key="template").set_value("Compute {questoin}").run()
+    assert any("{question}" in w.value for w in at.warning)
+    on(at, "app_pages/run.py")
+    assert at.error and "question" in at.error[0].value  # nothing can be started with it
+    assert not [b for b in at.button if b.key == "run_all"]
+
+
+def test_the_prompt_survives_a_trip_to_another_page(at):
+    on(at, "app_pages/prompt.py")
+    at.text_area(key="template").set_value("Keep me {question}").run()
+    on(at, "app_pages/keys.py")
+    on(at, "app_pages/prompt.py")
+    assert at.text_area(key="template").value == "Keep me {question}"
+
+
+def test_pasted_keys_are_masked_once_added_and_never_shown_again(at):
+    on(at, "app_pages/keys.py")
+    at.text_area(key="keys_text").set_value("sk-test-aaaa1111\nsk-test-bbbb2222\n").run()
+    at.button(key="add_keys").click().run()
+    assert at.text_area(key="keys_text").value == ""
+    table = at.dataframe[0].value
+    assert list(table["Key"]) == ["sk-...1111", "sk-...2222"]
+    assert at.selectbox(key="provider").value == "OpenAI"  # a real key leaves the demo provider
+    rendered = repr([e for e in at.main]) + repr([e for e in at.sidebar])
+    assert "sk-test-aaaa1111" not in rendered and "sk-test-bbbb2222" not in rendered
+
+
+def test_choosing_a_provider_fills_its_base_url_model_and_limit(at):
+    on(at, "app_pages/keys.py")
+    at.selectbox(key="provider").set_value("DeepSeek").run()
+    assert at.text_input(key="base_url").value == "https://api.deepseek.com/v1"
+    assert at.text_input(key="model").value == "deepseek-chat"
+
+
+def test_the_run_page_estimates_then_runs_the_demo_to_the_end_with_downloads(at):
+    on(at, "app_pages/run.py")
+    assert metric(at, "Requests") == "300"
+    at.button(key="run_test").click().run()
+    run_id = at.session_state["run_id"]
+    assert at.query_params["run"] == run_id
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        at.run()
+        if metric(at, "Succeeded") == "10":
+            break
+        time.sleep(0.2)
+    assert metric(at, "Succeeded") == "10" and metric(at, "Pending") == "0"
+    assert not at.exception
+    table = at.dataframe[-1].value
+    assert len(table) == 10 and set(table["status"]) == {"ok"}
+    assert {b.key for b in at.get("download_button")} >= {"download_csv", "download_xlsx", "download_jsonl"}
+
+
+def test_opening_a_run_url_in_another_tab_shows_that_run(at, tmp_path):
+    on(at, "app_pages/run.py")
+    at.button(key="run_test").click().run()
+    run_id = at.session_state["run_id"]
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    other.query_params["run"] = run_id
+    other.run()
+    other.switch_page("app_pages/run.py").run()
+    assert not other.exception
+    assert any(run_id in c.value for c in other.caption)
+
+
+def test_history_lists_past_runs_and_opens_one(at):
+    on(at, "app_pages/run.py")
+    at.button(key="run_test").click().run()
+    on(at, "app_pages/history.py")
+    table = at.dataframe[0].value
+    assert len(table) == 1 and table["File"][0].startswith("demo_arithmetic.csv")
+
+
+def test_the_language_switch_translates_every_page(at):
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert at.title[0].value == "数据"
+    for page, title in zip(PAGES[1:], ["提示词", "密钥与限速", "运行", "历史记录"]):
+        on(at, page)
+        assert at.title[0].value == title
+
+
+SHOWN_WITH_LITERAL_BRACES = {"prompt.intro", "prompt.columns_help"}
+
+
+def _used_keys() -> set[str]:
+    """Every text key the pages look up, with f-string keys expanded from their known values."""
+    used: set[str] = set()
+    for path in [ROOT / "app.py", *sorted((ROOT / "app_pages").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "t" and node.args:
+                arg = node.args[0]
+                if isinstance(arg, ast.Constant):
+                    used.add(arg.value)
+                elif isinstance(arg, ast.JoinedStr):
+                    prefix = "".join(v.value for v in arg.values if isinstance(v, ast.Constant))
+                    assert any(k.startswith(prefix) for k in STRINGS), prefix
+    return used
+
+
+def test_every_text_the_pages_use_exists_in_both_languages():
+    used = _used_keys()
+    missing = sorted(k for k in used if k not in STRINGS)
+    assert not missing, missing
+    for key, (en, zh) in STRINGS.items():
+        assert en.strip() and zh.strip(), key
+        if key not in SHOWN_WITH_LITERAL_BRACES:  # these show "{column}" as an example, unformatted
+            assert set(re.findall(r"\{(\w+)", en)) == set(re.findall(r"\{(\w+)", zh)), key
+    for state in ("starting", "running", "paused", "waiting_for_keys", "done", "cancelled", "failed", "interrupted"):
+        assert f"state.{state}" in STRINGS
