@@ -3,6 +3,7 @@ sidebar, and small formatting helpers. Pages read widgets, call one core functio
 
 from __future__ import annotations
 
+import hmac
 import os
 from pathlib import Path
 
@@ -94,13 +95,51 @@ def spec() -> RunSpec:
     )
 
 
+def _secret(section: str) -> dict | None:
+    try:
+        value = st.secrets.get(section) if len(st.secrets) else None
+    except Exception:  # no secrets.toml at all is the normal case
+        return None
+    return dict(value) if value else None
+
+
+def app_password() -> str | None:
+    """The password that guards preset keys: `[auth] password` in secrets, or LLM_BATCH_PASSWORD."""
+    auth = _secret("auth") or {}
+    return auth.get("password") or os.environ.get("LLM_BATCH_PASSWORD") or None
+
+
+def password_gate() -> bool:
+    """With keys preset on the server, anyone who can reach the page could spend them: ask for
+    the password first. Without presets there is nothing to protect and no password."""
+    if not server_keys() or st.session_state.get("authenticated"):
+        return True
+    password = app_password()
+    if password is None:
+        return True  # presets are then not used at all: see pool()
+    st.title("LLM Batch Studio")
+    with st.form("login", border=True):
+        st.write(t("auth.prompt"))
+        given = st.text_input(t("auth.password"), type="password", key="password_input")
+        if st.form_submit_button(t("auth.enter"), type="primary"):
+            if hmac.compare_digest(given.encode(), password.encode()):
+                st.session_state["authenticated"] = True
+                st.rerun()
+            st.error(t("auth.wrong"))
+    return False
+
+
 def preset_pool() -> list[KeyEntry]:
+    """Keys preset by the server, usable once the password was given (never without one)."""
+    if app_password() is None or not st.session_state.get("authenticated"):
+        return []
+    return server_keys()
+
+
+def server_keys() -> list[KeyEntry]:
     """Keys preset by the server (secrets.toml or environment), so a demo never shows one."""
     rpm = int(st.session_state.get("rpm") or core.constants.DEFAULT_RPM)
-    try:
-        cfg = st.secrets.get("provider") if len(st.secrets) else None
-    except Exception:  # no secrets.toml at all is the normal case
-        cfg = None
+    cfg = _secret("provider")
     if cfg and cfg.get("keys"):
         preset = core.PROVIDER_PRESETS.get(cfg.get("name", ""))
         return core.make_pool(

@@ -31,6 +31,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "state.cancelled": ("cancelled", "已取消"),
     "state.failed": ("stopped on an error", "因错误停止"),
     "state.interrupted": ("interrupted", "已中断"),
+    # password gate
+    "auth.prompt": (
+        "This server has API keys preset for the team. Enter the password to use it.",
+        "此服务器预设了团队的 API 密钥。请输入密码后使用。",
+    ),
+    "auth.password": ("Password", "密码"),
+    "auth.enter": ("Enter", "进入"),
+    "auth.wrong": ("That password is not right.", "密码不正确。"),
+    "keys.preset_needs_password": (
+        "Keys are preset on this server but no password is set, so they are not used. Set [auth] password in .streamlit/secrets.toml (or LLM_BATCH_PASSWORD).",
+        "服务器预设了密钥但未设置密码，因此不会使用这些密钥。请在 .streamlit/secrets.toml 中设置 [auth] password（或环境变量 LLM_BATCH_PASSWORD）。",
+    ),
     # data page
     "data.title": ("Data", "数据"),
     "data.intro": (

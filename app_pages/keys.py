@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import pool, preset_pool, show_input_error
+from app_pages.common import server_keys, app_password, pool, preset_pool, show_input_error
 from app_pages.i18n import t
 
 KEEP = "session"
@@ -84,3 +84,5 @@ if source == "user" and st.session_state["user_keys"]:
             st.button(core.mask_key(key), key=f"remove_key_{i}", on_click=remove_key, args=(key,))
 if preset_pool() and source == "user":
     st.caption(t("keys.preset_available"))
+if server_keys() and app_password() is None:
+    st.warning(t("keys.preset_needs_password"), icon=":material/lock:")

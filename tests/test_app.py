@@ -181,3 +181,37 @@ def test_every_text_the_pages_use_exists_in_both_languages():
             assert set(re.findall(r"\{(\w+)", en)) == set(re.findall(r"\{(\w+)", zh)), key
     for state in ("starting", "running", "paused", "waiting_for_keys", "done", "cancelled", "failed", "interrupted"):
         assert f"state.{state}" in STRINGS
+
+
+@pytest.fixture
+def preset_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LLM_BATCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-team-preset-0000aaaa,sk-team-preset-1111bbbb")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.deepseek.com/v1")
+    st.cache_resource.clear()
+    return monkeypatch
+
+
+def test_preset_keys_are_guarded_by_a_password(preset_env):
+    preset_env.setenv("LLM_BATCH_PASSWORD", "open sesame")
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not app.title or app.title[0].value != "Data"  # nothing of the app before the password
+    app.text_input(key="password_input").input("wrong")
+    app.button[0].click().run()  # a form sends its fields with the button
+    assert app.error and "not right" in app.error[0].value
+    app.text_input(key="password_input").input("open sesame")
+    app.button[0].click().run()
+    assert app.title[0].value == "Data"
+    app.switch_page("app_pages/keys.py").run()
+    assert "preset on this server" in app.success[0].value
+    assert list(app.dataframe[0].value["Key"]) == ["sk-...aaaa", "sk-...bbbb"]
+    assert "sk-team-preset" not in repr(list(app.main))
+
+
+def test_preset_keys_without_a_password_are_not_used(preset_env):
+    preset_env.delenv("LLM_BATCH_PASSWORD", raising=False)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert app.title[0].value == "Data"
+    app.switch_page("app_pages/keys.py").run()
+    assert any("no password is set" in w.value for w in app.warning)
+    assert "simulated keys" in app.info[0].value
