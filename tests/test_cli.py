@@ -61,12 +61,12 @@ def test_every_key_dead_stops_with_exit_1_and_resume_with_new_keys_finishes_the_
     run_id = first.stderr.splitlines()[0].removeprefix("run: ").strip()
     assert "Every key stopped working" in first.stderr and f"--resume {run_id}" in first.stderr
     assert "sk-dead" not in first.stderr  # keys are never printed
-    partial = pd.read_excel(out, dtype=str)
+    partial = pd.read_excel(out, dtype=str, engine="calamine")
     assert len(partial) == 30 and set(partial["status"]) == {"pending"}  # nothing failed for a dead key
 
     second = cli("run", str(src), *common, "--resume", run_id, env={"KEYS": "sk-good"})
     assert second.returncode == 0, second.stderr
-    table = pd.read_excel(out, dtype=str)
+    table = pd.read_excel(out, dtype=str, engine="calamine")
     assert list(table["output"]) == list(arithmetic_frame(30)["answer"])
     stats = server.stats()
     assert stats["sk-good"]["ok"] == 30  # over real HTTP, each row answered once
