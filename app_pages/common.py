@@ -10,8 +10,8 @@ from pathlib import Path
 import streamlit as st
 
 import core
-from core import InputError, KeyEntry, LoadedTable, RunSpec, RunStore
-from app_pages.i18n import LANGUAGES, t
+from core import InputError, KeyEntry, LoadedTable, RunSpec, RunStore, TableInfo, TemplateProblem
+from app_pages.i18n import LANGUAGES, language, t
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "core" / "data" / "demo_arithmetic.csv"
 DEMO_TEMPLATE = "Compute {question}. Reply with the number only."
@@ -44,7 +44,7 @@ def init_state() -> None:
         "output_mode": "text",
         "json_fields": "",
         "json_format": False,
-        "label_column": None,
+        "label_column": "",
         "temperature": 0.0,
         "max_tokens": 0,
         "provider": core.SIMULATED_PROVIDER,
@@ -59,8 +59,29 @@ def init_state() -> None:
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
-    if "dataset" not in st.session_state:
+    if "lang" not in st.session_state:
+        st.session_state["lang"] = language()  # from ?lang=, so a shared link keeps its language
+    if "dataset" not in st.session_state and not restore_from_run(st.query_params.get("run")):
         use_demo_dataset()
+
+
+def restore_from_run(run_id: str | None) -> bool:
+    """A reloaded page (a new session) on ?run=... gets that run's table and prompt back, so
+    what it shows and what it would run again agree. Keys are never stored, so not those."""
+    record = store().get_run(run_id) if run_id else None
+    if record is None:
+        return False
+    frame = store().load_inputs(record.id)
+    info = TableInfo("stored", None, None, None, (), len(frame), len(frame.columns), ())
+    set_dataset(LoadedTable(frame, info), record.file_name or record.id)
+    s, spec_ = st.session_state, record.spec
+    s["template"], s["system"] = spec_.template, spec_.system or ""
+    s["output_mode"] = "json" if spec_.json_fields else "text"
+    s["json_fields"], s["json_format"] = ", ".join(spec_.json_fields), spec_.json_response_format
+    s["label_column"] = spec_.label_column or ""
+    s["temperature"], s["max_tokens"] = spec_.temperature or 0.0, spec_.max_tokens or 0
+    s["concurrency"], s["max_attempts"] = spec_.concurrency, spec_.max_attempts
+    return True
 
 
 def use_demo_dataset() -> None:
@@ -76,6 +97,26 @@ def set_dataset(table: LoadedTable, name: str, *, demo: bool = False) -> None:
 
 def dataset() -> dict | None:
     return st.session_state.get("dataset")
+
+
+def problem_text(problem: TemplateProblem) -> str:
+    """A template problem in the page's language (core words it in English)."""
+    if language() == "en" or problem.kind not in ("unknown", "literal", "empty"):
+        return problem.message
+    name = "{" + problem.placeholder + "}"
+    if problem.kind == "empty":
+        return t("prompt.problem.empty")
+    if problem.kind == "literal":
+        return t("prompt.problem.literal", name=name)
+    if problem.suggestion:
+        return t("prompt.problem.suggest", name=name, suggestion="{" + problem.suggestion + "}")
+    return t("prompt.problem.unknown", name=name)
+
+
+def template_problems(columns: list[str]) -> list[str]:
+    s = st.session_state
+    template = core.PromptTemplate(s["template"], s["system"] or None)
+    return [problem_text(p) for p in template.problems(columns)]
 
 
 def spec() -> RunSpec:
@@ -223,14 +264,11 @@ def show_input_error(exc: InputError) -> None:
 def sidebar() -> None:
     with st.sidebar:
         st.segmented_control(
-            t("sidebar.language"),
-            options=list(LANGUAGES),
-            format_func=lambda code: LANGUAGES[code],
-            key="lang",
-            default="en",
-            required=True,
-            bind="query-params",
+            t("sidebar.language"), options=list(LANGUAGES), format_func=LANGUAGES.get, key="lang", required=True, persist_state="session"
         )
+        # The language lives in the URL as its code (?lang=zh), so a shared link opens in it.
+        if st.query_params.get("lang") != st.session_state["lang"]:
+            st.query_params["lang"] = st.session_state["lang"]
         sidebar_progress()
 
 

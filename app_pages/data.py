@@ -14,12 +14,16 @@ st.caption(t("data.intro"))
 
 AUTO = "__auto__"
 SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# The override boxes keep their value as the shown label, so it is the same in every language.
+OPTION_LABELS = {AUTO: "auto", ",": ",", ";": ";", "\t": "Tab ⇥", "|": "|"}
 
 
 def option_label(value: str) -> str:
-    if value == AUTO:
-        return t("data.auto")
-    return t(f"data.sep.{SEP_NAMES[value]}") if value in SEP_NAMES else value
+    return OPTION_LABELS.get(value, value)
+
+
+def separator_name(value: str) -> str:
+    return t(f"data.sep.{SEP_NAMES.get(value, 'comma')}")
 
 
 def load(upload, encoding: str | None, separator: str | None, sheet: str | None) -> None:  # type: ignore[no-untyped-def]
@@ -75,11 +79,11 @@ if info.kind == "xlsx":
     m4.metric(t("data.sheet"), info.sheet or "–")
 else:
     m3.metric(t("data.encoding"), info.encoding or "–")
-    m4.metric(t("data.separator"), option_label(info.separator or ","))
+    m4.metric(t("data.separator"), separator_name(info.separator or ","))
 for note in info.notes:
     st.caption(f":material/info: {note}")
 
-st.dataframe(frame.head(200), hide_index=True, height=360, key="preview_table")
+st.dataframe(frame.head(200), hide_index=True, height=360 if len(frame) > 10 else "auto", key="preview_table")
 if info.n_rows > 200:
     st.caption(t("data.preview_note", n=200, total=info.n_rows))
 

@@ -42,6 +42,8 @@ def sync_rpm() -> None:
 
 
 provider_col, url_col, model_col = st.columns([1, 2, 1])
+# Selection widgets keep their value as the shown label: a label that changed with the language
+# would lose the user's choice, so these labels are the same in every language.
 provider_col.selectbox(t("keys.provider"), list(core.PROVIDER_PRESETS), key="provider", on_change=apply_preset, persist_state=KEEP)
 url_col.text_input(t("keys.base_url"), key="base_url", persist_state=KEEP, disabled=st.session_state["provider"] == core.SIMULATED_PROVIDER)
 model_col.text_input(t("keys.model"), key="model", persist_state=KEEP, disabled=st.session_state["provider"] == core.SIMULATED_PROVIDER)
@@ -70,16 +72,16 @@ rows = [{t("keys.col.key"): e.masked, t("keys.col.provider"): e.provider, t("key
 results = {c.fingerprint: c for c in st.session_state.get("key_checks", [])}
 for row, entry in zip(rows, entries):
     check = results.get(entry.fingerprint)
-    row[t("keys.col.test")] = ("✅ " if check.ok else "❌ ") + check.message if check else ""
+    row[t("keys.col.test")] = check.message if check else ""
 st.dataframe(pd.DataFrame(rows), hide_index=True, key="key_table")
 
-buttons = st.columns([1, 1, 4])
-if buttons[0].button(t("keys.test"), key="test_keys", icon=":material/network_check:", type="primary"):
+buttons = st.container(horizontal=True)
+if buttons.button(t("keys.test"), key="test_keys", icon=":material/network_check:", type="primary"):
     with st.spinner(t("keys.testing")):
         st.session_state["key_checks"] = core.check_keys(entries)
     st.rerun()
 if source == "user" and st.session_state["user_keys"]:
-    with buttons[1].popover(t("keys.remove"), icon=":material/delete:"):
+    with buttons.popover(t("keys.remove"), icon=":material/delete:"):
         for i, key in enumerate(st.session_state["user_keys"]):
             st.button(core.mask_key(key), key=f"remove_key_{i}", on_click=remove_key, args=(key,))
 if preset_pool() and source == "user":

@@ -6,10 +6,14 @@ from __future__ import annotations
 import streamlit as st
 
 import core
-from app_pages.common import dataset
+from app_pages.common import dataset, problem_text
 from app_pages.i18n import t
 
 KEEP = "session"  # widget values survive page switches
+# Selection widgets keep their value as the shown label, so these labels do not change with the
+# language (a translated label would drop the user's choice when the language is switched).
+MODES = {"text": "Text · 文本", "json": "JSON"}
+NO_LABEL = "—"
 
 st.title(t("prompt.title"))
 st.caption(t("prompt.intro"))
@@ -33,23 +37,23 @@ with editor:
     template = core.PromptTemplate(st.session_state["template"], st.session_state["system"] or None)
     problems = template.problems(columns) if columns else []
     for problem in problems:
-        st.warning(problem.message, icon=":material/warning:")
+        st.warning(problem_text(problem), icon=":material/warning:")
     with st.expander(t("prompt.system"), expanded=bool(st.session_state["system"]), icon=":material/settings_suggest:"):
         st.text_area(t("prompt.system"), key="system", height=100, persist_state=KEEP, label_visibility="collapsed", placeholder=t("prompt.system_placeholder"))
 
 with side:
     st.subheader(t("prompt.output"))
     st.segmented_control(
-        t("prompt.output_mode"), ["text", "json"], format_func=lambda m: t(f"prompt.mode.{m}"), key="output_mode", required=True, persist_state=KEEP
+        t("prompt.output_mode"), list(MODES), format_func=MODES.get, key="output_mode", required=True, persist_state=KEEP
     )
     if st.session_state["output_mode"] == "json":
         st.text_input(t("prompt.json_fields"), key="json_fields", persist_state=KEEP, placeholder="reason, infer", help=t("prompt.json_fields_help"))
         st.checkbox(t("prompt.json_format"), key="json_format", persist_state=KEEP, help=t("prompt.json_format_help"))
-    label_options = [None, *columns]
+    label_options = ["", *columns]  # "" is "no label": a None option would show as unselected
     if st.session_state["label_column"] not in label_options:
-        st.session_state["label_column"] = None
+        st.session_state["label_column"] = ""
     st.selectbox(
-        t("prompt.label_column"), label_options, format_func=lambda c: t("prompt.no_label") if c is None else c, key="label_column", persist_state=KEEP, help=t("prompt.label_help")
+        t("prompt.label_column"), label_options, format_func=lambda c: c or NO_LABEL, key="label_column", persist_state=KEEP, help=t("prompt.label_help")
     )
     st.subheader(t("prompt.parameters"))
     st.slider(t("prompt.temperature"), 0.0, 2.0, step=0.1, key="temperature", persist_state=KEEP)

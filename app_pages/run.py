@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import current_run_id, dataset, fmt_duration, fmt_money, is_live, pool, runner, show_input_error, show_run, spec, state_label, store
+from app_pages.common import current_run_id, dataset, fmt_duration, fmt_money, is_live, pool, runner, show_input_error, show_run, spec, state_label, store, template_problems
 from app_pages.i18n import t
 
 KEEP = "session"
@@ -44,8 +44,13 @@ with st.container(border=True, key="run_settings"):
     s3.slider(t("run.max_attempts"), 1, 10, key="max_attempts", persist_state=KEEP, help=t("run.max_attempts_help"))
 
     ready = False
+    problems = template_problems([str(c) for c in current["table"].frame.columns]) if current else []
     if current is None:
         st.info(t("run.no_data"), icon=":material/table:")
+    elif problems:
+        for text in problems:
+            st.error(text, icon=":material/error:")
+        st.page_link("app_pages/prompt.py", label=t("run.fix_prompt"), icon=":material/edit_note:")
     else:
         try:
             entries, source = pool()
@@ -63,10 +68,14 @@ with st.container(border=True, key="run_settings"):
         e4.metric(t("run.est_time"), fmt_duration(est.seconds), help=t(f"run.limited_by.{est.limited_by}", keys=len(entries)))
         if source == "simulated":
             st.caption(t("common.simulated_note"))
+        # One run at a time from a tab: a second click must not pay for the same rows again.
+        busy = is_live(st.session_state.get("run_id"))
         b1, b2, b3 = st.columns([1, 1, 2], vertical_alignment="bottom")
         first_n = b1.number_input(t("run.first_n"), min_value=1, max_value=max(1, est.requests), key="first_n", persist_state=KEEP)
-        b2.button(t("run.test_first", n=int(first_n)), key="run_test", on_click=start, args=(int(first_n),), icon=":material/science:", width="stretch")
-        b3.button(t("run.run_all", n=est.requests), key="run_all", on_click=start, args=(None,), type="primary", icon=":material/play_arrow:", width="stretch")
+        b2.button(t("run.test_first", n=int(first_n)), key="run_test", on_click=start, args=(int(first_n),), icon=":material/science:", width="stretch", disabled=busy)
+        b3.button(t("run.run_all", n=est.requests), key="run_all", on_click=start, args=(None,), type="primary", icon=":material/play_arrow:", width="stretch", disabled=busy)
+        if busy:
+            st.caption(t("run.busy"))
     if st.session_state.get("start_error"):
         st.error(st.session_state["start_error"], icon=":material/error:")
 
@@ -100,7 +109,7 @@ def progress_panel() -> None:
     m[0].metric(t("run.ok"), f"{snap.ok:,}")
     m[1].metric(t("run.failed"), f"{snap.failed + snap.unparsed:,}")
     m[2].metric(t("run.pending"), f"{snap.pending:,}")
-    m[3].metric(t("run.speed"), f"{snap.rows_per_s:.1f}/s")
+    m[3].metric(t("run.speed"), f"{snap.rows_per_s:.1f}/s" if handle else "–")
     m[4].metric(t("run.eta"), fmt_duration(snap.eta_s) if handle else "–")
     m[5].metric(t("run.cost"), fmt_money(snap.cost), help=t("run.projected", cost=fmt_money(snap.projected_cost)))
     n = st.columns(6)
@@ -155,10 +164,21 @@ def resume(retry_failed: bool = False) -> None:
 progress_panel()
 
 
+def blank_missing_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Empty text cells show empty, not a grey "None"; other columns (the True/False of
+    `correct`) keep their type so the grid can draw them."""
+    shown = table.copy()
+    for col in shown.columns:
+        values = shown[col]
+        if values.map(lambda v: v is None or isinstance(v, str)).all():
+            shown[col] = values.where(values.notna(), "")
+    return shown
+
+
 @st.fragment(run_every=3.0 if live else None)
 def results_panel() -> None:
     table = store().results_table(run_id, limit=TABLE_ROWS)
-    st.dataframe(table, hide_index=True, height=420, key="results_table")
+    st.dataframe(blank_missing_text(table), hide_index=True, height=420 if len(table) > 10 else "auto", key="results_table")
     if record.n_rows > TABLE_ROWS:
         st.caption(t("run.table_note", n=TABLE_ROWS, total=record.n_rows))
 

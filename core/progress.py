@@ -191,6 +191,15 @@ class ProgressTracker:
 
     # --- reading (any thread) -----------------------------------------------------------------
 
+    def _key_view(self, key: KeyStatus, wall: float) -> KeyStatus:
+        if key.state == "dead":
+            return key
+        if self._finished_at is not None:
+            return replace(key, state="idle", cool_until=None)  # the run is over: no key is working
+        if key.state == "cooling" and (key.cool_until or 0) <= wall:
+            return replace(key, state="active", cool_until=None)
+        return key
+
     def snapshot(self) -> ProgressSnapshot:
         with self._lock:
             c = self._c
@@ -205,9 +214,7 @@ class ProgressTracker:
             eta = pending / rate if rate > 0 and pending > 0 else (0.0 if pending == 0 else None)
             projected = c.cost / done * self.total if done else None
             wall = time.time()
-            keys = tuple(
-                replace(k, state="active", cool_until=None) if k.state == "cooling" and (k.cool_until or 0) <= wall else k for k in c.keys.values()
-            )
+            keys = tuple(self._key_view(k, wall) for k in c.keys.values())
             return ProgressSnapshot(
                 run_id=self.run_id,
                 state=c.state,

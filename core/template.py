@@ -27,6 +27,9 @@ class TemplateProblem:
     placeholder: str  # as written between the braces ("" for a syntax problem)
     suggestion: str | None  # closest column name, if any
     message: str  # one plain sentence
+    # What kind of problem, so a UI can say it in its own language: "unknown" (a column that is
+    # not there), "literal" (braces meant as text), "ambiguous", "syntax", "empty".
+    kind: str = "syntax"
 
 
 # One step of the scan: an escaped brace, a whole placeholder, or a stray brace.
@@ -169,16 +172,16 @@ def _unknown(name: str, columns: Sequence[str]) -> TemplateProblem:
     shown = "{" + _snippet(name) + "}"
     suggestion, strong = _suggest(name, columns)
     if suggestion is not None and (strong or not _LOOKS_LIKE_TEXT.search(name)):
-        return TemplateProblem(name, suggestion, f"Unknown column {shown}: did you mean {{{suggestion}}}?")
+        return TemplateProblem(name, suggestion, f"Unknown column {shown}: did you mean {{{suggestion}}}?", "unknown")
     if _LOOKS_LIKE_TEXT.search(name):
         return TemplateProblem(
-            name, None, f"{shown} is not a column: to write literal braces (as in a JSON example), type {{{{ and }}}}."
+            name, None, f"{shown} is not a column: to write literal braces (as in a JSON example), type {{{{ and }}}}.", "literal"
         )
     listed = ", ".join(f'"{c}"' for c in columns[:_LISTED_COLUMNS])
     if len(columns) > _LISTED_COLUMNS:
         listed += ", …"
     where = f"the columns are {listed}" if columns else "the table has no columns"
-    return TemplateProblem(name, None, f"Unknown column {shown}: {where} ({_BRACES_TIP}).")
+    return TemplateProblem(name, None, f"Unknown column {shown}: {where} ({_BRACES_TIP}).", "unknown")
 
 
 class PromptTemplate:
@@ -207,7 +210,7 @@ class PromptTemplate:
         exact = set(cols)
         found: list[TemplateProblem] = []
         if not self.text.strip():
-            found.append(TemplateProblem("", None, "The prompt is empty: write what to ask the model for each row."))
+            found.append(TemplateProblem("", None, "The prompt is empty: write what to ask the model for each row.", "empty"))
         found += [TemplateProblem("", None, issue) for issue in self._user.issues]
         if self._system is not None:
             found += [TemplateProblem("", None, "System prompt: " + issue) for issue in self._system.issues]
@@ -224,6 +227,7 @@ class PromptTemplate:
                         None,
                         f"{{{_snippet(name)}}} could mean {len(matches)} columns that differ only in spaces: "
                         "type the column name exactly as in the file.",
+                        "ambiguous",
                     )
                 )
             else:

@@ -215,3 +215,32 @@ def test_preset_keys_without_a_password_are_not_used(preset_env):
     app.switch_page("app_pages/keys.py").run()
     assert any("no password is set" in w.value for w in app.warning)
     assert "simulated keys" in app.info[0].value
+
+
+def test_switching_the_language_keeps_every_choice(at):
+    on(at, "app_pages/prompt.py")
+    at.segmented_control(key="output_mode").set_value("json").run()
+    at.text_input(key="json_fields").set_value("reason, infer").run()
+    at.selectbox(key="label_column").set_value("answer").run()
+    on(at, "app_pages/keys.py")
+    at.selectbox(key="provider").set_value("DeepSeek").run()
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert at.selectbox(key="provider").value == "DeepSeek"
+    on(at, "app_pages/prompt.py")
+    assert at.segmented_control(key="output_mode").value == "json"
+    assert at.selectbox(key="label_column").value == "answer"
+    assert at.query_params["lang"] == "zh"
+
+
+def test_a_reloaded_run_url_brings_back_that_runs_table_and_prompt(at):
+    on(at, "app_pages/prompt.py")
+    at.text_area(key="template").set_value("Please compute {question}").run()
+    on(at, "app_pages/run.py")
+    at.button(key="run_test").click().run()
+    run_id = at.session_state["run_id"]
+    fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)  # a reload is a new session
+    fresh.query_params["run"] = run_id
+    fresh.run()
+    assert fresh.session_state["template"] == "Please compute {question}"
+    assert fresh.session_state["dataset"]["name"] == "demo_arithmetic.csv"
+    assert len(fresh.session_state["dataset"]["table"].frame) == 10  # the run's own rows

@@ -217,3 +217,18 @@ def test_message_token_estimate_adds_overhead_per_message() -> None:
     messages = [{"role": "system", "content": "abcd" * 3}, {"role": "user", "content": "你好"}]
     assert estimate_message_tokens(messages) == 3 + 2 + 2 * C.MESSAGE_OVERHEAD_TOKENS
     assert estimate_message_tokens([]) == 0
+
+
+@pytest.mark.parametrize(
+    "text, kind, suggestion",
+    [
+        ("Hi {nmae}", "unknown", "name"),
+        ("Hi {zzzz}", "unknown", None),
+        ('Return {"a": 1}', "literal", None),
+        ("Hi {name", "syntax", None),
+        ("   ", "empty", None),
+    ],
+)
+def test_each_problem_says_its_kind_so_the_ui_can_translate_it(text, kind, suggestion):
+    problems = PromptTemplate(text).problems(["name", "age"])
+    assert problems and problems[0].kind == kind and problems[0].suggestion == suggestion
