@@ -11,7 +11,7 @@ import streamlit as st
 
 import core
 from core import InputError, KeyEntry, LoadedTable, RunSpec, RunStore, TableInfo, TemplateProblem
-from app_pages.i18n import LANGUAGES, language, t
+from app_pages.i18n import LANGUAGES, STRINGS, language, t
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "core" / "data" / "demo_arithmetic.csv"
 DEMO_TEMPLATE = "Compute {question}. Reply with the number only."
@@ -257,8 +257,16 @@ def state_label(state: str) -> str:
     return t(f"state.{state}")
 
 
+def input_error_text(exc: InputError) -> str:
+    """Core words its errors in English; the ones a user meets most have a translation."""
+    key = f"error.{exc.code}"
+    if exc.code and key in STRINGS and language() != "en":
+        return t(key, **exc.params)
+    return str(exc)
+
+
 def show_input_error(exc: InputError) -> None:
-    st.error(str(exc), icon=":material/error:")
+    st.error(input_error_text(exc), icon=":material/error:")
 
 
 def sidebar() -> None:

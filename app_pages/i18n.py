@@ -43,6 +43,27 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Keys are preset on this server but no password is set, so they are not used. Set [auth] password in .streamlit/secrets.toml (or LLM_BATCH_PASSWORD).",
         "服务器预设了密钥但未设置密码，因此不会使用这些密钥。请在 .streamlit/secrets.toml 中设置 [auth] password（或环境变量 LLM_BATCH_PASSWORD）。",
     ),
+    # errors from core, by code (core's English sentence is used for the rest)
+    "error.empty": ("The file is empty; choose a file with a header row and at least one row of data.", "文件是空的：请选择一个包含表头和至少一行数据的文件。"),
+    "error.header_only": ("The table has column names but no rows of data; add at least one row under the header.", "表格只有列名，没有数据：请在表头下至少添加一行数据。"),
+    "error.not_text": ("This file does not look like a table; upload a CSV or .xlsx file.", "这个文件看起来不是表格：请上传 CSV 或 .xlsx 文件。"),
+    "error.bad_xlsx": (
+        "This Excel file could not be opened; open it in your spreadsheet program and save it as .xlsx or CSV.",
+        "无法打开这个 Excel 文件：请用表格软件打开，另存为 .xlsx 或 CSV 后再上传。",
+    ),
+    "error.old_xls": (
+        "This is an old .xls file or a password-protected workbook; open it in Excel and save it as .xlsx or CSV.",
+        "这是旧版 .xls 文件或受密码保护的工作簿：请用 Excel 打开，另存为 .xlsx 或 CSV。",
+    ),
+    "error.web_page": ("This file is a web page or XML document, not a table; save it as .xlsx or CSV.", "这是网页或 XML 文件，不是表格：请另存为 .xlsx 或 CSV。"),
+    "error.bad_encoding": ("The file does not read as text in {encoding}; choose another encoding or let it be detected.", "无法按 {encoding} 编码读取此文件：请换一种编码，或选择自动识别。"),
+    "error.cell_too_long": (
+        "The cell in row {row}, column '{column}' has {chars:,} characters, more than the limit of {limit:,}; shorten it and upload again.",
+        "第 {row} 行“{column}”列的单元格有 {chars:,} 个字符，超过上限 {limit:,}：请缩短后重新上传。",
+    ),
+    "error.too_many_rows": ("The table has {rows:,} rows, more than the limit of {limit:,}; split it into smaller files.", "表格有 {rows:,} 行，超过上限 {limit:,} 行：请拆分成较小的文件。"),
+    "error.no_keys": ("Add at least one API key, or use the simulated provider for a demo.", "请至少添加一个 API 密钥，或使用模拟模型进行演示。"),
+    "error.keys_again": ("Enter the API keys again to resume this run: keys are never saved.", "请重新输入 API 密钥以继续此任务：密钥从不保存。"),
     # data page
     "data.title": ("Data", "数据"),
     "data.intro": (

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import current_run_id, dataset, fmt_duration, fmt_money, is_live, pool, runner, show_input_error, show_run, spec, state_label, store, template_problems
+from app_pages.common import current_run_id, dataset, fmt_duration, fmt_money, input_error_text, is_live, pool, runner, show_input_error, show_run, spec, state_label, store, template_problems
 from app_pages.i18n import t
 
 KEEP = "session"
@@ -27,7 +27,7 @@ def start(first_rows: int | None) -> None:
         entries, _ = pool()
         handle = core.start_run(store(), current["table"].frame, spec(), entries, file_name=current["name"], first_rows=first_rows, runner=runner())
     except core.InputError as exc:
-        st.session_state["start_error"] = str(exc)
+        st.session_state["start_error"] = input_error_text(exc)
         return
     st.session_state.pop("start_error", None)
     show_run(handle.run_id)
@@ -158,7 +158,7 @@ def resume(retry_failed: bool = False) -> None:
         keys = None if record.simulated else entries
         core.resume_run(store(), run_id, keys, retry_failed=retry_failed, runner=runner())
     except core.InputError as exc:
-        st.session_state["start_error"] = str(exc)
+        st.session_state["start_error"] = input_error_text(exc)
 
 
 progress_panel()

@@ -32,7 +32,13 @@ __all__ = ["InputError", "ErrorKind", "Failure", "classify", "parse_retry_after"
 
 
 class InputError(ValueError):
-    """Input we cannot use. The message is one plain sentence: what is wrong and what to do."""
+    """Input we cannot use. The message is one plain sentence: what is wrong and what to do.
+    `code` and `params` let a UI say the same thing in another language."""
+
+    def __init__(self, message: str, code: str | None = None, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 class ErrorKind(enum.Enum):

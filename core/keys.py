@@ -149,7 +149,7 @@ def make_pool(
         if preset is not None and not preset.needs_key:
             keys = ["no-key-needed"]
         else:
-            raise InputError("Paste at least one API key, or choose the simulated provider for a demo.")
+            raise InputError("Paste at least one API key, or choose the simulated provider for a demo.", "no_keys")
     return [KeyEntry(provider, base_url, model.strip(), k, rpm, tpm) for k in keys]
 
 

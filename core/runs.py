@@ -40,12 +40,12 @@ class RunEstimate:
 def validate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry]) -> None:
     """Raise InputError, in plain words, for anything that would make the run pointless."""
     if frame is None or len(frame) == 0:
-        raise InputError("The table has no rows: upload a file with at least one data row.")
+        raise InputError("The table has no rows: upload a file with at least one data row.", "header_only")
     PromptTemplate(spec.template, spec.system).check([str(c) for c in frame.columns])
     if spec.label_column and spec.label_column not in frame.columns:
         raise InputError(f"The label column {spec.label_column!r} is not in the table.")
     if not keys:
-        raise InputError("Add at least one API key, or use the simulated provider for a demo.")
+        raise InputError("Add at least one API key, or use the simulated provider for a demo.", "no_keys")
 
 
 def estimate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry]) -> RunEstimate:
@@ -128,7 +128,7 @@ def resume_run(
         return live
     if not keys:
         if not record.simulated:
-            raise InputError("Enter the API keys again to resume this run: keys are never saved.")
+            raise InputError("Enter the API keys again to resume this run: keys are never saved.", "keys_again")
         rpm = record.keys[0].rpm if record.keys else 600
         keys = demo_pool(len(record.keys) or 4, rpm=rpm)
     if spec is not None:

@@ -174,7 +174,7 @@ def _decode(data: bytes, override: str | None, notes: list[str]) -> tuple[str, s
         encoding = _utf16_without_bom(data)
         if encoding is None:
             if b"\x00" in data:
-                raise InputError(_NOT_TEXT)  # no text encoding a spreadsheet saves has NULs but UTF-16
+                raise InputError(_NOT_TEXT, "not_text")  # no text encoding a spreadsheet saves has NULs but UTF-16
             encoding = "utf-8" if _decodes(data, "utf-8") or _mostly_utf8(data) else _guess_legacy(data)
     if encoding is not None and _decodes(data, encoding):
         return data.decode(encoding), encoding
@@ -186,7 +186,7 @@ def _decode(data: bytes, override: str | None, notes: list[str]) -> tuple[str, s
             notes.append(f"{_plural(bad, 'byte')} could not be read as {candidate} and became '\ufffd'; "
                          "if the text looks wrong, choose the encoding by hand.")
             return text, candidate
-    raise InputError(_NOT_TEXT)
+    raise InputError(_NOT_TEXT, "not_text")
 
 
 # --- Text tables ------------------------------------------------------------------------------
@@ -251,17 +251,17 @@ def _load_text(data: bytes, ext: str, encoding: str | None, separator: str | Non
     text, used = _decode(data, encoding, notes)
     text = text.removeprefix("\ufeff")  # a BOM left by an encoding override is not part of the header
     if not text:
-        raise InputError(_EMPTY)
+        raise InputError(_EMPTY, "empty")
     if not text.strip():
-        raise InputError("The file contains only blank lines or spaces; choose a file with a header row and data.")
+        raise InputError("The file contains only blank lines or spaces; choose a file with a header row and data.", "empty")
     head = text[:_SAMPLE]
     if len(_CONTROL.findall(head)) > len(head) // 100 + 1:
         if encoding:  # e.g. UTF-16 forced to utf-8: the bytes decode, but into control characters
-            raise InputError(f"The file does not read as text in {encoding}; choose another encoding or let it be detected.")
-        raise InputError(_NOT_TEXT)
+            raise InputError(f"The file does not read as text in {encoding}; choose another encoding or let it be detected.", "bad_encoding", encoding=encoding)
+        raise InputError(_NOT_TEXT, "not_text")
     if head.lstrip()[:20].lower().startswith(_MARKUP):
         raise InputError("This file is a web page or XML document, not a table; open it in your spreadsheet "
-                         "program and save it as .xlsx or CSV.")
+                         "program and save it as .xlsx or CSV.", "web_page")
     hint = _SEP_LINE.match(text)
     if hint:
         text = text[hint.end() :]
@@ -308,7 +308,7 @@ def _open_workbook(data: bytes) -> CalamineWorkbook:
     try:
         return CalamineWorkbook.from_filelike(io.BytesIO(data))
     except Exception as exc:  # damaged zips and XML raise calamine's own errors alike
-        raise InputError(_BAD_XLSX) from exc
+        raise InputError(_BAD_XLSX, "bad_xlsx") from exc
 
 
 def _worksheet_names(wb: CalamineWorkbook) -> tuple[list[str], list[str]]:
@@ -339,7 +339,7 @@ def _load_xlsx(data: bytes, ext: str, sheet: str | None) -> LoadedTable:
     except InputError:
         raise
     except Exception as exc:  # a damaged sheet only shows up while its rows are read
-        raise InputError(_BAD_XLSX) from exc
+        raise InputError(_BAD_XLSX, "bad_xlsx") from exc
     finally:
         wb.close()
     return _finish(header, rows, TableInfo("xlsx", None, None, sheet, tuple(names), 0, 0, ()), notes)
@@ -358,8 +358,10 @@ def _check_cells(rec: list[str], row_no: int, header: list[str]) -> None:
     if rec and max(map(len, rec)) > C.MAX_CELL_CHARS:
         j = next(i for i, cell in enumerate(rec) if len(cell) > C.MAX_CELL_CHARS)
         name = _TRIM.sub("", header[j]) if j < len(header) else ""
-        raise InputError(f"The cell in row {row_no}, column '{name or f'Column {j + 1}'}' has {len(rec[j]):,} "
-                         f"characters, more than the limit of {C.MAX_CELL_CHARS:,}; shorten it and upload again.")
+        column = name or f"Column {j + 1}"
+        raise InputError(f"The cell in row {row_no}, column '{column}' has {len(rec[j]):,} characters, more than the "
+                         f"limit of {C.MAX_CELL_CHARS:,}; shorten it and upload again.", "cell_too_long",
+                         row=row_no, column=column, chars=len(rec[j]), limit=C.MAX_CELL_CHARS)
 
 
 def _assemble(records: Iterable[tuple[int, list[str]]], what: str, notes: list[str], *,
@@ -375,7 +377,7 @@ def _assemble(records: Iterable[tuple[int, list[str]]], what: str, notes: list[s
             break
         skipped += 1
     if header is None:
-        raise InputError(f"{what} has no cells with content; choose one with a header row and data.")
+        raise InputError(f"{what} has no cells with content; choose one with a header row and data.", "empty")
     rows: list[list[str]] = []
     n_data = pending = middle = 0
     for row_no, rec in it:
@@ -388,10 +390,10 @@ def _assemble(records: Iterable[tuple[int, list[str]]], what: str, notes: list[s
         if n_data <= C.MAX_ROWS:  # keep counting past the limit so the message can say how many
             rows.append(rec)
     if n_data == 0:
-        raise InputError(f"{what} has column names but no rows of data; add at least one row under the header.")
+        raise InputError(f"{what} has column names but no rows of data; add at least one row under the header.", "header_only")
     if n_data > C.MAX_ROWS:
         raise InputError(f"{what} has {n_data:,} rows of data, more than the limit of {C.MAX_ROWS:,}; "
-                         "split it into smaller files.")
+                         "split it into smaller files.", "too_many_rows", rows=n_data, limit=C.MAX_ROWS)
     for count, where in ((skipped, "above the column names"), (middle, "in the middle of the table"),
                          (pending, "at the end")):
         if count:
@@ -491,9 +493,9 @@ def load_table(data: bytes, filename: str, sheet: str | None = None, *, encoding
     `sheet` is ignored for text files."""
     data = bytes(data)
     if not data:
-        raise InputError(_EMPTY)
+        raise InputError(_EMPTY, "empty")
     if data.startswith(_OLE_MAGIC):
-        raise InputError(_OLD_XLS)
+        raise InputError(_OLD_XLS, "old_xls")
     if data.startswith(_XLSX_MAGIC):
         return _load_xlsx(data, _ext(filename), sheet)
     return _load_text(data, _ext(filename), encoding, separator)
@@ -507,7 +509,7 @@ def list_sheets(data: bytes) -> list[str]:
     """Names of the sheets with cells in an .xlsx workbook (chart sheets left out)."""
     data = bytes(data)
     if data.startswith(_OLE_MAGIC):
-        raise InputError(_OLD_XLS)
+        raise InputError(_OLD_XLS, "old_xls")
     if not data.startswith(_XLSX_MAGIC):
         raise InputError("Only Excel .xlsx workbooks have sheets, and this file is not one.")
     wb = _open_workbook(data)

@@ -244,3 +244,19 @@ def test_a_reloaded_run_url_brings_back_that_runs_table_and_prompt(at):
     assert fresh.session_state["template"] == "Please compute {question}"
     assert fresh.session_state["dataset"]["name"] == "demo_arithmetic.csv"
     assert len(fresh.session_state["dataset"]["table"].frame) == 10  # the run's own rows
+
+
+def test_errors_from_core_are_shown_in_the_chosen_language(at):
+    at.segmented_control(key="lang").set_value("zh").run()
+    at.file_uploader(key="upload").upload("empty.csv", b"", "text/csv").run()
+    assert at.error and at.error[0].value.startswith("文件是空的")
+
+
+def test_every_error_code_raised_by_core_has_a_translation():
+    import re as _re
+
+    codes = set()
+    for path in (ROOT / "core").glob("*.py"):
+        codes |= set(_re.findall(r'InputError\([^)]*?,\s*"([a-z_]+)"', path.read_text(encoding="utf-8"), _re.DOTALL))
+    assert codes, "no codes found: the pattern is wrong"
+    assert not sorted(c for c in codes if f"error.{c}" not in STRINGS)
