@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 from pathlib import Path
 
 import streamlit as st
 
 import core
-from core import InputError, KeyEntry, LoadedTable, RunSpec, RunStore, TableInfo, TemplateProblem
 from app_pages.i18n import LANGUAGES, STRINGS, language, t
+from core import (
+    InputError,
+    KeyEntry,
+    LoadedTable,
+    RunSpec,
+    RunStore,
+    TableInfo,
+    TemplateProblem,
+)
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "core" / "data" / "demo_arithmetic.csv"
 DEMO_TEMPLATE = "Compute {question}. Reply with the number only."
@@ -116,7 +125,7 @@ def problem_text(problem: TemplateProblem) -> str:
 def template_problems(columns: list[str]) -> list[str]:
     s = st.session_state
     template = core.PromptTemplate(s["template"], s["system"] or None)
-    return [problem_text(p) for p in template.problems(columns)]
+    return [plain(problem_text(p)) for p in template.problems(columns)]
 
 
 def spec() -> RunSpec:
@@ -257,6 +266,16 @@ def state_label(state: str) -> str:
     return t(f"state.{state}")
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
+
+
+def plain(text: str) -> str:
+    """Text from outside (a provider's message, a file or column name) as text: st.error,
+    st.warning and friends render Markdown, so a link, an image or an icon code in it must not
+    become one."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
 def input_error_text(exc: InputError) -> str:
     """Core words its errors in English; the ones a user meets most have a translation."""
     key = f"error.{exc.code}"
@@ -266,7 +285,7 @@ def input_error_text(exc: InputError) -> str:
 
 
 def show_input_error(exc: InputError) -> None:
-    st.error(input_error_text(exc), icon=":material/error:")
+    st.error(plain(input_error_text(exc)), icon=":material/error:")
 
 
 def sidebar() -> None:

@@ -6,7 +6,13 @@ import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import dataset, set_dataset, show_input_error, use_demo_dataset
+from app_pages.common import (
+    dataset,
+    plain,
+    set_dataset,
+    show_input_error,
+    use_demo_dataset,
+)
 from app_pages.i18n import t
 
 st.title(t("data.title"))
@@ -70,7 +76,7 @@ if current is None:
 table = current["table"]
 info = table.info
 frame = table.frame
-st.subheader(current["name"] + (f"  ·  {t('data.demo_label')}" if current["demo"] else ""))
+st.subheader(plain(current["name"]) + (f"  ·  {t('data.demo_label')}" if current["demo"] else ""))
 m1, m2, m3, m4 = st.columns(4)
 m1.metric(t("data.rows"), f"{info.n_rows:,}")
 m2.metric(t("data.columns"), f"{info.n_columns:,}")
@@ -81,7 +87,7 @@ else:
     m3.metric(t("data.encoding"), info.encoding or "–")
     m4.metric(t("data.separator"), separator_name(info.separator or ","))
 for note in info.notes:
-    st.caption(f":material/info: {note}")
+    st.caption(f":material/info: {plain(note)}")
 
 st.dataframe(frame.head(200), hide_index=True, height=360 if len(frame) > 10 else "auto", key="preview_table")
 if info.n_rows > 200:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import fmt_money, runner, show_run, state_label, store
+from app_pages.common import fmt_money, plain, runner, show_run, state_label, store
 from app_pages.i18n import t
 
 st.title(t("history.title"))
@@ -36,7 +36,7 @@ if not picked:
     st.stop()
 
 record = records[picked[0]]
-st.subheader(record.file_name or record.id)
+st.subheader(plain(record.file_name or record.id))
 c = st.columns([1, 1, 1, 3])
 if c[0].button(t("history.open"), key="history_open", icon=":material/open_in_new:", type="primary", width="stretch"):
     show_run(record.id)

@@ -127,13 +127,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "prompt.max_tokens_help": ("Answers longer than this are cut off.", "超过此长度的回答会被截断。"),
     "prompt.problem.empty": ("The prompt is empty: write what to ask the model for each row.", "提示词为空：请写下要让模型对每一行做什么。"),
     "prompt.problem.literal": (
-        "{name} is not a column: to write literal braces (as in a JSON example), type {{ and }}.",
-        "{name} 不是列名：如需输入花括号本身（例如 JSON 示例），请写 {{ 和 }}。",
+        "{name} is not a column: to write literal braces (as in a JSON example), type {{{{ and }}}}.",
+        "{name} 不是列名：如需输入花括号本身（例如 JSON 示例），请写 {{{{ 和 }}}}。",
     ),
     "prompt.problem.suggest": ("Unknown column {name}: did you mean {suggestion}?", "未知列 {name}：是不是 {suggestion}？"),
     "prompt.problem.unknown": (
-        "Unknown column {name}: click a column above to insert it (to write literal braces, type {{ and }}).",
-        "未知列 {name}：请点击上方的列名插入（如需输入花括号本身，请写 {{ 和 }}）。",
+        "Unknown column {name}: click a column above to insert it (to write literal braces, type {{{{ and }}}}).",
+        "未知列 {name}：请点击上方的列名插入（如需输入花括号本身，请写 {{{{ 和 }}}}）。",
     ),
     "prompt.preview": ("Preview of the first prompts", "前几条提示词预览"),
     "prompt.row": ("Row {n}", "第 {n} 行"),

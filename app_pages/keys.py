@@ -7,7 +7,13 @@ import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import server_keys, app_password, pool, preset_pool, show_input_error
+from app_pages.common import (
+    app_password,
+    pool,
+    preset_pool,
+    server_keys,
+    show_input_error,
+)
 from app_pages.i18n import t
 
 KEEP = "session"

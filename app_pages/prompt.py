@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 import core
-from app_pages.common import dataset, problem_text
+from app_pages.common import dataset, plain, problem_text
 from app_pages.i18n import t
 
 KEEP = "session"  # widget values survive page switches
@@ -37,7 +37,7 @@ with editor:
     template = core.PromptTemplate(st.session_state["template"], st.session_state["system"] or None)
     problems = template.problems(columns) if columns else []
     for problem in problems:
-        st.warning(problem_text(problem), icon=":material/warning:")
+        st.warning(plain(problem_text(problem)), icon=":material/warning:")
     with st.expander(t("prompt.system"), expanded=bool(st.session_state["system"]), icon=":material/settings_suggest:"):
         st.text_area(t("prompt.system"), key="system", height=100, persist_state=KEEP, label_visibility="collapsed", placeholder=t("prompt.system_placeholder"))
 

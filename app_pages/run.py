@@ -8,7 +8,23 @@ import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import current_run_id, dataset, fmt_duration, fmt_money, input_error_text, is_live, pool, runner, show_input_error, show_run, spec, state_label, store, template_problems
+from app_pages.common import (
+    current_run_id,
+    dataset,
+    fmt_duration,
+    fmt_money,
+    input_error_text,
+    is_live,
+    plain,
+    pool,
+    runner,
+    show_input_error,
+    show_run,
+    spec,
+    state_label,
+    store,
+    template_problems,
+)
 from app_pages.i18n import t
 
 KEEP = "session"
@@ -77,7 +93,7 @@ with st.container(border=True, key="run_settings"):
         if busy:
             st.caption(t("run.busy"))
     if st.session_state.get("start_error"):
-        st.error(st.session_state["start_error"], icon=":material/error:")
+        st.error(plain(st.session_state["start_error"]), icon=":material/error:")
 
 # --- the current run ------------------------------------------------------------------------------
 
@@ -92,7 +108,7 @@ if record is None:
 live = is_live(run_id)
 st.divider()
 head, badge = st.columns([4, 1], vertical_alignment="center")
-head.subheader(t("run.current", name=record.file_name or "–"))
+head.subheader(t("run.current", name=plain(record.file_name or "–")))
 head.caption(f"{t('run.run_id')}: `{run_id}`")
 if record.simulated:
     badge.badge(t("common.simulated_badge"), icon=":material/science:", color="orange")
@@ -120,7 +136,7 @@ def progress_panel() -> None:
     n[4].metric(t("run.retries"), f"{snap.retries:,}")
     n[5].metric(t("run.accuracy"), f"{snap.accuracy:.1%}" if snap.accuracy is not None else "–")
     if snap.message and snap.state in ("waiting_for_keys", "failed", "paused", "cancelled"):
-        (st.warning if snap.state != "failed" else st.error)(snap.message)
+        (st.warning if snap.state != "failed" else st.error)(plain(snap.message))
 
     c = st.columns([1, 1, 1, 1, 2])
     if handle is not None:

@@ -73,7 +73,7 @@ def test_column_chips_insert_placeholders_and_the_preview_renders_the_first_rows
 def test_an_unknown_placeholder_is_flagged_with_the_closest_column(at):
     on(at, "app_pages/prompt.py")
     at.text_area(key="template").set_value("Compute {questoin}").run()
-    assert any("{question}" in w.value for w in at.warning)
+    assert any("{question}" in w.value.replace("\\", "") for w in at.warning)  # shown escaped, as text
     on(at, "app_pages/run.py")
     assert at.error and "question" in at.error[0].value  # nothing can be started with it
     assert not [b for b in at.button if b.key == "run_all"]
@@ -260,3 +260,18 @@ def test_every_error_code_raised_by_core_has_a_translation():
         codes |= set(_re.findall(r'InputError\([^)]*?,\s*"([a-z_]+)"', path.read_text(encoding="utf-8"), _re.DOTALL))
     assert codes, "no codes found: the pattern is wrong"
     assert not sorted(c for c in codes if f"error.{c}" not in STRINGS)
+
+
+def test_text_from_outside_is_shown_as_text_not_markdown(at):
+    on(at, "app_pages/prompt.py")
+    at.text_area(key="template").set_value("Hi {![x](http://e.test)} {:bolt:}").run()
+    bodies = [w.value for w in at.warning]
+    assert any("\\!\\[x\\]\\(http\\://e\\.test\\)" in b for b in bodies)  # escaped: no image, no link
+    assert any("\\:bolt\\:" in b for b in bodies)  # no icon code either
+
+
+def test_brace_tips_show_doubled_braces_in_both_languages(at):
+    at.segmented_control(key="lang").set_value("zh").run()
+    on(at, "app_pages/prompt.py")
+    at.text_area(key="template").set_value("Hi {zzz}").run()
+    assert "{{ 和 }}" in at.warning[0].value.replace("\\", "")
