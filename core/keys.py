@@ -3,6 +3,7 @@ logged or exported; everything else refers to it by its fingerprint or shows it 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -111,8 +112,8 @@ class KeyEntry:
         if not re.match(r"^https?://", self.base_url):
             raise InputError(f"The base URL must start with http:// or https:// (got {self.base_url!r}).")
 
-    @property
-    def fingerprint(self) -> str:
+    @functools.cached_property
+    def fingerprint(self) -> str:  # cached: the engine asks for it on every request
         return fingerprint(self.base_url, self.api_key)
 
     @property

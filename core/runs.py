@@ -67,8 +67,13 @@ def estimate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry]) -
     return RunEstimate(n, tokens_in, tokens_out, cost, n / per_s if per_s else float("inf"), "rate" if rate and rate <= by_concurrency else "concurrency")
 
 
-def _launch(store: RunStore, record: RunRecord, keys: Sequence[KeyEntry], runner: Runner, rng: random.Random | None) -> RunHandle:
-    frame = store.load_inputs(record.id)
+def _launch(
+    store: RunStore, record: RunRecord, keys: Sequence[KeyEntry], runner: Runner, rng: random.Random | None, cells: list[tuple] | None = None
+) -> RunHandle:
+    # A fresh run already holds its rows; only a resumed one reads them back from the store
+    # (decoding 100,000 rows again would be the run's largest memory peak).
+    if cells is None:
+        cells = list(store.load_inputs(record.id).itertuples(index=False, name=None))
     rows = store.pending_rows(record.id)
     tracker = ProgressTracker(record.id, record.n_rows, [k.info() for k in keys], simulated=all(k.simulated for k in keys))
     tracker.preload(
@@ -76,7 +81,7 @@ def _launch(store: RunStore, record: RunRecord, keys: Sequence[KeyEntry], runner
         cost=record.cost, correct=record.correct, judged=record.judged,
     )  # fmt: skip
     engine = BatchEngine(
-        run_id=record.id, store=store, spec=record.spec, columns=record.columns, cells=list(frame.itertuples(index=False, name=None)),
+        run_id=record.id, store=store, spec=record.spec, columns=record.columns, cells=cells,
         rows=rows, keys=keys, gates=runner.gates, tracker=tracker, client_factory=runner.client_factory, rng=rng,
     )  # fmt: skip
     return runner.launch(engine)
@@ -101,7 +106,7 @@ def start_run(
     run_id = store.create_run(spec, frame, [k.info() for k in keys], file_name=file_name)
     record = store.get_run(run_id)
     assert record is not None
-    return _launch(store, record, keys, runner or get_runner(), rng)
+    return _launch(store, record, keys, runner or get_runner(), rng, cells=list(frame.itertuples(index=False, name=None)))
 
 
 def resume_run(
