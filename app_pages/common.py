@@ -77,7 +77,7 @@ def init_state() -> None:
 def restore_from_run(run_id: str | None) -> bool:
     """A reloaded page (a new session) on ?run=... gets that run's table and prompt back, so
     what it shows and what it would run again agree. Keys are never stored, so not those."""
-    record = store().get_run(run_id) if run_id else None
+    record = store().get_run(run_id, counts=False) if run_id else None
     if record is None:
         return False
     frame = store().load_inputs(record.id)
@@ -102,6 +102,9 @@ def use_demo_dataset() -> None:
 
 def set_dataset(table: LoadedTable, name: str, *, demo: bool = False) -> None:
     st.session_state["dataset"] = {"table": table, "name": name, "demo": demo}
+    # A label column the new table does not have would block the Run page with an error.
+    if st.session_state.get("label_column") not in table.frame.columns:
+        st.session_state["label_column"] = ""
 
 
 def dataset() -> dict | None:
@@ -224,7 +227,7 @@ def current_run_id() -> str | None:
     """The run this tab shows: from the URL (?run=...) so that a reload or another tab finds it."""
     from_url = st.query_params.get("run")
     if from_url and from_url != st.session_state.get("run_id"):
-        if store().get_run(from_url) is not None:
+        if store().get_run(from_url, counts=False) is not None:
             st.session_state["run_id"] = from_url
     run_id = st.session_state.get("run_id")
     if run_id and st.query_params.get("run") != run_id:

@@ -100,7 +100,7 @@ with st.container(border=True, key="run_settings"):
 run_id = current_run_id()
 if not run_id:
     st.stop()
-record = store().get_run(run_id)
+record = store().get_run(run_id, counts=False)
 if record is None:
     show_run(None)
     st.stop()

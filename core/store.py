@@ -242,27 +242,34 @@ class RunStore:
     def update_spec(self, run_id: str, spec: RunSpec) -> None:
         self._tx([("UPDATE runs SET spec_json = ?, updated_at = ? WHERE id = ?", (spec.to_json(), _now(), run_id))])
 
-    def get_run(self, run_id: str) -> RunRecord | None:
-        rows = self._run_rows("WHERE r.id = ?", (run_id,))
+    def get_run(self, run_id: str, *, counts: bool = True) -> RunRecord | None:
+        """A run and, unless `counts=False`, its row counts, tokens and cost (one scan of its
+        results; a page that only needs the settings skips it)."""
+        rows = self._run_rows("WHERE id = ?", (run_id,), counts=counts)
         return rows[0] if rows else None
 
     def list_runs(self, limit: int = 200) -> list[RunRecord]:
-        return self._run_rows("ORDER BY r.id DESC LIMIT ?", (limit,))
+        return self._run_rows("ORDER BY id DESC LIMIT ?", (limit,), counts=True)
 
-    def _run_rows(self, where: str, params: Sequence[object]) -> list[RunRecord]:
-        sql = f"""
-            SELECT r.*,
-              (SELECT COUNT(*) FROM results x WHERE x.run_id = r.id AND x.status = 'ok') AS ok,
-              (SELECT COUNT(*) FROM results x WHERE x.run_id = r.id AND x.status = 'unparsed') AS unparsed,
-              (SELECT COUNT(*) FROM results x WHERE x.run_id = r.id AND x.status = 'failed') AS failed,
-              (SELECT COALESCE(SUM(tokens_in), 0) FROM results x WHERE x.run_id = r.id) AS tokens_in,
-              (SELECT COALESCE(SUM(tokens_out), 0) FROM results x WHERE x.run_id = r.id) AS tokens_out,
-              (SELECT COALESCE(SUM(cost), 0) FROM results x WHERE x.run_id = r.id) AS cost,
-              (SELECT COUNT(*) FROM results x WHERE x.run_id = r.id AND x.correct = 1) AS correct,
-              (SELECT COUNT(correct) FROM results x WHERE x.run_id = r.id) AS judged
-            FROM runs r {where}"""
+    def _run_rows(self, where: str, params: Sequence[object], *, counts: bool) -> list[RunRecord]:
+        conn = self._conn()
+        runs = conn.execute(f"SELECT * FROM runs {where}", params).fetchall()
+        totals: dict[str, dict[str, float]] = {r["id"]: {} for r in runs}
+        if counts and runs:
+            marks = ",".join("?" * len(runs))
+            for t in conn.execute(
+                "SELECT run_id, status, COUNT(*) AS n, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, "
+                "SUM(cost) AS cost, SUM(correct = 1) AS correct, COUNT(correct) AS judged "
+                f"FROM results WHERE run_id IN ({marks}) GROUP BY run_id, status",
+                list(totals),
+            ):
+                agg = totals[t["run_id"]]
+                agg[t["status"]] = t["n"]
+                for name in ("tokens_in", "tokens_out", "cost", "correct", "judged"):
+                    agg[name] = agg.get(name, 0) + (t[name] or 0)
         out = []
-        for r in self._conn().execute(sql, params):
+        for r in runs:
+            agg = totals[r["id"]]
             out.append(
                 RunRecord(
                     id=r["id"],
@@ -275,14 +282,14 @@ class RunStore:
                     columns=tuple(json.loads(r["columns_json"])),
                     spec=RunSpec.from_json(r["spec_json"]),
                     keys=tuple(KeyInfo(**k) for k in json.loads(r["keys_json"])),
-                    ok=r["ok"],
-                    unparsed=r["unparsed"],
-                    failed=r["failed"],
-                    tokens_in=r["tokens_in"],
-                    tokens_out=r["tokens_out"],
-                    cost=r["cost"],
-                    correct=r["correct"],
-                    judged=r["judged"],
+                    ok=int(agg.get("ok", 0)),
+                    unparsed=int(agg.get("unparsed", 0)),
+                    failed=int(agg.get("failed", 0)),
+                    tokens_in=int(agg.get("tokens_in", 0)),
+                    tokens_out=int(agg.get("tokens_out", 0)),
+                    cost=float(agg.get("cost", 0.0)),
+                    correct=int(agg.get("correct", 0)),
+                    judged=int(agg.get("judged", 0)),
                 )
             )
         return out
@@ -293,7 +300,7 @@ class RunStore:
     # --- rows ---------------------------------------------------------------------------------
 
     def load_inputs(self, run_id: str, *, limit: int | None = None) -> pd.DataFrame:
-        run = self.get_run(run_id)
+        run = self.get_run(run_id, counts=False)
         if run is None:
             raise KeyError(run_id)
         cur = self._conn().execute("SELECT cells_json FROM inputs WHERE run_id = ? AND row < ? ORDER BY row", (run_id, limit if limit is not None else run.n_rows))
@@ -365,7 +372,7 @@ class RunStore:
         """The download: every input column in input order, then the outputs, status and error;
         exactly one row per input row, pending rows included as 'pending'. `limit` keeps only
         the first rows (a page showing progress needs no 100,000-row table)."""
-        run = self.get_run(run_id)
+        run = self.get_run(run_id, counts=False)
         if run is None:
             raise KeyError(run_id)
         inputs = self.load_inputs(run_id, limit=limit)

@@ -275,3 +275,11 @@ def test_brace_tips_show_doubled_braces_in_both_languages(at):
     on(at, "app_pages/prompt.py")
     at.text_area(key="template").set_value("Hi {zzz}").run()
     assert "{{ 和 }}" in at.warning[0].value.replace("\\", "")
+
+
+def test_a_new_table_without_the_label_column_clears_the_label_choice(at):
+    at.file_uploader(key="upload").upload("other.csv", b"text\nhello\n", "text/csv").run()
+    on(at, "app_pages/prompt.py")
+    at.text_area(key="template").set_value("Say {text}").run()
+    on(at, "app_pages/run.py")
+    assert not at.error and [b for b in at.button if b.key == "run_all"]
