@@ -60,3 +60,53 @@ def test_kill_9_of_the_command_line_then_resume_loses_nothing_and_pays_at_most_t
     paid_twice = sum(c - 1 for c in prompts.values())
     # only what was in flight when the process died can have been answered but not recorded
     assert paid_twice <= concurrency
+
+
+def assert_consistent(store, run_id: str, n: int) -> None:  # type: ignore[no-untyped-def]
+    """What must hold at any stop: one result at most per input row, valid statuses, counts
+    that add up, and every finished row carrying its output or its reason."""
+    record = store.get_run(run_id)
+    results = store.results(run_id)
+    rows = [r["row"] for r in results]
+    assert len(rows) == len(set(rows)) and all(0 <= r < n for r in rows)
+    assert record.done == len(results) and record.done + len(store.pending_rows(run_id)) == n
+    for r in results:
+        assert r["status"] in ("ok", "unparsed", "failed")
+        assert r["output"] is not None if r["status"] == "ok" else r["error"]
+    table = store.results_table(run_id)
+    assert len(table) == n and list(table.index) == list(range(n))
+
+
+def test_cancel_resume_and_retry_failed_in_the_middle_leave_the_store_consistent(harness, store):
+    from core.runs import resume_run, start_run
+    from core.spec import RunSpec
+
+    h = harness(rpm=3000, latency_s=0.01, p_5xx=0.2, seed=5)
+    n = 300
+    frame = arithmetic_frame(n)
+    frame.loc[[7, 150], "question"] = "SIMULATE_BAD_REQUEST"  # two rows that always fail
+    spec = RunSpec(template="Compute {question}", concurrency=8, max_attempts=3, use_cache=False)
+    keys = h.keys("k1", "k2", rpm=3000)
+
+    handle = start_run(store, frame, spec, keys, runner=h.runner)
+    assert wait_for(lambda: handle.snapshot().done >= 60)
+    handle.cancel()
+    assert handle.wait(5)
+    assert store.get_run(handle.run_id).status == "cancelled"
+    assert_consistent(store, handle.run_id, n)
+
+    again = resume_run(store, handle.run_id, keys, runner=h.runner)
+    assert wait_for(lambda: again.snapshot().done >= 180)
+    again.cancel()
+    assert again.wait(5)
+    assert_consistent(store, handle.run_id, n)
+
+    final = resume_run(store, handle.run_id, keys, retry_failed=True, runner=h.runner)
+    assert final.wait(60)
+    assert_consistent(store, handle.run_id, n)
+    record = store.get_run(handle.run_id)
+    assert record.status == "done" and record.pending == 0
+    table = store.results_table(handle.run_id)
+    assert set(table.loc[[7, 150], "status"]) == {"failed"}
+    ok = table["status"] == "ok"
+    assert (table.loc[ok, "output"] == frame.loc[ok, "answer"]).all()
