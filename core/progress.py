@@ -185,10 +185,6 @@ class ProgressTracker:
             if state == "dead" and reason:
                 self._errors.append(f"Key {k.masked} stopped: {reason}")
 
-    def note_error(self, message: str) -> None:
-        with self._lock:
-            self._errors.append(message)
-
     # --- reading (any thread) -----------------------------------------------------------------
 
     def _key_view(self, key: KeyStatus, wall: float) -> KeyStatus:

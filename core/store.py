@@ -431,9 +431,6 @@ class RunStore:
                 found[r["key"]] = r
         return found
 
-    def clear_cache(self) -> None:
-        self._tx([("DELETE FROM cache", ())])
-
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
