@@ -120,6 +120,10 @@ def progress_panel() -> None:
     if snap is None:
         return
     handle = runner().get(run_id)
+    if handle is not None and not live:
+        # Resume was clicked in this fragment, which only reruns itself: redraw the whole page
+        # so that polling starts and the start buttons know a run is going.
+        st.rerun()
     st.progress(snap.fraction, text=f"{snap.fraction:.0%} · {state_label(snap.state)}")
     m = st.columns(6)
     m[0].metric(t("run.ok"), f"{snap.ok:,}")
@@ -171,7 +175,9 @@ def progress_panel() -> None:
 def resume(retry_failed: bool = False) -> None:
     try:
         entries, source = pool()
-        keys = None if record.simulated else entries
+        # A run made with real keys needs real keys again (they are never stored); the demo
+        # keys pool() offers when none are entered must not quietly take over.
+        keys = None if record.simulated or source == "simulated" else entries
         core.resume_run(store(), run_id, keys, retry_failed=retry_failed, runner=runner())
     except core.InputError as exc:
         st.session_state["start_error"] = input_error_text(exc)

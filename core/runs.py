@@ -131,6 +131,8 @@ def resume_run(
             live.add_keys(keys)
         live.resume()
         return live
+    if keys and not record.simulated and all(k.simulated for k in keys):
+        keys = None  # simulated answers must not be mixed into a run made with a real model
     if not keys:
         if not record.simulated:
             raise InputError("Enter the API keys again to resume this run: keys are never saved.", "keys_again")

@@ -283,3 +283,18 @@ def test_a_new_table_without_the_label_column_clears_the_label_choice(at):
     at.text_area(key="template").set_value("Say {text}").run()
     on(at, "app_pages/run.py")
     assert not at.error and [b for b in at.button if b.key == "run_all"]
+
+
+def test_resuming_a_run_made_with_real_keys_asks_for_them_instead_of_using_the_demo(at, tmp_path):
+    import core as c
+
+    store = c.RunStore(tmp_path / "data")
+    real = [c.KeyEntry("OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", "sk-real-key-0000abcd", 60)]
+    run_id = store.create_run(c.RunSpec(template="Compute {question}"), c.read_table(b"question\n1 + 1\n", "q.csv"), [k.info() for k in real])
+    store.set_status(run_id, "running")  # as left by a crashed server
+    on(at, "app_pages/run.py")
+    at.query_params["run"] = run_id
+    at.run()
+    at.button(key="resume_stored").click().run()
+    assert any("Enter the API keys again" in e.value.replace("\\", "") for e in at.error)
+    assert store.get_run(run_id).pending == 1 and store.get_run(run_id).keys[0].provider == "OpenAI"

@@ -280,3 +280,15 @@ def test_keys_never_reach_the_store(harness, store):
     for path in store.data_dir.iterdir():
         assert secret.encode() not in path.read_bytes(), path
     assert secret not in repr(handle.snapshot())
+
+
+def test_a_run_made_with_real_keys_is_not_resumed_on_the_simulated_provider(harness, store):
+    from core.errors import InputError
+    from core.keys import demo_pool
+
+    h = harness()
+    handle = start_run(store, arithmetic_frame(3), SPEC, h.keys("real"), runner=h.runner)
+    handle.cancel()
+    handle.wait(5)
+    with pytest.raises(InputError, match="Enter the API keys again"):
+        resume_run(store, handle.run_id, demo_pool(2), runner=h.runner)

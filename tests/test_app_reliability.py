@@ -1,0 +1,620 @@
+"""Browser reliability tests: the real app (`streamlit run app.py`) driven by Chromium against the
+loopback simulator (`python -m core.simulator`) posing as a local vLLM server.
+
+    1. kill -9 the app in the middle of a run, start it again on the same data folder, find the
+       run from its link as "interrupted", enter the key again, resume: every row once in the
+       download, and on the provider's side nothing paid twice but what was in flight at the kill.
+    2. two browser sessions start a run each at the same moment, sharing two keys: each session
+       sees its own run, and together they stay within each key's requests/min at the provider.
+
+Widgets are found by their `key`, which Streamlit renders as the CSS class `st-key-<key>`; texts
+are compared with app_pages/i18n.py. Screenshots go to artifacts/screenshots/reliability-*.png.
+
+    python -m pytest tests/test_app_reliability.py -q -x      # about 1.5 minutes; needs /usr/bin/chromium
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from app_pages.i18n import STRINGS
+from tests.conftest import SimServer, free_port
+from tests.test_engine import max_in_window, within_limit
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+PAGES = ("data", "prompt", "keys", "run", "history")  # sidebar order, as app.py registers them
+PROVIDER = "vLLM / llama.cpp (local)"
+TEMPLATE = "Compute {question}. Reply with the number only."
+
+
+def tr(key: str, **values: object) -> str:
+    text = STRINGS[key][0]
+    return text.format(**values) if values else text
+
+
+# --- the app, the simulator and the browser ---------------------------------------------------
+
+
+class App:
+    """`streamlit run app.py` as a subprocess on a free port, its runs stored in `data_dir`."""
+
+    def __init__(self, data_dir: Path, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LLM_BATCH_"))}  # no preset keys, no password
+        env["LLM_BATCH_DATA_DIR"] = str(data_dir)
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port), "--server.headless", "true"],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}: {log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("streamlit did not answer /_stcore/health within 60 s")
+            time.sleep(0.2)
+
+    def kill9(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+    def traceback(self) -> str | None:
+        log = self.log_path.read_text(errors="replace")
+        if "Traceback" not in log:
+            return None
+        return log[max(0, log.index("Traceback") - 200) :][:3000]
+
+
+@pytest.fixture
+def apps(tmp_path: Path) -> Iterator[list[App]]:
+    """Every app a test starts is stopped at its end (unless the test killed it already)."""
+    started: list[App] = []
+    yield started
+    for app in started:
+        app.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Session:
+    """One browser context (one Streamlit session per page load), with what it saw go wrong."""
+
+    def __init__(self, browser: Browser, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True, locale="en-US")
+        self.context.set_default_timeout(20_000)
+        self.page: Page = self.context.new_page()
+        self.exceptions: list[str] = []
+        self.js_errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.js_errors.append(str(error)))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def sessions(browser: Browser) -> Iterator[callable]:
+    made: list[Session] = []
+
+    def make(name: str) -> Session:
+        s = Session(browser, name)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        with contextlib.suppress(PlaywrightError):  # a context whose app was killed may already be broken
+            s.close()
+
+
+# --- helpers (copied from test_e2e.py, per session) -------------------------------------------
+
+
+def settle(s: Session, where: str, timeout: float = 20_000) -> None:
+    """Wait for Streamlit's rerun after an interaction to finish, then look for exception boxes."""
+    page = s.page
+    try:
+        page.wait_for_function("() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'running'", timeout=400)
+    except PlaywrightTimeout:
+        pass  # it was quick, or nothing had to rerun
+    page.wait_for_function(
+        "() => { const a = document.querySelector('[data-testid=stApp]');"
+        " return a && a.dataset.testScriptState !== 'running' && a.dataset.testConnectionState === 'CONNECTED'; }",
+        timeout=timeout,
+    )
+    note_exceptions(s, where)
+
+
+def note_exceptions(s: Session, where: str) -> None:
+    boxes = s.page.locator('[data-testid="stException"]')
+    if boxes.count():
+        path = shoot(s, f"exception-{len(s.exceptions) + 1}")
+        s.exceptions.append(f"{where}: {boxes.first.inner_text()[:800]!r} (screenshot {path.name})")
+
+
+def shoot(s: Session, name: str) -> Path:
+    """A screenshot of the whole page (Streamlit scrolls inside its main area: the window is made
+    as tall as the content, at most 4,000 px, then restored)."""
+    page = s.page
+    path = SHOTS / f"reliability-{s.name}-{name}.png"
+    try:
+        height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight || 0")
+    except PlaywrightError:  # a page whose server is gone
+        height = 0
+    tall = min(max(800, int(height)), 4000)
+    if tall > 800:
+        page.set_viewport_size({"width": 1280, "height": tall})
+        page.wait_for_timeout(300)
+    try:
+        page.screenshot(path=str(path))
+    finally:
+        if tall > 800:
+            page.set_viewport_size({"width": 1280, "height": 800})
+    return path
+
+
+def open_page(s: Session, name: str) -> None:
+    """Switch page through the sidebar, within this browser session."""
+    page = s.page
+    page.locator('[data-testid="stSidebarNavLink"]').nth(PAGES.index(name)).click()
+    path = "/" if name == "data" else f"/{name}"
+    page.wait_for_function(f"() => location.pathname === {path!r}")
+    settle(s, name)
+    expect(page.locator("h1").first).to_have_text(tr(f"{name}.title"))
+
+
+def error_texts(page: Page) -> list[str]:
+    return page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+
+
+def metric(page: Page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(has=page.locator('[data-testid="stMetricLabel"]', has_text=re.compile(rf"^{re.escape(label)}$")))
+    return box.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
+
+
+SIDEBAR_PROGRESS = re.compile(r"([\d,]+)\s*/\s*([\d,]+)\s*·\s*(.+)")
+
+
+def sidebar_progress(page: Page) -> tuple[int, int, str] | None:
+    """(done, total, state) from the sidebar's run box (key `sidebar_run`), or None if not shown."""
+    box = page.locator(".st-key-sidebar_run [data-testid='stProgress']")
+    if not box.count():
+        return None
+    try:
+        text = box.first.inner_text(timeout=2_000)
+    except PlaywrightTimeout:
+        return None
+    m = SIDEBAR_PROGRESS.search(text)
+    if not m:
+        return None
+    return int(m.group(1).replace(",", "")), int(m.group(2).replace(",", "")), m.group(3).strip()
+
+
+def wait_progress(s: Session, predicate, timeout: float, what: str) -> tuple[int, int, str]:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = sidebar_progress(s.page)
+        if last is not None and predicate(last):
+            return last
+        time.sleep(0.2)
+    path = shoot(s, "failed-progress")
+    raise AssertionError(f"{s.name}: {what}: last progress seen {last} (screenshot {path.name})")
+
+
+def run_id_of(s: Session, timeout: float = 10_000) -> str:
+    """The run this session shows, from its URL (?run=...): the app writes it there during the
+    rerun that a start triggers, which may end a moment after the click's rerun was seen."""
+    try:
+        s.page.wait_for_function("() => new URLSearchParams(location.search).has('run')", timeout=timeout)
+    except PlaywrightTimeout:
+        path = shoot(s, "no-run-in-url")
+        raise AssertionError(f"{s.name}: no ?run= in {s.page.url} after {timeout / 1000:.0f} s (screenshot {path.name})") from None
+    m = re.search(r"[?&]run=([^&]+)", s.page.url)
+    assert m, s.page.url
+    return m.group(1)
+
+
+# --- steps shared by both tests ----------------------------------------------------------------
+
+
+def questions_csv(n: int, offset: int = 0) -> tuple[bytes, pd.DataFrame]:
+    """n arithmetic questions with exact answers, each one different (the row number is in it),
+    and different from another file's with another offset."""
+    rows = []
+    for i in range(1, n + 1):
+        a, b, c = offset + i, (i * 37) % 97 + 1, i % 17 + 2
+        if i % 3 == 0:
+            question, value = f"{a} + {b} x {c}", a + b * c
+        elif i % 3 == 1:
+            question, value = f"{a} x {c} - {b}", a * c - b
+        else:
+            question, value = f"{b} - {a} + {c} x {c}", b - a + c * c
+        rows.append({"id": str(i), "question": question, "answer": str(value)})
+    frame = pd.DataFrame(rows, dtype=str)
+    assert frame["question"].is_unique
+    return frame.to_csv(index=False).encode(), frame
+
+
+def load_app(s: Session, url: str) -> None:
+    s.page.goto(url)
+    expect(s.page.locator("h1").first).to_be_visible(timeout=30_000)
+    settle(s, "first load")
+
+
+def upload(s: Session, name: str, data: bytes, frame: pd.DataFrame) -> None:
+    page = s.page
+    page.locator(".st-key-upload input[type=file]").set_input_files(files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
+    settle(s, "upload")
+    expect(page.locator('[data-testid="stHeading"]', has_text=name)).to_be_visible()
+    assert metric(page, tr("data.rows")) == f"{len(frame):,}"
+    assert not error_texts(page), error_texts(page)
+
+
+def write_prompt(s: Session) -> None:
+    open_page(s, "prompt")
+    box = s.page.locator(".st-key-template textarea")
+    box.fill(TEMPLATE)
+    box.press("Control+Enter")
+    settle(s, "prompt typed")
+    expect(box).to_have_value(TEMPLATE)
+
+
+def enter_keys(s: Session, base_url: str, keys: tuple[str, ...], rpm: int) -> None:
+    """Keys page: the provider, the simulator's URL, the model, the keys, requests/min per key."""
+    open_page(s, "keys")
+    page = s.page
+    page.locator(".st-key-provider").click()
+    page.get_by_role("option", name=PROVIDER, exact=True).click()
+    settle(s, "keys provider")
+    expect(page.locator(".st-key-provider input")).to_have_value(PROVIDER)
+    for key, value in (("base_url", base_url), ("model", "simulated")):
+        field = page.locator(f".st-key-{key} input")
+        field.fill(value)
+        field.press("Enter")
+        settle(s, f"keys {key}")
+        expect(field).to_have_value(value)
+    keys_box = page.locator(".st-key-keys_text textarea")
+    keys_box.fill("\n".join(keys))
+    page.locator(".st-key-add_keys button").click()
+    settle(s, "keys add")
+    expect(keys_box).to_have_value("")
+    expect(page.locator('[data-testid="stDataFrame"] [role="gridcell"]', has_text=re.compile(r"^sk-\.\.\."))).to_have_count(len(keys))
+    field = page.locator(".st-key-rpm input")
+    field.fill(str(rpm))
+    field.press("Enter")
+    settle(s, "keys rpm")
+    expect(field).to_have_value(str(rpm))
+    assert not error_texts(page), error_texts(page)
+
+
+def set_slider(s: Session, key: str, value: int, low: int) -> None:
+    """A slider set with the keyboard: its thumb (a hidden `input type=range` in this Streamlit,
+    not a `[role=slider]`) focused, Home for the lowest value, then one step right at a time."""
+    thumb = s.page.locator(f".st-key-{key} input[type=range]")
+    thumb.focus()
+    thumb.press("Home")
+    for _ in range(value - low):
+        thumb.press("ArrowRight")
+    settle(s, f"slider {key}")
+    expect(thumb).to_have_value(str(value))
+    expect(s.page.locator(f".st-key-{key} [data-testid=stSliderThumbValue]")).to_have_text(str(value))
+
+
+def read_download(s: Session, run_id: str) -> pd.DataFrame:
+    with s.page.expect_download(timeout=30_000) as info:
+        s.page.locator(".st-key-download_csv button").click()
+    download = info.value
+    assert download.suggested_filename == f"results-{run_id}.csv"
+    raw = Path(download.path()).read_bytes()
+    return pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+
+
+def check_results(got: pd.DataFrame, frame: pd.DataFrame, who: str) -> None:
+    assert len(got) == len(frame), f"{who}: {len(got)} rows in the download for {len(frame)}"
+    assert got["id"].tolist() == frame["id"].tolist(), f"{who}: rows are not in input order"
+    assert got["question"].tolist() == frame["question"].tolist(), f"{who}: not this session's questions"
+    wrong = got[got["output"] != got["answer"]]
+    assert wrong.empty, f"{who}: wrong answers:\n{wrong.head(10)}"
+    assert set(got["status"]) == {"ok"}, f"{who}: {got['status'].value_counts().to_dict()}"
+
+
+def finished_rows(data_dir: Path, run_id: str | None = None) -> int:
+    db = data_dir / "runs.sqlite3"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            if run_id is None:
+                return conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            return conn.execute("SELECT COUNT(*) FROM results WHERE run_id = ?", (run_id,)).fetchone()[0]
+    except sqlite3.OperationalError:  # the tables are being created
+        return 0
+
+
+def no_trouble(s: Session, app: App) -> None:
+    note_exceptions(s, "end")
+    assert not s.exceptions, f"{s.name}: Streamlit exception boxes:\n" + "\n".join(s.exceptions)
+    assert not s.js_errors, f"{s.name}: JavaScript errors in the page:\n" + "\n".join(s.js_errors)
+    tb = app.traceback()
+    assert tb is None, f"the app logged an error:\n{tb}"
+
+
+# --- 1. kill -9 in the middle of a run -----------------------------------------------------------
+
+CRASH_ROWS = 400
+CRASH_KEY = "sk-crash-ui"
+CRASH_CONCURRENCY = 4
+CRASH_CSV = "crash_questions.csv"
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_app_mid_run_then_resume_from_the_link(tmp_path: Path, apps: list[App], sessions, browser: Browser) -> None:  # type: ignore[no-untyped-def]
+    t0 = time.monotonic()
+    sim = SimServer("--latency", "0.1", "--jitter", "0.01", "--error-rate", "0", "--rpm", "0")
+    try:
+        data_dir = tmp_path / "data"
+        first = App(data_dir, tmp_path / "streamlit-1.log")
+        apps.append(first)
+        data, frame = questions_csv(CRASH_ROWS)
+
+        # --- prepare and start the run in the first app ---
+        a = sessions("crash-before")
+        load_app(a, first.url + "/")
+        upload(a, CRASH_CSV, data, frame)
+        write_prompt(a)
+        enter_keys(a, sim.base_url, (CRASH_KEY,), rpm=6000)
+        open_page(a, "run")
+        set_slider(a, "concurrency", CRASH_CONCURRENCY, low=1)
+        run_all = a.page.locator(".st-key-run_all button")
+        expect(run_all).to_contain_text(f"{CRASH_ROWS:,}")
+        expect(run_all).to_be_enabled()
+        run_all.click()
+        settle(a, "run start")
+        run_id = run_id_of(a)
+        expect(run_all).to_be_disabled()  # one run at a time from a tab (the baseline for the check after Resume)
+
+        # --- kill -9 once the store has ~80 finished rows ---
+        deadline = time.monotonic() + 60
+        while finished_rows(data_dir) < 80:
+            assert time.monotonic() < deadline, f"the run did not reach 80 rows in 60 s ({finished_rows(data_dir)})"
+            time.sleep(0.02)
+        first.kill9()
+        t_kill = time.monotonic()
+        done_at_kill = finished_rows(data_dir, run_id)
+        with sqlite3.connect(data_dir / "runs.sqlite3") as conn:
+            status_at_kill, spec_json = conn.execute("SELECT status, spec_json FROM runs WHERE id = ?", (run_id,)).fetchone()
+        stored_concurrency = int(re.search(r'"concurrency":\s*(\d+)', spec_json).group(1))  # type: ignore[union-attr]
+        assert stored_concurrency == CRASH_CONCURRENCY, f"the run was stored with concurrency {stored_concurrency}"
+        assert 0 < done_at_kill < CRASH_ROWS, f"the kill must land in the middle of the run: {done_at_kill}"
+        assert status_at_kill == "running", status_at_kill
+        a.page.wait_for_timeout(1500)
+        shoot(a, "killed")  # what the open tab shows when its server died
+        a.close()
+
+        # --- a new app on the same data folder finds the run from its link ---
+        second = App(data_dir, tmp_path / "streamlit-2.log")
+        apps.append(second)
+        t_restart = time.monotonic() - t_kill
+        b = sessions("crash-after")
+        load_app(b, f"{second.url}/run?run={run_id}")
+        page = b.page
+        expect(page.locator("h1").first).to_have_text(tr("run.title"))
+        assert f"run={run_id}" in page.url, page.url
+        expect(page.locator('[data-testid="stMain"]')).to_contain_text(run_id)
+        expect(page.locator('[data-testid="stMain"]')).to_contain_text(tr("run.current", name=CRASH_CSV))
+        assert finished_rows(data_dir, run_id) == done_at_kill, "rows were added after the kill"
+        expect(page.locator(".st-key-sidebar_run")).to_contain_text(f"{done_at_kill:,} / {CRASH_ROWS:,} · {tr('state.interrupted')}")
+        main_progress = page.locator('[data-testid="stMain"] [data-testid="stProgress"]').first
+        expect(main_progress).to_contain_text(tr("state.interrupted"))
+        assert metric(page, tr("run.ok")) == f"{done_at_kill:,}"
+        assert metric(page, tr("run.pending")) == f"{CRASH_ROWS - done_at_kill:,}"
+        expect(page.locator(".st-key-resume_stored button")).to_be_visible()
+        shoot(b, "interrupted")
+
+        # --- keys again (never stored), back to the run through the sidebar, resume ---
+        enter_keys(b, sim.base_url, (CRASH_KEY,), rpm=6000)
+        open_page(b, "run")
+        assert f"run={run_id}" in page.url, f"the sidebar lost the run: {page.url}"
+        expect(page.locator('[data-testid="stMain"]')).to_contain_text(run_id)
+        expect(page.locator(".st-key-resume_stored button")).to_be_visible()
+        page.locator(".st-key-resume_stored button").click()
+        settle(b, "resume")
+        assert not error_texts(page), error_texts(page)
+        # What the page must do by itself, without the user touching anything, is checked softly
+        # (`ui_problems`, asserted at the end) so that the rest of the story still gets checked.
+        ui_problems: list[str] = []
+        if not page.locator(".st-key-run_all button").is_disabled():
+            ui_problems.append("after Resume, 'Run all' is enabled while the run is live (the one-run-per-tab guard is off)")
+        t_resume = time.monotonic()
+        deadline = t_resume + 60
+        while finished_rows(data_dir, run_id) < CRASH_ROWS:
+            assert time.monotonic() < deadline, f"the resumed run did not finish in the store in 60 s ({finished_rows(data_dir, run_id)} rows)"
+            time.sleep(0.2)
+        t_store_done = time.monotonic() - t_resume
+        try:  # the page polls every 1-2 s while a run is live: 15 s is plenty to show the end
+            wait_progress(b, lambda p: p[0] == CRASH_ROWS and p[2] == tr("state.done"), 15, "the page did not follow the resumed run")
+        except AssertionError as exc:
+            main_text = page.locator('[data-testid="stMain"] [data-testid="stProgress"]').first.inner_text()
+            ui_problems.append(
+                f"after Resume the page froze: the store had all {CRASH_ROWS} rows {t_store_done:.1f} s after the click, but 15 s later"
+                f" the sidebar still said {sidebar_progress(page)} and the Run page {main_text!r}, in flight {metric(page, tr('run.in_flight'))}"
+                f" ({exc}); it only updates once the user navigates"
+            )
+            open_page(b, "run")  # what a user would do: click around; a full rerun shows the truth
+        done = wait_progress(b, lambda p: p[0] == CRASH_ROWS and p[2] == tr("state.done"), 30, "the resumed run did not finish")
+        assert done == (CRASH_ROWS, CRASH_ROWS, tr("state.done"))
+        settle(b, "run done")
+        expect(page.locator('[data-testid="stMain"] [data-testid="stProgress"]').first).to_contain_text(f"100% · {tr('state.done')}")
+        assert metric(page, tr("run.ok")) == f"{CRASH_ROWS:,}"
+        assert metric(page, tr("run.failed")) == "0"
+        shoot(b, "done")
+
+        # --- every row once, right, in order ---
+        check_results(read_download(b, run_id), frame, "after the crash")
+
+        # --- at the provider: every prompt answered, only the in-flight ones twice ---
+        stats = sim.stats()
+        assert set(stats) == {CRASH_KEY}, sorted(stats)
+        prompts = Counter(stats[CRASH_KEY]["prompts"])
+        expected = {TEMPLATE.format(question=q) for q in frame["question"]}
+        assert set(prompts) == expected, f"{len(set(prompts) - expected)} unexpected prompts, {len(expected - set(prompts))} never answered"
+        paid_twice = sum(c - 1 for c in prompts.values())
+        assert paid_twice <= CRASH_CONCURRENCY, f"{paid_twice} prompts were answered twice; at most {CRASH_CONCURRENCY} were in flight at the kill"
+        assert stats[CRASH_KEY]["rate_limited"] == 0
+        no_trouble(b, second)
+        print(
+            f"\n[crash] run {run_id}: killed at {done_at_kill}/{CRASH_ROWS} rows, restart took {t_restart:.1f} s, resumed rows stored in"
+            f" {t_store_done:.1f} s, answered twice: {paid_twice}, requests: {stats[CRASH_KEY]['requests']}, whole test {time.monotonic() - t0:.1f} s"
+        )
+        assert not ui_problems, "the Run page after Resume:\n" + "\n".join(ui_problems)
+    finally:
+        sim.stop()
+
+
+# --- 2. two sessions, two runs at once, two shared keys -----------------------------------------
+
+SHARED_KEYS = ("sk-shared-1", "sk-shared-2")
+SHARED_RPM = 600
+SESSION_ROWS = 120
+
+
+def _iso(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+@pytest.mark.slow
+def test_two_sessions_two_runs_at_once_share_two_keys_within_their_limit(tmp_path: Path, apps: list[App], sessions, browser: Browser) -> None:  # type: ignore[no-untyped-def]
+    t0 = time.monotonic()
+    sim = SimServer("--rpm", str(SHARED_RPM), "--latency", "0.05", "--jitter", "0.01", "--error-rate", "0")
+    try:
+        data_dir = tmp_path / "data"
+        app = App(data_dir, tmp_path / "streamlit.log")
+        apps.append(app)
+        names = {"a": "session_a_questions.csv", "b": "session_b_questions.csv"}
+        files = {"a": questions_csv(SESSION_ROWS, offset=0), "b": questions_csv(SESSION_ROWS, offset=5000)}
+        assert not set(files["a"][1]["question"]) & set(files["b"][1]["question"])
+
+        ss = {who: sessions(f"shared-{who}") for who in ("a", "b")}
+        for who, s in ss.items():
+            load_app(s, app.url + "/")
+            data, frame = files[who]
+            upload(s, names[who], data, frame)
+            write_prompt(s)
+            enter_keys(s, sim.base_url, SHARED_KEYS, rpm=SHARED_RPM)
+            open_page(s, "run")
+            expect(s.page.locator(".st-key-run_all button")).to_contain_text(f"{SESSION_ROWS:,}")
+            expect(s.page.locator(".st-key-run_all button")).to_be_enabled()
+            assert not error_texts(s.page), error_texts(s.page)
+
+        # both runs as close together as we can: two clicks, nothing in between
+        buttons = [ss[who].page.locator(".st-key-run_all button") for who in ("a", "b")]
+        clicked = time.monotonic()
+        for button in buttons:
+            button.click()
+        gap_clicks = time.monotonic() - clicked
+        for s in ss.values():
+            settle(s, "run start")
+        run_ids = {who: run_id_of(s) for who, s in ss.items()}
+        assert run_ids["a"] != run_ids["b"], run_ids
+
+        for who, s in ss.items():
+            wait_progress(s, lambda p: p[0] == SESSION_ROWS and p[2] == tr("state.done"), 90, "the run did not finish")
+        for who, s in ss.items():
+            page = s.page
+            settle(s, "run done")
+            other = "b" if who == "a" else "a"
+            assert run_id_of(s) == run_ids[who], f"session {who} now shows {page.url}"
+            main = page.locator('[data-testid="stMain"]')
+            expect(main).to_contain_text(tr("run.current", name=names[who]))
+            expect(main).to_contain_text(run_ids[who])
+            text = page.locator('[data-testid="stApp"]').inner_text()
+            assert names[other] not in text and run_ids[other] not in text, f"session {who} shows the other session's run"
+            assert metric(page, tr("run.ok")) == f"{SESSION_ROWS:,}"
+            assert metric(page, tr("run.failed")) == "0"
+            shoot(s, "done")
+
+        # the two runs really ran at the same time: from the store's finish times
+        with sqlite3.connect(data_dir / "runs.sqlite3") as conn:
+            spans = {who: tuple(map(_iso, conn.execute("SELECT MIN(finished_at), MAX(finished_at) FROM results WHERE run_id = ?", (rid,)).fetchone())) for who, rid in run_ids.items()}
+            created = {who: _iso(conn.execute("SELECT created_at FROM runs WHERE id = ?", (rid,)).fetchone()[0]) for who, rid in run_ids.items()}
+        overlap = min(spans["a"][1], spans["b"][1]) - max(spans["a"][0], spans["b"][0])
+        shorter = min(spans["a"][1] - spans["a"][0], spans["b"][1] - spans["b"][0])
+        assert overlap > 0.5 * shorter, f"the runs hardly overlapped: {spans}"
+
+        # at the provider: both keys used, nothing refused, together within each key's limit
+        stats = sim.stats()
+        assert set(stats) == set(SHARED_KEYS), sorted(stats)
+        report = {k: (stats[k]["requests"], stats[k]["ok"], stats[k]["rate_limited"], max_in_window(stats[k]["times"], 3.0)) for k in SHARED_KEYS}
+        assert sum(stats[k]["ok"] for k in SHARED_KEYS) == 2 * SESSION_ROWS, report
+        for key in SHARED_KEYS:
+            assert stats[key]["ok"] > 0, report
+            assert stats[key]["rate_limited"] == 0, f"{key} was refused with 429: (requests, ok, 429, most in 3 s) = {report}"
+            assert within_limit(stats[key]["times"], SHARED_RPM), f"{key} went over {SHARED_RPM}/min: {report}"
+
+        # each session's download: its own rows, right
+        for who, s in ss.items():
+            check_results(read_download(s, run_ids[who]), files[who][1], f"session {who}")
+        for s in ss.values():
+            no_trouble(s, app)
+        print(
+            f"\n[shared] runs {run_ids}: clicks {gap_clicks * 1000:.0f} ms apart, created {abs(created['a'] - created['b']) * 1000:.0f} ms apart,"
+            f" spans {', '.join(f'{w} {spans[w][1] - spans[w][0]:.1f} s' for w in spans)}, overlap {overlap:.1f} s;"
+            f" per key (requests, ok, 429, most in 3 s) {report}; whole test {time.monotonic() - t0:.1f} s"
+        )
+    finally:
+        sim.stop()
