@@ -17,14 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -32,82 +27,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from app_pages.i18n import STRINGS
-from tests.conftest import SimServer, free_port
+from tests.browser import PAGES, PROVIDER, SHOTS, TEMPLATE, App, chromium, error_texts, metric, screenshot, sidebar_progress, tr, wait_until_settled
+from tests.conftest import SimServer
 from tests.test_engine import max_in_window, within_limit
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
-PAGES = ("data", "prompt", "keys", "run", "history")  # sidebar order, as app.py registers them
-PROVIDER = "vLLM / llama.cpp (local)"
-TEMPLATE = "Compute {question}. Reply with the number only."
 
-
-def tr(key: str, **values: object) -> str:
-    text = STRINGS[key][0]
-    return text.format(**values) if values else text
 
 
 # --- the app, the simulator and the browser ---------------------------------------------------
-
-
-class App:
-    """`streamlit run app.py` as a subprocess on a free port, its runs stored in `data_dir`."""
-
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LLM_BATCH_"))}  # no preset keys, no password
-        env["LLM_BATCH_DATA_DIR"] = str(data_dir)
-        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port), "--server.headless", "true"],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {self.proc.returncode}: {log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
-                    if r.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("streamlit did not answer /_stcore/health within 60 s")
-            time.sleep(0.2)
-
-    def kill9(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
-
-    def traceback(self) -> str | None:
-        log = self.log_path.read_text(errors="replace")
-        if "Traceback" not in log:
-            return None
-        return log[max(0, log.index("Traceback") - 200) :][:3000]
 
 
 @pytest.fixture
@@ -121,12 +52,8 @@ def apps(tmp_path: Path) -> Iterator[list[App]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 class Session:
@@ -166,16 +93,7 @@ def sessions(browser: Browser) -> Iterator[callable]:
 
 def settle(s: Session, where: str, timeout: float = 20_000) -> None:
     """Wait for Streamlit's rerun after an interaction to finish, then look for exception boxes."""
-    page = s.page
-    try:
-        page.wait_for_function("() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'running'", timeout=400)
-    except PlaywrightTimeout:
-        pass  # it was quick, or nothing had to rerun
-    page.wait_for_function(
-        "() => { const a = document.querySelector('[data-testid=stApp]');"
-        " return a && a.dataset.testScriptState !== 'running' && a.dataset.testConnectionState === 'CONNECTED'; }",
-        timeout=timeout,
-    )
+    wait_until_settled(s.page, timeout)
     note_exceptions(s, where)
 
 
@@ -187,24 +105,7 @@ def note_exceptions(s: Session, where: str) -> None:
 
 
 def shoot(s: Session, name: str) -> Path:
-    """A screenshot of the whole page (Streamlit scrolls inside its main area: the window is made
-    as tall as the content, at most 4,000 px, then restored)."""
-    page = s.page
-    path = SHOTS / f"reliability-{s.name}-{name}.png"
-    try:
-        height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight || 0")
-    except PlaywrightError:  # a page whose server is gone
-        height = 0
-    tall = min(max(800, int(height)), 4000)
-    if tall > 800:
-        page.set_viewport_size({"width": 1280, "height": tall})
-        page.wait_for_timeout(300)
-    try:
-        page.screenshot(path=str(path))
-    finally:
-        if tall > 800:
-            page.set_viewport_size({"width": 1280, "height": 800})
-    return path
+    return screenshot(s.page, SHOTS / f"reliability-{s.name}-{name}.png")
 
 
 def open_page(s: Session, name: str) -> None:
@@ -215,33 +116,6 @@ def open_page(s: Session, name: str) -> None:
     page.wait_for_function(f"() => location.pathname === {path!r}")
     settle(s, name)
     expect(page.locator("h1").first).to_have_text(tr(f"{name}.title"))
-
-
-def error_texts(page: Page) -> list[str]:
-    return page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
-
-
-def metric(page: Page, label: str) -> str:
-    box = page.locator('[data-testid="stMetric"]').filter(has=page.locator('[data-testid="stMetricLabel"]', has_text=re.compile(rf"^{re.escape(label)}$")))
-    return box.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
-
-
-SIDEBAR_PROGRESS = re.compile(r"([\d,]+)\s*/\s*([\d,]+)\s*·\s*(.+)")
-
-
-def sidebar_progress(page: Page) -> tuple[int, int, str] | None:
-    """(done, total, state) from the sidebar's run box (key `sidebar_run`), or None if not shown."""
-    box = page.locator(".st-key-sidebar_run [data-testid='stProgress']")
-    if not box.count():
-        return None
-    try:
-        text = box.first.inner_text(timeout=2_000)
-    except PlaywrightTimeout:
-        return None
-    m = SIDEBAR_PROGRESS.search(text)
-    if not m:
-        return None
-    return int(m.group(1).replace(",", "")), int(m.group(2).replace(",", "")), m.group(3).strip()
 
 
 def wait_progress(s: Session, predicate, timeout: float, what: str) -> tuple[int, int, str]:  # type: ignore[no-untyped-def]

@@ -21,35 +21,24 @@ Streamlit renders as the CSS class `st-key-<key>`; texts are compared with app_p
 from __future__ import annotations
 
 import io
-import os
 import random
 import re
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import Browser, Page, expect
 
 from app_pages.i18n import LANGUAGES, STRINGS
-from tests.conftest import SimServer, free_port
+from tests.browser import PAGES, PROVIDER, SHOTS, TEMPLATE, App, chromium, error_texts, metric, screenshot, sidebar_progress, tr, wait_until_settled
+from tests.conftest import SimServer
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
-PAGES = ("data", "prompt", "keys", "run", "history")  # sidebar order, as app.py registers them
 N_ROWS = 300
 KEYS = ("sk-e2e-one", "sk-e2e-two")
-PROVIDER = "vLLM / llama.cpp (local)"
-TEMPLATE = "Compute {question}. Reply with the number only."
 CSV_NAME = "e2e_questions.csv"
 GBK_NAME = "e2e_gbk.csv"
 
@@ -58,55 +47,19 @@ BROWSER_ERRORS: list[str] = []  # uncaught JavaScript errors in the page
 STATE: dict[str, object] = {}  # what one step hands to the next (run id, the questions)
 
 
-def tr(key: str, lang: str = "en", **values: object) -> str:
-    en, zh = STRINGS[key]
-    text = zh if lang == "zh" else en
-    return text.format(**values) if values else text
-
-
 # --- the app, the simulator and the browser ---------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`streamlit run app.py` on a free port, its runs stored in a fresh directory."""
-    port = free_port()
     workdir = tmp_path_factory.mktemp("e2e-app")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LLM_BATCH_"))}  # no preset keys, no password
-    env["LLM_BATCH_DATA_DIR"] = str(workdir / "data")
     STATE["app_log"] = workdir / "streamlit.log"
-    log = open(workdir / "streamlit.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    app = App(workdir / "data", workdir / "streamlit.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}: {(workdir / 'streamlit.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not answer /_stcore/health within 60 s")
-            time.sleep(0.2)
-        yield url
+        yield app.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
+        app.stop()
 
 
 @pytest.fixture(scope="module")
@@ -120,12 +73,8 @@ def sim() -> Iterator[SimServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -148,15 +97,7 @@ def page(browser: Browser, app_url: str) -> Iterator[Page]:
 def settle(page: Page, where: str, timeout: float = 20_000) -> None:
     """Wait for Streamlit's rerun after an interaction to finish, then look for exception boxes.
     A rerun starts a few milliseconds after the event, so first give it the chance to start."""
-    try:
-        page.wait_for_function("() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'running'", timeout=400)
-    except PlaywrightTimeout:
-        pass  # it was quick, or nothing had to rerun
-    page.wait_for_function(
-        "() => { const a = document.querySelector('[data-testid=stApp]');"
-        " return a && a.dataset.testScriptState !== 'running' && a.dataset.testConnectionState === 'CONNECTED'; }",
-        timeout=timeout,
-    )
+    wait_until_settled(page, timeout)
     note_exceptions(page, where)
 
 
@@ -168,20 +109,7 @@ def note_exceptions(page: Page, where: str) -> None:
 
 
 def shoot(page: Page, name: str) -> Path:
-    """A screenshot of the whole page. Streamlit scrolls inside its main area, not the document,
-    so the window is made as tall as the content for the picture (at most 4,000 px), then restored."""
-    path = SHOTS / f"{name}.png"
-    height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight || 0")
-    tall = min(max(800, int(height)), 4000)
-    if tall > 800:
-        page.set_viewport_size({"width": 1280, "height": tall})
-        page.wait_for_timeout(300)  # layout only: no rerun
-    try:
-        page.screenshot(path=str(path))
-    finally:
-        if tall > 800:
-            page.set_viewport_size({"width": 1280, "height": 800})
-    return path
+    return screenshot(page, SHOTS / f"{name}.png")
 
 
 def open_page(page: Page, name: str, lang: str = "en") -> None:
@@ -194,10 +122,6 @@ def open_page(page: Page, name: str, lang: str = "en") -> None:
     expect(page.locator("h1").first).to_have_text(tr(f"{name}.title", lang))
 
 
-def error_texts(page: Page) -> list[str]:
-    return page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
-
-
 def grid(page: Page, index: int = 0) -> pd.DataFrame:
     """An st.dataframe read from the accessible table that the data grid keeps for screen readers
     (only the rows it has drawn: enough for the first ones)."""
@@ -208,29 +132,6 @@ def grid(page: Page, index: int = 0) -> pd.DataFrame:
     for row in frame.locator('tbody [role="row"]').all():
         rows.append(row.locator('[role="gridcell"]').all_inner_texts())
     return pd.DataFrame([r for r in rows if len(r) == len(headers)], columns=headers)
-
-
-def metric(page: Page, label: str) -> str:
-    box = page.locator('[data-testid="stMetric"]').filter(has=page.locator('[data-testid="stMetricLabel"]', has_text=re.compile(rf"^{re.escape(label)}$")))
-    return box.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
-
-
-SIDEBAR_PROGRESS = re.compile(r"([\d,]+)\s*/\s*([\d,]+)\s*·\s*(.+)")
-
-
-def sidebar_progress(page: Page) -> tuple[int, int, str] | None:
-    """(done, total, state) from the sidebar's run box (key `sidebar_run`), or None if not shown."""
-    box = page.locator(".st-key-sidebar_run [data-testid='stProgress']")
-    if not box.count():
-        return None
-    try:
-        text = box.first.inner_text(timeout=2_000)
-    except PlaywrightTimeout:
-        return None
-    m = SIDEBAR_PROGRESS.search(text)
-    if not m:
-        return None
-    return int(m.group(1).replace(",", "")), int(m.group(2).replace(",", "")), m.group(3).strip()
 
 
 def wait_progress(page: Page, predicate, timeout: float, what: str) -> tuple[int, int, str]:  # type: ignore[no-untyped-def]
