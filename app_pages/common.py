@@ -64,6 +64,9 @@ def init_state() -> None:
         "concurrency": 16,
         "max_attempts": 4,
         "first_n": 10,
+        "use_cache": True,
+        "price_in": None,
+        "price_out": None,
         "user_keys": [],
     }
     for key, value in defaults.items():
@@ -145,6 +148,9 @@ def spec() -> RunSpec:
         label_column=s["label_column"] or None,
         concurrency=int(s["concurrency"]),
         max_attempts=int(s["max_attempts"]),
+        use_cache=bool(s["use_cache"]),
+        price_in=s["price_in"],
+        price_out=s["price_out"],
     )
 
 

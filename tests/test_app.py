@@ -298,3 +298,19 @@ def test_resuming_a_run_made_with_real_keys_asks_for_them_instead_of_using_the_d
     at.button(key="resume_stored").click().run()
     assert any("Enter the API keys again" in e.value.replace("\\", "") for e in at.error)
     assert store.get_run(run_id).pending == 1 and store.get_run(run_id).keys[0].provider == "OpenAI"
+
+
+def test_the_price_can_be_edited_and_the_cache_turned_off_for_a_run(at):
+    on(at, "app_pages/run.py")
+    at.number_input(key="price_in").set_value(1.0).run()
+    at.number_input(key="price_out").set_value(2.0).run()
+    at.checkbox(key="use_cache").uncheck().run()
+    at.button(key="run_test").click().run()
+    spec = c_get_run(at).spec
+    assert (spec.price_in, spec.price_out, spec.use_cache) == (1.0, 2.0, False)
+
+
+def c_get_run(app: AppTest):  # type: ignore[no-untyped-def]
+    from app_pages.common import store
+
+    return store().get_run(app.session_state["run_id"])
