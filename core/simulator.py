@@ -11,29 +11,25 @@ limit; faults are drawn from a seeded RNG and the clock and sleep are injected, 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import functools
 import itertools
 import json
 import math
 import random
-import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import httpx2
 import openai
-from aiohttp import web
 
 from .sim_arith import completion, estimate_tokens, read_messages, reply
 
 __all__ = [
     "SIMULATED_BASE_URL", "SimulatorConfig", "KeyStats", "SimResponse", "Simulator",
-    "build_app", "start_server", "main", "demo_simulator",
+    "main", "demo_simulator",
 ]
 
 SIMULATED_BASE_URL = "http://simulated.invalid/v1"  # .invalid never resolves: nothing can leak out
@@ -389,121 +385,11 @@ def demo_simulator() -> Simulator:
     return Simulator()
 
 
-# --- Loopback HTTP server ---------------------------------------------------------------------
-
-
-def build_app(sim: Simulator) -> web.Application:
-    """The simulator as an aiohttp app: /v1/* for the SDK, /_sim/* for tests in another process."""
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    hanging: set[asyncio.Task[object]] = set()
-
-    async def api(request: web.Request) -> web.StreamResponse:
-        res = await sim.handle(request.method, request.path, request.headers, await request.read())
-        if res.action == "respond":
-            return web.Response(status=res.status, body=res.body, headers=res.headers)
-        if res.action == "hang":
-            task = asyncio.current_task()
-            if task is not None:
-                hanging.add(task)  # cancelled on shutdown, else a 1-hour sleep outlives the server
-            try:
-                await sim._sleep(sim.config.hang_s)
-            finally:
-                hanging.discard(task)  # type: ignore[arg-type]
-        # "drop" (or a hang that ran out): close the socket with nothing sent. aiohttp's write of
-        # the response below then fails with a ConnectionError, which it ignores quietly.
-        if request.transport is not None:
-            request.transport.close()
-        return web.Response(status=204)
-
-    def as_json(payload: object, status: int = 200) -> web.Response:
-        return web.Response(status=status, body=json.dumps(payload).encode(), content_type=_JSON)
-
-    async def stats(request: web.Request) -> web.Response:
-        return as_json({key: asdict(s) for key, s in sim.stats().items()})
-
-    async def revoke(request: web.Request) -> web.Response:
-        try:
-            key = (await request.json()).get("key")
-        except (ValueError, AttributeError):
-            key = None
-        if not isinstance(key, str):
-            return as_json({"error": 'send {"key": "..."}'}, 400)
-        sim.revoke(key)
-        return as_json({"revoked": True})
-
-    async def reset(request: web.Request) -> web.Response:
-        sim.reset_stats()
-        return as_json({"reset": True})
-
-    async def cancel_hanging(app: web.Application) -> None:
-        for task in list(hanging):
-            task.cancel()
-
-    app.router.add_get("/_sim/stats", stats)
-    app.router.add_post("/_sim/revoke", revoke)
-    app.router.add_post("/_sim/reset", reset)
-    app.router.add_route("*", "/{tail:.*}", api)
-    app.on_shutdown.append(cancel_hanging)
-    return app
-
-
-async def start_server(sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, int]:
-    """Serve `sim` on host:port (0 picks a free port). Stop it with `await runner.cleanup()`."""
-    # No access log: it would cost more than answering, and this is a benchmark target.
-    runner = web.AppRunner(build_app(sim), access_log=None, shutdown_timeout=2.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    return runner, int(runner.addresses[0][1])
-
-
-# --- Command line -----------------------------------------------------------------------------
-
-
-def _parser() -> argparse.ArgumentParser:
-    d = SimulatorConfig()
-    p = argparse.ArgumentParser(prog="python -m core.simulator", description="Simulated OpenAI-compatible provider.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
-    for flag, kind, default in (("--rpm", int, d.rpm), ("--tpm", int, d.tpm), ("--latency", float, d.latency_s),
-                                ("--jitter", float, d.latency_jitter_s), ("--error-rate", float, d.error_rate),
-                                ("--p-5xx", float, d.p_5xx), ("--p-timeout", float, d.p_timeout),
-                                ("--p-drop", float, d.p_drop), ("--p-nonjson", float, d.p_nonjson),
-                                ("--hang", float, d.hang_s), ("--seed", int, d.seed)):
-        p.add_argument(flag, type=kind, default=default)
-    p.add_argument("--dead-key", action="append", default=[])
-    p.add_argument("--no-quota-key", action="append", default=[])
-    p.add_argument("--model", action="append", default=None, help="accept only these models (repeatable)")
-    p.add_argument("--error-style", choices=ERROR_STYLES, default=d.error_style)
-    return p
-
-
-async def _serve(sim: Simulator, host: str, port: int) -> None:
-    runner, bound = await start_server(sim, host, port)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"simulator listening on http://{shown}:{bound}/v1", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):  # Windows has no loop signal handlers
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
 def main(argv: list[str] | None = None) -> int:
-    a = _parser().parse_args(argv)
-    config = SimulatorConfig(
-        rpm=a.rpm, tpm=a.tpm, latency_s=a.latency, latency_jitter_s=a.jitter, error_rate=a.error_rate,
-        p_5xx=a.p_5xx, p_timeout=a.p_timeout, p_drop=a.p_drop, p_nonjson=a.p_nonjson, hang_s=a.hang,
-        dead_keys=frozenset(a.dead_key), no_quota_keys=frozenset(a.no_quota_key),
-        models=frozenset(a.model) if a.model else None, error_style=a.error_style, seed=a.seed,
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(Simulator(config), a.host, a.port))
-    return 0
+    """`python -m core.simulator`: the loopback server (core/sim_server.py)."""
+    from .sim_server import main as serve
+
+    return serve(argv)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import openai
 import pytest
 
 from core.sim_arith import answer_content, evaluate, find_expression, format_number
+from core.sim_server import start_server
 from core.simulator import (
     SIMULATED_BASE_URL,
     KeyStats,
@@ -27,7 +28,7 @@ from core.simulator import (
     Simulator,
     SimulatorConfig,
     demo_simulator,
-    start_server,
+
 )
 
 ROOT = Path(__file__).resolve().parents[1]
