@@ -58,13 +58,14 @@ with st.container(border=True, key="run_settings"):
     s1.slider(t("run.rpm"), 1, max(3000, int(st.session_state["rpm"])), key="run_rpm", on_change=sync_rpm, persist_state=KEEP, help=t("keys.rpm_help"))
     s2.slider(t("run.concurrency"), 1, 256, key="concurrency", persist_state=KEEP, help=t("run.concurrency_help"))
     s3.slider(t("run.max_attempts"), 1, 10, key="max_attempts", persist_state=KEEP, help=t("run.max_attempts_help"))
+    try:
+        entries, source = pool()
+        pool_error = None
+    except core.InputError as exc:  # said below, where the run would start
+        entries, source, pool_error = [], "", exc
     with st.expander(t("run.more_settings"), icon=":material/tune:"):
         p1, p2, p3 = st.columns(3)
-        try:
-            model = pool()[0][0].model
-        except core.InputError:  # said below, where the run would start
-            model = ""
-        known_in, known_out = core.MODEL_PRICES.get(model, (0.0, 0.0))
+        known_in, known_out = core.MODEL_PRICES.get(entries[0].model if entries else "", (0.0, 0.0))
         # Empty means the built-in price of the model; a number is the user's own.
         p1.number_input(t("run.price_in"), min_value=0.0, step=0.05, format="%.4f", key="price_in", placeholder=f"{known_in:.4f}", persist_state=KEEP, help=t("run.price_help"))
         p2.number_input(t("run.price_out"), min_value=0.0, step=0.05, format="%.4f", key="price_out", placeholder=f"{known_out:.4f}", persist_state=KEEP, help=t("run.price_help"))
@@ -80,7 +81,8 @@ with st.container(border=True, key="run_settings"):
         st.page_link("app_pages/prompt.py", label=t("run.fix_prompt"), icon=":material/edit_note:")
     else:
         try:
-            entries, source = pool()
+            if pool_error is not None:
+                raise pool_error
             run_spec = spec()
             core.validate_run(current["table"].frame, run_spec, entries)
             ready = True

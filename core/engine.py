@@ -137,7 +137,6 @@ class _Slot:
 class _RowState:
     sent: int = 0  # requests sent for this row (shown as attempts)
     tries: int = 0  # failures that count towards max_attempts (not 429s, not dead keys)
-    last_error: str = ""
 
 
 class BatchEngine:
@@ -295,7 +294,7 @@ class BatchEngine:
                     return
                 messages = self._messages(row)
                 await slot.gate.wait_until_cool()
-                await slot.gate.acquire(self._token_estimate(messages))
+                await slot.gate.acquire(self._token_estimate(messages) if slot.gate.tokens is not None else 0)
                 if slot.dead is not None or self._stopped is not None or not self._running.is_set() or slot.gate.cooling_for() > 0:
                     continue  # the row goes back in `finally`
                 task = asyncio.create_task(self._send(slot, row, messages))
@@ -320,27 +319,21 @@ class BatchEngine:
         fp = slot.fp
         self.tracker.request_started(fp)
         started = time.monotonic()
-        ended = False
         try:
-            response = await slot.client.chat.completions.create(model=slot.entry.model, messages=messages, **self.params)
-            result = self._result_from(response, slot, row, messages, state, started)
-        except asyncio.CancelledError:
-            # Stopped mid-request: the row stays pending in the store, to be done on resume.
-            self.tracker.request_ended(fp)
-            ended = True
-            raise
-        except Exception as exc:
-            failure = classify(exc, self._secrets)
-            self._handle_failure(slot, row, state, failure)
-            ended = True
-        else:
+            try:
+                response = await slot.client.chat.completions.create(model=slot.entry.model, messages=messages, **self.params)
+                result = self._result_from(response, slot, row, messages, state, started)
+            except asyncio.CancelledError:
+                # Stopped mid-request: the row stays pending in the store, to be done on resume.
+                self.tracker.request_ended(fp)
+                raise
+            except Exception as exc:
+                self._handle_failure(slot, row, state, classify(exc, self._secrets))  # ends it in the tracker
+                return
             slot.gate.succeeded()
             self.tracker.request_ended(fp, ok=True)
-            ended = True
             self._finish_row(result, cache_for=(slot.entry, messages) if self.spec.use_cache else None)
         finally:
-            if not ended:
-                self.tracker.request_ended(fp)
             self._sem.release()
 
     def _result_from(self, response: object, slot: _Slot, row: int, messages: list, state: _RowState, started: float) -> RowResult:
@@ -394,7 +387,6 @@ class BatchEngine:
             self._key_died(slot, failure.message)
             self._queue.put(row)
             return
-        state.last_error = failure.message
         if kind is ErrorKind.ROW_BAD:
             self._finish_row(RowResult(row=row, status="failed", error=failure.message, attempts=state.sent, key_fp=fp, model=slot.entry.model))
             return
@@ -431,14 +423,19 @@ class BatchEngine:
         if cache_for is not None and result.status != "failed" and not result.cached:
             entry, messages = cache_for
             key = cache_key(entry.base_url, entry.model, messages, self.params)
+        if self._record(result, key):
+            self._queue.finished()
+
+    def _record(self, result: RowResult, cache_key: str | None = None) -> bool:
+        """Save a finished row, then count it. False if it could not be saved."""
         try:
-            self.store.record_result(self.run_id, result, cache_key=key)
+            self.store.record_result(self.run_id, result, cache_key=cache_key)
         except sqlite3.Error as exc:
             # Without the store nothing we do is kept: stop sending rather than pay for lost rows.
             self.stop("failed", f"Could not save results ({exc}); the run stopped. Free disk space, then resume it.")
-            return
+            return False
         self.tracker.row_finished(result.status, tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost=result.cost, cached=result.cached, correct=result.correct)
-        self._queue.finished()
+        return True
 
     # --- response cache -----------------------------------------------------------------------
 
@@ -467,7 +464,7 @@ class BatchEngine:
                 result = self._build_result(
                     row, hit["output"], hit["finish_reason"], hit["tokens_in"], hit["tokens_out"], hit["model"], fp=None, attempts=0, latency_ms=0, reported_model=hit["model"], cached=True
                 )
-                self.store.record_result(self.run_id, result)
-                self.tracker.row_finished(result.status, tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost=0.0, cached=True, correct=result.correct)
+                if not self._record(result):
+                    return todo + list(rows[start:])  # the run stops; these rows stay pending
             await asyncio.sleep(0)
         return todo

@@ -115,14 +115,13 @@ def resume_run(
     keys: Sequence[KeyEntry] | None = None,
     *,
     retry_failed: bool = False,
-    spec: RunSpec | None = None,
     runner: Runner | None = None,
     rng: random.Random | None = None,
 ) -> RunHandle:
     """Continue a stored run: rows that already have a result are not sent again. A run still
     live in this process gets the new keys instead. A simulated run needs no keys."""
     runner = runner or get_runner()
-    record = store.get_run(run_id)
+    record = store.get_run(run_id, counts=False)  # the counts are read below, once up to date
     if record is None:
         raise InputError(f"There is no run {run_id!r} in {store.data_dir}.")
     live = runner.get(run_id)
@@ -138,8 +137,6 @@ def resume_run(
             raise InputError("Enter the API keys again to resume this run: keys are never saved.", "keys_again")
         rpm = record.keys[0].rpm if record.keys else 600
         keys = demo_pool(len(record.keys) or 4, rpm=rpm)
-    if spec is not None:
-        store.update_spec(run_id, spec)
     if retry_failed:
         store.reset_rows(run_id, "failed")
     store.update_keys(run_id, [k.info() for k in keys])

@@ -239,9 +239,6 @@ class RunStore:
     def update_keys(self, run_id: str, keys: Sequence[KeyInfo]) -> None:
         self._tx([("UPDATE runs SET keys_json = ?, updated_at = ? WHERE id = ?", (_keys_json(keys), _now(), run_id))])
 
-    def update_spec(self, run_id: str, spec: RunSpec) -> None:
-        self._tx([("UPDATE runs SET spec_json = ?, updated_at = ? WHERE id = ?", (spec.to_json(), _now(), run_id))])
-
     def get_run(self, run_id: str, *, counts: bool = True) -> RunRecord | None:
         """A run and, unless `counts=False`, its row counts, tokens and cost (one scan of its
         results; a page that only needs the settings skips it)."""
