@@ -1,0 +1,98 @@
+"""A virtual clock for asyncio tests: the loop's time jumps to the next timer whenever nothing is
+ready to run, so pacing, cool-downs, backoffs and latencies take no real time and every test of
+them is exact and repeatable on a loaded machine (aiolimiter's own tests patch the loop's time the
+same way).
+
+    def test_pacing():
+        async def main():
+            limiter = AsyncLimiter(1, 0.1)
+            for _ in range(50):
+                await limiter.acquire()
+            return asyncio.get_running_loop().time()
+        assert vrun(main) == pytest.approx(4.9)
+
+Real I/O still works: the selector is polled first, and when nothing is scheduled at all (the
+loop waits only for a thread or a socket) it waits for real, up to `idle_real_s`. A loop that is
+idle for that long, or whose clock passes `max_virtual_s`, is a hang, and `vrun` says so instead
+of blocking the suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+__all__ = ["VirtualClockLoop", "VirtualClockHang", "vrun"]
+
+T = TypeVar("T")
+
+# What one turn of the loop costs on the virtual clock (real turns take a microsecond or more).
+# Float drift can leave a timer due "now" forever on a clock that never moves.
+TICK_S = 1e-9
+
+
+class VirtualClockHang(AssertionError):
+    """The code under test would wait forever (or far longer than any run may)."""
+
+
+class _VirtualSelector:
+    def __init__(self, inner: selectors.BaseSelector, loop: VirtualClockLoop) -> None:
+        self._inner = inner
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        # Every turn of the loop costs a tick, as it costs real loops some CPU time: a limiter
+        # that re-arms a timer for "now" (float drift) must still see the clock move.
+        self._loop.advance(TICK_S)
+        events = self._inner.select(0)
+        if events or timeout == 0:
+            return events
+        if timeout is None:
+            # Nothing scheduled: only a thread or a socket can wake the loop. Wait for real.
+            events = self._inner.select(self._loop.idle_real_s)
+            if not events:
+                raise VirtualClockHang(f"the loop waited {self._loop.idle_real_s} s of real time with nothing scheduled: a hang")
+            return events
+        self._loop.advance(timeout)
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class VirtualClockLoop(asyncio.SelectorEventLoop):
+    def __init__(self, *, max_virtual_s: float = 24 * 3600.0, idle_real_s: float = 30.0) -> None:
+        super().__init__()
+        self._now = 0.0
+        self.max_virtual_s = max_virtual_s
+        self.idle_real_s = idle_real_s
+        self._selector = _VirtualSelector(self._selector, self)  # type: ignore[assignment]
+
+    def time(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds
+        if self._now > self.max_virtual_s:
+            raise VirtualClockHang(f"the virtual clock passed {self.max_virtual_s} s: the code under test never finishes")
+
+
+def vrun(main: Callable[[], Awaitable[T]], **loop_options: float) -> T:
+    """Run `main()` to completion on a fresh virtual-clock loop and return its result."""
+    loop = VirtualClockLoop(**loop_options)
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main())
+    finally:
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
