@@ -63,6 +63,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "error.too_many_rows": ("The table has {rows:,} rows, more than the limit of {limit:,}; split it into smaller files.", "表格有 {rows:,} 行，超过上限 {limit:,} 行：请拆分成较小的文件。"),
     "error.no_keys": ("Add at least one API key, or use the simulated provider for a demo.", "请至少添加一个 API 密钥，或使用模拟模型进行演示。"),
+    "error.other_model": (
+        "This run was made with {was}; these keys are for {now}. Use keys for the same model, or choose to continue with the other model.",
+        "此任务使用的是 {was}；这些密钥对应 {now}。请使用同一模型的密钥，或明确选择改用另一个模型继续。",
+    ),
     "error.keys_again": ("Enter the API keys again to resume this run: keys are never saved.", "请重新输入 API 密钥以继续此任务：密钥从不保存。"),
     # data page
     "data.title": ("Data", "数据"),

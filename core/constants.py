@@ -31,10 +31,23 @@ RATE_LIMIT_DEFAULT_COOLDOWN_S = 2.0
 # Never believe a provider asking for more than this; the row can go to another key meanwhile.
 MAX_RETRY_AFTER_S = 300.0
 
+# --- The engine -----------------------------------------------------------------------------
+# Cancel and Ctrl-C let requests already sent finish for up to this long: they are paid for.
+STOP_GRACE_S = 30.0
+# How often a run checks itself for rows that are pending but scheduled nowhere (a bug).
+WATCHDOG_S = 5.0
+# 429s one row may meet before it fails with the reason: no row loops forever.
+MAX_RATE_LIMITS_PER_ROW = 20
+# Concurrency "Auto": where it starts before any latency is known, and the headroom over
+# rate x latency that keeps the keys busy through latency jitter.
+AUTO_CONCURRENCY_START = 8
+AUTO_CONCURRENCY_MARGIN = 1.5
+# Rows checked against the response cache per lookup; sending starts after the first chunk.
+CACHE_CHUNK_ROWS = 500
+
 # --- Progress -------------------------------------------------------------------------------
 RATE_WINDOW_S = 20.0  # recent rows/s is measured over this window
 RECENT_ERRORS = 8  # how many recent errors the progress snapshot keeps
-CONTROL_POLL_S = 0.2  # pause/cancel take effect within this (well under a second)
 
 # --- Input limits ---------------------------------------------------------------------------
 MAX_UPLOAD_MB = 200

@@ -78,6 +78,26 @@ class KeyGate:
     def succeeded(self) -> None:
         self.consecutive_429 = 0
 
+    # --- what the engine calls --------------------------------------------------------------
+
+    async def ready(self, tokens: int = 0) -> None:
+        """Wait until this key may send one request now: cool-down over, allowance taken."""
+        await self.wait_until_cool()
+        await self.acquire(tokens)
+        while self.cooling_for() > 0:  # a 429 arrived while we waited for the allowance
+            await self.wait_until_cool()
+
+    def observe(self, headers: object = None, *, ok: bool, latency_s: float | None = None) -> None:
+        if ok:
+            self.succeeded()
+
+    def rate_limited(self, retry_after: float | None, headers: object = None) -> float:
+        return self.cool_down(retry_after)
+
+    @property
+    def rate_per_s(self) -> float:
+        return self.rpm / 60.0 * C.RATE_SAFETY
+
 
 class GateRegistry:
     """One gate per key fingerprint. If a later run gives a key other limits, the newest win."""

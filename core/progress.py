@@ -35,7 +35,7 @@ class KeyStatus:
 @dataclass(frozen=True)
 class ProgressSnapshot:
     run_id: str
-    state: str  # starting | running | paused | waiting_for_keys | done | cancelled | failed
+    state: str  # starting | running | paused | waiting_for_keys | finishing | done | cancelled | failed
     message: str
     total: int
     ok: int
@@ -175,6 +175,11 @@ class ProgressTracker:
             )
             if error is not None and not rate_limited:
                 self._errors.append(error)
+
+    def note_error(self, message: str) -> None:
+        """An error that belongs to the run, not to one request (an internal error, a repair)."""
+        with self._lock:
+            self._errors.append(message)
 
     def key_state(self, fp: str, state: str, *, cool_until: float | None = None, reason: str | None = None) -> None:
         with self._lock:
