@@ -14,6 +14,7 @@ are used up. Every row that leaves the queue ends as exactly one result, whateve
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import heapq
 import json
@@ -572,7 +573,15 @@ class BatchEngine:
                 continue
             task = asyncio.create_task(self._send(lane, row))
             self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(functools.partial(self._sent, row))
+
+    def _sent(self, row: int, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        queue = self._queue
+        if queue is not None and row in queue.taken and not task.cancelled():
+            # The request ended without finishing or returning its row: a bug, but not a lost row.
+            queue.put(row)
+            self.tracker.note_error(f"Row {row + 1} was left unfinished by an internal error; it was put back.")
 
     def _next_token_estimate(self, lane: _Lane) -> int:
         if not getattr(lane.gate, "counts_tokens", lane.gate.tokens is not None):

@@ -51,6 +51,7 @@ _SERVER_ERRORS = {
 @dataclass
 class SimulatorConfig:
     rpm: int = 600  # per key; 0 = unlimited
+    key_rpm: Mapping[str, int] | None = None  # per-key exceptions to `rpm`
     tpm: int = 0  # per key tokens/min; 0 = unlimited
     latency_s: float = 0.2  # mean simulated latency
     latency_jitter_s: float = 0.05  # uniform +/- jitter
@@ -228,7 +229,8 @@ class Simulator:
         Both buckets are checked before either is charged, so a 429 consumes nothing."""
         cfg = self.config
         limits = []  # (kind, per minute, bucket, amount this request needs, wait)
-        for kind, per_minute, burst_s, amount in (("requests", cfg.rpm, 1.0, 1), ("tokens", cfg.tpm, TOKEN_BURST_S, cost)):
+        rpm = cfg.key_rpm.get(key, cfg.rpm) if cfg.key_rpm else cfg.rpm
+        for kind, per_minute, burst_s, amount in (("requests", rpm, 1.0, 1), ("tokens", cfg.tpm, TOKEN_BURST_S, cost)):
             if per_minute > 0:
                 bucket = self._buckets.get((kind, key))
                 if bucket is None:
