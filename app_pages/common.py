@@ -54,6 +54,7 @@ def init_state() -> None:
         "json_fields": "",
         "json_format": False,
         "label_column": "",
+        "set_temperature": False,  # "provider default": reasoning models accept no other
         "temperature": 0.0,
         "max_tokens": 0,
         "provider": core.SIMULATED_PROVIDER,
@@ -62,6 +63,7 @@ def init_state() -> None:
         "rpm": DEMO_RPM,
         "tpm": 0,
         "concurrency": 16,
+        "auto_concurrency": True,
         "max_attempts": 4,
         "first_n": 10,
         "use_cache": True,
@@ -91,8 +93,10 @@ def restore_from_run(run_id: str | None) -> bool:
     s["output_mode"] = "json" if spec_.json_fields else "text"
     s["json_fields"], s["json_format"] = ", ".join(spec_.json_fields), spec_.json_response_format
     s["label_column"] = spec_.label_column or ""
+    s["set_temperature"] = spec_.temperature is not None
     s["temperature"], s["max_tokens"] = spec_.temperature or 0.0, spec_.max_tokens or 0
     s["concurrency"], s["max_attempts"] = spec_.concurrency, spec_.max_attempts
+    s["auto_concurrency"] = spec_.auto_concurrency
     return True
 
 
@@ -141,12 +145,13 @@ def spec() -> RunSpec:
     return RunSpec(
         template=s["template"],
         system=s["system"] or None,
-        temperature=s["temperature"],
+        temperature=s["temperature"] if s["set_temperature"] else None,
         max_tokens=s["max_tokens"] or None,
         json_fields=json_fields,
         json_response_format=bool(s["json_format"]) and bool(json_fields),
         label_column=s["label_column"] or None,
         concurrency=int(s["concurrency"]),
+        auto_concurrency=bool(s["auto_concurrency"]),
         max_attempts=int(s["max_attempts"]),
         use_cache=bool(s["use_cache"]),
         price_in=s["price_in"],

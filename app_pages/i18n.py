@@ -27,6 +27,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "state.running": ("running", "运行中"),
     "state.paused": ("paused", "已暂停"),
     "state.waiting_for_keys": ("waiting for keys", "等待可用密钥"),
+    "state.finishing": ("finishing the requests already sent", "正在完成已发出的请求"),
     "state.done": ("done", "已完成"),
     "state.cancelled": ("cancelled", "已取消"),
     "state.failed": ("stopped on an error", "因错误停止"),
@@ -127,6 +128,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "prompt.parameters": ("Model parameters", "模型参数"),
     "prompt.temperature": ("Temperature", "温度"),
+    "prompt.set_temperature": ("Set a temperature (otherwise the provider's default)", "设置温度（否则使用服务商的默认值）"),
+    "prompt.set_temperature_help": (
+        "Reasoning models (OpenAI o-series, gpt-5) accept only their default; leave this off for them.",
+        "推理模型（OpenAI o 系列、gpt-5）只接受默认温度；使用这些模型时请不要勾选。",
+    ),
     "prompt.max_tokens": ("Max tokens (0 = provider default)", "最大输出 tokens（0 表示使用默认值）"),
     "prompt.max_tokens_help": ("Answers longer than this are cut off.", "超过此长度的回答会被截断。"),
     "prompt.problem.empty": ("The prompt is empty: write what to ask the model for each row.", "提示词为空：请写下要让模型对每一行做什么。"),
@@ -189,7 +195,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     # run page
     "run.title": ("Run", "运行"),
     "run.rpm": ("Requests per minute, per key", "每个密钥每分钟请求数"),
-    "run.concurrency": ("Concurrency", "并发数"),
+    "run.concurrency": ("Concurrency (at most)", "并发数（上限）"),
+    "run.auto_concurrency": ("Auto: only as many as the keys' pace needs", "自动：按密钥速度所需的数量"),
+    "run.auto_concurrency_help": (
+        "Keeps enough requests in flight to reach the keys' pace at the latency seen, never more than the slider.",
+        "根据观测到的延迟，保持刚好能达到密钥速度的在途请求数，不超过滑块设定的上限。",
+    ),
     "run.concurrency_help": ("How many requests may be waiting for an answer at once, over all keys.", "所有密钥合计，同时等待回答的最大请求数。"),
     "run.max_attempts": ("Max attempts per row", "每行最多尝试次数"),
     "run.max_attempts_help": (

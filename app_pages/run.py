@@ -56,7 +56,8 @@ st.session_state.setdefault("run_rpm", st.session_state["rpm"])
 with st.container(border=True, key="run_settings"):
     s1, s2, s3 = st.columns(3)
     s1.slider(t("run.rpm"), 1, max(3000, int(st.session_state["rpm"])), key="run_rpm", on_change=sync_rpm, persist_state=KEEP, help=t("keys.rpm_help"))
-    s2.slider(t("run.concurrency"), 1, 256, key="concurrency", persist_state=KEEP, help=t("run.concurrency_help"))
+    s2.slider(t("run.concurrency"), 1, core.constants.MAX_CONCURRENCY, key="concurrency", persist_state=KEEP, help=t("run.concurrency_help"))
+    s2.checkbox(t("run.auto_concurrency"), key="auto_concurrency", persist_state=KEEP, help=t("run.auto_concurrency_help"))
     s3.slider(t("run.max_attempts"), 1, 10, key="max_attempts", persist_state=KEEP, help=t("run.max_attempts_help"))
     try:
         entries, source = pool()
@@ -152,12 +153,12 @@ def progress_panel() -> None:
     n[3].metric(t("run.timeouts"), f"{snap.timeouts:,}")
     n[4].metric(t("run.retries"), f"{snap.retries:,}")
     n[5].metric(t("run.accuracy"), f"{snap.accuracy:.1%}" if snap.accuracy is not None else "–")
-    if snap.message and snap.state in ("waiting_for_keys", "failed", "paused", "cancelled"):
+    if snap.message and snap.state in ("waiting_for_keys", "failed", "paused", "cancelled", "finishing"):
         (st.warning if snap.state != "failed" else st.error)(plain(snap.message))
 
     c = st.columns([1, 1, 1, 1, 2])
     if handle is not None:
-        if snap.state == "paused":
+        if snap.state in ("paused", "finishing"):  # resuming while finishing undoes the cancel
             c[0].button(t("run.resume"), key="resume_live", on_click=handle.resume, icon=":material/play_arrow:", width="stretch")
         else:
             c[0].button(t("run.pause"), key="pause", on_click=handle.pause, icon=":material/pause:", width="stretch")

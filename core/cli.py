@@ -48,7 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--keys-env", metavar="VAR", help="environment variable holding comma-separated keys")
     run.add_argument("--rpm", type=int, help="requests per minute, per key")
     run.add_argument("--tpm", type=int, help="tokens per minute, per key")
-    run.add_argument("--concurrency", type=int, default=C.DEFAULT_CONCURRENCY)
+    run.add_argument(
+        "--concurrency", type=_concurrency, default=str(C.DEFAULT_CONCURRENCY), metavar="N|auto",
+        help=f"requests in flight at once; 'auto' keeps as many as the keys' pace needs (at most {C.AUTO_CONCURRENCY_CAP}), 'auto:N' at most N",
+    )
     run.add_argument("--max-attempts", type=int, default=C.DEFAULT_MAX_ATTEMPTS)
     run.add_argument("--timeout", type=float, default=C.DEFAULT_TIMEOUT_S, metavar="SECONDS")
     run.add_argument("--max-tokens", type=int)
@@ -84,6 +87,19 @@ def _keys(args: argparse.Namespace) -> list:
     return make_pool(parse_keys(",".join(keys)), provider="Custom", base_url=args.base_url, model=args.model, rpm=args.rpm or C.DEFAULT_RPM, tpm=args.tpm)
 
 
+def _concurrency(value: str) -> tuple[int, bool]:
+    """`16` (fixed), `auto` or `auto:64` (as many as needed, at most 64)."""
+    text = value.strip().lower()
+    try:
+        if text == "auto":
+            return C.AUTO_CONCURRENCY_CAP, True
+        if text.startswith("auto:"):
+            return int(text[5:]), True
+        return int(text), False
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, 'auto' or 'auto:N', not {value!r}") from None
+
+
 def _spec(args: argparse.Namespace) -> RunSpec:
     if args.template_file:
         try:
@@ -103,7 +119,8 @@ def _spec(args: argparse.Namespace) -> RunSpec:
         json_response_format=args.json_response_format,
         label_column=args.label_column,
         label_field=args.label_field,
-        concurrency=args.concurrency,
+        concurrency=args.concurrency[0],
+        auto_concurrency=args.concurrency[1],
         max_attempts=args.max_attempts,
         timeout_s=args.timeout,
         use_cache=not args.no_cache,
@@ -127,6 +144,8 @@ def _progress_line(snap: ProgressSnapshot, width: int = 24) -> str:
     cooling = sum(1 for k in snap.keys if k.state == "cooling")
     dead = sum(1 for k in snap.keys if k.state == "dead")
     extra = (f", {cooling} key(s) cooling" if cooling else "") + (f", {dead} key(s) dead" if dead else "")
+    if snap.state == "finishing":
+        extra += f", finishing {snap.in_flight} request(s) already sent"
     return (
         f"[{bar}] {snap.done}/{snap.total} ok {snap.ok} failed {snap.failed} "
         f"{snap.rows_per_s:.1f} rows/s ETA {_fmt_time(snap.eta_s)} ${snap.cost:.4f}{extra}"
@@ -174,8 +193,17 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     err.write(f"run: {handle.run_id}\n")
     err.flush()
 
+    interrupts = 0
+
     def interrupt(signum, frame):  # type: ignore[no-untyped-def]
-        handle.stop(f"Interrupted: resume with --resume {handle.run_id}")
+        # The first Ctrl-C lets requests already sent finish (they are paid); a second cuts them.
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            handle.stop(f"Interrupted: resume with --resume {handle.run_id}")
+            err.write("\nFinishing the requests already sent; press Ctrl-C again to stop at once.\n")
+        else:
+            handle.abort()
 
     previous = signal.signal(signal.SIGINT, interrupt)
     try:

@@ -41,6 +41,7 @@ MAX_RATE_LIMITS_PER_ROW = 20
 # Concurrency "Auto": where it starts before any latency is known, and the headroom over
 # rate x latency that keeps the keys busy through latency jitter.
 AUTO_CONCURRENCY_START = 8
+AUTO_CONCURRENCY_CAP = 64  # the command line's `--concurrency auto`
 AUTO_CONCURRENCY_MARGIN = 1.5
 # Rows checked against the response cache per lookup; sending starts after the first chunk.
 CACHE_CHUNK_ROWS = 500

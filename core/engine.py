@@ -71,7 +71,7 @@ class _RowQueue:
 
     def __init__(self, pending: Sequence[int], on_change: Callable[[], None]) -> None:
         self.pending: set[int] = set(pending)
-        self.taken: set[int] = set()
+        self.taken: dict[int, object] = {}  # row -> the request task that holds it
         self._ready: list[int] = []
         self._delayed: list[tuple[float, int]] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -89,7 +89,7 @@ class _RowQueue:
         self._on_change()
 
     def put(self, row: int, delay: float = 0.0) -> None:
-        self.taken.discard(row)
+        self.taken.pop(row, None)
         if row not in self.pending:
             return  # finished meanwhile: never send a finished row again
         if delay > 0:
@@ -132,12 +132,12 @@ class _RowQueue:
         while self._ready:
             row = heapq.heappop(self._ready)
             if row in self.pending and row not in self.taken:
-                self.taken.add(row)
+                self.taken[row] = None
                 return row
         return None
 
     def finished(self, row: int) -> None:
-        self.taken.discard(row)
+        self.taken.pop(row, None)
         if row in self.pending:
             self.pending.discard(row)
             self._notify()
@@ -151,7 +151,7 @@ class _RowQueue:
     def orphans(self) -> set[int]:
         """Pending rows that are nowhere: not ready, not delayed, not taken. Always empty unless
         there is a bug; the engine's watchdog puts them back."""
-        placed = set(self._ready) | {row for _, row in self._delayed} | self.taken
+        placed = set(self._ready) | {row for _, row in self._delayed} | set(self.taken)
         return self.pending - placed
 
     def close(self) -> None:
@@ -283,6 +283,7 @@ class BatchEngine:
         self._running = asyncio.Event()
         self._running.set()
         self._stop: _Stop | None = None
+        self._abort = False
         self._closing = False  # past the point where a resume can still continue this engine
         self._signal = asyncio.Event()
         self._slots = _Slots(spec.concurrency if not spec.auto_concurrency else min(spec.concurrency, C.AUTO_CONCURRENCY_START))
@@ -307,6 +308,7 @@ class BatchEngine:
             return False
         if self._stop is not None:
             self._stop = None
+            self._abort = False
             self._signal.set()
         self._running.set()
         if self._queue is not None:
@@ -323,6 +325,12 @@ class BatchEngine:
             self._signal.set()
             if self._queue is not None:
                 self._queue.wake()
+
+    def abort(self) -> None:
+        """After a stop: do not wait for the requests in flight (a second Ctrl-C)."""
+        if self._stop is not None:
+            self._abort = True
+            self._signal.set()
 
     def add_keys(self, keys: Sequence[KeyEntry]) -> None:
         added = [k for k in keys if k.fingerprint not in self._lanes or not self._lanes[k.fingerprint].live]
@@ -411,7 +419,7 @@ class BatchEngine:
         await self._stop_lanes()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + C.STOP_GRACE_S
-        while self._inflight and self._stop is stop and self._queue.outstanding > 0:
+        while self._inflight and self._stop is stop and self._queue.outstanding > 0 and not self._abort:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
@@ -572,13 +580,14 @@ class BatchEngine:
                     queue.put(row)
                 continue
             task = asyncio.create_task(self._send(lane, row))
+            queue.taken[row] = task
             self._inflight.add(task)
             task.add_done_callback(functools.partial(self._sent, row))
 
     def _sent(self, row: int, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
         queue = self._queue
-        if queue is not None and row in queue.taken and not task.cancelled():
+        if queue is not None and queue.taken.get(row) is task and not task.cancelled():
             # The request ended without finishing or returning its row: a bug, but not a lost row.
             queue.put(row)
             self.tracker.note_error(f"Row {row + 1} was left unfinished by an internal error; it was put back.")

@@ -82,6 +82,10 @@ class RunHandle:
         """Stop sending and leave the run paused in the store, to be resumed later."""
         self._call("stop", "paused", message)
 
+    def abort(self) -> None:
+        """Cut requests still in flight after a stop instead of letting them finish."""
+        self._call("abort")
+
     def add_keys(self, keys: Sequence[KeyEntry]) -> None:
         self._call("add_keys", list(keys))
 

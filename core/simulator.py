@@ -19,6 +19,7 @@ import math
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 SIMULATED_BASE_URL = "http://simulated.invalid/v1"  # .invalid never resolves: nothing can leak out
+DEMO_HISTORY = 1_000  # the app's simulator lives as long as the process: its stats stay small
 DEFAULT_MODELS = ("simulated", "gpt-4o-mini", "gpt-4o", "deepseek-chat")
 TOKEN_BURST_S = 6.0  # a key's token bucket holds six seconds of its tokens/min
 MESSAGE_OVERHEAD_TOKENS = 4
@@ -65,6 +67,7 @@ class SimulatorConfig:
     no_quota_keys: frozenset[str] = frozenset()  # 429 insufficient_quota
     valid_keys: frozenset[str] | None = None  # None: any other key is accepted
     models: frozenset[str] | None = None  # None: any model is accepted
+    history: int | None = None  # arrival times and prompts kept per key (None: all; the demo keeps a few)
     error_style: str = "openai"  # "openai" | "detail" | "text": the shape of every error body
     seed: int = 0
 
@@ -100,10 +103,10 @@ _COUNTERS = ("requests", "ok", "rate_limited", "server_errors", "timeouts", "dro
 class _Tally:
     __slots__ = ("counts", "times", "prompts")
 
-    def __init__(self) -> None:
+    def __init__(self, history: int | None = None) -> None:
         self.counts = dict.fromkeys(_COUNTERS, 0)
-        self.times: list[float] = []
-        self.prompts: list[str] = []
+        self.times: deque[float] = deque(maxlen=history)
+        self.prompts: deque[str] = deque(maxlen=history)
 
     def freeze(self) -> KeyStats:
         return KeyStats(**self.counts, times=tuple(self.times), prompts=tuple(self.prompts))
@@ -188,7 +191,7 @@ class Simulator:
         with self._lock:
             tally = self._tallies.get(key)
             if tally is None:
-                tally = self._tallies[key] = _Tally()
+                tally = self._tallies[key] = _Tally(self.config.history)
             tally.counts["requests"] += 1
             return tally
 
@@ -384,7 +387,7 @@ def demo_simulator() -> Simulator:
     """The process-wide simulator behind the app's demo mode (default config: 600 rpm per key,
     ~0.2 s latency, 5% wrong answers). Shared so its stats cover every demo run; it holds nothing
     tied to an event loop, so runs on different threads' loops may use it."""
-    return Simulator()
+    return Simulator(SimulatorConfig(history=DEMO_HISTORY))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -444,3 +444,18 @@ def test_auto_concurrency_keeps_only_as_many_requests_in_flight_as_the_pace_need
 
     # 600/min = 10/s at 1 s latency: about 10 in flight (x 1.5 headroom), not the cap of 64
     assert 8 <= vrun(main) <= 20
+
+
+def test_the_demo_simulator_keeps_bounded_stats():
+    from core.simulator import demo_simulator
+
+    async def main() -> tuple[int, int]:
+        sim = simulator(history=3)
+        client = sim.client("k", max_retries=0)
+        for i in range(5):
+            await client.chat.completions.create(model="simulated", messages=[{"role": "user", "content": f"{i} + 1"}])
+        stats = sim.stats()["k"]
+        return stats.requests, len(stats.times) + len(stats.prompts)
+
+    assert vrun(main) == (5, 6)
+    assert demo_simulator().config.history is not None
