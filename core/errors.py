@@ -4,10 +4,12 @@
      └── InputError            the user's file, template or settings cannot be used (plain sentence)
 
     Provider failures are not raised past the engine; `classify` turns each into a `Failure`:
-     ├── RETRY        429 (key cools down, attempt not counted), 408, 409, 5xx, timeouts,
-     │                dropped connections, bodies that are not JSON
-     ├── KEY_DEAD     401, 403, 402, 429 insufficient_quota: the key leaves the run
-     └── ROW_BAD      400, 404, 413, 422 and other 4xx: the row fails at once
+     ├── RATE_LIMITED  429 rate_limit_exceeded: the key cools down, the row goes back at once for
+     │                 any key to take, and no attempt is used
+     ├── RETRY         408, 409, 5xx, timeouts, dropped connections, bodies that are not JSON:
+     │                 the row comes back after a delay and uses one of its attempts
+     ├── KEY_DEAD      401, 402, 403, 429 insufficient_quota: the key leaves the run
+     └── ROW_BAD       400, 404, 413, 422 and other 4xx: the row fails at once
 
 The engine acts on the class, never on message text.
 """
@@ -130,7 +132,10 @@ def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = Non
 
 
 def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter: attempt 1 waits up to 1 s, then 2, 4, ... 60 s."""
+    """Exponential backoff with *equal* jitter: the cap doubles with each attempt (1 s, 2, 4, ... up
+    to BACKOFF_MAX_S) and the wait is drawn from [cap/2, cap]. Not "full" jitter ([0, cap]): half
+    the cap is always waited, so a retry never comes straight back, and the other half spreads out
+    rows that failed together."""
     cap = min(C.BACKOFF_MAX_S, C.BACKOFF_BASE_S * (2 ** max(attempt - 1, 0)))
     return (rng or random).uniform(cap / 2, cap)
 
