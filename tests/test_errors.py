@@ -350,3 +350,79 @@ async def test_a_refused_connection_is_unreachable_not_a_billable_timeout():
         await client.close()
     assert failure.kind is ErrorKind.RETRY and not failure.timeout
     assert failure.message.startswith("Could not reach the provider") and "127.0.0.1:9" in failure.message
+
+
+# --- Each shape from the simulator, through the real SDK --------------------------------------
+
+QUIET_SIM = dict(latency_s=0.0, latency_jitter_s=0.0, error_rate=0.0, rpm=0)
+
+
+async def failure_from_simulator(prompt: str, *, model: str = "simulated", config: dict | None = None, **params: object) -> Failure:
+    from core.simulator import Simulator, SimulatorConfig
+
+    client = Simulator(SimulatorConfig(**{**QUIET_SIM, **(config or {})})).client("sk-sim-0123456789abcdef", max_retries=0)
+    try:
+        await client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}], **params)
+    except Exception as exc:  # noqa: BLE001 - whatever the SDK raises is what the engine classifies
+        return classify(exc, ["sk-sim-0123456789abcdef"])
+    finally:
+        await client.close()
+    raise AssertionError("the simulator answered 200")
+
+
+@pytest.mark.parametrize(
+    "prompt, config, params, kind, fields",
+    [
+        pytest.param("SIMULATE_TPM_TOO_LARGE", {}, {}, ErrorKind.ROW_BAD,
+                     dict(status=429, code="rate_limit_exceeded", type="tokens", limit=30000, requested=45000, retry_after=None), id="tpm-too-large"),
+        pytest.param("SIMULATE_TPM_TOO_LARGE", {"error_style": "detail"}, {}, ErrorKind.ROW_BAD,
+                     dict(status=429, code=None, limit=30000, requested=45000), id="tpm-too-large-from-a-detail-server"),
+        pytest.param("SIMULATE_MODERATION", {}, {}, ErrorKind.ROW_BAD, dict(status=403, code="403"), id="moderation"),
+        pytest.param("SIMULATE_NO_RETRY", {}, {}, ErrorKind.ROW_BAD, dict(status=503, code="overloaded"), id="no-retry"),
+        pytest.param("SIMULATE_SHOULD_RETRY", {}, {}, ErrorKind.RETRY, dict(status=400), id="should-retry"),
+        pytest.param("SIMULATE_LONG_RETRY_AFTER", {}, {}, ErrorKind.RATE_LIMITED,
+                     dict(status=429, retry_after=C.MAX_RETRY_AFTER_S, retry_after_asked=3600.0, limit=10000, requested=1), id="long-retry-after"),
+        pytest.param("SIMULATE_BAD_REQUEST", {}, {}, ErrorKind.ROW_BAD, dict(status=400, code="context_length_exceeded", param="messages"), id="bad-request"),
+        pytest.param("1 + 1", {"reasoning_models": frozenset({"o3"})}, {"max_tokens": 5}, ErrorKind.ROW_BAD,
+                     dict(status=400, code="unsupported_parameter", param="max_tokens", unsupported_param="max_tokens"), id="reasoning-max-tokens"),
+        pytest.param("1 + 1", {"reasoning_models": frozenset({"o3"}), "error_style": "text"}, {"max_tokens": 5}, ErrorKind.ROW_BAD,
+                     dict(status=400, code=None, unsupported_param="max_tokens"), id="reasoning-max-tokens-as-plain-text"),
+        pytest.param("1 + 1", {"reasoning_models": frozenset({"o3"})}, {"temperature": 0.2}, ErrorKind.ROW_BAD,
+                     dict(status=400, code="unsupported_value", unsupported_param="temperature"), id="reasoning-temperature"),
+    ],
+)
+async def test_the_simulator_produces_each_shape_through_the_real_sdk(prompt, config, params, kind, fields):
+    model = "o3" if config.get("reasoning_models") else "simulated"
+    failure = await failure_from_simulator(prompt, model=model, config=config, **params)
+    assert failure.kind is kind, failure.message
+    for name, value in fields.items():
+        assert getattr(failure, name) == (pytest.approx(value) if isinstance(value, float) else value), name
+    assert "sk-sim-0123456789abcdef" not in failure.message
+
+
+async def test_an_ordinary_rate_limit_from_the_simulator_keeps_its_numbers_and_headers():
+    from core.simulator import Simulator, SimulatorConfig
+
+    client = Simulator(SimulatorConfig(**{**QUIET_SIM, "rpm": 1})).client("sk-a", max_retries=0)
+    messages = [{"role": "user", "content": "1 + 1"}]
+    await client.chat.completions.create(model="simulated", messages=messages)  # the bucket holds one
+    with pytest.raises(openai.RateLimitError) as caught:
+        await client.chat.completions.create(model="simulated", messages=messages)
+    await client.close()
+    failure = classify(caught.value)
+    assert (failure.kind, failure.type, failure.limit, failure.requested) == (ErrorKind.RATE_LIMITED, "requests", 1, 1)
+    assert failure.retry_after is not None and not failure.retry_after_clamped
+    assert failure.headers["x-ratelimit-remaining-requests"] == "0"  # what the adaptive limiter will read
+
+
+async def test_a_reasoning_model_is_answered_after_the_shared_fallback():
+    from core.simulator import Simulator, SimulatorConfig
+
+    params = {"max_tokens": 5}
+    failure = await failure_from_simulator("1 + 1", model="o3", config={"reasoning_models": frozenset({"o3"})}, **params)
+    fallback = param_fallback(failure, params)
+    assert fallback == {"max_completion_tokens": 5}
+    client = Simulator(SimulatorConfig(**QUIET_SIM, reasoning_models=frozenset({"o3"}))).client("sk-a", max_retries=0)
+    reply = await client.chat.completions.create(model="o3", messages=[{"role": "user", "content": "1 + 1"}], **fallback)
+    await client.close()
+    assert reply.choices[0].message.content == "2"

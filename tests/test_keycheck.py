@@ -204,3 +204,10 @@ async def test_a_rate_limited_check_says_how_long_the_provider_asked_for():
     [check] = await check_keys_async([key(GOOD)], client_factory=mock_factory(long_wait))
     assert check.verdict == "rate_limited"
     assert "(429; try again in 1 h)" in check.message  # what was asked, not the engine's clamped wait
+
+
+async def test_a_reasoning_model_on_the_simulator_checks_ok_with_one_more_request():
+    s = sim(reasoning_models=frozenset({"o3-mini"}))
+    [check] = await check_keys_async([key(GOOD, model="o3-mini")], client_factory=factory_for(s))
+    assert check.verdict == "ok"
+    assert s.stats()[GOOD].requests == 2  # refused max_tokens, then max_completion_tokens
