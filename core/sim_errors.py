@@ -57,11 +57,11 @@ def triggered(everything: str, *, model: str, request: Mapping[str, object], pro
                        "to run successfully.", "tokens", "rate_limit_exceeded", headers=headers, counter="rate_limited")
     if "SIMULATE_MODERATION" in everything:
         # OpenRouter's shape whatever the error style: that shape is what this trigger is for.
-        error = {"code": 403, "message": f'{model} requires moderation on OpenRouter. Your input was flagged for '
-                 '"harassment". No credits were charged.',
+        message = f'{model} requires moderation on OpenRouter. Your input was flagged for "harassment". No credits were charged.'
+        error = {"code": 403, "message": message,
                  "metadata": {"reasons": ["harassment"], "flagged_input": prompt[:100], "provider_name": "simulator",
                               "model_slug": model}}
-        return Refusal(403, error["message"], "moderation", None, body={"error": error, "user_id": "user_simulated"})  # type: ignore[arg-type]
+        return Refusal(403, message, "moderation", None, body={"error": error, "user_id": "user_simulated"})
     if "SIMULATE_LONG_RETRY_AFTER" in everything:
         wait = f"{LONG_RETRY_AFTER_S // 60}m0s"  # OpenAI's x-ratelimit-reset-* format
         headers = {"retry-after": str(LONG_RETRY_AFTER_S), "x-ratelimit-limit-requests": "10000",
