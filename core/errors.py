@@ -99,8 +99,9 @@ class Failure:
         if self.retry_after is None:
             return ""
         waiting = f"waiting {describe_seconds(self.retry_after)}"
-        if self.retry_after_clamped:
-            return f"the provider asked for {describe_seconds(self.retry_after_asked)}; {waiting}"  # type: ignore[arg-type]
+        asked = self.retry_after_asked
+        if asked is not None and asked > self.retry_after:
+            return f"the provider asked for {describe_seconds(asked)}; {waiting}"
         return waiting
 
 
@@ -181,8 +182,8 @@ def _safe_headers(headers: httpx2.Headers | Mapping[str, str] | None, secrets: I
 
 # "Request too large for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000,
 # Requested 45000." and "Rate limit reached ... Limit 30000, Used 29000, Requested 2000."
-_LIMIT = re.compile(r"\bLimit:?\s*([\d,]+)")
-_REQUESTED = re.compile(r"\bRequested:?\s*([\d,]+)")
+_LIMIT = re.compile(r"\bLimit:?\s*(\d[\d,]*)")
+_REQUESTED = re.compile(r"\bRequested:?\s*(\d[\d,]*)")
 _UNIT = re.compile(r"\((TPM|TPD|RPM|RPD|IPM)\)")
 _PER = {"TPM": "minute", "TPD": "day"}
 # The phrase OpenAI puts before the parameter, for servers that pass the message on without the code.
@@ -192,7 +193,7 @@ _UNSUPPORTED_CODES = ("unsupported_parameter", "unsupported_value")
 
 def _number(pattern: re.Pattern[str], text: str) -> int | None:
     m = pattern.search(text)
-    return int(m.group(1).replace(",", "")) if m and m.group(1).replace(",", "") else None
+    return int(m.group(1).replace(",", "")) if m else None
 
 
 def _moderation(body: object) -> tuple[list[str], str] | None:
@@ -254,8 +255,9 @@ def _status_failure(exc: openai.APIStatusError, clean: Any, secrets: tuple[str, 
     )
     message = f"{words} ({status}): {detail}" if detail and detail != words else f"{words} ({status})"
 
-    def failure(kind: ErrorKind, text: str = message, **more: Any) -> Failure:
-        return Failure(kind, text, **{**fields, **more})
+    def failure(kind: ErrorKind, text: str = message, *, final: bool = False, **more: Any) -> Failure:
+        made = Failure(kind, text, **{**fields, **more})
+        return made if final else _obey_should_retry(made)
 
     if status == 429:
         if code == "insufficient_quota" or etype == "insufficient_quota" or "insufficient_quota" in str(body):
@@ -275,7 +277,8 @@ def _status_failure(exc: openai.APIStatusError, clean: Any, secrets: tuple[str, 
             size = f": it needs {requested:,} tokens, the key allows {limit:,} per {per}" if limit is not None and requested is not None else ""
             text = (f"The prompt is too large for this key's tokens-per-{per} limit (429){size}. Shorten the prompt or "
                     f"lower max tokens (both count), or use a key with a higher limit.")
-            return failure(ErrorKind.ROW_BAD, text, limit=limit, requested=requested)
+            # Final whatever x-should-retry says: no retry makes this prompt fit this key.
+            return failure(ErrorKind.ROW_BAD, text, final=True, limit=limit, requested=requested)
         return failure(ErrorKind.RATE_LIMITED, limit=limit, requested=requested)
     if status == 403 and (flag := _moderation(body)) is not None:
         reasons, flagged = flag
@@ -314,8 +317,7 @@ def _obey_should_retry(failure: Failure) -> Failure:
     said = should_retry_header(failure.headers)
     if said is False and failure.kind in (ErrorKind.RETRY, ErrorKind.RATE_LIMITED):
         return replace(failure, kind=ErrorKind.ROW_BAD, message=f"{failure.message} (the provider said not to retry it)")
-    too_large = failure.limit is not None and failure.requested is not None and failure.requested > failure.limit
-    if said is True and failure.kind in (ErrorKind.KEY_DEAD, ErrorKind.ROW_BAD) and not too_large:
+    if said is True and failure.kind in (ErrorKind.KEY_DEAD, ErrorKind.ROW_BAD):
         return replace(failure, kind=ErrorKind.RETRY, message=f"{failure.message} (the provider said to retry it)")
     return failure
 
@@ -338,7 +340,7 @@ def classify(exc: BaseException, secrets: Iterable[str] = ()) -> Failure:
         detail = f": {type(cause).__name__}" if cause is not None else ""
         return Failure(ErrorKind.RETRY, clean(f"Could not reach the provider (connection failed{detail})"))
     if isinstance(exc, openai.APIStatusError):
-        return _obey_should_retry(_status_failure(exc, clean, secrets))
+        return _status_failure(exc, clean, secrets)
     if isinstance(exc, json.JSONDecodeError):
         # openai raises a bare JSONDecodeError for a 200 whose body is not JSON.
         return Failure(ErrorKind.RETRY, "The provider sent an answer that is not valid JSON")

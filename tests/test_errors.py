@@ -194,6 +194,8 @@ SHAPES = [
     pytest.param(401, openai_error("token expired"), {"x-should-retry": "true"}, ErrorKind.RETRY, dict(status=401), id="401-with-should-retry-true"),
     pytest.param(429, openai_error(TOO_LARGE, "tokens", "rate_limit_exceeded"), {"x-should-retry": "true"},
                  ErrorKind.ROW_BAD, dict(limit=30000, requested=45000), id="too-large-stays-final-even-with-should-retry-true"),
+    pytest.param(429, openai_error("Request too large for gpt-4o on tokens per min.", "tokens", "rate_limit_exceeded"), {"x-should-retry": "true"},
+                 ErrorKind.ROW_BAD, dict(limit=None), id="too-large-without-numbers-stays-final-with-should-retry-true"),
     pytest.param(500, openai_error("boom"), {"x-should-retry": "true"}, ErrorKind.RETRY, {}, id="5xx-with-should-retry-true"),
     pytest.param(503, openai_error("boom"), {"x-should-retry": "maybe"}, ErrorKind.RETRY, {}, id="5xx-with-should-retry-garbage"),
     pytest.param(400, {"error": MAX_TOKENS}, {}, ErrorKind.ROW_BAD,
