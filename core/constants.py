@@ -28,7 +28,9 @@ BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 60.0
 # Cool-down of a key after a 429 that named no delay.
 RATE_LIMIT_DEFAULT_COOLDOWN_S = 2.0
-# Never believe a provider asking for more than this; the row can go to another key meanwhile.
+# The longest Retry-After we wait; a longer ask is clamped to this (and kept in the Failure, so the
+# key's state can say both). openai-python gives up on a request asked to wait over 2 minutes; a
+# batch cannot give up on its rows, and meanwhile they go to other keys, so we wait and try again.
 MAX_RETRY_AFTER_S = 300.0
 
 # --- The engine -----------------------------------------------------------------------------

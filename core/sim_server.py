@@ -102,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dead-key", action="append", default=[])
     p.add_argument("--no-quota-key", action="append", default=[])
     p.add_argument("--model", action="append", default=None, help="accept only these models (repeatable)")
+    p.add_argument("--reasoning-model", action="append", default=[],
+                   help="refuse max_tokens and temperatures but 1 for this model, as OpenAI's reasoning models do (repeatable)")
     p.add_argument("--error-style", choices=ERROR_STYLES, default=d.error_style)
     return p
 
@@ -127,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         rpm=a.rpm, tpm=a.tpm, latency_s=a.latency, latency_jitter_s=a.jitter, error_rate=a.error_rate,
         p_5xx=a.p_5xx, p_timeout=a.p_timeout, p_drop=a.p_drop, p_nonjson=a.p_nonjson, hang_s=a.hang,
         dead_keys=frozenset(a.dead_key), no_quota_keys=frozenset(a.no_quota_key),
-        models=frozenset(a.model) if a.model else None, error_style=a.error_style, seed=a.seed,
+        models=frozenset(a.model) if a.model else None, reasoning_models=frozenset(a.reasoning_model),
+        error_style=a.error_style, seed=a.seed,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(Simulator(config), a.host, a.port))

@@ -7,6 +7,26 @@ limit; faults are drawn from a seeded RNG and the clock and sleep are injected, 
     sim = Simulator(SimulatorConfig(rpm=60, latency_s=0))
     client = sim.client("sk-a", max_retries=0)
     reply = await client.chat.completions.create(model="simulated", messages=[{"role": "user", "content": "2 + 3 x 4"}])
+
+Triggers: a word anywhere in the messages (system prompt included) gets the same answer every time,
+so a test can reach each error shape over the real SDK. The first in this list wins:
+
+    SIMULATE_TPM_TOO_LARGE     429 type "tokens", code rate_limit_exceeded: "Request too large for <model>
+                               ... (TPM): Limit <tpm or 30000>, Requested <more than that>", no retry-after
+    SIMULATE_MODERATION        403 in OpenRouter's shape, whatever `error_style`: {"error": {"code": 403,
+                               "message": "... flagged ...", "metadata": {"reasons": [...], "flagged_input": ...}}}
+    SIMULATE_LONG_RETRY_AFTER  429 rate_limit_exceeded (requests per day) with `retry-after: 3600`
+    SIMULATE_NO_RETRY          503 overloaded with `x-should-retry: false`
+    SIMULATE_SHOULD_RETRY      400 with `x-should-retry: true`
+    SIMULATE_BAD_REQUEST       400 context_length_exceeded (after the rate limiter and the fault draw)
+    SIMULATE_CONTENT_FILTER    200 with empty content and finish_reason "content_filter"
+
+The first five are answered before the rate limiter, as a provider refuses them before counting
+anything: they charge no bucket and draw no fault, so the seeded faults of other rows stay put.
+
+Models in `reasoning_models` act like OpenAI's o-series: a request with `max_tokens` gets 400
+unsupported_parameter (param "max_tokens"), a temperature other than 1 gets 400 unsupported_value
+(param "temperature"); `max_completion_tokens` is accepted.
 """
 
 from __future__ import annotations
@@ -27,6 +47,7 @@ import httpx2
 import openai
 
 from .sim_arith import completion, estimate_tokens, read_messages, reply
+from .sim_errors import Refusal, refuse_params, triggered
 
 __all__ = [
     "SIMULATED_BASE_URL", "SimulatorConfig", "KeyStats", "SimResponse", "Simulator",
@@ -68,6 +89,8 @@ class SimulatorConfig:
     valid_keys: frozenset[str] | None = None  # None: any other key is accepted
     models: frozenset[str] | None = None  # None: any model is accepted
     history: int | None = None  # arrival times and prompts kept per key (None: all; the demo keeps a few)
+    # Models that refuse max_tokens and any temperature but 1, as OpenAI's reasoning models do.
+    reasoning_models: frozenset[str] = frozenset()
     error_style: str = "openai"  # "openai" | "detail" | "text": the shape of every error body
     seed: int = 0
 
@@ -75,11 +98,11 @@ class SimulatorConfig:
 @dataclass(frozen=True)
 class KeyStats:
     """One API key as the provider saw it. `requests` counts every chat request; the outcome
-    counters do not add up to it for 400/404 answers or requests still in flight."""
+    counters do not add up to it for 400/403/404 answers or requests still in flight."""
 
     requests: int
     ok: int
-    rate_limited: int  # 429 rate_limit_exceeded (not insufficient_quota: that is `unauthorized`)
+    rate_limited: int  # 429 rate_limit_exceeded, "Request too large" included (not insufficient_quota: that is `unauthorized`)
     server_errors: int
     timeouts: int
     drops: int
@@ -279,6 +302,13 @@ class Simulator:
             return SimResponse(200, {"content-type": _JSON}, _NOT_JSON)
         return SimResponse(0, {}, b"", action="hang" if fault == "timeouts" else "drop")
 
+    def _refusal(self, refusal: Refusal, tally: _Tally) -> SimResponse:
+        if refusal.counter is not None:
+            self._count(tally, refusal.counter)
+        if refusal.body is not None:
+            return SimResponse(refusal.status, {"content-type": _JSON, **refusal.headers}, json.dumps(refusal.body).encode())
+        return self._error(refusal.status, refusal.message, refusal.type, refusal.code, dict(refusal.headers), refusal.param)
+
     # --- Requests -----------------------------------------------------------------------------
 
     async def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> SimResponse:
@@ -297,7 +327,8 @@ class Simulator:
         refusal = self._refuse_key(key)
         if refusal is not None and refusal.status == 401:  # a key out of quota may still list models
             return refusal
-        ids = sorted(self.config.models) if self.config.models is not None else DEFAULT_MODELS
+        cfg = self.config
+        ids = sorted(cfg.models) if cfg.models is not None else (*DEFAULT_MODELS, *sorted(cfg.reasoning_models - set(DEFAULT_MODELS)))
         data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "simulator"} for m in ids]
         return SimResponse(200, {"content-type": _JSON}, json.dumps({"object": "list", "data": data}).encode())
 
@@ -329,8 +360,16 @@ class Simulator:
             return self._error(400, "The simulator does not stream; call without stream=True.",
                                "invalid_request_error", None, param="stream")
 
+        refusal = refuse_params(model, req, cfg.reasoning_models)
+        if refusal is not None:
+            return self._refusal(refusal, tally)
+
         prompt, everything = read_messages(messages)
         prompt_tokens = estimate_tokens(everything) + MESSAGE_OVERHEAD_TOKENS * len(messages)
+        # Before the rate limiter: a provider refuses these before it counts anything.
+        refusal = triggered(everything, model=model, request=req, prompt=prompt, prompt_tokens=prompt_tokens, tpm=cfg.tpm)
+        if refusal is not None:
+            return self._refusal(refusal, tally)
 
         limited, limit_headers = self._admit(key, prompt_tokens, now)
         if limited is not None:
