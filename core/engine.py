@@ -29,7 +29,7 @@ import openai
 
 from . import constants as C
 from .clients import ClientFactory, default_client_factory
-from .errors import ErrorKind, Failure, backoff_delay, classify, redact
+from .errors import ErrorKind, Failure, backoff_delay, classify, param_fallback, redact
 from .keys import KeyEntry
 from .limits import GateRegistry, KeyGate
 from .output import answers_match, parse_output
@@ -627,7 +627,7 @@ class BatchEngine:
                 raise
             except Exception as exc:
                 failure = classify(exc, self._secrets)
-                lane.gate.observe(getattr(failure, "headers", None), ok=False)
+                lane.gate.observe(failure.headers, ok=False)
                 ended = True
                 self._handle_failure(lane, row, state, failure)  # ends the request in the tracker
                 return
@@ -717,17 +717,17 @@ class BatchEngine:
         fp = lane.fp
         kind = failure.kind
         if kind is ErrorKind.RATE_LIMITED:
-            until = lane.gate.rate_limited(failure.retry_after, getattr(failure, "headers", None))
+            until = lane.gate.rate_limited(failure.retry_after, failure.headers)
             wall = time.time() + (until - asyncio.get_running_loop().time())
             self.tracker.request_ended(fp, rate_limited=True)
-            self.tracker.key_state(fp, "cooling", cool_until=wall)
+            self.tracker.key_state(fp, "cooling", cool_until=wall, reason=failure.wait_note() or None)
             state.limited += 1
             if state.limited >= C.MAX_RATE_LIMITS_PER_ROW:
                 self._fail_row(lane, row, state, f"Rate limited {state.limited} times; giving up on this row: {failure.message}")
             else:
                 self._queue.put(row)  # not the row's fault: any key may take it now
             return
-        fallback = _param_fallback(failure, self.params)
+        fallback = param_fallback(failure, self.params)
         if fallback is not None:
             # The model refuses a parameter it has a replacement for (max_tokens on reasoning
             # models): switch for the rest of the run and send the row again, free of charge.
@@ -739,6 +739,11 @@ class BatchEngine:
             self._queue.put(row)
             return
         self.tracker.request_ended(fp, error=f"Row {row + 1}: {failure.message}", timeout=failure.timeout, retry=kind is ErrorKind.RETRY)
+        if failure.unsupported_param is not None:
+            # Every row would be refused the same way: stop with the reason, fail nothing.
+            self._queue.put(row)
+            self.stop("failed", f"{failure.message} Finished rows are kept; start a new run with other settings.")
+            return
         if kind is ErrorKind.KEY_DEAD:
             self._key_died(lane, failure.message)
             self._queue.put(row)
@@ -795,20 +800,6 @@ class BatchEngine:
             return False
         self.tracker.row_finished(result.status, tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost=result.cost, cached=result.cached, correct=result.correct)
         return True
-
-
-def _param_fallback(failure: Failure, params: dict) -> dict | None:
-    """Request parameters to try instead when the model refuses one it has a replacement for."""
-    refused = getattr(failure, "unsupported_param", None)
-    if refused is None and failure.kind is ErrorKind.ROW_BAD and failure.status == 400:
-        text = failure.message
-        if "max_tokens" in text and "max_completion_tokens" in text:
-            refused = "max_tokens"
-    if refused == "max_tokens" and "max_tokens" in params:
-        out = {k: v for k, v in params.items() if k != "max_tokens"}
-        out["max_completion_tokens"] = params["max_tokens"]
-        return out
-    return None
 
 
 async def _close_quietly(client: openai.AsyncOpenAI) -> None:

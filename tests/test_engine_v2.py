@@ -459,3 +459,54 @@ def test_the_demo_simulator_keeps_bounded_stats():
 
     assert vrun(main) == (5, 6)
     assert demo_simulator().config.history is not None
+
+
+# --- the 429 and refusal taxonomy, end to end over the SDK ------------------------------------
+
+
+def _rows(*questions: str) -> pd.DataFrame:
+    return pd.DataFrame({"question": list(questions)}, dtype=object)
+
+
+def test_rows_the_provider_refuses_for_what_they_are_fail_at_once_and_the_key_lives_on(vstore):
+    async def main() -> tuple[str, pd.DataFrame, object, int]:
+        sim = simulator()
+        frame = _rows("1 + 1", "SIMULATE_TPM_TOO_LARGE", "SIMULATE_MODERATION", "SIMULATE_NO_RETRY", "2 + 2")
+        run = Run(vstore, frame, SPEC.replace(max_attempts=5), [key("k")], sim_factory(sim))
+        state = await run.end()
+        return state, run.table(details=True), run.tracker.snapshot(), sim.total_requests()
+
+    state, table, snap, sent = vrun(main)
+    assert state == "done" and list(table["status"]) == ["ok", "failed", "failed", "failed", "ok"]
+    assert sent == 5  # each refused row was sent once: no loop, no retries
+    assert "45,000 tokens" in table["error"][1] and "30,000 per minute" in table["error"][1]
+    assert "flagged" in table["error"][2].lower()
+    assert snap.keys[0].state != "dead"  # a moderation 403 is the row's, not the key's
+
+
+def test_an_absurd_retry_after_is_clamped_and_the_key_says_how_long_it_waits(vstore):
+    async def main() -> tuple[object, float]:
+        sim = simulator()
+        run = Run(vstore, _rows("SIMULATE_LONG_RETRY_AFTER"), SPEC, [key("k")], sim_factory(sim))
+        await run.until(lambda: run.tracker.snapshot().keys[0].state == "cooling")
+        snap = run.tracker.snapshot()
+        run.engine.stop("cancelled", "Cancelled.")
+        await run.end()
+        return snap, asyncio.get_running_loop().time()
+
+    snap, _ = vrun(main)
+    note = snap.keys[0].dead_reason or ""
+    assert "asked for 1 h" in note and f"waiting {int(C.MAX_RETRY_AFTER_S // 60)} min" in note
+
+
+def test_a_model_that_refuses_the_temperature_stops_the_run_with_the_reason_instead_of_failing_every_row(vstore):
+    async def main() -> tuple[str, str, int, int]:
+        sim = simulator(reasoning_models=frozenset({"o4-mini"}))
+        run = Run(vstore, arithmetic_frame(50), SPEC.replace(temperature=0.2, concurrency=1), [key("k", model="o4-mini")], sim_factory(sim))
+        state = await run.end()
+        snap = run.tracker.snapshot()
+        return state, vstore.get_run(run.run_id).message, snap.failed, sim.total_requests()
+
+    state, message, failed, sent = vrun(main)
+    assert state == "failed" and failed == 0 and sent <= 2
+    assert "provider default" in message

@@ -22,6 +22,7 @@ import pytest
 from core.sim_arith import answer_content, evaluate, find_expression, format_number
 from core.sim_server import start_server
 from core.simulator import (
+    DEMO_HISTORY,
     SIMULATED_BASE_URL,
     KeyStats,
     SimResponse,
@@ -621,7 +622,7 @@ async def test_client_points_at_a_base_url_that_cannot_leak():
 
 async def test_demo_mode_shares_one_default_simulator():
     sim = demo_simulator()
-    assert sim is demo_simulator() and sim.config == SimulatorConfig()
+    assert sim is demo_simulator() and sim.config == SimulatorConfig(history=DEMO_HISTORY)
     client = sim.client("sim-key-1", max_retries=0)
     try:
         assert (await ask(client, "2 + 3 x 4")).choices[0].message.content == "14"
