@@ -57,10 +57,6 @@ class RunSpec:
         object.__setattr__(self, "json_fields", fields)
 
     @property
-    def json_output(self) -> bool:
-        return bool(self.json_fields)
-
-    @property
     def compared_field(self) -> str | None:
         """The JSON field compared with the label column (None: the whole text answer)."""
         if not self.json_fields:
