@@ -62,6 +62,16 @@ PREVIEW_ROWS = 3
 DEFAULT_DATA_DIR = "data"
 DATA_DIR_ENV = "LLM_BATCH_DATA_DIR"
 DB_FILENAME = "runs.sqlite3"
+# The writer thread commits finished rows in batches: every WRITE_BATCH_S, or at once when this
+# many are waiting. A kill -9 can lose at most one unflushed batch (those rows are sent again).
+WRITE_BATCH_S = 0.05
+WRITE_BATCH_ROWS = 200
+# After a failed commit (a full disk) the same batch is tried again after this, doubling up to
+# the max, so freeing space saves it.
+WRITE_RETRY_S = 0.5
+WRITE_RETRY_MAX_S = 10.0
+# How long a run that ends with the store refusing writes keeps trying before it lets go.
+WRITE_GIVE_UP_S = 5.0
 
 # --- Tokens and cost ------------------------------------------------------------------------
 # Used for the tokens/min limiter and the estimate before a run, with no network (no tokenizer

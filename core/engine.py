@@ -20,7 +20,6 @@ import heapq
 import json
 import random
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from .progress import ProgressTracker
 from .spec import RunSpec
 from .store import RowResult, RunStore
 from .template import PromptTemplate, estimate_message_tokens
+from .writer import ResultWriter
 
 __all__ = ["BatchEngine", "ClientFactory", "default_client_factory", "cache_key", "price_for", "clean_text"]
 
@@ -293,6 +293,7 @@ class BatchEngine:
         self._feeder: asyncio.Task[None] | None = None
         self._notes: list[str] = []
         self._closers: set[asyncio.Future[None]] = set()
+        self._writer: ResultWriter | None = None
 
     # --- control ------------------------------------------------------------------------------
 
@@ -342,7 +343,8 @@ class BatchEngine:
             self._entries[entry.fingerprint] = entry
             if entry.api_key not in self._secrets:
                 self._secrets.append(entry.api_key)
-        self.store.update_keys(self.run_id, [e.info() for e in self._entries.values()])
+        if self._writer is not None:
+            self._writer.update_keys(self.run_id, [e.info() for e in self._entries.values()])
         if self._queue is not None and self._stop is None:
             for entry in added:
                 self._start_lane(entry)
@@ -362,17 +364,28 @@ class BatchEngine:
 
     async def run(self) -> str:
         """Run until every row is finished or the run is stopped. Returns the final state."""
+        loop = asyncio.get_running_loop()
+        self._writer = ResultWriter(self.store, on_error=lambda exc: loop.call_soon_threadsafe(self._store_failed, exc))
         try:
             return await self._run()
         except Exception as exc:
             message = redact(f"The run stopped on an internal error ({type(exc).__name__}: {exc}); finished rows are kept, resume it to continue.", self._secrets)
             self._closing = True
             await self._shutdown()
-            self.store.set_status(self.run_id, "failed", message)
+            self._writer.set_status(self.run_id, "failed", message)
             self.tracker.set_state("failed", message)
             raise
         finally:
+            # A store that still refuses writes gets a little longer, not forever: what it holds
+            # is pending in the store and is done again on resume.
+            writer = self._writer
+            await asyncio.to_thread(writer.close, C.WRITE_GIVE_UP_S if writer.error is not None else C.STOP_GRACE_S)
             self._release()
+
+    def _store_failed(self, exc: BaseException) -> None:
+        # Without the store nothing we do is kept: stop sending rather than pay for lost rows.
+        # The writer keeps trying the rows it holds; freeing disk space saves them.
+        self.stop("failed", f"Could not save results ({exc}); the run stopped. Free disk space, then resume it.")
 
     async def _run(self) -> str:
         self._set_state("running")
@@ -400,7 +413,11 @@ class BatchEngine:
         state = stop.state if stop is not None and self._queue.outstanding > 0 else "done"
         await self._shutdown()
         message = (stop.message if stop is not None and state != "done" else "") or self._summary()
-        self.store.set_status(self.run_id, state, message)
+        assert self._writer is not None
+        # The final state lands after the last rows; whoever sees it finds every row saved.
+        self._writer.set_status(self.run_id, state, message)
+        if not await asyncio.to_thread(self._writer.flush, C.STOP_GRACE_S):
+            state, message = "failed", f"Could not save results ({self._writer.error}); the run stopped. Free disk space, then resume it."
         self.tracker.set_state(state, message)
         return state
 
@@ -775,8 +792,8 @@ class BatchEngine:
     def _set_state(self, state: str, message: str = "") -> None:
         # The store first: it is the source of truth, and whoever sees the new state on screen
         # must find it there too.
-        if state in ("running", "paused", "waiting_for_keys"):
-            self.store.set_status(self.run_id, state, message)
+        if state in ("running", "paused", "waiting_for_keys") and self._writer is not None:
+            self._writer.set_status(self.run_id, state, message)
         self.tracker.set_state(state, message)
 
     def _finish_row(self, result: RowResult, cache_for: tuple[KeyEntry, list] | None = None) -> None:
@@ -791,13 +808,9 @@ class BatchEngine:
             self._queue.finished(result.row)
 
     def _record(self, result: RowResult, cache_key: str | None = None) -> bool:
-        """Save a finished row, then count it. False if it could not be saved."""
-        try:
-            self.store.record_result(self.run_id, result, cache_key=cache_key)
-        except sqlite3.Error as exc:
-            # Without the store nothing we do is kept: stop sending rather than pay for lost rows.
-            self.stop("failed", f"Could not save results ({exc}); the run stopped. Free disk space, then resume it.")
-            return False
+        """Hand a finished row to the writer thread, then count it."""
+        assert self._writer is not None
+        self._writer.record(self.run_id, result, cache_key)
         self.tracker.row_finished(result.status, tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost=result.cost, cached=result.cached, correct=result.correct)
         return True
 

@@ -8,7 +8,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -155,6 +155,8 @@ class RunStore:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.data_dir / C.DB_FILENAME
         self._local = threading.local()
+        # Called with each new connection (tests use it to fill the "disk" with max_page_count).
+        self.connect_hook: Callable[[sqlite3.Connection], None] | None = None
         self._migrate()
 
     # --- connections --------------------------------------------------------------------------
@@ -168,19 +170,28 @@ class RunStore:
             # NORMAL in WAL mode survives a killed process; only a power cut can lose the last rows.
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            if self.connect_hook is not None:
+                self.connect_hook(conn)
             self._local.conn = conn
         return conn
 
     def _tx(self, statements: Iterable[tuple[str, Sequence[object]]]) -> None:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
         try:
+            conn.execute("BEGIN IMMEDIATE")
             for sql, params in statements:
                 conn.execute(sql, params)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # A failed statement or COMMIT (a full disk) leaves the connection in doubt: roll
+            # back and start the next transaction on a fresh one, so "free space, resume" works.
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self.close()
             raise
-        conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         conn = self._conn()
@@ -315,38 +326,23 @@ class RunStore:
 
     def record_result(self, run_id: str, result: RowResult, cache_key: str | None = None) -> None:
         """One row, one transaction: a crash after this line loses nothing of this row."""
+        self._tx(_result_statements(run_id, result, cache_key, _now()))
+
+    def write_batch(self, ops: Sequence[tuple[str, str, RowResult | None, str | None, str, str, Sequence[KeyInfo]]]) -> None:
+        """Many row results and status changes in one transaction, in order (the writer thread's
+        commit): (kind, run_id, result, cache_key, status, message, keys) with kind "row",
+        "status" or "keys"."""
         now = _now()
-        statements: list[tuple[str, Sequence[object]]] = [
-            (
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    result.row,
-                    result.status,
-                    result.output,
-                    json.dumps(result.fields, ensure_ascii=False) if result.fields is not None else None,
-                    result.error,
-                    result.attempts,
-                    result.latency_ms,
-                    result.tokens_in,
-                    result.tokens_out,
-                    result.cost,
-                    result.model,
-                    result.key_fp,
-                    result.finish_reason,
-                    int(result.cached),
-                    None if result.correct is None else int(result.correct),
-                    now,
-                ),
-            )
-        ]
-        if cache_key is not None and result.status != "failed" and not result.cached and result.output is not None:
-            statements.append(
-                (
-                    "INSERT OR REPLACE INTO cache VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (cache_key, result.model or "", result.output, result.finish_reason, result.tokens_in, result.tokens_out, now),
-                )
-            )
+        statements: list[tuple[str, Sequence[object]]] = []
+        for kind, run_id, result, cache_key, status, message, keys in ops:
+            if kind == "row":
+                assert result is not None
+                statements += _result_statements(run_id, result, cache_key, now)
+            elif kind == "status":
+                assert status in RUN_STATUSES, status
+                statements.append(("UPDATE runs SET status = ?, message = ?, updated_at = ? WHERE id = ?", (status, message, now, run_id)))
+            else:
+                statements.append(("UPDATE runs SET keys_json = ?, updated_at = ? WHERE id = ?", (_keys_json(keys), now, run_id)))
         self._tx(statements)
 
     def reset_rows(self, run_id: str, status: str = "failed") -> int:
@@ -433,6 +429,32 @@ class RunStore:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+_RESULT_COLUMNS = (
+    "run_id, row, status, output, fields_json, error, attempts, latency_ms, tokens_in, tokens_out, cost, "
+    "model, key_fp, finish_reason, cached, correct, finished_at"
+)
+
+
+def _result_statements(run_id: str, result: RowResult, cache_key: str | None, now: str) -> list[tuple[str, Sequence[object]]]:
+    """The statements that save one finished row (and its cache entry). Columns are named, so a
+    later migration that adds one breaks nothing."""
+    fields = json.dumps(result.fields, ensure_ascii=False) if result.fields is not None else None
+    values = (
+        run_id, result.row, result.status, result.output, fields, result.error, result.attempts, result.latency_ms,
+        result.tokens_in, result.tokens_out, result.cost, result.model, result.key_fp, result.finish_reason,
+        int(result.cached), None if result.correct is None else int(result.correct), now,
+    )  # fmt: skip
+    statements: list[tuple[str, Sequence[object]]] = [(f"INSERT OR REPLACE INTO results ({_RESULT_COLUMNS}) VALUES ({', '.join('?' * 17)})", values)]
+    if cache_key is not None and result.status != "failed" and not result.cached and result.output is not None:
+        statements.append(
+            (
+                "INSERT OR REPLACE INTO cache (key, model, output, finish_reason, tokens_in, tokens_out, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (cache_key, result.model or "", result.output, result.finish_reason, result.tokens_in, result.tokens_out, now),
+            )
+        )
+    return statements
 
 
 def _keys_json(keys: Sequence[KeyInfo]) -> str:

@@ -178,6 +178,7 @@ def test_resume_after_a_pause_while_waiting_for_keys_goes_back_to_waiting(vstore
         states.append(run.tracker.snapshot().state)
         run.engine.resume()
         states.append(run.tracker.snapshot().state)
+        assert await asyncio.to_thread(run.engine._writer.flush, 10)
         states.append(vstore.get_run(run.run_id).status)
         run.engine.add_keys([key("alive")])
         states.append(await run.end())
