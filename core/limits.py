@@ -107,18 +107,19 @@ class KeyGate:
         self.rpm, self.tpm = rpm, tpm  # ceilings; None: none set
         self._clock = clock
         self._rng = rng
-        now = self._now()
+        # No clock is read here: a gate may be made before its loop runs, and it goes by that
+        # loop's clock from its first use.
         self._aimd = max(start_per_s, C.AUTO_MIN_RPM / 60.0)  # the pace learnt from 429s (and its start)
         self._learnt: float | None = None  # the pace 429s came at
         self._probe_s = C.AUTO_PROBE_S
         self._requests_read: RateReading | None = None
         self._tokens_read: RateReading | None = None
-        self._requests = _Bucket(self._aimd, C.REQUEST_BURST_S, now)
+        self._requests = _Bucket(self._aimd, C.REQUEST_BURST_S, -math.inf)
         self._tokens: _Bucket | None = None
         self._lock = asyncio.Lock()
         self._faster: asyncio.Event | None = None  # set when the pace jumps up: the waiter looks again
         self._paced_at = -math.inf  # the last time a request waited for the pace
-        self._grown_at = now
+        self._grown_at = -math.inf
         self._cut_at = -math.inf
         self._latency: float | None = None
         self.cool_until = 0.0  # loop time
@@ -272,6 +273,8 @@ class KeyGate:
         if elapsed <= 0:
             return
         self._grown_at = now
+        if math.isinf(elapsed):
+            return  # the first answer: growth is measured from here
         if now - self._paced_at > C.AUTO_PACED_WINDOW_S:
             return  # requests did not wait for the pace: a faster one would prove nothing
         cap = self._cap()

@@ -149,6 +149,20 @@ def test_a_later_run_with_other_limits_keeps_the_gate_and_opens_no_burst():
     assert vrun(main) >= 0.5
 
 
+def test_a_gate_made_before_its_loop_runs_goes_by_that_loops_clock():
+    gate = GateRegistry().gate(info("k", rpm=60))  # as the engine's registry is, before its loop
+
+    async def main() -> list[float]:
+        loop = asyncio.get_running_loop()
+        times = []
+        for _ in range(3):
+            await gate.ready()
+            times.append(loop.time())
+        return times
+
+    assert vrun(main) == [pytest.approx(t, abs=1e-6) for t in (0, 1 / C.RATE_SAFETY, 2 / C.RATE_SAFETY)]
+
+
 def test_a_token_limit_paces_by_the_estimated_tokens_and_a_huge_prompt_still_goes():
     async def main() -> list[float]:
         loop = asyncio.get_running_loop()
