@@ -24,7 +24,6 @@ from core import (
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "core" / "data" / "demo_arithmetic.csv"
 DEMO_TEMPLATE = "Compute {question}. Reply with the number only."
-DEMO_RPM = 600
 DEMO_KEYS = 4
 
 
@@ -60,8 +59,9 @@ def init_state() -> None:
         "provider": core.SIMULATED_PROVIDER,
         "base_url": core.PROVIDER_PRESETS[core.SIMULATED_PROVIDER].base_url,
         "model": "simulated",
-        "rpm": DEMO_RPM,
+        "rpm": None,  # Auto: each key's pace is learnt from the provider
         "tpm": 0,
+        "shared_limit": False,
         "concurrency": 16,
         "auto_concurrency": True,
         "max_attempts": 4,
@@ -202,7 +202,8 @@ def preset_pool() -> list[KeyEntry]:
 
 def server_keys() -> list[KeyEntry]:
     """Keys preset by the server (secrets.toml or environment), so a demo never shows one."""
-    rpm = int(st.session_state.get("rpm") or core.constants.DEFAULT_RPM)
+    rpm = st.session_state.get("rpm")
+    shared = bool(st.session_state.get("shared_limit"))
     cfg = _secret("provider")
     if cfg and cfg.get("keys"):
         preset = core.PROVIDER_PRESETS.get(cfg.get("name", ""))
@@ -211,18 +212,20 @@ def server_keys() -> list[KeyEntry]:
             provider=cfg.get("name", "Custom"),
             base_url=cfg.get("base_url") or (preset.base_url if preset else ""),
             model=cfg.get("model") or (preset.model if preset else ""),
-            rpm=int(cfg.get("rpm", rpm)),
+            rpm=int(cfg["rpm"]) if cfg.get("rpm") else rpm,
             tpm=cfg.get("tpm"),
+            shared_limit=bool(cfg.get("shared_limit", shared)),
         )
-    return core.pool_from_env(rpm=rpm)
+    return core.pool_from_env(rpm=rpm, shared_limit=shared)
 
 
 def pool() -> tuple[list[KeyEntry], str]:
     """The keys a run will use and where they come from: 'user', 'preset' or 'simulated'."""
     s = st.session_state
-    rpm, tpm = int(s["rpm"]), int(s["tpm"]) or None
+    rpm, tpm = (int(s["rpm"]) if s["rpm"] else None), int(s["tpm"] or 0) or None  # an empty rpm is Auto
+    shared = bool(s.get("shared_limit"))
     if s["user_keys"]:
-        return core.make_pool(s["user_keys"], provider=s["provider"], base_url=s["base_url"], model=s["model"], rpm=rpm, tpm=tpm), "user"
+        return core.make_pool(s["user_keys"], provider=s["provider"], base_url=s["base_url"], model=s["model"], rpm=rpm, tpm=tpm, shared_limit=shared), "user"
     if s["provider"] != core.SIMULATED_PROVIDER and not core.PROVIDER_PRESETS.get(s["provider"], core.PROVIDER_PRESETS["OpenAI"]).needs_key:
         return core.make_pool([], provider=s["provider"], base_url=s["base_url"], model=s["model"], rpm=rpm, tpm=tpm), "user"
     preset = preset_pool()

@@ -3,7 +3,12 @@ looks a text up in the language chosen in the sidebar (the `lang` widget, kept i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
+
+if TYPE_CHECKING:
+    from core import GateView
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}
 
@@ -152,8 +157,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     # keys page
     "keys.title": ("Keys & limits", "密钥与限速"),
     "keys.intro": (
-        "Any OpenAI-compatible provider works. Each key has its own limits: more keys, faster runs.",
-        "支持任何兼容 OpenAI 接口的服务商。每个密钥单独限速：密钥越多，运行越快。",
+        "Any OpenAI-compatible provider works. Each key is paced on its own, at the limit learnt from the provider: more keys, faster runs.",
+        "支持任何兼容 OpenAI 接口的服务商。每个密钥单独限速，速度从服务商处自动学习：密钥越多，运行越快。",
     ),
     "keys.provider": ("Provider", "服务商"),
     "keys.base_url": ("Base URL", "接口地址（Base URL）"),
@@ -165,9 +170,19 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "keys.add": ("Add keys", "添加密钥"),
     "keys.rpm": ("Requests per minute, per key", "每个密钥每分钟请求数"),
+    "keys.rpm_auto": ("Auto", "自动"),
     "keys.rpm_help": (
-        "Your provider's limit for one key. The run goes this fast per key, evenly paced.",
-        "服务商对单个密钥的限制。运行时每个密钥按此速度均匀发送。",
+        "Empty (Auto): each key's pace is learnt from the provider, from its rate-limit headers or, where it sends none, "
+        "from its 429 answers. A number is a ceiling the run never goes above.",
+        "留空（自动）：根据服务商返回的限流信息自动学习每个密钥的速度；服务商不返回限流信息时，根据 429 应答学习。"
+        "填写数字则为上限，运行时绝不超过。",
+    ),
+    "keys.shared": ("All these keys share one account limit", "这些密钥共用一个账户的限额"),
+    "keys.shared_help": (
+        "Tick this when the keys belong to one OpenAI organisation, or one DashScope or DeepSeek account: they are then "
+        "paced together, and a number above is the whole account's limit.",
+        "当这些密钥属于同一个 OpenAI 组织、同一个阿里云百炼（DashScope）或 DeepSeek 账户时勾选：它们将被统一限速，"
+        "上方填写的数字即为整个账户的限额。",
     ),
     "keys.tpm": ("Tokens per minute, per key (0 = no limit)", "每个密钥每分钟 tokens（0 表示不限）"),
     "keys.tpm_help": ("Estimated before sending, without network.", "发送前在本地估算，无需联网。"),
@@ -188,10 +203,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "keys.col.provider": ("Provider", "服务商"),
     "keys.col.model": ("Model", "模型"),
     "keys.col.rpm": ("Requests/min", "每分钟请求"),
+    "keys.col.pace": ("Pace", "当前速度"),
     "keys.col.test": ("Test result", "测试结果"),
     "keys.test": ("Test keys", "测试密钥"),
     "keys.testing": ("Sending one tiny request per key…", "正在为每个密钥发送一次测试请求…"),
     "keys.remove": ("Remove", "移除"),
+    # a key's pace (core.GateView.describe(): the English texts are core's own)
+    "pace.set": ("limit {limit}/min, as set", "上限 {limit}/分钟（手动设定）"),
+    "pace.provider": ("limit {limit}/min from the provider", "服务商限额 {limit}/分钟"),
+    "pace.provider_busy": (
+        "{pace}/min of the provider's {limit}/min: the key is busy elsewhere",
+        "{pace}/分钟（服务商限额 {limit}/分钟，该密钥另有他用）",
+    ),
+    "pace.learnt": ("about {pace}/min, learnt", "约 {pace}/分钟（自动学习）"),
+    "pace.starting": ("starting at {pace}/min, learning", "起步 {pace}/分钟，正在学习"),
+    "pace.cooling": ("cooling down for {seconds} s", "冷却中，还需 {seconds} 秒"),
     # run page
     "run.title": ("Run", "运行"),
     "run.rpm": ("Requests per minute, per key", "每个密钥每分钟请求数"),
@@ -288,6 +314,11 @@ STRINGS: dict[str, tuple[str, str]] = {
 def language() -> str:
     lang = st.session_state.get("lang") or st.query_params.get("lang") or "en"
     return lang if lang in LANGUAGES else "en"
+
+
+def pace_text(view: GateView) -> str:
+    """A key's pace in the chosen language, e.g. "limit 500/min from the provider"."""
+    return "; ".join(t(f"pace.{code}", **values) for code, values in view.describe())
 
 
 def t(key: str, **values: object) -> str:

@@ -55,7 +55,9 @@ current = dataset()
 st.session_state.setdefault("run_rpm", st.session_state["rpm"])
 with st.container(border=True, key="run_settings"):
     s1, s2, s3 = st.columns(3)
-    s1.slider(t("run.rpm"), 1, max(3000, int(st.session_state["rpm"])), key="run_rpm", on_change=sync_rpm, persist_state=KEEP, help=t("keys.rpm_help"))
+    s1.number_input(
+        t("run.rpm"), min_value=1, max_value=100_000, step=10, value=None, placeholder=t("keys.rpm_auto"), key="run_rpm", on_change=sync_rpm, persist_state=KEEP, help=t("keys.rpm_help")
+    )
     s2.slider(t("run.concurrency"), 1, core.constants.MAX_CONCURRENCY, key="concurrency", persist_state=KEEP, help=t("run.concurrency_help"))
     s2.checkbox(t("run.auto_concurrency"), key="auto_concurrency", persist_state=KEEP, help=t("run.auto_concurrency_help"))
     s3.slider(t("run.max_attempts"), 1, 10, key="max_attempts", persist_state=KEEP, help=t("run.max_attempts_help"))

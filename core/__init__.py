@@ -11,8 +11,10 @@ from .constants import MAX_ROWS, MAX_UPLOAD_MB, MODEL_PRICES
 from .engine import ClientFactory, default_client_factory
 from .errors import InputError
 from .exports import EXPORT_FORMATS, export_bytes, to_csv_bytes, to_jsonl_bytes, to_xlsx_bytes, write_export
+from .gate_view import PACE_TEXTS, GateView, PaceSource
 from .keycheck import KeyCheck, check_keys, check_keys_async
-from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, KeyInfo, demo_pool, make_pool, mask_key, parse_keys, pool_from_env
+from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, KeyInfo, demo_pool, expected_rpm, make_pool, mask_key, parse_keys, pool_from_env
+from .limits import GateRegistry, KeyGate
 from .output import answers_match, parse_output
 from .progress import KeyStatus, ProgressSnapshot
 from .runner import Runner, RunHandle, get_runner
@@ -27,8 +29,10 @@ __all__ = [
     "ClientFactory", "default_client_factory",
     "InputError",
     "EXPORT_FORMATS", "export_bytes", "to_csv_bytes", "to_jsonl_bytes", "to_xlsx_bytes", "write_export",
+    "PACE_TEXTS", "GateView", "PaceSource",
     "KeyCheck", "check_keys", "check_keys_async",
-    "PROVIDER_PRESETS", "SIMULATED_PROVIDER", "KeyEntry", "KeyInfo", "demo_pool", "make_pool", "mask_key", "parse_keys", "pool_from_env",
+    "PROVIDER_PRESETS", "SIMULATED_PROVIDER", "KeyEntry", "KeyInfo", "demo_pool", "expected_rpm", "make_pool", "mask_key", "parse_keys", "pool_from_env",
+    "GateRegistry", "KeyGate",
     "answers_match", "parse_output",
     "KeyStatus", "ProgressSnapshot",
     "Runner", "RunHandle", "get_runner",

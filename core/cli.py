@@ -2,7 +2,7 @@
 
     python -m core run questions.csv --template "Compute {question}" --demo --output out.csv
     python -m core run big.xlsx --template-file prompt.txt --base-url https://api.deepseek.com/v1 \\
-        --model deepseek-chat --keys-env DEEPSEEK_KEYS --rpm 60 --output out.xlsx
+        --model deepseek-chat --keys-env DEEPSEEK_KEYS --shared-limit --output out.xlsx
     python -m core run big.xlsx --output out.xlsx --resume 20261121-203712-3fa9c2 --keys-env DEEPSEEK_KEYS
 
 Exit codes: 0 every row succeeded, 1 some did not (the output still has every row), 2 bad input.
@@ -31,6 +31,19 @@ from .tables import load_table
 __all__ = ["main"]
 
 
+def _rpm(value: str) -> int | None:
+    """`--rpm auto` (the default) learns each key's limit; a number is a ceiling."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        rpm = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither auto nor a number of requests per minute") from None
+    if rpm < 1:
+        raise argparse.ArgumentTypeError("requests per minute must be at least 1, or auto")
+    return rpm
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Run every row of a table through an LLM.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -46,7 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="model name")
     run.add_argument("--key", action="extend", nargs="+", default=[], help="API key (repeatable; prefer --keys-env)")
     run.add_argument("--keys-env", metavar="VAR", help="environment variable holding comma-separated keys")
-    run.add_argument("--rpm", type=int, help="requests per minute, per key")
+    run.add_argument("--rpm", type=_rpm, default=None, metavar="auto|N",
+                     help="requests per minute per key: auto (default) learns the provider's limit, a number is a ceiling")
+    run.add_argument("--shared-limit", action="store_true",
+                     help="the keys share one account's limit: one pace for all of them (--rpm N is then that limit)")
     run.add_argument("--tpm", type=int, help="tokens per minute, per key")
     run.add_argument(
         "--concurrency", type=_concurrency, default=str(C.DEFAULT_CONCURRENCY), metavar="N|auto",
@@ -75,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _keys(args: argparse.Namespace) -> list:
     if args.demo:
-        return demo_pool(4, rpm=args.rpm or 600, tpm=args.tpm)
+        return demo_pool(4, rpm=args.rpm, tpm=args.tpm)
     keys = list(args.key)
     if args.keys_env:
         value = os.environ.get(args.keys_env, "")
@@ -84,7 +100,9 @@ def _keys(args: argparse.Namespace) -> list:
         keys += parse_keys(value)
     if not (args.base_url and args.model):
         raise InputError("Give --base-url and --model with your keys, or use --demo.")
-    return make_pool(parse_keys(",".join(keys)), provider="Custom", base_url=args.base_url, model=args.model, rpm=args.rpm or C.DEFAULT_RPM, tpm=args.tpm)
+    return make_pool(
+        parse_keys(",".join(keys)), provider="Custom", base_url=args.base_url, model=args.model, rpm=args.rpm, tpm=args.tpm, shared_limit=args.shared_limit
+    )
 
 
 def _concurrency(value: str) -> tuple[int, bool]:

@@ -8,7 +8,8 @@ DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_MAX_ATTEMPTS = 4
 DEFAULT_CONCURRENCY = 16
 MAX_CONCURRENCY = 512
-DEFAULT_RPM = 60
+# Where "Auto" starts pacing a key of a provider it knows nothing about (a preset may say more).
+AUTO_START_RPM = 60
 DEFAULT_MAX_TOKENS: int | None = None
 DEFAULT_TEMPERATURE: float | None = None
 
@@ -22,6 +23,29 @@ RATE_SAFETY = 0.98
 REQUEST_BURST_S = 0.5
 # Same for a key's token limiter: a few seconds' worth, so one long prompt still fits.
 TOKEN_BURST_S = 6.0
+
+# --- Auto pacing (core/limits.py) -------------------------------------------------------------
+# With no limit set, a key's gate learns it: from x-ratelimit-* headers where the provider sends
+# them, else from its 429s (additive-increase, multiplicative-decrease, like TCP).
+AUTO_MIN_RPM = 1.0  # the learnt pace never falls below this: a key that stalls learns nothing
+# While a key is held back by its pace and nothing pushes back, its pace doubles this often.
+AUTO_DOUBLE_S = 10.0
+# A 429 cuts the pace to this fraction of what it was. Further 429s within AUTO_EVENT_S (or two
+# latencies) of it are the same overshoot, answered by requests sent before the cut.
+AUTO_BACKOFF = 0.7
+AUTO_EVENT_S = 1.0
+# After a 429, the pace climbs back quickly to this fraction of the rate the 429 came at ...
+AUTO_TARGET = 0.9
+# ... then probes above it slowly: +10% per AUTO_PROBE_S, a probe twice as slow after every 429,
+# so that a steady limit costs fewer and fewer 429s.
+AUTO_PROBE_S = 30.0
+AUTO_PROBE_MAX_S = 600.0
+# "Held back by its pace" means a request waited for the pace within this long.
+AUTO_PACED_WINDOW_S = 5.0
+AUTO_ASSUMED_LATENCY_S = 1.0  # before the first answer (KeyGate.concurrency_for)
+LATENCY_EWMA = 0.2  # weight of the newest latency in the running average
+# A request waiting at a gate looks again this often, so a faster pace takes effect.
+GATE_RECHECK_S = 1.0
 
 # --- Retries --------------------------------------------------------------------------------
 BACKOFF_BASE_S = 1.0
@@ -44,6 +68,8 @@ MAX_RATE_LIMITS_PER_ROW = 20
 # rate x latency that keeps the keys busy through latency jitter.
 AUTO_CONCURRENCY_START = 8
 AUTO_CONCURRENCY_CAP = 64  # the command line's `--concurrency auto`
+# The margin must also exceed 1 for Auto pacing: a key whose requests never wait for its pace is
+# never seen held back by it, and stops probing for more.
 AUTO_CONCURRENCY_MARGIN = 1.5
 # Rows checked against the response cache per lookup; sending starts after the first chunk.
 CACHE_CHUNK_ROWS = 500

@@ -21,7 +21,7 @@ class KeyStatus:
     masked: str
     provider: str
     model: str
-    rpm: int
+    rpm: int | None  # the key's ceiling; None: Auto
     state: str = "active"  # active | cooling | dead
     cool_until: float | None = None  # wall-clock time (time.time()) the cool-down ends
     dead_reason: str | None = None

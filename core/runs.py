@@ -12,7 +12,7 @@ import pandas as pd
 from . import constants as C
 from .engine import BatchEngine, price_for
 from .errors import InputError
-from .keys import KeyEntry, demo_pool
+from .keys import KeyEntry, demo_pool, expected_rpm
 from .progress import KeyStatus, ProgressSnapshot, ProgressTracker
 from .runner import Runner, RunHandle, get_runner
 from .spec import RunSpec
@@ -60,7 +60,7 @@ def estimate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry]) -
     model = keys[0].model if keys else ""
     p_in, p_out = price_for(spec, model)
     cost = (tokens_in * p_in + tokens_out * p_out) / 1e6
-    rate = sum(k.rpm for k in keys) / 60.0 if keys else 0.0
+    rate = expected_rpm(keys) / 60.0  # Auto keys count at their provider's typical limit
     latency = SIMULATED_LATENCY_S if keys and all(k.simulated for k in keys) else ASSUMED_LATENCY_S
     by_concurrency = spec.concurrency / latency
     per_s = min(rate, by_concurrency) if rate else by_concurrency

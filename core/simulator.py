@@ -73,9 +73,14 @@ _SERVER_ERRORS = {
 
 @dataclass
 class SimulatorConfig:
-    rpm: int = 600  # per key; 0 = unlimited
+    rpm: int = 600  # per key (per account, see below); 0 = unlimited
     key_rpm: Mapping[str, int] | None = None  # per-key exceptions to `rpm`
     tpm: int = 0  # per key tokens/min; 0 = unlimited
+    # Keys in one set share one account's buckets, as an OpenAI organisation's or a DashScope or
+    # DeepSeek account's keys do; every other key has its own.
+    shared_limit_groups: tuple[frozenset[str], ...] = ()
+    limit_headers: bool = True  # x-ratelimit-* on answers and 429s; False: as DeepSeek, vLLM, Ollama
+    retry_after: bool = True  # retry-after(-ms) on a 429; False: the client must guess
     latency_s: float = 0.2  # mean simulated latency
     latency_jitter_s: float = 0.05  # uniform +/- jitter
     error_rate: float = 0.05  # fraction of arithmetic answers that are wrong (deterministic per question)
@@ -188,7 +193,8 @@ class Simulator:
         self._lock = threading.Lock()  # stats() may be read from another thread
         self._tallies: dict[str, _Tally] = {}
         self._revoked: set[str] = set()
-        self._buckets: dict[tuple[str, str], _Bucket] = {}  # (kind, key); kind: "requests" | "tokens"
+        self._buckets: dict[tuple[str, str], _Bucket] = {}  # (kind, account); kind: "requests" | "tokens"
+        self._account = {key: min(group) for group in self.config.shared_limit_groups for key in group}
         self._ids = itertools.count(1)
 
     # --- Stats and control ------------------------------------------------------------------
@@ -258,18 +264,22 @@ class Simulator:
         rpm = cfg.key_rpm.get(key, cfg.rpm) if cfg.key_rpm else cfg.rpm
         for kind, per_minute, burst_s, amount in (("requests", rpm, 1.0, 1), ("tokens", cfg.tpm, TOKEN_BURST_S, cost)):
             if per_minute > 0:
-                bucket = self._buckets.get((kind, key))
+                account = self._account.get(key, key)
+                bucket = self._buckets.get((kind, account))
                 if bucket is None:
                     rate = per_minute / 60
-                    bucket = self._buckets[(kind, key)] = _Bucket(max(1.0, rate * burst_s), rate, now)
+                    bucket = self._buckets[(kind, account)] = _Bucket(max(1.0, rate * burst_s), rate, now)
                 limits.append((kind, per_minute, bucket, amount, bucket.wait_for(amount, now)))
         over = [limit for limit in limits if limit[4] > 0]
         if over:
             kind, per_minute, _, amount, wait = over[0]  # requests before tokens, as OpenAI reports them
             longest = max(limit[4] for limit in over)
-            headers = {"retry-after-ms": str(math.ceil(longest * 1000)), "retry-after": str(math.ceil(longest)),
-                       f"x-ratelimit-limit-{kind}": str(per_minute), f"x-ratelimit-remaining-{kind}": "0",
-                       f"x-ratelimit-reset-{kind}": _duration(wait)}
+            headers = {}
+            if cfg.retry_after:
+                headers |= {"retry-after-ms": str(math.ceil(longest * 1000)), "retry-after": str(math.ceil(longest))}
+            if cfg.limit_headers:
+                headers |= {f"x-ratelimit-limit-{kind}": str(per_minute), f"x-ratelimit-remaining-{kind}": "0",
+                            f"x-ratelimit-reset-{kind}": _duration(wait)}
             unit = "RPM" if kind == "requests" else "TPM"
             return self._error(429, f"Rate limit reached for {kind} per min ({unit}): Limit {per_minute}, "
                                f"Requested {amount}. Please try again in {_duration(wait)}.",
@@ -277,6 +287,8 @@ class Simulator:
         headers = {}
         for kind, per_minute, bucket, amount, _ in limits:
             bucket.level -= amount
+            if not cfg.limit_headers:
+                continue
             headers[f"x-ratelimit-limit-{kind}"] = str(per_minute)
             headers[f"x-ratelimit-remaining-{kind}"] = str(max(0, int(bucket.level + 1e-9)))
             headers[f"x-ratelimit-reset-{kind}"] = _duration(bucket.until_full())

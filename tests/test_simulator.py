@@ -297,6 +297,27 @@ async def test_tokens_per_minute_limit_counts_prompt_characters(local):
     await ask(client, prompt)
 
 
+async def test_keys_of_one_account_share_its_buckets(local):
+    sim = await local.sim(rpm=120, shared_limit_groups=(frozenset({"sk-a", "sk-b"}),))  # a burst of 2, for both
+    await ask(local.client(sim, "sk-a"), "1+1")
+    await ask(local.client(sim, "sk-b"), "1+1")
+    with pytest.raises(openai.RateLimitError):
+        await ask(local.client(sim, "sk-a"), "1+1")
+    await ask(local.client(sim, "sk-c"), "1+1")  # not in the account: its own bucket
+    stats = sim.stats()
+    assert (stats["sk-a"].ok, stats["sk-a"].rate_limited, stats["sk-b"].ok) == (1, 1, 1)
+
+
+async def test_a_provider_without_rate_limit_headers_still_limits(local):
+    sim = await local.sim(rpm=60, limit_headers=False, retry_after=False)  # as DeepSeek, vLLM, Ollama
+    client = local.client(sim)
+    raw = await client.chat.completions.with_raw_response.create(model="simulated", messages=[{"role": "user", "content": "1+1"}])
+    assert not [h for h in raw.headers if h.startswith("x-ratelimit")]
+    with pytest.raises(openai.RateLimitError) as caught:
+        await ask(client, "1+1")
+    assert not [h for h in caught.value.response.headers if h.startswith(("x-ratelimit", "retry-after"))]
+
+
 # --- Keys and models --------------------------------------------------------------------------
 
 
