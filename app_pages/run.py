@@ -25,7 +25,7 @@ from app_pages.common import (
     store,
     template_problems,
 )
-from app_pages.i18n import t
+from app_pages.i18n import pace_text, t
 
 KEEP = "session"
 TABLE_ROWS = 1_000  # rows drawn on the page; downloads always have every row
@@ -179,7 +179,10 @@ def progress_panel() -> None:
                 state = t("run.key_cooling", s=max(0.0, k.cool_until - time.time()))
             else:
                 state = t(f"run.key_state.{state}")
-            rows.append({t("keys.col.key"): k.masked, t("keys.col.model"): k.model, t("run.key_state"): state, t("run.requests"): k.requests, "429": k.rate_limited, t("run.errors"): k.errors, t("run.reason"): k.dead_reason or ""})
+            rows.append({
+                t("keys.col.key"): k.masked, t("keys.col.model"): k.model, t("run.key_state"): state, t("keys.col.pace"): pace_text(k.pace) if k.pace else "",
+                t("run.requests"): k.requests, "429": k.rate_limited, t("run.errors"): k.errors, t("run.reason"): (k.dead_reason or "") if k.state == "dead" else "",
+            })  # fmt: skip
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="key_status")
     if snap.recent_errors:
         with st.expander(t("run.recent_errors", n=len(snap.recent_errors)), icon=":material/report:"):

@@ -388,6 +388,7 @@ class BatchEngine:
         self.stop("failed", f"Could not save results ({exc}); the run stopped. Free disk space, then resume it.")
 
     async def _run(self) -> str:
+        self.tracker.pace_source = self._pace_view
         self._set_state("running")
         self._queue = _RowQueue(self.rows, self._signal.set)
         self._feeder = asyncio.create_task(self._feed(self.rows), name=f"feed-{self.run_id}")
@@ -491,9 +492,14 @@ class BatchEngine:
         if self._queue is not None:
             self._queue.close()
 
+    def _pace_view(self, fp: str) -> object:
+        lane = self._lanes.get(fp)
+        return lane.gate.view() if lane is not None else None
+
     def _release(self) -> None:
         """A finished run keeps nothing but what its final snapshot says: no cells, no clients,
         no keys."""
+        self.tracker.pace_source = None
         self.cells = ()
         self.rows = []
         self._lanes.clear()

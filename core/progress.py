@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from . import constants as C
+from .gate_view import GateView
 from .keys import KeyInfo
 
 __all__ = ["KeyStatus", "ProgressSnapshot", "ProgressTracker"]
@@ -30,6 +31,7 @@ class KeyStatus:
     rate_limited: int = 0
     errors: int = 0
     in_flight: int = 0
+    pace: GateView | None = None  # what the key's gate paces at and where that came from (live runs)
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,8 @@ class ProgressTracker:
         self._finished_at: float | None = None
         self._recent: deque[float] = deque()  # finish times of rows done in this session
         self._errors: deque[str] = deque(maxlen=C.RECENT_ERRORS)
+        # Set by the engine: a key's current pace, read on the caller's thread (gate views only read).
+        self.pace_source: Callable[[str], GateView | None] | None = None
         self.add_keys(keys)
 
     # --- mutations (engine loop) --------------------------------------------------------------
@@ -198,7 +202,13 @@ class ProgressTracker:
         if self._finished_at is not None:
             return replace(key, state="idle", cool_until=None)  # the run is over: no key is working
         if key.state == "cooling" and (key.cool_until or 0) <= wall:
-            return replace(key, state="active", cool_until=None)
+            key = replace(key, state="active", cool_until=None)
+        source = self.pace_source
+        if source is not None:
+            try:
+                key = replace(key, pace=source(key.fingerprint))
+            except Exception:  # a display detail must never break the progress
+                pass
         return key
 
     def snapshot(self) -> ProgressSnapshot:

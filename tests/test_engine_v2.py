@@ -511,3 +511,17 @@ def test_a_model_that_refuses_the_temperature_stops_the_run_with_the_reason_inst
     state, message, failed, sent = vrun(main)
     assert state == "failed" and failed == 0 and sent <= 2
     assert "provider default" in message
+
+
+def test_the_progress_shows_what_each_keys_gate_learnt_while_the_run_goes(vstore):
+    async def main() -> tuple[object, object]:
+        sim = simulator(rpm=600, latency_s=0.2)
+        run = Run(vstore, arithmetic_frame(100), SPEC, [KeyEntry("Test", "http://sim.test/v1", "simulated", "k", None)], sim_factory(sim))
+        await run.until(lambda: run.tracker.snapshot().done >= 20)
+        live = run.tracker.snapshot().keys[0].pace
+        await run.end()
+        return live, run.tracker.snapshot().keys[0].pace
+
+    live, after = vrun(main)
+    assert live is not None and "600/min from the provider" in live.text
+    assert after is None  # a finished run holds no gate
