@@ -90,6 +90,8 @@ DATA_DIR_ENV = "LLM_BATCH_DATA_DIR"
 DB_FILENAME = "runs.sqlite3"
 # The writer thread commits finished rows in batches: every WRITE_BATCH_S, or at once when this
 # many are waiting. A kill -9 can lose at most one unflushed batch (those rows are sent again).
+# Input rows inserted (and deleted) per transaction when a run is created or deleted.
+STORE_CHUNK_ROWS = 5_000
 WRITE_BATCH_S = 0.05
 WRITE_BATCH_ROWS = 200
 # After a failed commit (a full disk) the same batch is tried again after this, doubling up to
