@@ -4,6 +4,7 @@ sidebar, and small formatting helpers. Pages read widgets, call one core functio
 from __future__ import annotations
 
 import hmac
+import math
 import os
 import re
 from pathlib import Path
@@ -275,6 +276,87 @@ def state_label(state: str) -> str:
     return t(f"state.{state}")
 
 
+def outcome(snap: core.ProgressSnapshot | core.RunRecord, state: str | None = None) -> core.RunOutcome:
+    """How a run stands, honestly: "done" only when every row succeeded."""
+    return core.run_outcome(state or snap.state, failed=snap.failed, unparsed=snap.unparsed)
+
+
+def outcome_label(result: core.RunOutcome) -> str:
+    if result.code == "done_with_failures":
+        return t("state.done_with_failures", n=result.problems)
+    return state_label(result.code)
+
+
+def percent(done: int, total: int) -> str:
+    """Rounded down, so that 99.6% never reads as 100% while a row is still pending."""
+    return f"{math.floor(100 * done / total) if total else 100}%"
+
+
+def progress_line(snap: core.ProgressSnapshot, result: core.RunOutcome) -> str:
+    """The one text every progress bar of a run shows: the sidebar's and the Run page's."""
+    return f"{percent(snap.done, snap.total)} · {snap.done:,} / {snap.total:,} · {outcome_label(result)}"
+
+
+def progress_bar(snap: core.ProgressSnapshot, key: str) -> core.RunOutcome:
+    """A run's bar, coloured by how it stands (warning when rows failed). Keyed by run, so a new
+    run's bar is a new bar rather than the last one sliding back."""
+    result = outcome(snap)
+    with st.container(key=f"{key}-{result.tone}-{snap.run_id}"):
+        st.progress(snap.fraction, text=progress_line(snap, result))
+    return result
+
+
+def say(text: str | None) -> str:
+    """One of core's English sentences (a row error, a run message, a note about a file) in the
+    page's language. Core keeps English in the store and the downloads; this is for display."""
+    if not text:
+        return ""
+    if language() == "en":
+        return text
+    return _say(core.explain(text))
+
+
+def _say(said: core.Explained) -> str:
+    code, params = said.code, dict(said.params)
+    if not code or f"msg.{code}" not in STRINGS:
+        return said.text
+    if code == "http":
+        status = params.get("status", "")
+        head = t(f"cause.http.{status}") if f"cause.http.{status}" in STRINGS else t("cause.http", status=status)
+        return head + (f"：{params['detail']}" if params.get("detail") else "")
+    if code == "finished":
+        parts = [t(f"msg.finished.{k}", n=params[k]) for k in ("ok", "unparsed", "failed", "from_cache") if k in params]
+        return t("msg.finished", parts="，".join(parts))
+    if code == "dropped_rows":
+        params["where"] = t(f"msg.where.{params['where']}")
+    if code == "dropped_columns":
+        params["side"] = t(f"msg.side.{params['side']}")
+    try:
+        return t(f"msg.{code}", inner="；".join(_say(i) for i in said.inner), **params)
+    except (KeyError, IndexError):
+        return said.text
+
+
+def cause_text(cause: core.FailureCause) -> str:
+    """A failure cause in a few words: "could not reach api.openai.com"."""
+    code, params = cause.code, cause.params
+    if code == "http":
+        status = params.get("status", "")
+        return t(f"cause.http.{status}") if f"cause.http.{status}" in STRINGS else t("cause.http", status=status)
+    if code and f"cause.{code}" in STRINGS:
+        return t(f"cause.{code}", **params)
+    return say(core.root_cause(cause.example).text)
+
+
+def failure_summary(causes: list[core.FailureCause], limit: int = 4) -> list[str]:
+    """ "10 × could not reach api.openai.com", most common cause first."""
+    lines = [f"{c.count:,} × {cause_text(c)}" for c in causes[:limit]]
+    rest = sum(c.count for c in causes[limit:])
+    if rest:
+        lines.append(t("run.other_causes", n=rest))
+    return lines
+
+
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
 
 
@@ -295,6 +377,18 @@ def input_error_text(exc: InputError) -> str:
 
 def show_input_error(exc: InputError) -> None:
     st.error(plain(input_error_text(exc)), icon=":material/error:")
+
+
+TONE_COLOURS = {"ok": "#21a366", "warning": "#e8912d", "error": "#d64545"}
+
+
+def page_style() -> None:
+    """The few looks Streamlit has no parameter for: a progress bar coloured by how its run stands
+    (its container's key ends in the tone), and no sliding, so a bar shows this tick's value."""
+    rules = ["[data-testid=stProgressBarTrack] > div { transition: none !important; }"]
+    for tone, colour in TONE_COLOURS.items():
+        rules.append(f'[class*="_bar-{tone}-"] [data-testid=stProgressBarTrack] > div {{ background-color: {colour} !important; }}')
+    st.html("<style>" + "\n".join(rules) + "</style>")
 
 
 def sidebar() -> None:
@@ -321,7 +415,7 @@ def sidebar_progress() -> None:
             return
         with st.container(border=True, key="sidebar_run"):
             st.caption(t("sidebar.current_run"))
-            st.progress(snap.fraction, text=f"{snap.done:,} / {snap.total:,} · {state_label(snap.state)}")
+            progress_bar(snap, "sidebar_bar")
             if snap.simulated:
                 st.caption(t("common.simulated_badge"))
             st.page_link("app_pages/run.py", label=t("sidebar.open_run"), icon=":material/play_circle:")

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import fmt_money, plain, runner, show_run, state_label, store
+from app_pages.common import TONE_COLOURS, fmt_money, outcome, outcome_label, plain, runner, show_run, store
 from app_pages.i18n import t
 
 st.title(t("history.title"))
@@ -16,20 +16,30 @@ if not records:
     st.info(t("history.empty"), icon=":material/history:")
     st.stop()
 
+outcomes = [outcome(r, core.effective_status(r, runner())) for r in records]
 rows = [
     {
         t("history.col.date"): pd.Timestamp(r.created_at).tz_convert(None).strftime("%Y-%m-%d %H:%M"),
         t("history.col.file"): r.file_name + (f" ({t('common.simulated_badge')})" if r.simulated else ""),
         t("history.col.rows"): f"{r.done:,} / {r.n_rows:,}",
         t("history.col.failed"): r.failed + r.unparsed,
-        t("history.col.status"): state_label(core.effective_status(r, runner())),
+        t("history.col.status"): outcome_label(result),
         t("history.col.tokens"): r.tokens_in + r.tokens_out,
         t("history.col.cost"): fmt_money(r.cost),
         t("history.col.id"): r.id,
     }
-    for r in records
+    for r, result in zip(records, outcomes)
 ]
-selection = st.dataframe(pd.DataFrame(rows), hide_index=True, on_select="rerun", selection_mode="single-row", key="history_table")
+tones = [result.tone for result in outcomes]
+status_col = t("history.col.status")
+
+
+def colour(column: pd.Series) -> list[str]:
+    return [f"color: {TONE_COLOURS[tone]}" if tone in ("warning", "error") else "" for tone in tones]
+
+
+table = pd.DataFrame(rows).style.apply(colour, subset=[status_col])
+selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="history_table")
 picked = selection.selection.rows if selection else []
 if not picked:
     st.caption(t("history.pick"))

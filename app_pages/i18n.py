@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.i18n_core import CORE_STRINGS
+
 LANGUAGES = {"en": "English", "zh": "简体中文"}
 
 STRINGS: dict[str, tuple[str, str]] = {
@@ -31,6 +33,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "state.cancelled": ("cancelled", "已取消"),
     "state.failed": ("stopped on an error", "因错误停止"),
     "state.interrupted": ("interrupted", "已中断"),
+    "state.done_with_failures": ("done, {n:,} failed", "已完成，{n:,} 行失败"),
     # password gate
     "auth.prompt": (
         "This server has API keys preset for the team. Enter the password to use it.",
@@ -243,7 +246,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "run.requests": ("Requests", "请求"),
     "run.errors": ("Errors", "错误"),
     "run.reason": ("Reason", "原因"),
-    "run.recent_errors": ("Last errors ({n})", "最近的错误（{n}）"),
+    "run.recent_errors": ("Latest {n} error messages (retries included)", "最近 {n} 条错误信息（含重试）"),
+    "run.failures_by_cause": ("{n:,} rows failed. Causes:", "{n:,} 行失败，原因："),
+    "run.other_causes": ("{n:,} × other causes", "{n:,} × 其他原因"),
     "run.results": ("Results", "结果"),
     "run.table_note": ("Showing the first {n:,} of {total:,} rows; downloads have every row.", "仅显示前 {n:,} 行，共 {total:,} 行；下载文件包含全部行。"),
     "run.download_csv": ("CSV for Excel", "CSV（Excel 适用）"),
@@ -267,6 +272,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "history.delete_confirm": ("Delete this run and its results? This cannot be undone.", "确定删除该任务及其结果吗？此操作无法撤销。"),
     "history.delete_yes": ("Delete", "删除"),
     "history.delete_live": ("This run is still going: cancel it first.", "该任务仍在运行，请先取消。"),
+    **CORE_STRINGS,
 }
 
 

@@ -11,13 +11,16 @@ import core
 from app_pages.common import (
     current_run_id,
     dataset,
+    failure_summary,
     fmt_duration,
     fmt_money,
     input_error_text,
     is_live,
     plain,
     pool,
+    progress_bar,
     runner,
+    say,
     show_input_error,
     show_run,
     spec,
@@ -137,7 +140,12 @@ def progress_panel() -> None:
         # Resume was clicked in this fragment, which only reruns itself: redraw the whole page
         # so that polling starts and the start buttons know a run is going.
         st.rerun()
-    st.progress(snap.fraction, text=f"{snap.fraction:.0%} · {state_label(snap.state)}")
+    result = progress_bar(snap, "run_bar")
+    if result.problems:
+        causes = core.failure_causes(store(), run_id)
+        if causes:
+            lines = "\n".join(f"- {plain(line)}" for line in failure_summary(causes))
+            (st.error if result.tone == "error" else st.warning)(f"**{t('run.failures_by_cause', n=result.problems)}**\n{lines}", icon=":material/report:")
     m = st.columns(6)
     m[0].metric(t("run.ok"), f"{snap.ok:,}")
     m[1].metric(t("run.failed"), f"{snap.failed + snap.unparsed:,}")
@@ -153,7 +161,7 @@ def progress_panel() -> None:
     n[4].metric(t("run.retries"), f"{snap.retries:,}")
     n[5].metric(t("run.accuracy"), f"{snap.accuracy:.1%}" if snap.accuracy is not None else "–")
     if snap.message and snap.state in ("waiting_for_keys", "failed", "paused", "cancelled"):
-        (st.warning if snap.state != "failed" else st.error)(plain(snap.message))
+        (st.warning if snap.state != "failed" else st.error)(plain(say(snap.message)))
 
     c = st.columns([1, 1, 1, 1, 2])
     if handle is not None:
@@ -180,7 +188,7 @@ def progress_panel() -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="key_status")
     if snap.recent_errors:
         with st.expander(t("run.recent_errors", n=len(snap.recent_errors)), icon=":material/report:"):
-            st.text("\n".join(snap.recent_errors))
+            st.text("\n".join(say(e) for e in snap.recent_errors))
     if live and (handle is None or snap.finished):
         st.rerun()  # the run ended: redraw the page once so polling stops and downloads show
 
