@@ -237,6 +237,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "run.resume": ("Resume", "继续"),
     "run.cancel": ("Cancel", "取消"),
     "run.retry_failed": ("Retry failed rows", "重试失败的行"),
+    "run.go_to_keys": ("Enter keys on the Keys & limits page", "到“密钥与限速”页输入密钥"),
     "run.key_state": ("State", "状态"),
     "run.key_state.active": ("active", "正常"),
     "run.key_state.idle": ("not running", "未运行"),

@@ -49,7 +49,13 @@ def start(first_rows: int | None) -> None:
         st.session_state["start_error"] = input_error_text(exc)
         return
     st.session_state.pop("start_error", None)
+    st.session_state.pop("action_error", None)
     show_run(handle.run_id)
+
+
+def flash(key: str) -> str | None:
+    """An answer to a click, shown once where the button is: the next rerun no longer has it."""
+    return st.session_state.pop(key, None)
 
 
 # --- settings and start ---------------------------------------------------------------------------
@@ -108,8 +114,9 @@ with st.container(border=True, key="run_settings"):
         b3.button(t("run.run_all", n=est.requests), key="run_all", on_click=start, args=(None,), type="primary", icon=":material/play_arrow:", width="stretch", disabled=busy)
         if busy:
             st.caption(t("run.busy"))
-    if st.session_state.get("start_error"):
-        st.error(plain(st.session_state["start_error"]), icon=":material/error:")
+    start_error = flash("start_error")
+    if start_error:
+        st.error(plain(start_error), icon=":material/error:")
 
 # --- the current run ------------------------------------------------------------------------------
 
@@ -163,19 +170,25 @@ def progress_panel() -> None:
     if snap.message and snap.state in ("waiting_for_keys", "failed", "paused", "cancelled"):
         (st.warning if snap.state != "failed" else st.error)(plain(say(snap.message)))
 
-    c = st.columns([1, 1, 1, 1, 2])
+    c = st.container(horizontal=True, key="run_actions")
     if handle is not None:
         if snap.state == "paused":
-            c[0].button(t("run.resume"), key="resume_live", on_click=handle.resume, icon=":material/play_arrow:", width="stretch")
+            c.button(t("run.resume"), key="resume_live", on_click=handle.resume, icon=":material/play_arrow:")
         else:
-            c[0].button(t("run.pause"), key="pause", on_click=handle.pause, icon=":material/pause:", width="stretch")
-        c[1].button(t("run.cancel"), key="cancel", on_click=handle.cancel, icon=":material/stop:", width="stretch")
+            c.button(t("run.pause"), key="pause", on_click=handle.pause, icon=":material/pause:")
+        c.button(t("run.cancel"), key="cancel", on_click=handle.cancel, icon=":material/stop:")
     else:
         if snap.pending:
-            c[0].button(t("run.resume"), key="resume_stored", on_click=resume, icon=":material/play_arrow:", width="stretch")
+            c.button(t("run.resume"), key="resume_stored", on_click=resume, icon=":material/play_arrow:")
         if snap.failed:
-            c[1].button(t("run.retry_failed"), key="retry_failed", on_click=resume, args=(True,), icon=":material/replay:", width="stretch")
+            c.button(t("run.retry_failed"), key="retry_failed", on_click=resume, args=(True,), icon=":material/replay:")
 
+    answer = flash("action_error")
+    if answer and answer["run_id"] == run_id and handle is None:
+        with st.container(key="run_action_answer"):
+            st.error(plain(answer["text"]), icon=":material/error:")
+            if answer.get("keys"):
+                st.page_link("app_pages/keys.py", label=t("run.go_to_keys"), icon=":material/key:")
     if snap.keys:
         rows = []
         for k in snap.keys:
@@ -201,7 +214,11 @@ def resume(retry_failed: bool = False) -> None:
         keys = None if record.simulated or source == "simulated" else entries
         core.resume_run(store(), run_id, keys, retry_failed=retry_failed, runner=runner())
     except core.InputError as exc:
-        st.session_state["start_error"] = input_error_text(exc)
+        # Said under the button that was pressed (this runs in the fragment that drew it), once:
+        # a later visit to the page does not find a stale answer.
+        st.session_state["action_error"] = {"run_id": run_id, "text": input_error_text(exc), "keys": exc.code in ("keys_again", "no_keys", "needs_key")}
+        return
+    st.session_state.pop("action_error", None)
 
 
 progress_panel()
