@@ -7,6 +7,7 @@ import hmac
 import math
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import streamlit as st
@@ -94,7 +95,23 @@ def restore_from_run(run_id: str | None) -> bool:
     s["label_column"] = spec_.label_column or ""
     s["temperature"], s["max_tokens"] = spec_.temperature or 0.0, spec_.max_tokens or 0
     s["concurrency"], s["max_attempts"] = spec_.concurrency, spec_.max_attempts
+    s["use_cache"], s["price_in"], s["price_out"] = spec_.use_cache, spec_.price_in, spec_.price_out
+    if record.keys:  # the provider, model and limits the run was made with (never its keys)
+        key = record.keys[0]
+        s["provider"] = provider_of(key)
+        s["base_url"], s["model"], s["rpm"], s["tpm"] = key.base_url, key.model, key.rpm, key.tpm or 0
     return True
+
+
+def provider_of(key: core.KeyInfo) -> str:
+    """The provider preset a stored key belongs to: by name, else by base URL, else OpenAI's
+    (whose base URL and model boxes then hold the run's own)."""
+    if key.simulated:
+        return core.SIMULATED_PROVIDER
+    if key.provider in core.PROVIDER_PRESETS:
+        return key.provider
+    same_url = [p.label for p in core.PROVIDER_PRESETS.values() if p.base_url.rstrip("/") == key.base_url.rstrip("/")]
+    return same_url[0] if same_url else "OpenAI"
 
 
 def use_demo_dataset() -> None:
@@ -224,7 +241,18 @@ def pool() -> tuple[list[KeyEntry], str]:
     preset = preset_pool()
     if preset:
         return preset, "preset"
-    return core.demo_pool(DEMO_KEYS, rpm=rpm, tpm=tpm), "simulated"
+    if s["provider"] == core.SIMULATED_PROVIDER:
+        return core.demo_pool(DEMO_KEYS, rpm=rpm, tpm=tpm), "simulated"
+    # A provider that needs a key, and none given: never run on the simulator behind the user's
+    # back. The Run page says so and offers the demo as a choice of its own.
+    raise InputError(f"{s['provider']} needs an API key: paste one on the Keys & limits page, or use the simulated provider for a demo.", "needs_key", provider=s["provider"])
+
+
+def use_simulated_provider() -> None:
+    """The demo, chosen: the simulated provider with its own limits."""
+    preset = core.PROVIDER_PRESETS[core.SIMULATED_PROVIDER]
+    st.session_state["provider"], st.session_state["base_url"], st.session_state["model"] = preset.label, preset.base_url, preset.model
+    st.session_state["rpm"] = DEMO_RPM
 
 
 # --- the current run ------------------------------------------------------------------------------
@@ -264,6 +292,38 @@ def fmt_duration(seconds: float | None) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02}:{s:02}" if h else f"{m}:{s:02}"
+
+
+def short(text: str, n: int = 60) -> str:
+    """The start of a text, on one line."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= n else line[: n - 1] + "…"
+
+
+def settings_line(file: str | None, rows: int, provider: str, model: str, n_keys: int, rpm: int, use_cache: bool) -> str:
+    """A run's settings in one line: file · rows · provider · model · keys × requests/min · cache."""
+    parts = [plain(file)] if file else []
+    if rows:
+        parts.append(t("run.line.rows", n=rows))
+    parts += [plain(provider), t("run.line.model", model=plain(model))]
+    parts.append(t("run.line.keys", n=n_keys, rpm=int(rpm)) if n_keys else t("run.line.no_keys", rpm=int(rpm)))
+    parts.append(t("run.line.cache_on" if use_cache else "run.line.cache_off"))
+    return " · ".join(parts)
+
+
+def new_run_line(entries: Sequence[core.KeyEntry]) -> str:
+    """What a new run would use: this tab's table, provider, model, keys and limits."""
+    s, current = st.session_state, dataset()
+    provider, model = (entries[0].provider, entries[0].model) if entries else (s["provider"], s["model"])
+    rows = len(current["table"].frame) if current else 0
+    return settings_line(current["name"] if current else None, rows, provider, model, len(entries), entries[0].rpm if entries else s["rpm"], bool(s["use_cache"]))
+
+
+def run_line(record: core.RunRecord) -> str:
+    """What a stored run was made with."""
+    key = record.keys[0] if record.keys else None
+    provider = (core.SIMULATED_PROVIDER if key.simulated else key.provider) if key else "–"
+    return settings_line(None, record.n_rows, provider, key.model if key else "–", len(record.keys), key.rpm if key else 0, record.spec.use_cache)
 
 
 def fmt_money(value: float | None) -> str:

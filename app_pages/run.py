@@ -21,6 +21,10 @@ from app_pages.common import (
     progress_bar,
     runner,
     say,
+    new_run_line,
+    run_line,
+    short,
+    use_simulated_provider,
     show_input_error,
     show_run,
     spec,
@@ -34,10 +38,6 @@ KEEP = "session"
 TABLE_ROWS = 1_000  # rows drawn on the page; downloads always have every row
 
 st.title(t("run.title"))
-
-
-def sync_rpm() -> None:
-    st.session_state["rpm"] = st.session_state["run_rpm"]
 
 
 def start(first_rows: int | None) -> None:
@@ -61,24 +61,26 @@ def flash(key: str) -> str | None:
 # --- settings and start ---------------------------------------------------------------------------
 
 current = dataset()
-st.session_state.setdefault("run_rpm", st.session_state["rpm"])
 with st.container(border=True, key="run_settings"):
-    s1, s2, s3 = st.columns(3)
-    s1.slider(t("run.rpm"), 1, max(3000, int(st.session_state["rpm"])), key="run_rpm", on_change=sync_rpm, persist_state=KEEP, help=t("keys.rpm_help"))
-    s2.slider(t("run.concurrency"), 1, 256, key="concurrency", persist_state=KEEP, help=t("run.concurrency_help"))
-    s3.slider(t("run.max_attempts"), 1, 10, key="max_attempts", persist_state=KEEP, help=t("run.max_attempts_help"))
+    st.subheader(t("run.new_run"))
     try:
         entries, source = pool()
         pool_error = None
     except core.InputError as exc:  # said below, where the run would start
         entries, source, pool_error = [], "", exc
+    # What a new run would use, in a line: the file, the provider and model, the keys and their
+    # requests/min (set on the Keys page only), the cache. After a reload this is the run's own.
+    st.caption(new_run_line(entries))
+    s1, s2 = st.columns(2)
+    s1.slider(t("run.concurrency"), 1, 256, key="concurrency", persist_state=KEEP, help=t("run.concurrency_help"))
+    s2.slider(t("run.max_attempts"), 1, 10, key="max_attempts", persist_state=KEEP, help=t("run.max_attempts_help"))
     with st.expander(t("run.more_settings"), icon=":material/tune:"):
-        p1, p2, p3 = st.columns(3)
+        p1, p2 = st.columns(2)
         known_in, known_out = core.MODEL_PRICES.get(entries[0].model if entries else "", (0.0, 0.0))
         # Empty means the built-in price of the model; a number is the user's own.
         p1.number_input(t("run.price_in"), min_value=0.0, step=0.05, format="%.4f", key="price_in", placeholder=f"{known_in:.4f}", persist_state=KEEP, help=t("run.price_help"))
         p2.number_input(t("run.price_out"), min_value=0.0, step=0.05, format="%.4f", key="price_out", placeholder=f"{known_out:.4f}", persist_state=KEEP, help=t("run.price_help"))
-        p3.checkbox(t("run.use_cache"), key="use_cache", persist_state=KEEP, help=t("run.use_cache_help"))
+        st.checkbox(t("run.use_cache"), key="use_cache", persist_state=KEEP, help=t("run.use_cache_help"))
 
     ready = False
     problems = template_problems([str(c) for c in current["table"].frame.columns]) if current else []
@@ -97,6 +99,10 @@ with st.container(border=True, key="run_settings"):
             ready = True
         except core.InputError as exc:
             show_input_error(exc)
+            if exc.code == "needs_key":
+                d = st.container(horizontal=True, vertical_alignment="center")
+                d.page_link("app_pages/keys.py", label=t("run.go_to_keys"), icon=":material/key:")
+                d.button(t("run.use_demo"), key="use_demo_provider", on_click=use_simulated_provider, icon=":material/science:")
     if ready:
         est = core.estimate_run(current["table"].frame, run_spec, entries)
         e1, e2, e3, e4 = st.columns(4)
@@ -133,6 +139,7 @@ st.divider()
 head, badge = st.columns([4, 1], vertical_alignment="center")
 head.subheader(t("run.current", name=plain(record.file_name or "–")))
 head.caption(f"{t('run.run_id')}: `{run_id}`")
+st.caption(t("run.made_with", line=run_line(record), prompt=plain(short(record.spec.template))))
 if record.simulated:
     badge.badge(t("common.simulated_badge"), icon=":material/science:", color="orange")
 
@@ -208,10 +215,15 @@ def progress_panel() -> None:
 
 def resume(retry_failed: bool = False) -> None:
     try:
-        entries, source = pool()
-        # A run made with real keys needs real keys again (they are never stored); the demo
-        # keys pool() offers when none are entered must not quietly take over.
-        keys = None if record.simulated or source == "simulated" else entries
+        keys = None
+        if not record.simulated:
+            # A run made with real keys needs real keys again (they are never stored); demo keys
+            # must not quietly take over, and no keys at all is said by resume_run.
+            try:
+                entries, source = pool()
+                keys = None if source == "simulated" else entries
+            except core.InputError:
+                keys = None
         core.resume_run(store(), run_id, keys, retry_failed=retry_failed, runner=runner())
     except core.InputError as exc:
         # Said under the button that was pressed (this runs in the fragment that drew it), once:

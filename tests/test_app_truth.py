@@ -86,3 +86,39 @@ def test_a_run_whose_rows_failed_says_so_with_its_causes_in_the_page_sidebar_and
     assert "3 × could not reach 127.0.0.1" in warning.replace("\\", "")
     on(at, "history")
     assert list(at.dataframe[0].value["Status"]) == ["done, 3 failed"]
+
+
+# --- settings describe the run ------------------------------------------------------------------
+
+
+def test_a_reloaded_run_url_shows_that_runs_provider_model_limits_and_cache_above_it(at, tmp_path):
+    import core as c
+
+    store = c.RunStore(tmp_path / "data")
+    keys = [c.KeyEntry("DeepSeek", "https://api.deepseek.com/v1", "deepseek-chat", "sk-real-key-0000abcd", 45)]
+    spec = c.RunSpec(template="Translate {question}", use_cache=False, price_in=0.5)
+    run_id = store.create_run(spec, c.read_table(b"question\n1 + 1\n2 + 2\n", "q.csv"), [k.info() for k in keys], file_name="q.csv")
+    fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)  # a reload is a new session
+    fresh.query_params["run"] = run_id
+    fresh.run()
+    s = fresh.session_state
+    assert (s["provider"], s["base_url"], s["model"], s["rpm"]) == ("DeepSeek", "https://api.deepseek.com/v1", "deepseek-chat", 45)
+    assert (s["use_cache"], s["price_in"], s["template"]) == (False, 0.5, "Translate {question}")
+    on(fresh, "run")
+    line = fresh.caption[0].value.replace("\\", "")  # the New run box's own line comes first
+    assert "q.csv" in line and "DeepSeek" in line and "deepseek-chat" in line and "45 requests/min" in line and "cache off" in line
+    assert any("Made with" in c.value and "DeepSeek" in c.value for c in fresh.caption)
+    # no key in this new session: it says so rather than run on the simulator
+    assert any("DeepSeek needs an API key" in e.value.replace("\\", "") for e in fresh.error)
+    assert not [b for b in fresh.button if b.key == "run_all"]
+
+
+def test_a_provider_that_needs_a_key_and_has_none_does_not_quietly_run_simulated(at):
+    on(at, "keys")
+    at.selectbox(key="provider").set_value("OpenAI").run()
+    on(at, "run")
+    assert any("OpenAI needs an API key" in e.value.replace("\\", "") for e in at.error)
+    assert not [b for b in at.button if b.key in ("run_all", "run_test")]
+    at.button(key="use_demo_provider").click().run()  # the demo, chosen explicitly
+    assert at.session_state["provider"] == "Simulated (demo)"
+    assert [b for b in at.button if b.key == "run_all"] and not at.error
