@@ -25,5 +25,5 @@ pages = [
     st.Page("app_pages/history.py", title=t("nav.history"), icon=":material/history:", url_path="history"),
 ]
 page = st.navigation(pages, position="sidebar")
-sidebar()  # after st.navigation: its links need the pages registered
+sidebar(page.url_path)  # after st.navigation: its links need the pages registered
 page.run()

@@ -451,7 +451,7 @@ def page_style() -> None:
     st.html("<style>" + "\n".join(rules) + "</style>")
 
 
-def sidebar() -> None:
+def sidebar(page: str = "") -> None:
     with st.sidebar:
         st.segmented_control(
             t("sidebar.language"), options=list(LANGUAGES), format_func=LANGUAGES.get, key="lang", required=True, persist_state="session"
@@ -459,7 +459,8 @@ def sidebar() -> None:
         # The language lives in the URL as its code (?lang=zh), so a shared link opens in it.
         if st.query_params.get("lang") != st.session_state["lang"]:
             st.query_params["lang"] = st.session_state["lang"]
-        sidebar_progress()
+        if page != "run":  # the Run page shows the run itself: one bar, one tick, no disagreement
+            sidebar_progress()
 
 
 def sidebar_progress() -> None:
@@ -468,7 +469,7 @@ def sidebar_progress() -> None:
         return
     live = is_live(run_id)
 
-    @st.fragment(run_every=2.0 if live else None)
+    @st.fragment(run_every=1.0 if live else None)
     def mini() -> None:
         snap = core.run_progress(store(), run_id, runner())
         if snap is None:

@@ -227,6 +227,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "run.fix_prompt": ("Fix the prompt", "修改提示词"),
     "run.busy": ("A run is going: pause or cancel it below, or wait for it to finish, to start another.", "当前任务正在运行：请在下方暂停或取消，或等待完成后再开始新任务。"),
+    "run.busy_paused": ("A run is paused: resume or cancel it below to start another.", "当前任务已暂停：请在下方继续或取消后再开始新任务。"),
+    "run.speed_help": ("Rows answered per second over the last 20 seconds; answers from the cache are not counted.", "最近 20 秒内每秒完成的行数；来自缓存的答案不计入。"),
     "run.test_first": ("Test {n} rows", "测试前 {n} 行"),
     "run.run_all": ("Run all {n:,} rows", "运行全部 {n:,} 行"),
     "run.current": ("Run: {name}", "任务：{name}"),

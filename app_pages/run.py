@@ -61,6 +61,15 @@ def flash(key: str) -> str | None:
 # --- settings and start ---------------------------------------------------------------------------
 
 current = dataset()
+
+
+def live_state(run_id: str | None) -> str | None:
+    """The state of this tab's run if it is going in this process (paused counts), else None."""
+    handle = runner().get(run_id) if run_id else None
+    return handle.snapshot().state if handle is not None else None
+
+
+busy_state = live_state(st.session_state.get("run_id"))
 with st.container(border=True, key="run_settings"):
     st.subheader(t("run.new_run"))
     try:
@@ -113,13 +122,13 @@ with st.container(border=True, key="run_settings"):
         if source == "simulated":
             st.caption(t("common.simulated_note"))
         # One run at a time from a tab: a second click must not pay for the same rows again.
-        busy = is_live(st.session_state.get("run_id"))
+        busy = busy_state is not None
         b1, b2, b3 = st.columns([1, 1, 2], vertical_alignment="bottom")
         first_n = b1.number_input(t("run.first_n"), min_value=1, max_value=max(1, est.requests), key="first_n", persist_state=KEEP)
         b2.button(t("run.test_first", n=int(first_n)), key="run_test", on_click=start, args=(int(first_n),), icon=":material/science:", width="stretch", disabled=busy)
         b3.button(t("run.run_all", n=est.requests), key="run_all", on_click=start, args=(None,), type="primary", icon=":material/play_arrow:", width="stretch", disabled=busy)
         if busy:
-            st.caption(t("run.busy"))
+            st.caption(t("run.busy_paused" if busy_state == "paused" else "run.busy"))
     start_error = flash("start_error")
     if start_error:
         st.error(plain(start_error), icon=":material/error:")
@@ -150,9 +159,9 @@ def progress_panel() -> None:
     if snap is None:
         return
     handle = runner().get(run_id)
-    if handle is not None and not live:
-        # Resume was clicked in this fragment, which only reruns itself: redraw the whole page
-        # so that polling starts and the start buttons know a run is going.
+    if handle is not None and (not live or (snap.state == "paused") != (busy_state == "paused")):
+        # Resume or Pause was clicked in this fragment, which only reruns itself: redraw the
+        # whole page so that polling starts and the note by the start buttons says the truth.
         st.rerun()
     result = progress_bar(snap, "run_bar")
     if result.problems:
@@ -164,8 +173,9 @@ def progress_panel() -> None:
     m[0].metric(t("run.ok"), f"{snap.ok:,}")
     m[1].metric(t("run.failed"), f"{snap.failed + snap.unparsed:,}")
     m[2].metric(t("run.pending"), f"{snap.pending:,}")
-    m[3].metric(t("run.speed"), f"{snap.rows_per_s:.1f}/s" if handle else "–")
-    m[4].metric(t("run.eta"), fmt_duration(snap.eta_s) if handle else "–")
+    moving = handle is not None and snap.state == "running" and snap.rows_per_s > 0
+    m[3].metric(t("run.speed"), f"{snap.rows_per_s:.1f}/s" if moving else "–", help=t("run.speed_help"))
+    m[4].metric(t("run.eta"), fmt_duration(snap.eta_s) if moving else "–")
     m[5].metric(t("run.cost"), fmt_money(snap.cost), help=t("run.projected", cost=fmt_money(snap.projected_cost)))
     n = st.columns(6)
     n[0].metric(t("run.in_flight"), f"{snap.in_flight:,}")

@@ -113,3 +113,77 @@ def test_retry_failed_rows_without_keys_answers_under_the_button_and_not_later(p
     open_page(page, "data")
     open_page(page, "run")
     assert not [a for a in alerts(page) if "Enter the API keys again" in a]  # not a stale answer on a later visit
+
+
+# --- progress: one truth per tick -----------------------------------------------------------
+
+READ_RUN = """() => {
+  const bar = document.querySelector("[class*='st-key-run_bar-'] [data-testid=stProgress]");
+  const metrics = {};
+  for (const m of document.querySelectorAll('[data-testid=stMetric]')) {
+    const label = m.querySelector('[data-testid=stMetricLabel]')?.innerText.trim();
+    metrics[label] = m.querySelector('[data-testid=stMetricValue]')?.innerText.trim();
+  }
+  const fill = bar?.querySelector('[data-testid=stProgressBarTrack] > div');
+  return {bar: bar ? bar.innerText.trim() : null, now: bar?.querySelector('[role=progressbar]')?.getAttribute('aria-valuenow'),
+          transition: fill ? getComputedStyle(fill).transitionDuration : null, metrics,
+          sidebar: !!document.querySelector('.st-key-sidebar_run'),
+          busy: document.body.innerText.includes(%r) || document.body.innerText.includes(%r)};
+}"""
+BAR = re.compile(r"^(\d+)% · ([\d,]+) / ([\d,]+) · (.+)$")
+
+
+def read_run(page: Page) -> dict:
+    page.wait_for_function("() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState !== 'running'")
+    got = page.evaluate(READ_RUN % (tr("run.busy"), tr("run.busy_paused")))
+    m = BAR.match(got["bar"] or "")
+    assert m, got
+    got["pct"], got["done"], got["total"], got["state"] = int(m.group(1)), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", "")), m.group(4)
+    return got
+
+
+def agrees(got: dict) -> None:
+    ok, failed, pending = (int(got["metrics"][tr(k)].replace(",", "")) for k in ("run.ok", "run.failed", "run.pending"))
+    assert got["done"] == ok + failed and pending == got["total"] - got["done"], got
+    assert got["pct"] == got["done"] * 100 // got["total"], got  # never "100%" with a row to go
+    assert not got["sidebar"], "the Run page shows the run once, not a second bar in the sidebar"
+    assert got["transition"] in ("0s", None), got  # a bar shows this tick's value, it does not slide there
+
+
+def test_the_bar_the_counters_and_the_busy_note_say_the_same_at_every_tick(page: Page, app: App) -> None:
+    load(page, app, "/run")  # a fresh session: the demo table on the simulated provider
+    page.locator(".st-key-run_test button").click()
+    settle(page)
+    expect(page.locator("[class*='st-key-run_bar-ok-']")).to_contain_text("10 / 10 · done", timeout=30_000)
+    page.locator(".st-key-run_all button").click()
+    settle(page)
+    first = read_run(page)
+    assert first["total"] == 300 and first["pct"] < 100, first  # the new run's own bar, not the last one's 100%
+    agrees(first)
+    assert first["busy"]
+    seen = [first]
+    for _ in range(3):
+        page.wait_for_timeout(700)
+        seen.append(read_run(page))
+        agrees(seen[-1])
+    assert seen[-1]["done"] > first["done"], seen
+    shoot(page, "progress-running")
+    page.locator(".st-key-pause button").click()
+    settle(page)
+    expect(page.locator("[class*='st-key-run_bar-']")).to_contain_text(tr("state.paused"))
+    page.wait_for_timeout(1200)  # a tick or two while paused
+    paused = read_run(page)
+    agrees(paused)
+    assert paused["metrics"][tr("run.speed")] == "–" and paused["metrics"][tr("run.eta")] == "–", paused
+    assert page.get_by_text(tr("run.busy_paused")).is_visible()
+    shoot(page, "progress-paused")
+    page.locator(".st-key-cancel button").click()
+    settle(page)
+    expect(page.locator("[class*='st-key-run_bar-']")).to_contain_text(tr("state.cancelled"))
+    settle(page)
+    cancelled = read_run(page)
+    agrees(cancelled)
+    assert not cancelled["busy"], "'a run is going' stays after the run stopped"
+    expect(page.locator(".st-key-run_all button")).to_be_enabled()
+    open_page(page, "data")
+    assert sidebar_progress(page) == (cancelled["done"], 300, tr("state.cancelled"))  # elsewhere, the sidebar says the same
