@@ -117,8 +117,11 @@ def provider_of(key: core.KeyInfo) -> str:
 def use_demo_dataset() -> None:
     data = DEMO_FILE.read_bytes()
     set_dataset(core.load_table(data, DEMO_FILE.name), DEMO_FILE.name, demo=True)
-    st.session_state["template"] = DEMO_TEMPLATE
-    st.session_state["label_column"] = "answer"
+    # The demo's whole prompt, not half of it: a JSON mode or a system prompt left from another
+    # table would make its plain-number answers fail to parse.
+    s = st.session_state
+    s["template"], s["system"], s["label_column"] = DEMO_TEMPLATE, "", "answer"
+    s["output_mode"], s["json_fields"], s["json_format"] = "text", "", False
 
 
 def set_dataset(table: LoadedTable, name: str, *, demo: bool = False) -> None:

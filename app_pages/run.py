@@ -33,6 +33,7 @@ from app_pages.common import (
     template_problems,
 )
 from app_pages.i18n import t
+from app_pages.results import shown_results
 
 KEEP = "session"
 TABLE_ROWS = 1_000  # rows drawn on the page; downloads always have every row
@@ -85,7 +86,7 @@ with st.container(border=True, key="run_settings"):
     s2.slider(t("run.max_attempts"), 1, 10, key="max_attempts", persist_state=KEEP, help=t("run.max_attempts_help"))
     with st.expander(t("run.more_settings"), icon=":material/tune:"):
         p1, p2 = st.columns(2)
-        known_in, known_out = core.MODEL_PRICES.get(entries[0].model if entries else "", (0.0, 0.0))
+        known_in, known_out = core.MODEL_PRICES.get(entries[0].model if entries else st.session_state["model"], (0.0, 0.0))
         # Empty means the built-in price of the model; a number is the user's own.
         p1.number_input(t("run.price_in"), min_value=0.0, step=0.05, format="%.4f", key="price_in", placeholder=f"{known_in:.4f}", persist_state=KEEP, help=t("run.price_help"))
         p2.number_input(t("run.price_out"), min_value=0.0, step=0.05, format="%.4f", key="price_out", placeholder=f"{known_out:.4f}", persist_state=KEEP, help=t("run.price_help"))
@@ -246,21 +247,11 @@ def resume(retry_failed: bool = False) -> None:
 progress_panel()
 
 
-def blank_missing_text(table: pd.DataFrame) -> pd.DataFrame:
-    """Empty text cells show empty, not a grey "None"; other columns (the True/False of
-    `correct`) keep their type so the grid can draw them."""
-    shown = table.copy()
-    for col in shown.columns:
-        values = shown[col]
-        if values.map(lambda v: v is None or isinstance(v, str)).all():
-            shown[col] = values.where(values.notna(), "")
-    return shown
-
-
 @st.fragment(run_every=3.0 if live else None)
 def results_panel() -> None:
     table = store().results_table(run_id, limit=TABLE_ROWS)
-    st.dataframe(blank_missing_text(table), hide_index=True, height=420 if len(table) > 10 else "auto", key="results_table")
+    shown, columns = shown_results(table, record)
+    st.dataframe(shown, hide_index=True, height=420 if len(table) > 10 else "auto", key="results_table", column_config=columns)
     if record.n_rows > TABLE_ROWS:
         st.caption(t("run.table_note", n=TABLE_ROWS, total=record.n_rows))
 
@@ -270,11 +261,11 @@ results_panel()
 
 d = st.columns(4)
 for col, (fmt, label) in zip(d, [("csv", "run.download_csv"), ("xlsx", "run.download_xlsx"), ("jsonl", "run.download_jsonl"), ("csv-utf8", "run.download_csv_plain")]):
-    ext, mime = core.EXPORT_FORMATS[fmt]
+    mime = core.EXPORT_FORMATS[fmt][1]
     col.download_button(
         t(label),
         data=lambda fmt=fmt: core.export_bytes(store().results_table(run_id), fmt),
-        file_name=f"results-{run_id}{ext}",
+        file_name=core.export_file_name(run_id, fmt),
         mime=mime,
         key=f"download_{fmt}",
         icon=":material/download:",

@@ -10,7 +10,7 @@
 from .constants import MAX_ROWS, MAX_UPLOAD_MB, MODEL_PRICES
 from .engine import ClientFactory, default_client_factory
 from .errors import InputError
-from .exports import EXPORT_FORMATS, export_bytes, to_csv_bytes, to_jsonl_bytes, to_xlsx_bytes, write_export
+from .exports import EXPORT_FORMATS, export_bytes, export_file_name, to_csv_bytes, to_jsonl_bytes, to_xlsx_bytes, write_export
 from .keycheck import KeyCheck, check_keys, check_keys_async
 from .messages import Explained, explain, host_of, root_cause
 from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, KeyInfo, demo_pool, make_pool, mask_key, parse_keys, pool_from_env
@@ -28,7 +28,7 @@ __all__ = [
     "MAX_ROWS", "MAX_UPLOAD_MB", "MODEL_PRICES",
     "ClientFactory", "default_client_factory",
     "InputError",
-    "EXPORT_FORMATS", "export_bytes", "to_csv_bytes", "to_jsonl_bytes", "to_xlsx_bytes", "write_export",
+    "EXPORT_FORMATS", "export_bytes", "export_file_name", "to_csv_bytes", "to_jsonl_bytes", "to_xlsx_bytes", "write_export",
     "KeyCheck", "check_keys", "check_keys_async",
     "PROVIDER_PRESETS", "SIMULATED_PROVIDER", "KeyEntry", "KeyInfo", "demo_pool", "make_pool", "mask_key", "parse_keys", "pool_from_env",
     "answers_match", "parse_output",

@@ -122,3 +122,103 @@ def test_a_provider_that_needs_a_key_and_has_none_does_not_quietly_run_simulated
     at.button(key="use_demo_provider").click().run()  # the demo, chosen explicitly
     assert at.session_state["provider"] == "Simulated (demo)"
     assert [b for b in at.button if b.key == "run_all"] and not at.error
+
+
+# --- smaller things -----------------------------------------------------------------------------
+
+
+def seed(tmp_path: Path, *, ok: int = 1, failed: int = 0, pending: int = 2, first_rows: int | None = None) -> str:
+    import core as c
+
+    store = c.RunStore(tmp_path / "data")
+    n = ok + failed + pending
+    frame = c.read_table(("question,answer\n" + "".join(f"{i} + {i},{2 * i}\n" for i in range(n))).encode(), "q.csv")
+    spec = c.RunSpec(template="Compute {question}", label_column="answer", test_of=first_rows)
+    run_id = store.create_run(spec, frame, [k.info() for k in c.demo_pool(2)], file_name="q.csv")
+    for i in range(ok):
+        store.record_result(run_id, c.RowResult(i, "ok", output=str(2 * i), correct=True))
+    for i in range(ok, ok + failed):
+        store.record_result(run_id, c.RowResult(i, "failed", error="Failed after 4 attempts: The request timed out (the provider may still bill it)"))
+    store.set_status(run_id, "interrupted" if pending else "done")
+    return run_id
+
+
+def open_run(app: AppTest, run_id: str) -> AppTest:
+    app.query_params["run"] = run_id
+    on(app, "run")
+    return app
+
+
+def test_pending_rows_show_blank_cells_not_a_grey_none(at, tmp_path):
+    open_run(at, seed(tmp_path, ok=1, pending=2))
+    shown = at.dataframe[-1].value
+    assert list(shown["status"]) == ["ok", "pending", "pending"]
+    assert list(shown["output"]) == ["0", "", ""] and list(shown["correct"]) == ["✓", "", ""]
+    assert not shown.isna().any().any() and "None" not in shown.astype(str).values
+
+
+def test_the_results_headers_status_and_errors_are_in_chinese_on_the_chinese_page(at, tmp_path):
+    at.segmented_control(key="lang").set_value("zh").run()
+    open_run(at, seed(tmp_path, ok=1, failed=1, pending=1))
+    shown = at.dataframe[-1].value
+    assert list(shown.columns) == ["question", "answer", "输出", "状态", "错误", "是否正确"]  # the input columns are the user's
+    assert list(shown["状态"]) == ["成功", "失败", "待处理"]
+    assert shown["错误"][1] == "尝试 4 次后仍失败：请求超时（服务商仍可能计费）"
+
+
+def test_the_recent_errors_box_does_not_pass_for_the_failure_count(at):
+    use_unreachable_server(at)
+    on(at, "run")
+    at.number_input(key="first_n").set_value(10).run()
+    run_until_finished(at)
+    labels = [e.label for e in at.expander]
+    assert not any(label.startswith("Last errors") for label in labels), labels
+    assert any("10 rows failed" in w.value for w in at.warning)
+
+
+def test_the_demo_dataset_brings_the_demos_whole_prompt_back(at):
+    on(at, "prompt")
+    at.segmented_control(key="output_mode").set_value("json").run()
+    at.text_input(key="json_fields").set_value("reason, infer").run()
+    at.checkbox(key="json_format").check().run()
+    at.text_area(key="template").set_value("Explain {question}").run()
+    on(at, "data")
+    at.button(key="use_demo").click().run()
+    s = at.session_state
+    assert (s["template"], s["output_mode"], s["json_fields"], s["json_format"], s["system"]) == ("Compute {question}. Reply with the number only.", "text", "", False, "")
+
+
+def test_a_failed_upload_says_which_table_is_still_in_use(at):
+    at.file_uploader(key="upload").upload("broken.csv", b"", "text/csv").run()
+    assert at.error and "empty" in at.error[0].value
+    assert any("still demo_arithmetic.csv" in w.value.replace("\\", "") and "broken.csv was not loaded" in w.value.replace("\\", "") for w in at.warning)
+    at.run()  # and it keeps saying so while the uploader holds that file
+    assert any("broken.csv" in w.value.replace("\\", "") for w in at.warning)
+
+
+def test_the_answer_format_is_worded_in_the_pages_language_and_kept_across_a_switch(at):
+    on(at, "prompt")
+    control = at.segmented_control(key="output_mode")
+    assert list(control.options) == ["Text", "JSON"]  # not "Text · 文本"
+    control.set_value("json").run()
+    at.segmented_control(key="lang").set_value("zh").run()
+    control = at.segmented_control(key="output_mode")
+    assert control.value == "json" and list(control.options) == ["文本", "JSON"]
+
+
+def test_requests_per_minute_is_set_on_the_keys_page_only(at):
+    on(at, "run")
+    assert not [s for s in at.slider if "per minute" in s.label]
+    on(at, "keys")
+    at.number_input(key="rpm").set_value(120).run()
+    on(at, "run")
+    assert "4 key(s) × 120 requests/min" in at.caption[0].value
+
+
+def test_history_shows_each_runs_prompt_model_kind_and_state(at, tmp_path):
+    seed(tmp_path, ok=2, failed=1, pending=0, first_rows=300)
+    on(at, "history")
+    table = at.dataframe[0].value
+    row = table.iloc[0]
+    assert row["Prompt"] == "Compute {question}" and row["Model"] == "Simulated provider"
+    assert row["Kind"] == "test, 3 of 300" and row["Status"] == "done, 1 failed" and row["Cost"] == "$0.0000"

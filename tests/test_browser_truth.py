@@ -77,14 +77,14 @@ def open_page(page: Page, name: str, lang: str = "en") -> None:
     expect(page.locator("h1").first).to_have_text(tr(f"{name}.title", lang))
 
 
-def seed_run(data_dir: Path, *, simulated: bool = False, ok: int = 1, failed: int = 1, pending: int = 0, **spec: object) -> str:
+def seed_run(data_dir: Path, *, simulated: bool = False, ok: int = 1, failed: int = 1, pending: int = 0, file_name: str = "seeded.csv", run_id: str | None = None, **spec: object) -> str:
     """A stored run as a past session left it: `ok` rows answered, `failed` rows failed (could
     not reach the provider), `pending` rows not done. Real-key runs need their keys again."""
     store = core.RunStore(data_dir)
     n = ok + failed + pending
     frame = pd.DataFrame({"question": [f"{i} + {i}" for i in range(n)], "answer": [str(2 * i) for i in range(n)]}, dtype=object)
     keys = core.demo_pool(2, rpm=300) if simulated else [core.KeyEntry("OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", "sk-seeded-key-0000abcd", 90)]
-    run_id = store.create_run(core.RunSpec(template="Compute {question}", **spec), frame, [k.info() for k in keys], file_name="seeded.csv")
+    run_id = store.create_run(core.RunSpec(template="Compute {question}", **spec), frame, [k.info() for k in keys], file_name=file_name, run_id=run_id)
     error = "Failed after 4 attempts: Could not reach the provider: Cannot connect to host api.openai.com:443 ssl:default"
     for i in range(ok):
         store.record_result(run_id, core.RowResult(i, "ok", output=str(2 * i), tokens_in=10, tokens_out=1, latency_ms=300))
@@ -187,3 +187,66 @@ def test_the_bar_the_counters_and_the_busy_note_say_the_same_at_every_tick(page:
     expect(page.locator(".st-key-run_all button")).to_be_enabled()
     open_page(page, "data")
     assert sidebar_progress(page) == (cancelled["done"], 300, tr("state.cancelled"))  # elsewhere, the sidebar says the same
+
+
+# --- smaller things -------------------------------------------------------------------------
+
+CUT_OFF = """(key) => [...document.querySelectorAll(`.st-key-${key} p, .st-key-${key} [data-testid=stWidgetLabel]`)]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+
+
+def cut_off(page: Page, key: str) -> list[str]:
+    expect(page.locator(f".st-key-{key}")).to_be_visible()
+    return page.evaluate(CUT_OFF, key)
+
+
+def test_labels_are_not_cut_off_and_the_two_csvs_have_their_own_names(page: Page, app: App, data_dir: Path) -> None:
+    run_id = seed_run(data_dir, ok=1, failed=2)
+    load(page, app, f"/run?run={run_id}")
+    assert not cut_off(page, "retry_failed")
+    page.locator(".st-key-run_settings [data-testid=stExpander] summary").click()
+    assert not cut_off(page, "use_cache")
+    settle(page)
+    page.wait_for_timeout(500)  # the picture only: the expander's opening animation
+    shoot(page, "run-labels")
+    names = []
+    for fmt in ("csv", "csv-utf8"):
+        with page.expect_download() as info:
+            page.locator(f".st-key-download_{fmt} button").click()
+        names.append(info.value.suggested_filename)
+    assert names == [f"results-{run_id}.csv", f"results-{run_id}-utf8.csv"]
+    open_page(page, "prompt")
+    page.locator(".st-key-output_mode button", has_text="JSON").click()
+    settle(page)
+    assert not cut_off(page, "json_format")
+    shoot(page, "prompt-json")
+
+
+def click_row(page: Page, table_key: str, row: int) -> None:
+    """Select a row of a dataframe (a canvas): its checkbox, left of the first column."""
+    box = page.locator(f"[class*='st-key-{table_key}'] [data-testid=stDataFrameResizable]").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 16, box["y"] + 35 * (row + 1) + 17)
+    settle(page)
+
+
+def test_history_deletes_the_run_it_names_even_when_the_list_changed(page: Page, app: App, data_dir: Path) -> None:
+    store = core.RunStore(data_dir)
+    for r in store.list_runs():
+        store.delete_run(r.id)
+    older = seed_run(data_dir, simulated=True, file_name="older.csv")
+    newer = seed_run(data_dir, simulated=True, file_name="newer.csv")
+    load(page, app, "/history")
+    click_row(page, "history_table", [r.id for r in store.list_runs()].index(older))  # the page lists them in the store's order
+    expect(page.locator("h3", has_text="older.csv")).to_be_visible()
+    # Another tab starts a run: it comes first in the list (its id sorts last), and every row shifts.
+    newest = seed_run(data_dir, simulated=True, file_name="newest.csv", run_id="99991231-235959-ffffff")
+    page.get_by_role("button", name=re.compile(tr("history.delete"))).first.click()
+    confirm = page.locator('[data-testid="stPopoverBody"]')
+    expect(confirm).to_contain_text(older)
+    shoot(page, "history-delete")
+    confirm.locator(".st-key-history_delete button").click()
+    settle(page)
+    left = {r.id for r in store.list_runs()}
+    assert left == {newer, newest}, left  # the run that was named, not the one now in its row
+    shoot(page, "history-after-delete")
