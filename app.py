@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import init_state, password_gate, sidebar
+from app_pages.common import init_state, page_style, password_gate, sidebar
 from app_pages.i18n import t
 
 st.set_page_config(page_title="LLM Batch Studio", page_icon=":material/table_chart:", layout="wide")
 
 init_state()
+page_style()
 if not password_gate():
     st.stop()
 
@@ -24,5 +25,5 @@ pages = [
     st.Page("app_pages/history.py", title=t("nav.history"), icon=":material/history:", url_path="history"),
 ]
 page = st.navigation(pages, position="sidebar")
-sidebar()  # after st.navigation: its links need the pages registered
+sidebar(page.url_path)  # after st.navigation: its links need the pages registered
 page.run()

@@ -4,8 +4,10 @@ sidebar, and small formatting helpers. Pages read widgets, call one core functio
 from __future__ import annotations
 
 import hmac
+import math
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import streamlit as st
@@ -97,14 +99,33 @@ def restore_from_run(run_id: str | None) -> bool:
     s["temperature"], s["max_tokens"] = spec_.temperature or 0.0, spec_.max_tokens or 0
     s["concurrency"], s["max_attempts"] = spec_.concurrency, spec_.max_attempts
     s["auto_concurrency"] = spec_.auto_concurrency
+    s["use_cache"], s["price_in"], s["price_out"] = spec_.use_cache, spec_.price_in, spec_.price_out
+    if record.keys:  # the provider, model and limits the run was made with (never its keys)
+        key = record.keys[0]
+        s["provider"] = provider_of(key)
+        s["base_url"], s["model"], s["rpm"], s["tpm"] = key.base_url, key.model, key.rpm, key.tpm or 0
     return True
+
+
+def provider_of(key: core.KeyInfo) -> str:
+    """The provider preset a stored key belongs to: by name, else by base URL, else OpenAI's
+    (whose base URL and model boxes then hold the run's own)."""
+    if key.simulated:
+        return core.SIMULATED_PROVIDER
+    if key.provider in core.PROVIDER_PRESETS:
+        return key.provider
+    same_url = [p.label for p in core.PROVIDER_PRESETS.values() if p.base_url.rstrip("/") == key.base_url.rstrip("/")]
+    return same_url[0] if same_url else "OpenAI"
 
 
 def use_demo_dataset() -> None:
     data = DEMO_FILE.read_bytes()
     set_dataset(core.load_table(data, DEMO_FILE.name), DEMO_FILE.name, demo=True)
-    st.session_state["template"] = DEMO_TEMPLATE
-    st.session_state["label_column"] = "answer"
+    # The demo's whole prompt, not half of it: a JSON mode or a system prompt left from another
+    # table would make its plain-number answers fail to parse.
+    s = st.session_state
+    s["template"], s["system"], s["label_column"] = DEMO_TEMPLATE, "", "answer"
+    s["output_mode"], s["json_fields"], s["json_format"] = "text", "", False
 
 
 def set_dataset(table: LoadedTable, name: str, *, demo: bool = False) -> None:
@@ -231,7 +252,18 @@ def pool() -> tuple[list[KeyEntry], str]:
     preset = preset_pool()
     if preset:
         return preset, "preset"
-    return core.demo_pool(DEMO_KEYS, rpm=rpm, tpm=tpm), "simulated"
+    if s["provider"] == core.SIMULATED_PROVIDER:
+        return core.demo_pool(DEMO_KEYS, rpm=rpm, tpm=tpm), "simulated"
+    # A provider that needs a key, and none given: never run on the simulator behind the user's
+    # back. The Run page says so and offers the demo as a choice of its own.
+    raise InputError(f"{s['provider']} needs an API key: paste one on the Keys & limits page, or use the simulated provider for a demo.", "needs_key", provider=s["provider"])
+
+
+def use_simulated_provider() -> None:
+    """The demo, chosen: the simulated provider with its own limits."""
+    preset = core.PROVIDER_PRESETS[core.SIMULATED_PROVIDER]
+    st.session_state["provider"], st.session_state["base_url"], st.session_state["model"] = preset.label, preset.base_url, preset.model
+    st.session_state["rpm"] = None  # Auto: the simulator says its limits in headers, as OpenAI does
 
 
 # --- the current run ------------------------------------------------------------------------------
@@ -273,6 +305,41 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{h}:{m:02}:{s:02}" if h else f"{m}:{s:02}"
 
 
+def short(text: str, n: int = 60) -> str:
+    """The start of a text, on one line."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= n else line[: n - 1] + "…"
+
+
+def settings_line(file: str | None, rows: int, provider: str, model: str, n_keys: int, rpm: int, use_cache: bool) -> str:
+    """A run's settings in one line: file · rows · provider · model · keys × requests/min · cache."""
+    parts = [plain(file)] if file else []
+    if rows:
+        parts.append(t("run.line.rows", n=rows))
+    parts += [plain(provider), t("run.line.model", model=plain(model))]
+    if rpm is None:  # Auto: the pace is learnt from the provider
+        parts.append(t("run.line.keys_auto", n=n_keys) if n_keys else t("run.line.no_keys_auto"))
+    else:
+        parts.append(t("run.line.keys", n=n_keys, rpm=int(rpm)) if n_keys else t("run.line.no_keys", rpm=int(rpm)))
+    parts.append(t("run.line.cache_on" if use_cache else "run.line.cache_off"))
+    return " · ".join(parts)
+
+
+def new_run_line(entries: Sequence[core.KeyEntry]) -> str:
+    """What a new run would use: this tab's table, provider, model, keys and limits."""
+    s, current = st.session_state, dataset()
+    provider, model = (entries[0].provider, entries[0].model) if entries else (s["provider"], s["model"])
+    rows = len(current["table"].frame) if current else 0
+    return settings_line(current["name"] if current else None, rows, provider, model, len(entries), entries[0].rpm if entries else s["rpm"], bool(s["use_cache"]))
+
+
+def run_line(record: core.RunRecord) -> str:
+    """What a stored run was made with."""
+    key = record.keys[0] if record.keys else None
+    provider = (core.SIMULATED_PROVIDER if key.simulated else key.provider) if key else "–"
+    return settings_line(None, record.n_rows, provider, key.model if key else "–", len(record.keys), key.rpm if key else 0, record.spec.use_cache)
+
+
 def fmt_money(value: float | None) -> str:
     if value is None:
         return "–"
@@ -281,6 +348,87 @@ def fmt_money(value: float | None) -> str:
 
 def state_label(state: str) -> str:
     return t(f"state.{state}")
+
+
+def outcome(snap: core.ProgressSnapshot | core.RunRecord, state: str | None = None) -> core.RunOutcome:
+    """How a run stands, honestly: "done" only when every row succeeded."""
+    return core.run_outcome(state or snap.state, failed=snap.failed, unparsed=snap.unparsed)
+
+
+def outcome_label(result: core.RunOutcome) -> str:
+    if result.code == "done_with_failures":
+        return t("state.done_with_failures", n=result.problems)
+    return state_label(result.code)
+
+
+def percent(done: int, total: int) -> str:
+    """Rounded down, so that 99.6% never reads as 100% while a row is still pending."""
+    return f"{math.floor(100 * done / total) if total else 100}%"
+
+
+def progress_line(snap: core.ProgressSnapshot, result: core.RunOutcome) -> str:
+    """The one text every progress bar of a run shows: the sidebar's and the Run page's."""
+    return f"{percent(snap.done, snap.total)} · {snap.done:,} / {snap.total:,} · {outcome_label(result)}"
+
+
+def progress_bar(snap: core.ProgressSnapshot, key: str) -> core.RunOutcome:
+    """A run's bar, coloured by how it stands (warning when rows failed). Keyed by run, so a new
+    run's bar is a new bar rather than the last one sliding back."""
+    result = outcome(snap)
+    with st.container(key=f"{key}-{result.tone}-{snap.run_id}"):
+        st.progress(snap.fraction, text=progress_line(snap, result))
+    return result
+
+
+def say(text: str | None) -> str:
+    """One of core's English sentences (a row error, a run message, a note about a file) in the
+    page's language. Core keeps English in the store and the downloads; this is for display."""
+    if not text:
+        return ""
+    if language() == "en":
+        return text
+    return _say(core.explain(text))
+
+
+def _say(said: core.Explained) -> str:
+    code, params = said.code, dict(said.params)
+    if not code or f"msg.{code}" not in STRINGS:
+        return said.text
+    if code == "http":
+        status = params.get("status", "")
+        head = t(f"cause.http.{status}") if f"cause.http.{status}" in STRINGS else t("cause.http", status=status)
+        return head + (f"：{params['detail']}" if params.get("detail") else "")
+    if code == "finished":
+        parts = [t(f"msg.finished.{k}", n=params[k]) for k in ("ok", "unparsed", "failed", "from_cache") if k in params]
+        return t("msg.finished", parts="，".join(parts))
+    if code == "dropped_rows":
+        params["where"] = t(f"msg.where.{params['where']}")
+    if code == "dropped_columns":
+        params["side"] = t(f"msg.side.{params['side']}")
+    try:
+        return t(f"msg.{code}", inner="；".join(_say(i) for i in said.inner), **params)
+    except (KeyError, IndexError):
+        return said.text
+
+
+def cause_text(cause: core.FailureCause) -> str:
+    """A failure cause in a few words: "could not reach api.openai.com"."""
+    code, params = cause.code, cause.params
+    if code == "http":
+        status = params.get("status", "")
+        return t(f"cause.http.{status}") if f"cause.http.{status}" in STRINGS else t("cause.http", status=status)
+    if code and f"cause.{code}" in STRINGS:
+        return t(f"cause.{code}", **params)
+    return say(core.root_cause(cause.example).text)
+
+
+def failure_summary(causes: list[core.FailureCause], limit: int = 4) -> list[str]:
+    """ "10 × could not reach api.openai.com", most common cause first."""
+    lines = [f"{c.count:,} × {cause_text(c)}" for c in causes[:limit]]
+    rest = sum(c.count for c in causes[limit:])
+    if rest:
+        lines.append(t("run.other_causes", n=rest))
+    return lines
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
@@ -305,7 +453,19 @@ def show_input_error(exc: InputError) -> None:
     st.error(plain(input_error_text(exc)), icon=":material/error:")
 
 
-def sidebar() -> None:
+TONE_COLOURS = {"ok": "#21a366", "warning": "#e8912d", "error": "#d64545"}
+
+
+def page_style() -> None:
+    """The few looks Streamlit has no parameter for: a progress bar coloured by how its run stands
+    (its container's key ends in the tone), and no sliding, so a bar shows this tick's value."""
+    rules = ["[data-testid=stProgressBarTrack] > div { transition: none !important; }"]
+    for tone, colour in TONE_COLOURS.items():
+        rules.append(f'[class*="_bar-{tone}-"] [data-testid=stProgressBarTrack] > div {{ background-color: {colour} !important; }}')
+    st.html("<style>" + "\n".join(rules) + "</style>")
+
+
+def sidebar(page: str = "") -> None:
     with st.sidebar:
         st.segmented_control(
             t("sidebar.language"), options=list(LANGUAGES), format_func=LANGUAGES.get, key="lang", required=True, persist_state="session"
@@ -313,7 +473,8 @@ def sidebar() -> None:
         # The language lives in the URL as its code (?lang=zh), so a shared link opens in it.
         if st.query_params.get("lang") != st.session_state["lang"]:
             st.query_params["lang"] = st.session_state["lang"]
-        sidebar_progress()
+        if page != "run":  # the Run page shows the run itself: one bar, one tick, no disagreement
+            sidebar_progress()
 
 
 def sidebar_progress() -> None:
@@ -322,14 +483,14 @@ def sidebar_progress() -> None:
         return
     live = is_live(run_id)
 
-    @st.fragment(run_every=2.0 if live else None)
+    @st.fragment(run_every=1.0 if live else None)
     def mini() -> None:
         snap = core.run_progress(store(), run_id, runner())
         if snap is None:
             return
         with st.container(border=True, key="sidebar_run"):
             st.caption(t("sidebar.current_run"))
-            st.progress(snap.fraction, text=f"{snap.done:,} / {snap.total:,} · {state_label(snap.state)}")
+            progress_bar(snap, "sidebar_bar")
             if snap.simulated:
                 st.caption(t("common.simulated_badge"))
             st.page_link("app_pages/run.py", label=t("sidebar.open_run"), icon=":material/play_circle:")

@@ -9,8 +9,9 @@ import core
 from app_pages.common import (
     dataset,
     plain,
+    input_error_text,
+    say,
     set_dataset,
-    show_input_error,
     use_demo_dataset,
 )
 from app_pages.i18n import t
@@ -20,12 +21,12 @@ st.caption(t("data.intro"))
 
 AUTO = "__auto__"
 SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-# The override boxes keep their value as the shown label, so it is the same in every language.
-OPTION_LABELS = {AUTO: "auto", ",": ",", ";": ";", "\t": "Tab ⇥", "|": "|"}
-
-
 def option_label(value: str) -> str:
-    return OPTION_LABELS.get(value, value)
+    if value == AUTO:
+        return t("data.auto")
+    if value == "\t":
+        return t("data.sep.tab") + " ⇥"
+    return value
 
 
 def separator_name(value: str) -> str:
@@ -37,8 +38,10 @@ def load(upload, encoding: str | None, separator: str | None, sheet: str | None)
     try:
         table = core.load_table(data, upload.name, sheet, encoding=encoding, separator=separator)
     except core.InputError as exc:
-        show_input_error(exc)
+        # Kept while the uploader holds this file, so the page keeps saying which table is in use.
+        st.session_state["upload_failed"] = {"file_id": upload.file_id, "name": upload.name, "error": input_error_text(exc)}
         return
+    st.session_state.pop("upload_failed", None)
     set_dataset(table, upload.name)
 
 
@@ -68,6 +71,11 @@ if upload is not None:
         st.session_state["loaded_signature"] = signature
         load(upload, None if encoding == AUTO else encoding, None if separator == AUTO else separator, sheet)
     current = dataset()
+    failed = st.session_state.get("upload_failed")
+    if failed and failed["file_id"] == upload.file_id:
+        st.error(plain(failed["error"]), icon=":material/error:")
+        if current is not None:
+            st.warning(t("data.still_using", name=plain(current["name"]), upload=plain(failed["name"])), icon=":material/table:")
 
 if current is None:
     st.info(t("data.empty"), icon=":material/upload_file:")
@@ -87,7 +95,7 @@ else:
     m3.metric(t("data.encoding"), info.encoding or "–")
     m4.metric(t("data.separator"), separator_name(info.separator or ","))
 for note in info.notes:
-    st.caption(f":material/info: {plain(note)}")
+    st.caption(f":material/info: {plain(say(note))}")
 
 st.dataframe(frame.head(200), hide_index=True, height=360 if len(frame) > 10 else "auto", key="preview_table")
 if info.n_rows > 200:

@@ -9,6 +9,7 @@ import streamlit as st
 
 if TYPE_CHECKING:
     from core import GateView
+from app_pages.i18n_core import CORE_STRINGS
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}
 
@@ -37,6 +38,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "state.cancelled": ("cancelled", "已取消"),
     "state.failed": ("stopped on an error", "因错误停止"),
     "state.interrupted": ("interrupted", "已中断"),
+    "state.done_with_failures": ("done, {n:,} failed", "已完成，{n:,} 行失败"),
     # password gate
     "auth.prompt": (
         "This server has API keys preset for the team. Enter the password to use it.",
@@ -73,6 +75,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "This run was made with {was}; these keys are for {now}. Use keys for the same model, or choose to continue with the other model.",
         "此任务使用的是 {was}；这些密钥对应 {now}。请使用同一模型的密钥，或明确选择改用另一个模型继续。",
     ),
+    "error.needs_key": (
+        "{provider} needs an API key: paste one on the Keys & limits page, or use the simulated provider for a demo.",
+        "{provider} 需要 API 密钥：请在“密钥与限速”页粘贴密钥，或改用模拟模型进行演示。",
+    ),
     "error.keys_again": ("Enter the API keys again to resume this run: keys are never saved.", "请重新输入 API 密钥以继续此任务：密钥从不保存。"),
     # data page
     "data.title": ("Data", "数据"),
@@ -91,6 +97,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.separator": ("Separator", "分隔符"),
     "data.sheet": ("Sheet", "工作表"),
     "data.format": ("Format", "格式"),
+    "data.auto": ("detect", "自动识别"),
+    "data.still_using": ("The table below is still {name}: {upload} was not loaded.", "下方仍是 {name} 的表格：{upload} 没有载入。"),
     "data.sep.comma": ("Comma", "逗号"),
     "data.sep.semicolon": ("Semicolon", "分号"),
     "data.sep.tab": ("Tab", "制表符"),
@@ -124,8 +132,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Each field becomes a column. JSON is also found inside prose or a code block.",
         "每个字段会成为一列。回答中夹在文字或代码块里的 JSON 也能识别。",
     ),
-    "prompt.json_format": ("Ask the provider for JSON (response_format)", "要求模型返回 JSON（response_format）"),
-    "prompt.json_format_help": ("Not every provider supports this.", "并非所有服务商都支持此选项。"),
+    "prompt.json_format": ("Ask the provider for JSON", "要求模型返回 JSON"),
+    "prompt.json_format_help": ("Sends response_format = json_object with every request. Not every provider supports it.", "每个请求都带上 response_format = json_object。并非所有服务商都支持此选项。"),
+    "prompt.mode.text": ("Text", "文本"),
+    "prompt.mode.json": ("JSON", "JSON"),
     "prompt.label_column": ("Expected answer column (for accuracy)", "标准答案列（用于计算准确率）"),
     "prompt.label_help": (
         "Compared with the answer (or the last JSON field): trimmed text, numbers as numbers.",
@@ -227,6 +237,16 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Keeps enough requests in flight to reach the keys' pace at the latency seen, never more than the slider.",
         "根据观测到的延迟，保持刚好能达到密钥速度的在途请求数，不超过滑块设定的上限。",
     ),
+    "run.new_run": ("New run", "新建任务"),
+    "run.line.rows": ("{n:,} rows", "{n:,} 行"),
+    "run.line.model": ("model {model}", "模型 {model}"),
+    "run.line.keys": ("{n} key(s) × {rpm:,} requests/min", "{n} 个密钥 × 每分钟 {rpm:,} 次请求"),
+    "run.line.no_keys": ("no key yet × {rpm:,} requests/min", "尚无密钥 × 每分钟 {rpm:,} 次请求"),
+    "run.line.keys_auto": ("{n} key(s), requests/min learnt automatically", "{n} 个密钥，每分钟请求数自动学习"),
+    "run.line.no_keys_auto": ("no key yet, requests/min learnt automatically", "尚无密钥，每分钟请求数自动学习"),
+    "run.line.cache_on": ("cache on", "使用缓存"),
+    "run.line.cache_off": ("cache off", "不使用缓存"),
+    "run.made_with": ("Made with: {line} · prompt “{prompt}”", "任务设置：{line} · 提示词“{prompt}”"),
     "run.concurrency_help": ("How many requests may be waiting for an answer at once, over all keys.", "所有密钥合计，同时等待回答的最大请求数。"),
     "run.max_attempts": ("Max attempts per row", "每行最多尝试次数"),
     "run.max_attempts_help": (
@@ -254,6 +274,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "run.fix_prompt": ("Fix the prompt", "修改提示词"),
     "run.busy": ("A run is going: pause or cancel it below, or wait for it to finish, to start another.", "当前任务正在运行：请在下方暂停或取消，或等待完成后再开始新任务。"),
+    "run.busy_paused": ("A run is paused: resume or cancel it below to start another.", "当前任务已暂停：请在下方继续或取消后再开始新任务。"),
+    "run.speed_help": ("Rows answered per second over the last 20 seconds; answers from the cache are not counted.", "最近 20 秒内每秒完成的行数；来自缓存的答案不计入。"),
     "run.test_first": ("Test {n} rows", "测试前 {n} 行"),
     "run.run_all": ("Run all {n:,} rows", "运行全部 {n:,} 行"),
     "run.current": ("Run: {name}", "任务：{name}"),
@@ -275,6 +297,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "run.resume": ("Resume", "继续"),
     "run.cancel": ("Cancel", "取消"),
     "run.retry_failed": ("Retry failed rows", "重试失败的行"),
+    "run.use_demo": ("Use the simulated provider (demo, no key, no cost)", "改用模拟模型（演示用，无需密钥、不产生费用）"),
+    "run.go_to_keys": ("Enter keys on the Keys & limits page", "到“密钥与限速”页输入密钥"),
     "run.key_state": ("State", "状态"),
     "run.key_state.active": ("active", "正常"),
     "run.key_state.idle": ("not running", "未运行"),
@@ -284,9 +308,19 @@ STRINGS: dict[str, tuple[str, str]] = {
     "run.requests": ("Requests", "请求"),
     "run.errors": ("Errors", "错误"),
     "run.reason": ("Reason", "原因"),
-    "run.recent_errors": ("Last errors ({n})", "最近的错误（{n}）"),
+    "run.recent_errors": ("Latest {n} error messages (retries included)", "最近 {n} 条错误信息（含重试）"),
+    "run.failures_by_cause": ("{n:,} rows failed. Causes:", "{n:,} 行失败，原因："),
+    "run.other_causes": ("{n:,} × other causes", "{n:,} × 其他原因"),
     "run.results": ("Results", "结果"),
     "run.table_note": ("Showing the first {n:,} of {total:,} rows; downloads have every row.", "仅显示前 {n:,} 行，共 {total:,} 行；下载文件包含全部行。"),
+    "results.col.output": ("output", "输出"),
+    "results.col.status": ("status", "状态"),
+    "results.col.error": ("error", "错误"),
+    "results.col.correct": ("correct", "是否正确"),
+    "row_status.ok": ("ok", "成功"),
+    "row_status.unparsed": ("unparsed", "无法解析"),
+    "row_status.failed": ("failed", "失败"),
+    "row_status.pending": ("pending", "待处理"),
     "run.download_csv": ("CSV for Excel", "CSV（Excel 适用）"),
     "run.download_xlsx": ("Excel (.xlsx)", "Excel（.xlsx）"),
     "run.download_jsonl": ("JSONL", "JSONL"),
@@ -305,9 +339,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     "history.pick": ("Select a run to open, download or delete it.", "选择一条记录以查看、下载或删除。"),
     "history.open": ("Open", "查看"),
     "history.delete": ("Delete", "删除"),
-    "history.delete_confirm": ("Delete this run and its results? This cannot be undone.", "确定删除该任务及其结果吗？此操作无法撤销。"),
+    "history.delete_confirm": ("Delete run {id} ({file}) and its results? This cannot be undone.", "确定删除任务 {id}（{file}）及其结果吗？此操作无法撤销。"),
+    "history.col.prompt": ("Prompt", "提示词"),
+    "history.col.model": ("Model", "模型"),
+    "history.col.kind": ("Kind", "类型"),
+    "history.col.succeeded": ("Succeeded", "成功率"),
+    "history.succeeded_help": ("Share of the run's rows that succeeded.", "该任务中成功的行所占比例。"),
+    "history.kind.test": ("test, {n:,} of {total:,}", "测试，{n:,}/{total:,} 行"),
+    "history.kind.full": ("all {n:,} rows", "全部 {n:,} 行"),
     "history.delete_yes": ("Delete", "删除"),
     "history.delete_live": ("This run is still going: cancel it first.", "该任务仍在运行，请先取消。"),
+    **CORE_STRINGS,
 }
 
 

@@ -29,7 +29,6 @@ def apply_preset() -> None:
     st.session_state["model"] = preset.model
     # A ceiling set for one provider means nothing for another: back to Auto.
     st.session_state["rpm"] = None
-    st.session_state["run_rpm"] = None
 
 
 def add_keys() -> None:
@@ -43,10 +42,6 @@ def add_keys() -> None:
 
 def remove_key(key: str) -> None:
     st.session_state["user_keys"] = [k for k in st.session_state["user_keys"] if k != key]
-
-
-def sync_rpm() -> None:
-    st.session_state["run_rpm"] = st.session_state["rpm"]
 
 
 provider_col, url_col, model_col = st.columns([1, 2, 1])
@@ -63,7 +58,7 @@ with keys_col:
 with limits_col:
     # Empty is Auto (the pace is learnt); a number is a ceiling.
     st.number_input(
-        t("keys.rpm"), min_value=1, max_value=100_000, step=10, value=None, placeholder=t("keys.rpm_auto"), key="rpm", persist_state=KEEP, on_change=sync_rpm, help=t("keys.rpm_help")
+        t("keys.rpm"), min_value=1, max_value=100_000, step=10, value=None, placeholder=t("keys.rpm_auto"), key="rpm", persist_state=KEEP, help=t("keys.rpm_help")
     )
     st.number_input(t("keys.tpm"), min_value=0, max_value=100_000_000, step=1000, key="tpm", persist_state=KEEP, help=t("keys.tpm_help"))
     st.checkbox(t("keys.shared"), key="shared_limit", persist_state=KEEP, help=t("keys.shared_help"))

@@ -10,9 +10,7 @@ from app_pages.common import dataset, plain, problem_text
 from app_pages.i18n import t
 
 KEEP = "session"  # widget values survive page switches
-# Selection widgets keep their value as the shown label, so these labels do not change with the
-# language (a translated label would drop the user's choice when the language is switched).
-MODES = {"text": "Text · 文本", "json": "JSON"}
+MODES = ("text", "json")  # a keyed widget keeps its value when format_func's words change language
 NO_LABEL = "—"
 
 st.title(t("prompt.title"))
@@ -44,7 +42,7 @@ with editor:
 with side:
     st.subheader(t("prompt.output"))
     st.segmented_control(
-        t("prompt.output_mode"), list(MODES), format_func=MODES.get, key="output_mode", required=True, persist_state=KEEP
+        t("prompt.output_mode"), MODES, format_func=lambda mode: t(f"prompt.mode.{mode}"), key="output_mode", required=True, persist_state=KEEP
     )
     if st.session_state["output_mode"] == "json":
         st.text_input(t("prompt.json_fields"), key="json_fields", persist_state=KEEP, placeholder="reason, infer", help=t("prompt.json_fields_help"))

@@ -11,13 +11,20 @@ import core
 from app_pages.common import (
     current_run_id,
     dataset,
+    failure_summary,
     fmt_duration,
     fmt_money,
     input_error_text,
     is_live,
     plain,
     pool,
+    progress_bar,
     runner,
+    say,
+    new_run_line,
+    run_line,
+    short,
+    use_simulated_provider,
     show_input_error,
     show_run,
     spec,
@@ -26,15 +33,12 @@ from app_pages.common import (
     template_problems,
 )
 from app_pages.i18n import pace_text, t
+from app_pages.results import shown_results
 
 KEEP = "session"
 TABLE_ROWS = 1_000  # rows drawn on the page; downloads always have every row
 
 st.title(t("run.title"))
-
-
-def sync_rpm() -> None:
-    st.session_state["rpm"] = st.session_state["run_rpm"]
 
 
 def start(first_rows: int | None) -> None:
@@ -46,33 +50,48 @@ def start(first_rows: int | None) -> None:
         st.session_state["start_error"] = input_error_text(exc)
         return
     st.session_state.pop("start_error", None)
+    st.session_state.pop("action_error", None)
     show_run(handle.run_id)
+
+
+def flash(key: str) -> str | None:
+    """An answer to a click, shown once where the button is: the next rerun no longer has it."""
+    return st.session_state.pop(key, None)
 
 
 # --- settings and start ---------------------------------------------------------------------------
 
 current = dataset()
-st.session_state.setdefault("run_rpm", st.session_state["rpm"])
+
+
+def live_state(run_id: str | None) -> str | None:
+    """The state of this tab's run if it is going in this process (paused counts), else None."""
+    handle = runner().get(run_id) if run_id else None
+    return handle.snapshot().state if handle is not None else None
+
+
+busy_state = live_state(st.session_state.get("run_id"))
 with st.container(border=True, key="run_settings"):
-    s1, s2, s3 = st.columns(3)
-    s1.number_input(
-        t("run.rpm"), min_value=1, max_value=100_000, step=10, value=None, placeholder=t("keys.rpm_auto"), key="run_rpm", on_change=sync_rpm, persist_state=KEEP, help=t("keys.rpm_help")
-    )
-    s2.slider(t("run.concurrency"), 1, core.constants.MAX_CONCURRENCY, key="concurrency", persist_state=KEEP, help=t("run.concurrency_help"))
-    s2.checkbox(t("run.auto_concurrency"), key="auto_concurrency", persist_state=KEEP, help=t("run.auto_concurrency_help"))
-    s3.slider(t("run.max_attempts"), 1, 10, key="max_attempts", persist_state=KEEP, help=t("run.max_attempts_help"))
+    st.subheader(t("run.new_run"))
     try:
         entries, source = pool()
         pool_error = None
     except core.InputError as exc:  # said below, where the run would start
         entries, source, pool_error = [], "", exc
+    # What a new run would use, in a line: the file, the provider and model, the keys and their
+    # requests/min (set on the Keys page only), the cache. After a reload this is the run's own.
+    st.caption(new_run_line(entries))
+    s1, s2 = st.columns(2)
+    s1.slider(t("run.concurrency"), 1, core.constants.MAX_CONCURRENCY, key="concurrency", persist_state=KEEP, help=t("run.concurrency_help"))
+    s1.checkbox(t("run.auto_concurrency"), key="auto_concurrency", persist_state=KEEP, help=t("run.auto_concurrency_help"))
+    s2.slider(t("run.max_attempts"), 1, 10, key="max_attempts", persist_state=KEEP, help=t("run.max_attempts_help"))
     with st.expander(t("run.more_settings"), icon=":material/tune:"):
-        p1, p2, p3 = st.columns(3)
-        known_in, known_out = core.MODEL_PRICES.get(entries[0].model if entries else "", (0.0, 0.0))
+        p1, p2 = st.columns(2)
+        known_in, known_out = core.MODEL_PRICES.get(entries[0].model if entries else st.session_state["model"], (0.0, 0.0))
         # Empty means the built-in price of the model; a number is the user's own.
         p1.number_input(t("run.price_in"), min_value=0.0, step=0.05, format="%.4f", key="price_in", placeholder=f"{known_in:.4f}", persist_state=KEEP, help=t("run.price_help"))
         p2.number_input(t("run.price_out"), min_value=0.0, step=0.05, format="%.4f", key="price_out", placeholder=f"{known_out:.4f}", persist_state=KEEP, help=t("run.price_help"))
-        p3.checkbox(t("run.use_cache"), key="use_cache", persist_state=KEEP, help=t("run.use_cache_help"))
+        st.checkbox(t("run.use_cache"), key="use_cache", persist_state=KEEP, help=t("run.use_cache_help"))
 
     ready = False
     problems = template_problems([str(c) for c in current["table"].frame.columns]) if current else []
@@ -91,6 +110,10 @@ with st.container(border=True, key="run_settings"):
             ready = True
         except core.InputError as exc:
             show_input_error(exc)
+            if exc.code == "needs_key":
+                d = st.container(horizontal=True, vertical_alignment="center")
+                d.page_link("app_pages/keys.py", label=t("run.go_to_keys"), icon=":material/key:")
+                d.button(t("run.use_demo"), key="use_demo_provider", on_click=use_simulated_provider, icon=":material/science:")
     if ready:
         est = core.estimate_run(current["table"].frame, run_spec, entries)
         e1, e2, e3, e4 = st.columns(4)
@@ -101,15 +124,16 @@ with st.container(border=True, key="run_settings"):
         if source == "simulated":
             st.caption(t("common.simulated_note"))
         # One run at a time from a tab: a second click must not pay for the same rows again.
-        busy = is_live(st.session_state.get("run_id"))
+        busy = busy_state is not None
         b1, b2, b3 = st.columns([1, 1, 2], vertical_alignment="bottom")
         first_n = b1.number_input(t("run.first_n"), min_value=1, max_value=max(1, est.requests), key="first_n", persist_state=KEEP)
         b2.button(t("run.test_first", n=int(first_n)), key="run_test", on_click=start, args=(int(first_n),), icon=":material/science:", width="stretch", disabled=busy)
         b3.button(t("run.run_all", n=est.requests), key="run_all", on_click=start, args=(None,), type="primary", icon=":material/play_arrow:", width="stretch", disabled=busy)
         if busy:
-            st.caption(t("run.busy"))
-    if st.session_state.get("start_error"):
-        st.error(plain(st.session_state["start_error"]), icon=":material/error:")
+            st.caption(t("run.busy_paused" if busy_state == "paused" else "run.busy"))
+    start_error = flash("start_error")
+    if start_error:
+        st.error(plain(start_error), icon=":material/error:")
 
 # --- the current run ------------------------------------------------------------------------------
 
@@ -126,6 +150,7 @@ st.divider()
 head, badge = st.columns([4, 1], vertical_alignment="center")
 head.subheader(t("run.current", name=plain(record.file_name or "–")))
 head.caption(f"{t('run.run_id')}: `{run_id}`")
+st.caption(t("run.made_with", line=run_line(record), prompt=plain(short(record.spec.template))))
 if record.simulated:
     badge.badge(t("common.simulated_badge"), icon=":material/science:", color="orange")
 
@@ -136,17 +161,23 @@ def progress_panel() -> None:
     if snap is None:
         return
     handle = runner().get(run_id)
-    if handle is not None and not live:
-        # Resume was clicked in this fragment, which only reruns itself: redraw the whole page
-        # so that polling starts and the start buttons know a run is going.
+    if handle is not None and (not live or (snap.state == "paused") != (busy_state == "paused")):
+        # Resume or Pause was clicked in this fragment, which only reruns itself: redraw the
+        # whole page so that polling starts and the note by the start buttons says the truth.
         st.rerun()
-    st.progress(snap.fraction, text=f"{snap.fraction:.0%} · {state_label(snap.state)}")
+    result = progress_bar(snap, "run_bar")
+    if result.problems:
+        causes = core.failure_causes(store(), run_id)
+        if causes:
+            lines = "\n".join(f"- {plain(line)}" for line in failure_summary(causes))
+            (st.error if result.tone == "error" else st.warning)(f"**{t('run.failures_by_cause', n=result.problems)}**\n{lines}", icon=":material/report:")
     m = st.columns(6)
     m[0].metric(t("run.ok"), f"{snap.ok:,}")
     m[1].metric(t("run.failed"), f"{snap.failed + snap.unparsed:,}")
     m[2].metric(t("run.pending"), f"{snap.pending:,}")
-    m[3].metric(t("run.speed"), f"{snap.rows_per_s:.1f}/s" if handle else "–")
-    m[4].metric(t("run.eta"), fmt_duration(snap.eta_s) if handle else "–")
+    moving = handle is not None and snap.state == "running" and snap.rows_per_s > 0
+    m[3].metric(t("run.speed"), f"{snap.rows_per_s:.1f}/s" if moving else "–", help=t("run.speed_help"))
+    m[4].metric(t("run.eta"), fmt_duration(snap.eta_s) if moving else "–")
     m[5].metric(t("run.cost"), fmt_money(snap.cost), help=t("run.projected", cost=fmt_money(snap.projected_cost)))
     n = st.columns(6)
     n[0].metric(t("run.in_flight"), f"{snap.in_flight:,}")
@@ -156,21 +187,27 @@ def progress_panel() -> None:
     n[4].metric(t("run.retries"), f"{snap.retries:,}")
     n[5].metric(t("run.accuracy"), f"{snap.accuracy:.1%}" if snap.accuracy is not None else "–")
     if snap.message and snap.state in ("waiting_for_keys", "failed", "paused", "cancelled", "finishing"):
-        (st.warning if snap.state != "failed" else st.error)(plain(snap.message))
+        (st.warning if snap.state != "failed" else st.error)(plain(say(snap.message)))
 
-    c = st.columns([1, 1, 1, 1, 2])
+    c = st.container(horizontal=True, key="run_actions")
     if handle is not None:
         if snap.state in ("paused", "finishing"):  # resuming while finishing undoes the cancel
-            c[0].button(t("run.resume"), key="resume_live", on_click=handle.resume, icon=":material/play_arrow:", width="stretch")
+            c.button(t("run.resume"), key="resume_live", on_click=handle.resume, icon=":material/play_arrow:")
         else:
-            c[0].button(t("run.pause"), key="pause", on_click=handle.pause, icon=":material/pause:", width="stretch")
-        c[1].button(t("run.cancel"), key="cancel", on_click=handle.cancel, icon=":material/stop:", width="stretch")
+            c.button(t("run.pause"), key="pause", on_click=handle.pause, icon=":material/pause:")
+        c.button(t("run.cancel"), key="cancel", on_click=handle.cancel, icon=":material/stop:")
     else:
         if snap.pending:
-            c[0].button(t("run.resume"), key="resume_stored", on_click=resume, icon=":material/play_arrow:", width="stretch")
+            c.button(t("run.resume"), key="resume_stored", on_click=resume, icon=":material/play_arrow:")
         if snap.failed:
-            c[1].button(t("run.retry_failed"), key="retry_failed", on_click=resume, args=(True,), icon=":material/replay:", width="stretch")
+            c.button(t("run.retry_failed"), key="retry_failed", on_click=resume, args=(True,), icon=":material/replay:")
 
+    answer = flash("action_error")
+    if answer and answer["run_id"] == run_id and handle is None:
+        with st.container(key="run_action_answer"):
+            st.error(plain(answer["text"]), icon=":material/error:")
+            if answer.get("keys"):
+                st.page_link("app_pages/keys.py", label=t("run.go_to_keys"), icon=":material/key:")
     if snap.keys:
         rows = []
         for k in snap.keys:
@@ -186,40 +223,39 @@ def progress_panel() -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="key_status")
     if snap.recent_errors:
         with st.expander(t("run.recent_errors", n=len(snap.recent_errors)), icon=":material/report:"):
-            st.text("\n".join(snap.recent_errors))
+            st.text("\n".join(say(e) for e in snap.recent_errors))
     if live and (handle is None or snap.finished):
         st.rerun()  # the run ended: redraw the page once so polling stops and downloads show
 
 
 def resume(retry_failed: bool = False) -> None:
     try:
-        entries, source = pool()
-        # A run made with real keys needs real keys again (they are never stored); the demo
-        # keys pool() offers when none are entered must not quietly take over.
-        keys = None if record.simulated or source == "simulated" else entries
+        keys = None
+        if not record.simulated:
+            # A run made with real keys needs real keys again (they are never stored); demo keys
+            # must not quietly take over, and no keys at all is said by resume_run.
+            try:
+                entries, source = pool()
+                keys = None if source == "simulated" else entries
+            except core.InputError:
+                keys = None
         core.resume_run(store(), run_id, keys, retry_failed=retry_failed, runner=runner())
     except core.InputError as exc:
-        st.session_state["start_error"] = input_error_text(exc)
+        # Said under the button that was pressed (this runs in the fragment that drew it), once:
+        # a later visit to the page does not find a stale answer.
+        st.session_state["action_error"] = {"run_id": run_id, "text": input_error_text(exc), "keys": exc.code in ("keys_again", "no_keys", "needs_key")}
+        return
+    st.session_state.pop("action_error", None)
 
 
 progress_panel()
 
 
-def blank_missing_text(table: pd.DataFrame) -> pd.DataFrame:
-    """Empty text cells show empty, not a grey "None"; other columns (the True/False of
-    `correct`) keep their type so the grid can draw them."""
-    shown = table.copy()
-    for col in shown.columns:
-        values = shown[col]
-        if values.map(lambda v: v is None or isinstance(v, str)).all():
-            shown[col] = values.where(values.notna(), "")
-    return shown
-
-
 @st.fragment(run_every=3.0 if live else None)
 def results_panel() -> None:
     table = store().results_table(run_id, limit=TABLE_ROWS)
-    st.dataframe(blank_missing_text(table), hide_index=True, height=420 if len(table) > 10 else "auto", key="results_table")
+    shown, columns = shown_results(table, record)
+    st.dataframe(shown, hide_index=True, height=420 if len(table) > 10 else "auto", key="results_table", column_config=columns)
     if record.n_rows > TABLE_ROWS:
         st.caption(t("run.table_note", n=TABLE_ROWS, total=record.n_rows))
 
@@ -229,11 +265,11 @@ results_panel()
 
 d = st.columns(4)
 for col, (fmt, label) in zip(d, [("csv", "run.download_csv"), ("xlsx", "run.download_xlsx"), ("jsonl", "run.download_jsonl"), ("csv-utf8", "run.download_csv_plain")]):
-    ext, mime = core.EXPORT_FORMATS[fmt]
+    mime = core.EXPORT_FORMATS[fmt][1]
     col.download_button(
         t(label),
         data=lambda fmt=fmt: core.export_bytes(store().results_table(run_id), fmt),
-        file_name=f"results-{run_id}{ext}",
+        file_name=core.export_file_name(run_id, fmt),
         mime=mime,
         key=f"download_{fmt}",
         icon=":material/download:",

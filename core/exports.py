@@ -31,6 +31,7 @@ __all__ = [
     "to_xlsx_bytes",
     "to_jsonl_bytes",
     "export_bytes",
+    "export_file_name",
     "format_for_path",
     "write_export",
 ]
@@ -241,6 +242,13 @@ def export_bytes(frame: pandas.DataFrame, fmt: str) -> bytes:
         known = ", ".join(EXPORT_FORMATS)
         raise InputError(f"Unknown download format {fmt!r}: choose one of {known}.")
     return writer(frame)
+
+
+def export_file_name(run_id: str, fmt: str) -> str:
+    """A download's file name: one per format, so the two CSVs do not overwrite each other."""
+    ext, _ = EXPORT_FORMATS[fmt]
+    suffix = "-utf8" if fmt == "csv-utf8" else ""
+    return f"results-{run_id}{suffix}{ext}"
 
 
 def format_for_path(path: str) -> str:

@@ -159,7 +159,8 @@ class ProgressTracker:
             if correct is not None:
                 c.judged += 1
                 c.correct += int(correct)
-            self._recent.append(self._clock())
+            if not cached:  # a cache hit is instant and free: counting it would promise a speed the rest never reaches
+                self._recent.append(self._clock())
 
     def request_started(self, fp: str) -> None:
         with self._lock:
@@ -219,10 +220,12 @@ class ProgressTracker:
             while self._recent and self._recent[0] < now - C.RATE_WINDOW_S:
                 self._recent.popleft()
             window = min(C.RATE_WINDOW_S, max(now - self._started, 1e-9))
-            rate = len(self._recent) / window if self._finished_at is None else 0.0
+            # Nothing moves while paused or waiting for keys: no speed, and so no time left.
+            moving = self._finished_at is None and c.state not in ("paused", "waiting_for_keys")
+            rate = len(self._recent) / window if moving else 0.0
             done = c.ok + c.unparsed + c.failed
             pending = self.total - done
-            eta = pending / rate if rate > 0 and pending > 0 else (0.0 if pending == 0 else None)
+            eta = pending / rate if rate > 0 and pending > 0 else (0.0 if pending == 0 and moving else None)
             projected = c.cost / done * self.total if done else None
             wall = time.time()
             keys = tuple(self._key_view(k, wall) for k in c.keys.values())

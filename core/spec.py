@@ -37,6 +37,8 @@ class RunSpec:
     # USD per million tokens; None: the built-in price of each key's model, if known.
     price_in: float | None = None
     price_out: float | None = None
+    # A test run: its rows are the first of a table this many rows long (None: the whole table).
+    test_of: int | None = None
 
     def __post_init__(self) -> None:
         if not self.template.strip():

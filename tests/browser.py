@@ -149,8 +149,9 @@ SIDEBAR_PROGRESS = re.compile(r"([\d,]+)\s*/\s*([\d,]+)\s*·\s*(.+)")
 
 
 def sidebar_progress(page: Page) -> tuple[int, int, str] | None:
-    """(done, total, state) from the sidebar's run box (key `sidebar_run`), or None if not shown."""
-    box = page.locator(".st-key-sidebar_run [data-testid='stProgress']")
+    """(done, total, state) from the sidebar's run box (key `sidebar_run`), or on the Run page,
+    which shows the run itself instead, from its bar (key `run_bar-...`); None if not shown."""
+    box = page.locator(".st-key-sidebar_run [data-testid='stProgress'], [class*='st-key-run_bar-'] [data-testid='stProgress']")
     if not box.count():
         return None
     try:

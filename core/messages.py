@@ -1,0 +1,107 @@
+"""What core's English sentences mean, as a code and its values, so that a page can say them in
+another language while the store, the exports and the command line keep the English.
+
+    explain("Failed after 4 attempts: Could not reach the provider: Cannot connect to host api.openai.com:443")
+    # Explained(code="failed_after", params={"n": "4"}, inner=(Explained(code="unreachable", params={"host": "api.openai.com", ...}),))
+
+Row errors, run messages, notes about a file and key checks are stored or returned as English
+text; this table is the one place that reads them back. A sentence it does not know comes back
+as code "" with the text itself, and is shown as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["Explained", "explain", "root_cause", "host_of"]
+
+
+@dataclass(frozen=True)
+class Explained:
+    code: str  # "" when the sentence is not one of core's
+    text: str  # the English sentence as it was
+    params: dict[str, str] = field(default_factory=dict)
+    inner: tuple[Explained, ...] = ()  # sentences quoted inside this one, explained too
+
+
+# (code, pattern). Named groups become params; a group named `inner` is a sentence of its own,
+# `inners` several joined by "; ". First match wins, so the nesting ones come first.
+_PATTERNS: list[tuple[str, str]] = [
+    # row errors and the recent-errors list (engine, progress)
+    ("failed_after", r"Failed after (?P<n>\d+) attempts?: (?P<inner>.+)"),
+    ("row", r"Row (?P<row>[\d,]+): (?P<inner>.+)"),
+    ("key_stopped", r"Key (?P<key>\S+) stopped: (?P<inner>.+)"),
+    ("refused", r"Could not reach the provider: (?P<detail>.*(?:Connect call failed|Connection refused|ECONNREFUSED).*)"),
+    ("dns", r"Could not reach the provider: (?P<detail>.*(?:Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution|No address associated).*)"),
+    ("unreachable", r"Could not reach the provider: (?P<detail>.+)"),
+    ("connection_failed", r"Could not reach the provider \(connection failed(?:: (?P<detail>.+))?\)"),
+    ("timeout", r"The request timed out \(the provider may still bill it\)"),
+    ("no_quota", r"Out of quota \(429\)(?:: (?P<detail>.*))?"),
+    ("not_json", r"The provider sent an answer that is not valid JSON"),
+    ("network", r"Network error: (?P<detail>.+)"),
+    ("provider_error", r"Provider error: (?P<detail>.+)"),
+    ("unexpected", r"Unexpected answer from the provider \((?P<detail>.+)"),
+    ("content_filter", r"The provider's content filter blocked this answer\."),
+    ("cut_off", r"The answer was cut off at the max tokens limit\.(?: (?P<inner>.+))?"),
+    ("answer_not_json", r"The answer is not JSON; its raw text is kept in the output column\."),
+    ("missing_fields", r"The answer's JSON has no field (?P<fields>.+)\."),
+    # run messages (engine, runner)
+    ("paused", r"Paused: requests already sent will finish\."),
+    ("cancelled", r"Cancelled: finished rows are kept; resume to do the rest\."),
+    ("all_keys_dead", r"Every key stopped working \((?P<inners>.*)\)\. Add a working key to continue; finished rows are kept\."),
+    ("finished", r"Finished: (?P<parts>.+)\."),
+    ("internal", r"The run stopped on an internal error \((?P<detail>.+)\); finished rows are kept, resume it to continue\."),
+    ("save_failed", r"Could not save results \((?P<detail>.+)\); the run stopped\. Free disk space, then resume it\."),
+    # notes about a file (tables, encodings)
+    ("read_as_csv", r"The file is named (?P<ext>\S*) but contains plain text, so it was read as CSV\."),
+    ("read_as_xlsx", r"The file is named (?P<ext>\S*) but is an Excel workbook, so it was read as one\."),
+    ("dropped_rows", r"Dropped (?P<n>[\d,]+) empty rows? (?P<where>above the column names|in the middle of the table|at the end)\."),
+    ("dropped_columns", r"Dropped (?P<n>[\d,]+) empty columns? at the (?P<side>left|right)\."),
+    ("filled_short_rows", r"Filled (?P<n>[\d,]+) short rows? with empty cells \(they had fewer cells than the header\)\."),
+    ("trimmed_names", r"Removed spaces around (?P<n>[\d,]+) column names?: (?P<names>.+)\."),
+    ("named_columns", r"Named (?P<n>[\d,]+) columns? that had no name: (?P<names>.+)\."),
+    ("extra_cells", r"Some rows have more cells than there are column names; their extra cells are in (?P<n>[\d,]+) new columns?: (?P<names>.+)\."),
+    ("renamed_duplicate", r"Renamed duplicate column '(?P<old>.+)' to '(?P<new>.+)'\."),
+    ("renamed_more", r"Renamed (?P<n>[\d,]+) more duplicate columns? the same way\."),
+    ("bad_bytes", r"(?P<n>[\d,]+) bytes? could not be read as (?P<encoding>\S+) and became '\ufffd'; if the text looks wrong, choose the encoding by hand\."),
+    # a provider's answer by HTTP status (errors.classify): last, as it matches loosely
+    ("http", r"(?P<words>.+?) \((?P<status>\d{3})\)(?:: (?P<detail>.*))?"),
+]
+_COMPILED = [(code, re.compile(pattern, re.DOTALL)) for code, pattern in _PATTERNS]
+_HOST = re.compile(r"(?:Cannot connect to host|host|at) (?:https?://)?\[?(?P<host>[A-Za-z0-9.\-_:]+?)\]?(?::\d+)?(?:[\s/]|$)")
+_FINISHED_PART = re.compile(r"(?P<n>\d+) (?P<what>ok|unparsed|failed|from cache)")
+
+
+def host_of(text: str) -> str:
+    """The host a network message names ("Cannot connect to host api.openai.com:443 ..."), or ""."""
+    m = _HOST.search(text or "")
+    return m.group("host") if m else ""
+
+
+def explain(text: str | None) -> Explained:
+    """The code and values of one of core's sentences; code "" if it is not one of them."""
+    text = (text or "").strip()
+    for code, pattern in _COMPILED:
+        m = pattern.fullmatch(text)
+        if m is None:
+            continue
+        params = {k: v for k, v in m.groupdict().items() if v is not None and k not in ("inner", "inners")}
+        inner: tuple[Explained, ...] = ()
+        if m.groupdict().get("inner"):
+            inner = (explain(m.group("inner")),)
+        elif m.groupdict().get("inners"):
+            inner = tuple(explain(part) for part in m.group("inners").split("; ") if part)
+        if code in ("refused", "dns", "unreachable"):
+            params["host"] = host_of(params.get("detail", ""))
+        if code == "finished":
+            params.update({p["what"].replace(" ", "_"): p["n"] for p in _FINISHED_PART.finditer(params["parts"])})
+        return Explained(code, text, params, inner)
+    return Explained("", text)
+
+
+def root_cause(explained: Explained) -> Explained:
+    """The innermost cause: "Failed after 4 attempts: Row 3: X" is, at bottom, X."""
+    while explained.code in ("failed_after", "row", "key_stopped") and explained.inner:
+        explained = explained.inner[0]
+    return explained

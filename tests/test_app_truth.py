@@ -1,0 +1,224 @@
+"""Issue 7, "the page tells the truth, at a glance", with Streamlit's AppTest: a run's state says
+what happened, answers appear where the button is, settings describe the run shown, numbers are
+honest, and the Chinese page is Chinese. AppTest's `run_every` timers do not fire, so tests call
+`at.run()` to poll."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, free_port
+
+LOCAL = "vLLM / llama.cpp (local)"
+
+
+@pytest.fixture
+def at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("LLM_BATCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    st.cache_resource.clear()  # a fresh store in this test's data folder
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def on(app: AppTest, page: str) -> AppTest:
+    app.switch_page(f"app_pages/{page}.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+def texts(app: AppTest) -> list[str]:
+    """Every text drawn, markdown escapes removed."""
+    found = []
+    for kind in ("markdown", "caption", "warning", "error", "info", "success", "text", "subheader"):
+        found += [str(e.value).replace("\\", "") for e in app.get(kind)]
+    found += [str(e.proto.text).replace("\\", "") for e in app.get("progress")]
+    return found
+
+
+def progress_texts(app: AppTest) -> list[str]:
+    return [e.proto.text for e in app.get("progress")]
+
+
+def use_unreachable_server(app: AppTest) -> None:
+    """A local server that is not running: every request fails at once with 'could not reach'."""
+    on(app, "keys")
+    app.selectbox(key="provider").set_value(LOCAL).run()
+    app.text_input(key="base_url").set_value(f"http://127.0.0.1:{free_port()}/v1").run()
+
+
+def run_until_finished(app: AppTest, button: str = "run_test") -> str:
+    on(app, "run")
+    app.button(key=button).click().run()
+    run_id = app.session_state["run_id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        app.run()
+        if metric(app, "Pending") == "0" and not any("running" in p for p in progress_texts(app)):
+            break
+        time.sleep(0.2)
+    assert not app.exception, app.exception
+    return run_id
+
+
+# --- states that say what happened ------------------------------------------------------------
+
+
+def test_a_run_whose_rows_failed_says_so_with_its_causes_in_the_page_sidebar_and_history(at):
+    use_unreachable_server(at)
+    on(at, "run")
+    at.number_input(key="first_n").set_value(3).run()
+    run_until_finished(at)
+    bars = progress_texts(at)
+    assert bars and all("done, 3 failed" in b for b in bars), bars  # the page's bar and the sidebar's
+    warning = next(w.value for w in at.warning if "rows failed" in w.value)
+    assert "3 × could not reach 127.0.0.1" in warning.replace("\\", "")
+    on(at, "history")
+    assert list(at.dataframe[0].value["Status"]) == ["done, 3 failed"]
+
+
+# --- settings describe the run ------------------------------------------------------------------
+
+
+def test_a_reloaded_run_url_shows_that_runs_provider_model_limits_and_cache_above_it(at, tmp_path):
+    import core as c
+
+    store = c.RunStore(tmp_path / "data")
+    keys = [c.KeyEntry("DeepSeek", "https://api.deepseek.com/v1", "deepseek-chat", "sk-real-key-0000abcd", 45)]
+    spec = c.RunSpec(template="Translate {question}", use_cache=False, price_in=0.5)
+    run_id = store.create_run(spec, c.read_table(b"question\n1 + 1\n2 + 2\n", "q.csv"), [k.info() for k in keys], file_name="q.csv")
+    fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)  # a reload is a new session
+    fresh.query_params["run"] = run_id
+    fresh.run()
+    s = fresh.session_state
+    assert (s["provider"], s["base_url"], s["model"], s["rpm"]) == ("DeepSeek", "https://api.deepseek.com/v1", "deepseek-chat", 45)
+    assert (s["use_cache"], s["price_in"], s["template"]) == (False, 0.5, "Translate {question}")
+    on(fresh, "run")
+    line = fresh.caption[0].value.replace("\\", "")  # the New run box's own line comes first
+    assert "q.csv" in line and "DeepSeek" in line and "deepseek-chat" in line and "45 requests/min" in line and "cache off" in line
+    assert any("Made with" in c.value and "DeepSeek" in c.value for c in fresh.caption)
+    # no key in this new session: it says so rather than run on the simulator
+    assert any("DeepSeek needs an API key" in e.value.replace("\\", "") for e in fresh.error)
+    assert not [b for b in fresh.button if b.key == "run_all"]
+
+
+def test_a_provider_that_needs_a_key_and_has_none_does_not_quietly_run_simulated(at):
+    on(at, "keys")
+    at.selectbox(key="provider").set_value("OpenAI").run()
+    on(at, "run")
+    assert any("OpenAI needs an API key" in e.value.replace("\\", "") for e in at.error)
+    assert not [b for b in at.button if b.key in ("run_all", "run_test")]
+    at.button(key="use_demo_provider").click().run()  # the demo, chosen explicitly
+    assert at.session_state["provider"] == "Simulated (demo)"
+    assert [b for b in at.button if b.key == "run_all"] and not at.error
+
+
+# --- smaller things -----------------------------------------------------------------------------
+
+
+def seed(tmp_path: Path, *, ok: int = 1, failed: int = 0, pending: int = 2, first_rows: int | None = None) -> str:
+    import core as c
+
+    store = c.RunStore(tmp_path / "data")
+    n = ok + failed + pending
+    frame = c.read_table(("question,answer\n" + "".join(f"{i} + {i},{2 * i}\n" for i in range(n))).encode(), "q.csv")
+    spec = c.RunSpec(template="Compute {question}", label_column="answer", test_of=first_rows)
+    run_id = store.create_run(spec, frame, [k.info() for k in c.demo_pool(2)], file_name="q.csv")
+    for i in range(ok):
+        store.record_result(run_id, c.RowResult(i, "ok", output=str(2 * i), correct=True))
+    for i in range(ok, ok + failed):
+        store.record_result(run_id, c.RowResult(i, "failed", error="Failed after 4 attempts: The request timed out (the provider may still bill it)"))
+    store.set_status(run_id, "interrupted" if pending else "done")
+    return run_id
+
+
+def open_run(app: AppTest, run_id: str) -> AppTest:
+    app.query_params["run"] = run_id
+    on(app, "run")
+    return app
+
+
+def test_pending_rows_show_blank_cells_not_a_grey_none(at, tmp_path):
+    open_run(at, seed(tmp_path, ok=1, pending=2))
+    shown = at.dataframe[-1].value
+    assert list(shown["status"]) == ["ok", "pending", "pending"]
+    assert list(shown["output"]) == ["0", "", ""] and list(shown["correct"]) == ["✓", "", ""]
+    assert not shown.isna().any().any() and "None" not in shown.astype(str).values
+
+
+def test_the_results_headers_status_and_errors_are_in_chinese_on_the_chinese_page(at, tmp_path):
+    at.segmented_control(key="lang").set_value("zh").run()
+    open_run(at, seed(tmp_path, ok=1, failed=1, pending=1))
+    shown = at.dataframe[-1].value
+    assert list(shown.columns) == ["question", "answer", "输出", "状态", "错误", "是否正确"]  # the input columns are the user's
+    assert list(shown["状态"]) == ["成功", "失败", "待处理"]
+    assert shown["错误"][1] == "尝试 4 次后仍失败：请求超时（服务商仍可能计费）"
+
+
+def test_the_recent_errors_box_does_not_pass_for_the_failure_count(at):
+    use_unreachable_server(at)
+    on(at, "run")
+    at.number_input(key="first_n").set_value(10).run()
+    run_until_finished(at)
+    labels = [e.label for e in at.expander]
+    assert not any(label.startswith("Last errors") for label in labels), labels
+    assert any("10 rows failed" in w.value for w in at.warning)
+
+
+def test_the_demo_dataset_brings_the_demos_whole_prompt_back(at):
+    on(at, "prompt")
+    at.segmented_control(key="output_mode").set_value("json").run()
+    at.text_input(key="json_fields").set_value("reason, infer").run()
+    at.checkbox(key="json_format").check().run()
+    at.text_area(key="template").set_value("Explain {question}").run()
+    on(at, "data")
+    at.button(key="use_demo").click().run()
+    s = at.session_state
+    assert (s["template"], s["output_mode"], s["json_fields"], s["json_format"], s["system"]) == ("Compute {question}. Reply with the number only.", "text", "", False, "")
+
+
+def test_a_failed_upload_says_which_table_is_still_in_use(at):
+    at.file_uploader(key="upload").upload("broken.csv", b"", "text/csv").run()
+    assert at.error and "empty" in at.error[0].value
+    assert any("still demo_arithmetic.csv" in w.value.replace("\\", "") and "broken.csv was not loaded" in w.value.replace("\\", "") for w in at.warning)
+    at.run()  # and it keeps saying so while the uploader holds that file
+    assert any("broken.csv" in w.value.replace("\\", "") for w in at.warning)
+
+
+def test_the_answer_format_is_worded_in_the_pages_language_and_kept_across_a_switch(at):
+    on(at, "prompt")
+    control = at.segmented_control(key="output_mode")
+    assert list(control.options) == ["Text", "JSON"]  # not "Text · 文本"
+    control.set_value("json").run()
+    at.segmented_control(key="lang").set_value("zh").run()
+    control = at.segmented_control(key="output_mode")
+    assert control.value == "json" and list(control.options) == ["文本", "JSON"]
+
+
+def test_requests_per_minute_is_set_on_the_keys_page_only(at):
+    on(at, "run")
+    assert not [s for s in at.slider if "per minute" in s.label]
+    on(at, "keys")
+    at.number_input(key="rpm").set_value(120).run()
+    on(at, "run")
+    assert "4 key(s) × 120 requests/min" in at.caption[0].value
+
+
+def test_history_shows_each_runs_prompt_model_kind_and_state(at, tmp_path):
+    seed(tmp_path, ok=2, failed=1, pending=0, first_rows=300)
+    on(at, "history")
+    table = at.dataframe[0].value
+    row = table.iloc[0]
+    assert row["Prompt"] == "Compute {question}" and row["Model"] == "Simulated provider"
+    assert row["Kind"] == "test, 3 of 300" and row["Status"] == "done, 1 failed" and row["Cost"] == "$0.0000"
