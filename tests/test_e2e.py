@@ -270,7 +270,7 @@ def test_4_run_with_reload(page: Page, app_url: str) -> None:
     expect(run_all).to_contain_text(f"{N_ROWS:,}")
     run_all.click()
     settle(page, "en-run start")
-    expect(page.locator(".st-key-sidebar_run")).to_be_visible()
+    expect(page.locator("[class*='st-key-run_bar']").first).to_be_visible()
     assert "run=" in page.url, page.url
     run_id = re.search(r"[?&]run=([^&]+)", page.url).group(1)  # type: ignore[union-attr]
     STATE["run_id"] = run_id
@@ -295,7 +295,7 @@ def test_4_run_with_reload(page: Page, app_url: str) -> None:
     done = wait_progress(page, lambda p: p[0] == N_ROWS and p[2] == tr("state.done"), 90, "the run did not finish")
     assert done == (N_ROWS, N_ROWS, tr("state.done"))
     settle(page, "en-run done")
-    expect(page.locator('[data-testid="stMain"] [data-testid="stProgress"]').first).to_contain_text(f"100% · {tr('state.done')}")
+    expect(page.locator('[data-testid="stMain"] [data-testid="stProgress"]').first).to_contain_text(f"100% · {N_ROWS} / {N_ROWS} · {tr('state.done')}")
     assert int(metric(page, tr("run.ok")).replace(",", "")) == N_ROWS > ok_before
     assert metric(page, tr("run.failed")) == "0"
     assert metric(page, tr("run.pending")) == "0"
@@ -382,7 +382,7 @@ def test_7_chinese_ui(page: Page) -> None:
             english = [h for h in headings if re.search(r"\b(Run|Results)\b", h)]
             assert not english, f"English headings on the Chinese Run page: {english}"
             assert tr("run.ok", "zh") in text and tr("run.results", "zh") in text
-            expect(page.locator(".st-key-sidebar_run")).to_contain_text(f"{N_ROWS} / {N_ROWS} · {tr('state.done', 'zh')}")
+            expect(page.locator("[class*='st-key-run_bar']").first).to_contain_text(f"{N_ROWS} / {N_ROWS} · {tr('state.done', 'zh')}")
         shoot(page, f"zh-{name}")
     assert not problems, "\n".join(problems)
 
