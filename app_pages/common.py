@@ -155,9 +155,11 @@ def template_problems(columns: list[str]) -> list[str]:
     return [plain(problem_text(p)) for p in template.problems(columns)]
 
 
-def spec() -> RunSpec:
-    """The run settings from the Prompt and Run pages; InputError if they are not usable."""
+def spec(entries: Sequence[KeyEntry] = ()) -> RunSpec:
+    """The run settings from the Prompt and Run pages; InputError if they are not usable. On
+    the simulated provider (`entries` all simulated) nothing is paid, whatever price was set."""
     s = st.session_state
+    free = bool(entries) and all(e.simulated for e in entries)
     json_fields = tuple(f.strip() for f in (s["json_fields"] or "").split(",") if f.strip()) if s["output_mode"] == "json" else ()
     return RunSpec(
         template=s["template"],
@@ -170,8 +172,8 @@ def spec() -> RunSpec:
         concurrency=int(s["concurrency"]),
         max_attempts=int(s["max_attempts"]),
         use_cache=bool(s["use_cache"]),
-        price_in=s["price_in"],
-        price_out=s["price_out"],
+        price_in=None if free else s["price_in"],
+        price_out=None if free else s["price_out"],
     )
 
 

@@ -213,7 +213,25 @@ STRINGS: dict[str, tuple[str, str]] = {
     "run.no_data": ("Load a table on the Data page first.", "请先在“数据”页加载表格。"),
     "run.est_requests": ("Requests", "请求数"),
     "run.est_tokens": ("Tokens (estimate)", "Tokens（估算）"),
-    "run.est_tokens_help": ("{tin:,} in, {tout:,} out at most.", "输入 {tin:,}，输出最多 {tout:,}。"),
+    "run.est_tokens_help": ("{tin:,} in, {tout:,} out.", "输入 {tin:,}，输出 {tout:,}。"),
+    "run.est_basis.measured": (
+        "Output tokens measured: {per:.1f} per answer over {n:,} answers of an earlier run of this prompt and model. Close.",
+        "输出 tokens 为实测值：此提示词和模型之前运行的 {n:,} 条回答，平均每条 {per:.1f}。较准确。",
+    ),
+    "run.est_basis.label": (
+        "Output tokens from the length of the expected answers: about {per:.1f} per answer. Rough: run a test of a few rows to measure.",
+        "输出 tokens 按标准答案的长度估算：每条约 {per:.1f}。较粗略：先测试几行即可得到实测值。",
+    ),
+    "run.est_basis.fields": (
+        "Output tokens from the JSON fields asked for: about {per:.0f} per answer. Rough: run a test of a few rows to measure.",
+        "输出 tokens 按要求的 JSON 字段估算：每条约 {per:.0f}。较粗略：先测试几行即可得到实测值。",
+    ),
+    "run.est_basis.guess": (
+        "Output tokens guessed at {per:.0f} per answer. A guess: run a test of a few rows to measure.",
+        "输出 tokens 按每条 {per:.0f} 猜测。仅为猜测：先测试几行即可得到实测值。",
+    ),
+    "run.est_basis_help": ("Input tokens are counted from the prompts themselves; output tokens can only be known from answers.", "输入 tokens 按提示词本身计算；输出 tokens 只能从回答中得知。"),
+    "run.price_free": ("The simulated provider costs nothing: its price is $0.", "模拟模型不产生费用：价格为 0 美元。"),
     "run.est_cost": ("Cost (estimate)", "费用（估算）"),
     "run.est_cost_help": ("From the model's list price; the real bill may differ.", "按模型公开价格估算，实际费用可能不同。"),
     "run.est_time": ("Time (estimate)", "耗时（估算）"),

@@ -16,7 +16,7 @@ from .messages import Explained, explain, host_of, root_cause
 from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, KeyInfo, demo_pool, make_pool, mask_key, parse_keys, pool_from_env
 from .output import answers_match, parse_output
 from .progress import KeyStatus, ProgressSnapshot
-from .report import FailureCause, RunOutcome, RunReport, failure_causes, output_tokens_sample, run_outcome, run_report
+from .report import FailureCause, RunOutcome, RunReport, failure_causes, measured_output, output_tokens_sample, run_outcome, run_report
 from .runner import Runner, RunHandle, get_runner
 from .runs import RunEstimate, effective_status, estimate_run, resume_run, run_progress, start_run, validate_run
 from .spec import RunSpec
@@ -34,7 +34,7 @@ __all__ = [
     "answers_match", "parse_output",
     "Explained", "explain", "host_of", "root_cause",
     "KeyStatus", "ProgressSnapshot",
-    "FailureCause", "RunOutcome", "RunReport", "failure_causes", "output_tokens_sample", "run_outcome", "run_report",
+    "FailureCause", "RunOutcome", "RunReport", "failure_causes", "measured_output", "output_tokens_sample", "run_outcome", "run_report",
     "Runner", "RunHandle", "get_runner",
     "RunEstimate", "effective_status", "estimate_run", "resume_run", "run_progress", "start_run", "validate_run",
     "RunSpec",

@@ -20,9 +20,10 @@ from datetime import datetime
 
 from .messages import Explained, explain, root_cause
 from .output import answers_match
+from .spec import RunSpec
 from .store import RunStore
 
-__all__ = ["RunOutcome", "run_outcome", "FailureCause", "failure_causes", "RunReport", "run_report", "output_tokens_sample", "MAX_CLASSES"]
+__all__ = ["RunOutcome", "run_outcome", "FailureCause", "failure_causes", "RunReport", "run_report", "output_tokens_sample", "measured_output", "MAX_CLASSES"]
 
 MAX_CLASSES = 8  # a label column with at most this many values gets a confusion matrix
 MAX_THROUGHPUT_POINTS = 240  # seconds are merged into wider buckets past this
@@ -207,3 +208,15 @@ def output_tokens_sample(store: RunStore, run_ids: Sequence[str]) -> tuple[float
         store, f"SELECT SUM(tokens_out), COUNT(*) FROM results WHERE run_id IN ({marks}) AND status != 'failed'", list(run_ids)
     )[0]
     return (total / n, n) if n else None
+
+
+def measured_output(store: RunStore, spec: RunSpec, model: str, columns: Sequence[str], *, recent: int = 50) -> tuple[float, int] | None:
+    """What earlier runs of this prompt, model and table shape measured (a "Test N rows" run
+    first of all): mean output tokens per answer and how many answers. None if none ran."""
+    same = [
+        r.id
+        for r in store.list_runs(limit=recent)
+        if r.keys and r.keys[0].model == model and list(r.columns) == list(columns)
+        and (r.spec.template, r.spec.system, r.spec.json_fields, r.spec.max_tokens) == (spec.template, spec.system, spec.json_fields, spec.max_tokens)
+    ]  # fmt: skip
+    return output_tokens_sample(store, same)

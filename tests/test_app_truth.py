@@ -222,3 +222,24 @@ def test_history_shows_each_runs_prompt_model_kind_and_state(at, tmp_path):
     row = table.iloc[0]
     assert row["Prompt"] == "Compute {question}" and row["Model"] == "Simulated provider"
     assert row["Kind"] == "test, 3 of 300" and row["Status"] == "done, 1 failed" and row["Cost"] == "$0.0000"
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+
+def tokens(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def test_the_demo_costs_nothing_and_a_test_run_makes_the_estimate_close(at):
+    on(at, "run")
+    assert metric(at, "Cost (estimate)") == "$0.0000"
+    assert any("length of the expected answers" in c.value for c in at.caption)  # the demo has a label column
+    run_until_finished(at)
+    assert metric(at, "Cost so far") == "$0.0000"
+    at.run()
+    assert any("measured" in c.value and "over 10 answers" in c.value for c in at.caption), [c.value for c in at.caption]
+    estimate = tokens(metric(at, "Tokens (estimate)"))
+    run_until_finished(at, "run_all")
+    used = tokens(metric(at, "Tokens"))
+    assert abs(estimate - used) / used < 0.15, (estimate, used)  # it was 35,224 for 5,584
