@@ -26,7 +26,6 @@ from core import (
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "core" / "data" / "demo_arithmetic.csv"
 DEMO_TEMPLATE = "Compute {question}. Reply with the number only."
-DEMO_RPM = 600
 DEMO_KEYS = 4
 
 
@@ -56,14 +55,17 @@ def init_state() -> None:
         "json_fields": "",
         "json_format": False,
         "label_column": "",
+        "set_temperature": False,  # "provider default": reasoning models accept no other
         "temperature": 0.0,
         "max_tokens": 0,
         "provider": core.SIMULATED_PROVIDER,
         "base_url": core.PROVIDER_PRESETS[core.SIMULATED_PROVIDER].base_url,
         "model": "simulated",
-        "rpm": DEMO_RPM,
+        "rpm": None,  # Auto: each key's pace is learnt from the provider
         "tpm": 0,
+        "shared_limit": False,
         "concurrency": 16,
+        "auto_concurrency": True,
         "max_attempts": 4,
         "first_n": 10,
         "use_cache": True,
@@ -93,8 +95,10 @@ def restore_from_run(run_id: str | None) -> bool:
     s["output_mode"] = "json" if spec_.json_fields else "text"
     s["json_fields"], s["json_format"] = ", ".join(spec_.json_fields), spec_.json_response_format
     s["label_column"] = spec_.label_column or ""
+    s["set_temperature"] = spec_.temperature is not None
     s["temperature"], s["max_tokens"] = spec_.temperature or 0.0, spec_.max_tokens or 0
     s["concurrency"], s["max_attempts"] = spec_.concurrency, spec_.max_attempts
+    s["auto_concurrency"] = spec_.auto_concurrency
     s["use_cache"], s["price_in"], s["price_out"] = spec_.use_cache, spec_.price_in, spec_.price_out
     if record.keys:  # the provider, model and limits the run was made with (never its keys)
         key = record.keys[0]
@@ -164,12 +168,13 @@ def spec(entries: Sequence[KeyEntry] = ()) -> RunSpec:
     return RunSpec(
         template=s["template"],
         system=s["system"] or None,
-        temperature=s["temperature"],
+        temperature=s["temperature"] if s["set_temperature"] else None,
         max_tokens=s["max_tokens"] or None,
         json_fields=json_fields,
         json_response_format=bool(s["json_format"]) and bool(json_fields),
         label_column=s["label_column"] or None,
         concurrency=int(s["concurrency"]),
+        auto_concurrency=bool(s["auto_concurrency"]),
         max_attempts=int(s["max_attempts"]),
         use_cache=bool(s["use_cache"]),
         price_in=None if free else s["price_in"],
@@ -220,7 +225,8 @@ def preset_pool() -> list[KeyEntry]:
 
 def server_keys() -> list[KeyEntry]:
     """Keys preset by the server (secrets.toml or environment), so a demo never shows one."""
-    rpm = int(st.session_state.get("rpm") or core.constants.DEFAULT_RPM)
+    rpm = st.session_state.get("rpm")
+    shared = bool(st.session_state.get("shared_limit"))
     cfg = _secret("provider")
     if cfg and cfg.get("keys"):
         preset = core.PROVIDER_PRESETS.get(cfg.get("name", ""))
@@ -229,18 +235,20 @@ def server_keys() -> list[KeyEntry]:
             provider=cfg.get("name", "Custom"),
             base_url=cfg.get("base_url") or (preset.base_url if preset else ""),
             model=cfg.get("model") or (preset.model if preset else ""),
-            rpm=int(cfg.get("rpm", rpm)),
+            rpm=int(cfg["rpm"]) if cfg.get("rpm") else rpm,
             tpm=cfg.get("tpm"),
+            shared_limit=bool(cfg.get("shared_limit", shared)),
         )
-    return core.pool_from_env(rpm=rpm)
+    return core.pool_from_env(rpm=rpm, shared_limit=shared)
 
 
 def pool() -> tuple[list[KeyEntry], str]:
     """The keys a run will use and where they come from: 'user', 'preset' or 'simulated'."""
     s = st.session_state
-    rpm, tpm = int(s["rpm"]), int(s["tpm"]) or None
+    rpm, tpm = (int(s["rpm"]) if s["rpm"] else None), int(s["tpm"] or 0) or None  # an empty rpm is Auto
+    shared = bool(s.get("shared_limit"))
     if s["user_keys"]:
-        return core.make_pool(s["user_keys"], provider=s["provider"], base_url=s["base_url"], model=s["model"], rpm=rpm, tpm=tpm), "user"
+        return core.make_pool(s["user_keys"], provider=s["provider"], base_url=s["base_url"], model=s["model"], rpm=rpm, tpm=tpm, shared_limit=shared), "user"
     if s["provider"] != core.SIMULATED_PROVIDER and not core.PROVIDER_PRESETS.get(s["provider"], core.PROVIDER_PRESETS["OpenAI"]).needs_key:
         return core.make_pool([], provider=s["provider"], base_url=s["base_url"], model=s["model"], rpm=rpm, tpm=tpm), "user"
     preset = preset_pool()
@@ -257,7 +265,7 @@ def use_simulated_provider() -> None:
     """The demo, chosen: the simulated provider with its own limits."""
     preset = core.PROVIDER_PRESETS[core.SIMULATED_PROVIDER]
     st.session_state["provider"], st.session_state["base_url"], st.session_state["model"] = preset.label, preset.base_url, preset.model
-    st.session_state["rpm"] = DEMO_RPM
+    st.session_state["rpm"] = None  # Auto: the simulator says its limits in headers, as OpenAI does
 
 
 # --- the current run ------------------------------------------------------------------------------
@@ -311,7 +319,10 @@ def settings_line(file: str | None, rows: int, provider: str, model: str, n_keys
     if rows:
         parts.append(t("run.line.rows", n=rows))
     parts += [plain(provider), t("run.line.model", model=plain(model))]
-    parts.append(t("run.line.keys", n=n_keys, rpm=int(rpm)) if n_keys else t("run.line.no_keys", rpm=int(rpm)))
+    if rpm is None:  # Auto: the pace is learnt from the provider
+        parts.append(t("run.line.keys_auto", n=n_keys) if n_keys else t("run.line.no_keys_auto"))
+    else:
+        parts.append(t("run.line.keys", n=n_keys, rpm=int(rpm)) if n_keys else t("run.line.no_keys", rpm=int(rpm)))
     parts.append(t("run.line.cache_on" if use_cache else "run.line.cache_off"))
     return " · ".join(parts)
 

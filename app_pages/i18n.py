@@ -3,8 +3,12 @@ looks a text up in the language chosen in the sidebar (the `lang` widget, kept i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
+if TYPE_CHECKING:
+    from core import GateView
 from app_pages.i18n_core import CORE_STRINGS
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}
@@ -29,6 +33,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "state.running": ("running", "运行中"),
     "state.paused": ("paused", "已暂停"),
     "state.waiting_for_keys": ("waiting for keys", "等待可用密钥"),
+    "state.finishing": ("finishing the requests already sent", "正在完成已发出的请求"),
     "state.done": ("done", "已完成"),
     "state.cancelled": ("cancelled", "已取消"),
     "state.failed": ("stopped on an error", "因错误停止"),
@@ -66,6 +71,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "error.too_many_rows": ("The table has {rows:,} rows, more than the limit of {limit:,}; split it into smaller files.", "表格有 {rows:,} 行，超过上限 {limit:,} 行：请拆分成较小的文件。"),
     "error.no_keys": ("Add at least one API key, or use the simulated provider for a demo.", "请至少添加一个 API 密钥，或使用模拟模型进行演示。"),
+    "error.other_model": (
+        "This run was made with {was}; these keys are for {now}. Use keys for the same model, or choose to continue with the other model.",
+        "此任务使用的是 {was}；这些密钥对应 {now}。请使用同一模型的密钥，或明确选择改用另一个模型继续。",
+    ),
     "error.needs_key": (
         "{provider} needs an API key: paste one on the Keys & limits page, or use the simulated provider for a demo.",
         "{provider} 需要 API 密钥：请在“密钥与限速”页粘贴密钥，或改用模拟模型进行演示。",
@@ -134,6 +143,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "prompt.parameters": ("Model parameters", "模型参数"),
     "prompt.temperature": ("Temperature", "温度"),
+    "prompt.set_temperature": ("Set a temperature (otherwise the provider's default)", "设置温度（否则使用服务商的默认值）"),
+    "prompt.set_temperature_help": (
+        "Reasoning models (OpenAI o-series, gpt-5) accept only their default; leave this off for them.",
+        "推理模型（OpenAI o 系列、gpt-5）只接受默认温度；使用这些模型时请不要勾选。",
+    ),
     "prompt.max_tokens": ("Max tokens (0 = provider default)", "最大输出 tokens（0 表示使用默认值）"),
     "prompt.max_tokens_help": ("Answers longer than this are cut off.", "超过此长度的回答会被截断。"),
     "prompt.problem.empty": ("The prompt is empty: write what to ask the model for each row.", "提示词为空：请写下要让模型对每一行做什么。"),
@@ -153,8 +167,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     # keys page
     "keys.title": ("Keys & limits", "密钥与限速"),
     "keys.intro": (
-        "Any OpenAI-compatible provider works. Each key has its own limits: more keys, faster runs.",
-        "支持任何兼容 OpenAI 接口的服务商。每个密钥单独限速：密钥越多，运行越快。",
+        "Any OpenAI-compatible provider works. Each key is paced on its own, at the limit learnt from the provider: more keys, faster runs.",
+        "支持任何兼容 OpenAI 接口的服务商。每个密钥单独限速，速度从服务商处自动学习：密钥越多，运行越快。",
     ),
     "keys.provider": ("Provider", "服务商"),
     "keys.base_url": ("Base URL", "接口地址（Base URL）"),
@@ -166,9 +180,19 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "keys.add": ("Add keys", "添加密钥"),
     "keys.rpm": ("Requests per minute, per key", "每个密钥每分钟请求数"),
+    "keys.rpm_auto": ("Auto", "自动"),
     "keys.rpm_help": (
-        "Your provider's limit for one key. The run goes this fast per key, evenly paced.",
-        "服务商对单个密钥的限制。运行时每个密钥按此速度均匀发送。",
+        "Empty (Auto): each key's pace is learnt from the provider, from its rate-limit headers or, where it sends none, "
+        "from its 429 answers. A number is a ceiling the run never goes above.",
+        "留空（自动）：根据服务商返回的限流信息自动学习每个密钥的速度；服务商不返回限流信息时，根据 429 应答学习。"
+        "填写数字则为上限，运行时绝不超过。",
+    ),
+    "keys.shared": ("All these keys share one account limit", "这些密钥共用一个账户的限额"),
+    "keys.shared_help": (
+        "Tick this when the keys belong to one OpenAI organisation, or one DashScope or DeepSeek account: they are then "
+        "paced together, and a number above is the whole account's limit.",
+        "当这些密钥属于同一个 OpenAI 组织、同一个阿里云百炼（DashScope）或 DeepSeek 账户时勾选：它们将被统一限速，"
+        "上方填写的数字即为整个账户的限额。",
     ),
     "keys.tpm": ("Tokens per minute, per key (0 = no limit)", "每个密钥每分钟 tokens（0 表示不限）"),
     "keys.tpm_help": ("Estimated before sending, without network.", "发送前在本地估算，无需联网。"),
@@ -189,21 +213,40 @@ STRINGS: dict[str, tuple[str, str]] = {
     "keys.col.provider": ("Provider", "服务商"),
     "keys.col.model": ("Model", "模型"),
     "keys.col.rpm": ("Requests/min", "每分钟请求"),
+    "keys.col.pace": ("Pace", "当前速度"),
     "keys.col.test": ("Test result", "测试结果"),
     "keys.test": ("Test keys", "测试密钥"),
     "keys.testing": ("Sending one tiny request per key…", "正在为每个密钥发送一次测试请求…"),
     "keys.remove": ("Remove", "移除"),
+    # a key's pace (core.GateView.describe(): the English texts are core's own)
+    "pace.set": ("limit {limit}/min, as set", "上限 {limit}/分钟（手动设定）"),
+    "pace.provider": ("limit {limit}/min from the provider", "服务商限额 {limit}/分钟"),
+    "pace.provider_busy": (
+        "{pace}/min of the provider's {limit}/min: the key is busy elsewhere",
+        "{pace}/分钟（服务商限额 {limit}/分钟，该密钥另有他用）",
+    ),
+    "pace.learnt": ("about {pace}/min, learnt", "约 {pace}/分钟（自动学习）"),
+    "pace.starting": ("starting at {pace}/min, learning", "起步 {pace}/分钟，正在学习"),
+    "pace.cooling": ("cooling down for {seconds} s", "冷却中，还需 {seconds} 秒"),
     # run page
     "run.title": ("Run", "运行"),
+    "run.rpm": ("Requests per minute, per key", "每个密钥每分钟请求数"),
+    "run.concurrency": ("Concurrency (at most)", "并发数（上限）"),
+    "run.auto_concurrency": ("Auto: only as many as the keys' pace needs", "自动：按密钥速度所需的数量"),
+    "run.auto_concurrency_help": (
+        "Keeps enough requests in flight to reach the keys' pace at the latency seen, never more than the slider.",
+        "根据观测到的延迟，保持刚好能达到密钥速度的在途请求数，不超过滑块设定的上限。",
+    ),
     "run.new_run": ("New run", "新建任务"),
     "run.line.rows": ("{n:,} rows", "{n:,} 行"),
     "run.line.model": ("model {model}", "模型 {model}"),
     "run.line.keys": ("{n} key(s) × {rpm:,} requests/min", "{n} 个密钥 × 每分钟 {rpm:,} 次请求"),
     "run.line.no_keys": ("no key yet × {rpm:,} requests/min", "尚无密钥 × 每分钟 {rpm:,} 次请求"),
+    "run.line.keys_auto": ("{n} key(s), requests/min learnt automatically", "{n} 个密钥，每分钟请求数自动学习"),
+    "run.line.no_keys_auto": ("no key yet, requests/min learnt automatically", "尚无密钥，每分钟请求数自动学习"),
     "run.line.cache_on": ("cache on", "使用缓存"),
     "run.line.cache_off": ("cache off", "不使用缓存"),
     "run.made_with": ("Made with: {line} · prompt “{prompt}”", "任务设置：{line} · 提示词“{prompt}”"),
-    "run.concurrency": ("Concurrency", "并发数"),
     "run.concurrency_help": ("How many requests may be waiting for an answer at once, over all keys.", "所有密钥合计，同时等待回答的最大请求数。"),
     "run.max_attempts": ("Max attempts per row", "每行最多尝试次数"),
     "run.max_attempts_help": (
@@ -331,6 +374,11 @@ STRINGS: dict[str, tuple[str, str]] = {
 def language() -> str:
     lang = st.session_state.get("lang") or st.query_params.get("lang") or "en"
     return lang if lang in LANGUAGES else "en"
+
+
+def pace_text(view: GateView) -> str:
+    """A key's pace in the chosen language, e.g. "limit 500/min from the provider"."""
+    return "; ".join(t(f"pace.{code}", **values) for code, values in view.describe())
 
 
 def t(key: str, **values: object) -> str:

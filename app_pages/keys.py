@@ -11,10 +11,11 @@ from app_pages.common import (
     app_password,
     pool,
     preset_pool,
+    runner,
     server_keys,
     show_input_error,
 )
-from app_pages.i18n import t
+from app_pages.i18n import pace_text, t
 
 KEEP = "session"
 
@@ -26,8 +27,8 @@ def apply_preset() -> None:
     preset = core.PROVIDER_PRESETS[st.session_state["provider"]]
     st.session_state["base_url"] = preset.base_url
     st.session_state["model"] = preset.model
-    st.session_state["rpm"] = preset.rpm
-    st.session_state["run_rpm"] = preset.rpm
+    # A ceiling set for one provider means nothing for another: back to Auto.
+    st.session_state["rpm"] = None
 
 
 def add_keys() -> None:
@@ -43,10 +44,6 @@ def remove_key(key: str) -> None:
     st.session_state["user_keys"] = [k for k in st.session_state["user_keys"] if k != key]
 
 
-def sync_rpm() -> None:
-    st.session_state["run_rpm"] = st.session_state["rpm"]
-
-
 provider_col, url_col, model_col = st.columns([1, 2, 1])
 # Selection widgets keep their value as the shown label: a label that changed with the language
 # would lose the user's choice, so these labels are the same in every language.
@@ -59,8 +56,12 @@ with keys_col:
     st.text_area(t("keys.paste"), key="keys_text", height=110, placeholder="sk-...\nsk-...", help=t("keys.paste_help"))
     st.button(t("keys.add"), key="add_keys", on_click=add_keys, icon=":material/add:")
 with limits_col:
-    st.number_input(t("keys.rpm"), min_value=1, max_value=100_000, step=10, key="rpm", persist_state=KEEP, on_change=sync_rpm, help=t("keys.rpm_help"))
+    # Empty is Auto (the pace is learnt); a number is a ceiling.
+    st.number_input(
+        t("keys.rpm"), min_value=1, max_value=100_000, step=10, value=None, placeholder=t("keys.rpm_auto"), key="rpm", persist_state=KEEP, help=t("keys.rpm_help")
+    )
     st.number_input(t("keys.tpm"), min_value=0, max_value=100_000_000, step=1000, key="tpm", persist_state=KEEP, help=t("keys.tpm_help"))
+    st.checkbox(t("keys.shared"), key="shared_limit", persist_state=KEEP, help=t("keys.shared_help"))
 
 try:
     entries, source = pool()
@@ -74,7 +75,12 @@ if source == "simulated":
 elif source == "preset":
     st.success(t("keys.preset_note", n=len(entries), provider=entries[0].provider), icon=":material/lock:")
 
-rows = [{t("keys.col.key"): e.masked, t("keys.col.provider"): e.provider, t("keys.col.model"): e.model, t("keys.col.rpm"): e.rpm} for e in entries]
+gates = runner().gates
+rows = []
+for e in entries:
+    view = gates.view(e.info())  # what a run in this process learnt about the key, if one used it
+    rpm = t("keys.rpm_auto") if e.rpm is None else f"≤ {e.rpm:,}"
+    rows.append({t("keys.col.key"): e.masked, t("keys.col.provider"): e.provider, t("keys.col.model"): e.model, t("keys.col.rpm"): rpm, t("keys.col.pace"): pace_text(view) if view else ""})
 results = {c.fingerprint: c for c in st.session_state.get("key_checks", [])}
 for row, entry in zip(rows, entries):
     check = results.get(entry.fingerprint)

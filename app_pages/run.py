@@ -32,7 +32,7 @@ from app_pages.common import (
     store,
     template_problems,
 )
-from app_pages.i18n import t
+from app_pages.i18n import pace_text, t
 from app_pages.results import shown_results
 
 KEEP = "session"
@@ -82,7 +82,8 @@ with st.container(border=True, key="run_settings"):
     # requests/min (set on the Keys page only), the cache. After a reload this is the run's own.
     st.caption(new_run_line(entries))
     s1, s2 = st.columns(2)
-    s1.slider(t("run.concurrency"), 1, 256, key="concurrency", persist_state=KEEP, help=t("run.concurrency_help"))
+    s1.slider(t("run.concurrency"), 1, core.constants.MAX_CONCURRENCY, key="concurrency", persist_state=KEEP, help=t("run.concurrency_help"))
+    s1.checkbox(t("run.auto_concurrency"), key="auto_concurrency", persist_state=KEEP, help=t("run.auto_concurrency_help"))
     s2.slider(t("run.max_attempts"), 1, 10, key="max_attempts", persist_state=KEEP, help=t("run.max_attempts_help"))
     with st.expander(t("run.more_settings"), icon=":material/tune:"):
         p1, p2 = st.columns(2)
@@ -193,12 +194,12 @@ def progress_panel() -> None:
     n[3].metric(t("run.timeouts"), f"{snap.timeouts:,}")
     n[4].metric(t("run.retries"), f"{snap.retries:,}")
     n[5].metric(t("run.accuracy"), f"{snap.accuracy:.1%}" if snap.accuracy is not None else "–")
-    if snap.message and snap.state in ("waiting_for_keys", "failed", "paused", "cancelled"):
+    if snap.message and snap.state in ("waiting_for_keys", "failed", "paused", "cancelled", "finishing"):
         (st.warning if snap.state != "failed" else st.error)(plain(say(snap.message)))
 
     c = st.container(horizontal=True, key="run_actions")
     if handle is not None:
-        if snap.state == "paused":
+        if snap.state in ("paused", "finishing"):  # resuming while finishing undoes the cancel
             c.button(t("run.resume"), key="resume_live", on_click=handle.resume, icon=":material/play_arrow:")
         else:
             c.button(t("run.pause"), key="pause", on_click=handle.pause, icon=":material/pause:")
@@ -223,7 +224,10 @@ def progress_panel() -> None:
                 state = t("run.key_cooling", s=max(0.0, k.cool_until - time.time()))
             else:
                 state = t(f"run.key_state.{state}")
-            rows.append({t("keys.col.key"): k.masked, t("keys.col.model"): k.model, t("run.key_state"): state, t("run.requests"): k.requests, "429": k.rate_limited, t("run.errors"): k.errors, t("run.reason"): k.dead_reason or ""})
+            rows.append({
+                t("keys.col.key"): k.masked, t("keys.col.model"): k.model, t("run.key_state"): state, t("keys.col.pace"): pace_text(k.pace) if k.pace else "",
+                t("run.requests"): k.requests, "429": k.rate_limited, t("run.errors"): k.errors, t("run.reason"): (k.dead_reason or "") if k.state == "dead" else "",
+            })  # fmt: skip
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="key_status")
     if snap.recent_errors:
         with st.expander(t("run.recent_errors", n=len(snap.recent_errors)), icon=":material/report:"):

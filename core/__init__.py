@@ -11,9 +11,11 @@ from .constants import MAX_ROWS, MAX_UPLOAD_MB, MODEL_PRICES
 from .engine import ClientFactory, default_client_factory
 from .errors import InputError
 from .exports import EXPORT_FORMATS, export_bytes, export_file_name, to_csv_bytes, to_jsonl_bytes, to_xlsx_bytes, write_export
+from .gate_view import PACE_TEXTS, GateView, PaceSource
 from .keycheck import KeyCheck, check_keys, check_keys_async
+from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, KeyInfo, demo_pool, expected_rpm, make_pool, mask_key, parse_keys, pool_from_env
+from .limits import GateRegistry, KeyGate
 from .messages import Explained, explain, host_of, root_cause
-from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, KeyInfo, demo_pool, make_pool, mask_key, parse_keys, pool_from_env
 from .output import answers_match, parse_output
 from .progress import KeyStatus, ProgressSnapshot
 from .report import FailureCause, RunOutcome, RunReport, failure_causes, measured_output, output_tokens_sample, run_outcome, run_report
@@ -29,8 +31,10 @@ __all__ = [
     "ClientFactory", "default_client_factory",
     "InputError",
     "EXPORT_FORMATS", "export_bytes", "export_file_name", "to_csv_bytes", "to_jsonl_bytes", "to_xlsx_bytes", "write_export",
+    "PACE_TEXTS", "GateView", "PaceSource",
     "KeyCheck", "check_keys", "check_keys_async",
-    "PROVIDER_PRESETS", "SIMULATED_PROVIDER", "KeyEntry", "KeyInfo", "demo_pool", "make_pool", "mask_key", "parse_keys", "pool_from_env",
+    "PROVIDER_PRESETS", "SIMULATED_PROVIDER", "KeyEntry", "KeyInfo", "demo_pool", "expected_rpm", "make_pool", "mask_key", "parse_keys", "pool_from_env",
+    "GateRegistry", "KeyGate",
     "answers_match", "parse_output",
     "Explained", "explain", "host_of", "root_cause",
     "KeyStatus", "ProgressSnapshot",

@@ -2,7 +2,7 @@
 
     python -m core run questions.csv --template "Compute {question}" --demo --output out.csv
     python -m core run big.xlsx --template-file prompt.txt --base-url https://api.deepseek.com/v1 \\
-        --model deepseek-chat --keys-env DEEPSEEK_KEYS --rpm 60 --output out.xlsx
+        --model deepseek-chat --keys-env DEEPSEEK_KEYS --shared-limit --output out.xlsx
     python -m core run big.xlsx --output out.xlsx --resume 20261121-203712-3fa9c2 --keys-env DEEPSEEK_KEYS
 
 Exit codes: 0 every row succeeded, 1 some did not (the output still has every row), 2 bad input.
@@ -31,6 +31,19 @@ from .tables import load_table
 __all__ = ["main"]
 
 
+def _rpm(value: str) -> int | None:
+    """`--rpm auto` (the default) learns each key's limit; a number is a ceiling."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        rpm = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither auto nor a number of requests per minute") from None
+    if rpm < 1:
+        raise argparse.ArgumentTypeError("requests per minute must be at least 1, or auto")
+    return rpm
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Run every row of a table through an LLM.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -46,9 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="model name")
     run.add_argument("--key", action="extend", nargs="+", default=[], help="API key (repeatable; prefer --keys-env)")
     run.add_argument("--keys-env", metavar="VAR", help="environment variable holding comma-separated keys")
-    run.add_argument("--rpm", type=int, help="requests per minute, per key")
+    run.add_argument("--rpm", type=_rpm, default=None, metavar="auto|N",
+                     help="requests per minute per key: auto (default) learns the provider's limit, a number is a ceiling")
+    run.add_argument("--shared-limit", action="store_true",
+                     help="the keys share one account's limit: one pace for all of them (--rpm N is then that limit)")
     run.add_argument("--tpm", type=int, help="tokens per minute, per key")
-    run.add_argument("--concurrency", type=int, default=C.DEFAULT_CONCURRENCY)
+    run.add_argument(
+        "--concurrency", type=_concurrency, default=str(C.DEFAULT_CONCURRENCY), metavar="N|auto",
+        help=f"requests in flight at once; 'auto' keeps as many as the keys' pace needs (at most {C.AUTO_CONCURRENCY_CAP}), 'auto:N' at most N",
+    )
     run.add_argument("--max-attempts", type=int, default=C.DEFAULT_MAX_ATTEMPTS)
     run.add_argument("--timeout", type=float, default=C.DEFAULT_TIMEOUT_S, metavar="SECONDS")
     run.add_argument("--max-tokens", type=int)
@@ -63,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", required=True, help="OUT.csv, OUT.xlsx or OUT.jsonl")
     run.add_argument("--data-dir", help=f"where runs are stored (default ${C.DATA_DIR_ENV} or ./{C.DEFAULT_DATA_DIR})")
     run.add_argument("--resume", metavar="RUN_ID", help="continue a stored run; rows already done are not sent again")
+    run.add_argument("--switch-model", action="store_true", help="with --resume: continue the run with keys for another provider or model (recorded in the run)")
     run.add_argument("--no-cache", action="store_true", help="do not answer repeated prompts from the response cache")
     lst = sub.add_parser("list", help="list stored runs")
     lst.add_argument("--data-dir")
@@ -71,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _keys(args: argparse.Namespace) -> list:
     if args.demo:
-        return demo_pool(4, rpm=args.rpm or 600, tpm=args.tpm)
+        return demo_pool(4, rpm=args.rpm, tpm=args.tpm)
     keys = list(args.key)
     if args.keys_env:
         value = os.environ.get(args.keys_env, "")
@@ -80,7 +100,22 @@ def _keys(args: argparse.Namespace) -> list:
         keys += parse_keys(value)
     if not (args.base_url and args.model):
         raise InputError("Give --base-url and --model with your keys, or use --demo.")
-    return make_pool(parse_keys(",".join(keys)), provider="Custom", base_url=args.base_url, model=args.model, rpm=args.rpm or C.DEFAULT_RPM, tpm=args.tpm)
+    return make_pool(
+        parse_keys(",".join(keys)), provider="Custom", base_url=args.base_url, model=args.model, rpm=args.rpm, tpm=args.tpm, shared_limit=args.shared_limit
+    )
+
+
+def _concurrency(value: str) -> tuple[int, bool]:
+    """`16` (fixed), `auto` or `auto:64` (as many as needed, at most 64)."""
+    text = value.strip().lower()
+    try:
+        if text == "auto":
+            return C.AUTO_CONCURRENCY_CAP, True
+        if text.startswith("auto:"):
+            return int(text[5:]), True
+        return int(text), False
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, 'auto' or 'auto:N', not {value!r}") from None
 
 
 def _spec(args: argparse.Namespace) -> RunSpec:
@@ -102,7 +137,8 @@ def _spec(args: argparse.Namespace) -> RunSpec:
         json_response_format=args.json_response_format,
         label_column=args.label_column,
         label_field=args.label_field,
-        concurrency=args.concurrency,
+        concurrency=args.concurrency[0],
+        auto_concurrency=args.concurrency[1],
         max_attempts=args.max_attempts,
         timeout_s=args.timeout,
         use_cache=not args.no_cache,
@@ -126,6 +162,8 @@ def _progress_line(snap: ProgressSnapshot, width: int = 24) -> str:
     cooling = sum(1 for k in snap.keys if k.state == "cooling")
     dead = sum(1 for k in snap.keys if k.state == "dead")
     extra = (f", {cooling} key(s) cooling" if cooling else "") + (f", {dead} key(s) dead" if dead else "")
+    if snap.state == "finishing":
+        extra += f", finishing {snap.in_flight} request(s) already sent"
     return (
         f"[{bar}] {snap.done}/{snap.total} ok {snap.ok} failed {snap.failed} "
         f"{snap.rows_per_s:.1f} rows/s ETA {_fmt_time(snap.eta_s)} ${snap.cost:.4f}{extra}"
@@ -161,7 +199,7 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     store = RunStore(args.data_dir)
     keys = None if (args.resume and not (args.demo or args.key or args.keys_env)) else _keys(args)
     if args.resume:
-        handle = resume_run(store, args.resume, keys)
+        handle = resume_run(store, args.resume, keys, switch_model=args.switch_model)
     else:
         path = Path(args.input)
         try:
@@ -173,8 +211,17 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     err.write(f"run: {handle.run_id}\n")
     err.flush()
 
+    interrupts = 0
+
     def interrupt(signum, frame):  # type: ignore[no-untyped-def]
-        handle.stop(f"Interrupted: resume with --resume {handle.run_id}")
+        # The first Ctrl-C lets requests already sent finish (they are paid); a second cuts them.
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            handle.stop(f"Interrupted: resume with --resume {handle.run_id}")
+            err.write("\nFinishing the requests already sent; press Ctrl-C again to stop at once.\n")
+        else:
+            handle.abort()
 
     previous = signal.signal(signal.SIGINT, interrupt)
     try:

@@ -8,7 +8,8 @@ DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_MAX_ATTEMPTS = 4
 DEFAULT_CONCURRENCY = 16
 MAX_CONCURRENCY = 512
-DEFAULT_RPM = 60
+# Where "Auto" starts pacing a key of a provider it knows nothing about (a preset may say more).
+AUTO_START_RPM = 60
 DEFAULT_MAX_TOKENS: int | None = None
 DEFAULT_TEMPERATURE: float | None = None
 
@@ -23,18 +24,59 @@ REQUEST_BURST_S = 0.5
 # Same for a key's token limiter: a few seconds' worth, so one long prompt still fits.
 TOKEN_BURST_S = 6.0
 
+# --- Auto pacing (core/limits.py) -------------------------------------------------------------
+# With no limit set, a key's gate learns it: from x-ratelimit-* headers where the provider sends
+# them, else from its 429s (additive-increase, multiplicative-decrease, like TCP).
+AUTO_MIN_RPM = 1.0  # the learnt pace never falls below this: a key that stalls learns nothing
+# While a key is held back by its pace and nothing pushes back, its pace doubles this often.
+AUTO_DOUBLE_S = 10.0
+# A 429 cuts the pace to this fraction of what it was. Further 429s within AUTO_EVENT_S (or two
+# latencies) of it are the same overshoot, answered by requests sent before the cut.
+AUTO_BACKOFF = 0.7
+AUTO_EVENT_S = 1.0
+# After a 429, the pace climbs back quickly to this fraction of the rate the 429 came at ...
+AUTO_TARGET = 0.9
+# ... then probes above it slowly: +10% per AUTO_PROBE_S, a probe twice as slow after every 429,
+# so that a steady limit costs fewer and fewer 429s.
+AUTO_PROBE_S = 30.0
+AUTO_PROBE_MAX_S = 600.0
+# "Held back by its pace" means a request waited for the pace within this long.
+AUTO_PACED_WINDOW_S = 5.0
+AUTO_ASSUMED_LATENCY_S = 1.0  # before the first answer (KeyGate.concurrency_for)
+LATENCY_EWMA = 0.2  # weight of the newest latency in the running average
+# A request waiting at a gate looks again this often, so a faster pace takes effect.
+GATE_RECHECK_S = 1.0
+
 # --- Retries --------------------------------------------------------------------------------
 BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 60.0
 # Cool-down of a key after a 429 that named no delay.
 RATE_LIMIT_DEFAULT_COOLDOWN_S = 2.0
-# Never believe a provider asking for more than this; the row can go to another key meanwhile.
+# The longest Retry-After we wait; a longer ask is clamped to this (and kept in the Failure, so the
+# key's state can say both). openai-python gives up on a request asked to wait over 2 minutes; a
+# batch cannot give up on its rows, and meanwhile they go to other keys, so we wait and try again.
 MAX_RETRY_AFTER_S = 300.0
+
+# --- The engine -----------------------------------------------------------------------------
+# Cancel and Ctrl-C let requests already sent finish for up to this long: they are paid for.
+STOP_GRACE_S = 30.0
+# How often a run checks itself for rows that are pending but scheduled nowhere (a bug).
+WATCHDOG_S = 5.0
+# 429s one row may meet before it fails with the reason: no row loops forever.
+MAX_RATE_LIMITS_PER_ROW = 20
+# Concurrency "Auto": where it starts before any latency is known, and the headroom over
+# rate x latency that keeps the keys busy through latency jitter.
+AUTO_CONCURRENCY_START = 8
+AUTO_CONCURRENCY_CAP = 64  # the command line's `--concurrency auto`
+# The margin must also exceed 1 for Auto pacing: a key whose requests never wait for its pace is
+# never seen held back by it, and stops probing for more.
+AUTO_CONCURRENCY_MARGIN = 1.5
+# Rows checked against the response cache per lookup; sending starts after the first chunk.
+CACHE_CHUNK_ROWS = 500
 
 # --- Progress -------------------------------------------------------------------------------
 RATE_WINDOW_S = 20.0  # recent rows/s is measured over this window
 RECENT_ERRORS = 8  # how many recent errors the progress snapshot keeps
-CONTROL_POLL_S = 0.2  # pause/cancel take effect within this (well under a second)
 
 # --- Input limits ---------------------------------------------------------------------------
 MAX_UPLOAD_MB = 200
@@ -46,6 +88,18 @@ PREVIEW_ROWS = 3
 DEFAULT_DATA_DIR = "data"
 DATA_DIR_ENV = "LLM_BATCH_DATA_DIR"
 DB_FILENAME = "runs.sqlite3"
+# The writer thread commits finished rows in batches: every WRITE_BATCH_S, or at once when this
+# many are waiting. A kill -9 can lose at most one unflushed batch (those rows are sent again).
+# Input rows inserted (and deleted) per transaction when a run is created or deleted.
+STORE_CHUNK_ROWS = 5_000
+WRITE_BATCH_S = 0.05
+WRITE_BATCH_ROWS = 200
+# After a failed commit (a full disk) the same batch is tried again after this, doubling up to
+# the max, so freeing space saves it.
+WRITE_RETRY_S = 0.5
+WRITE_RETRY_MAX_S = 10.0
+# How long a run that ends with the store refusing writes keeps trying before it lets go.
+WRITE_GIVE_UP_S = 5.0
 
 # --- Tokens and cost ------------------------------------------------------------------------
 # Used for the tokens/min limiter and the estimate before a run, with no network (no tokenizer

@@ -1,21 +1,25 @@
 """The batch engine: sends every pending row of a run through a pool of keys, each paced by its
-own limits, and writes each row's result to the store as it finishes.
+own gate, and hands each row's result to the store as it finishes.
 
-How a row travels: the `_RowQueue` hands rows out in input order (retries come back after their
-delay); each key has a pump that takes a concurrency slot, a row, then its key's rate (and token)
-allowance, and sends; the answer is parsed, recorded in one transaction and counted. A 429 cools
-the key and returns the row at once for any key to take; a dead key's pump stops and its row goes
-back; a retryable failure comes back after a backoff until its attempts are used up.
+How a row travels: rows enter the `_RowQueue` in input order once the response cache has been
+checked for them; each key has a lane whose pump waits until (1) a row is ready, (2) its key may
+send now (cool-down over, allowance taken), and only then (3) takes a concurrency slot and the
+lowest ready row and sends it. Nothing is held while waiting for something private: a cooling or
+slow key never sits on a slot or a row that another key could use. The answer is parsed and
+recorded; a 429 cools the key and returns the row at once for any key to take; a dead key's lane
+stops and its row goes back; a retryable failure comes back after a backoff until its attempts
+are used up. Every row that leaves the queue ends as exactly one result, whatever happens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import heapq
 import json
 import random
-import sqlite3
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,7 +27,8 @@ from dataclasses import dataclass
 import openai
 
 from . import constants as C
-from .errors import ErrorKind, Failure, backoff_delay, classify, redact
+from .clients import ClientFactory, default_client_factory
+from .errors import ErrorKind, Failure, backoff_delay, classify, param_fallback, redact
 from .keys import KeyEntry
 from .limits import GateRegistry, KeyGate
 from .output import answers_match, parse_output
@@ -31,26 +36,9 @@ from .progress import ProgressTracker
 from .spec import RunSpec
 from .store import RowResult, RunStore
 from .template import PromptTemplate, estimate_message_tokens
+from .writer import ResultWriter
 
-__all__ = ["BatchEngine", "ClientFactory", "default_client_factory", "cache_key", "price_for"]
-
-ClientFactory = Callable[[KeyEntry, float], openai.AsyncOpenAI]
-
-
-def default_client_factory(entry: KeyEntry, timeout: float) -> openai.AsyncOpenAI:
-    """One client per key. The SDK's own retries are off: the engine owns retries, since only
-    the engine can move a row to another key. aiohttp was the fastest transport measured."""
-    if entry.simulated:
-        from .simulator import demo_simulator
-
-        return demo_simulator().client(entry.api_key, timeout=timeout, max_retries=0)
-    return openai.AsyncOpenAI(
-        api_key=entry.api_key,
-        base_url=entry.base_url,
-        timeout=timeout,
-        max_retries=0,
-        http_client=openai.DefaultAioHttpClient(),
-    )
+__all__ = ["BatchEngine", "ClientFactory", "default_client_factory", "cache_key", "price_for", "clean_text"]
 
 
 def cache_key(base_url: str, model: str, messages: list[dict[str, str]], params: dict) -> str:
@@ -67,61 +55,155 @@ def price_for(spec: RunSpec, model: str) -> tuple[float, float]:
     )
 
 
-class _RowQueue:
-    """Rows ready now come out lowest index first; rows waiting for a retry come out when due.
-    `get` returns None once every row is finished."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
-    def __init__(self, rows: Sequence[int]) -> None:
-        self._ready: list[int] = list(rows)
-        heapq.heapify(self._ready)
+
+def clean_text(text: str) -> str:
+    """Text that SQLite and every export can hold. A model cut off mid-emoji leaves half a
+    surrogate pair, which no UTF-8 encoder accepts; it becomes U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+class _RowQueue:
+    """The rows of a run that are not finished. Ready rows come out lowest index first; rows
+    waiting for a retry become ready when due (one timer, no polling). Every pending row is in
+    exactly one place: ready, delayed, or taken by a request."""
+
+    def __init__(self, pending: Sequence[int], on_change: Callable[[], None]) -> None:
+        self.pending: set[int] = set(pending)
+        self.taken: dict[int, object] = {}  # row -> the request task that holds it
+        self._ready: list[int] = []
         self._delayed: list[tuple[float, int]] = []
-        self.outstanding = len(self._ready)  # rows not finished: ready, delayed or being worked on
+        self._timer: asyncio.TimerHandle | None = None
+        self._on_change = on_change
         self._changed = asyncio.Event()
+
+    @property
+    def outstanding(self) -> int:
+        return len(self.pending)
 
     def _notify(self) -> None:
         # Every waiter holds the old event; setting it wakes them all, the new one is for later.
         self._changed.set()
         self._changed = asyncio.Event()
+        self._on_change()
 
     def put(self, row: int, delay: float = 0.0) -> None:
+        self.taken.pop(row, None)
+        if row not in self.pending:
+            return  # finished meanwhile: never send a finished row again
         if delay > 0:
-            heapq.heappush(self._delayed, (asyncio.get_running_loop().time() + delay, row))
+            loop = asyncio.get_running_loop()
+            heapq.heappush(self._delayed, (loop.time() + delay, row))
+            self._arm(loop)
         else:
             heapq.heappush(self._ready, row)
-        self._notify()
+            self._notify()
 
-    def finished(self, n: int = 1) -> None:
-        self.outstanding -= n
-        self._notify()
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._delayed:
+            return
+        when = self._delayed[0][0]
+        if self._timer is not None:
+            if self._timer.when() <= when:
+                return
+            self._timer.cancel()
+        self._timer = loop.call_at(when, self._promote)
+
+    def _promote(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        moved = False
+        while self._delayed and self._delayed[0][0] <= now:
+            heapq.heappush(self._ready, heapq.heappop(self._delayed)[1])
+            moved = True
+        self._arm(loop)
+        if moved:
+            self._notify()
+
+    def has_ready(self) -> bool:
+        return bool(self._ready)
+
+    def peek(self) -> int | None:
+        return self._ready[0] if self._ready else None
+
+    def take(self) -> int | None:
+        while self._ready:
+            row = heapq.heappop(self._ready)
+            if row in self.pending and row not in self.taken:
+                self.taken[row] = None
+                return row
+        return None
+
+    def finished(self, row: int) -> None:
+        self.taken.pop(row, None)
+        if row in self.pending:
+            self.pending.discard(row)
+            self._notify()
 
     def wake(self) -> None:
         self._notify()
 
-    async def drained(self) -> None:
-        """Wait until every row is finished."""
-        while self.outstanding > 0:
-            await self._changed.wait()
+    async def changed(self) -> None:
+        await self._changed.wait()
 
-    async def get(self) -> int | None:
-        loop = asyncio.get_running_loop()
-        while True:
-            now = loop.time()
-            while self._delayed and self._delayed[0][0] <= now:
-                heapq.heappush(self._ready, heapq.heappop(self._delayed)[1])
-            if self._ready:
-                return heapq.heappop(self._ready)
-            if self.outstanding <= 0:
-                return None
-            event = self._changed
-            timeout = self._delayed[0][0] - now if self._delayed else None
+    def orphans(self) -> set[int]:
+        """Pending rows that are nowhere: not ready, not delayed, not taken. Always empty unless
+        there is a bug; the engine's watchdog puts them back."""
+        placed = set(self._ready) | {row for _, row in self._delayed} | set(self.taken)
+        return self.pending - placed
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class _Slots:
+    """The run's concurrency: how many requests may be in flight at once. Its limit can move
+    (concurrency "Auto") without anyone holding a slot being affected."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.in_use = 0
+        self._waiters: list[asyncio.Future[None]] = []
+
+    async def acquire(self) -> None:
+        while self.in_use >= self.limit:
+            fut = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
             try:
-                await asyncio.wait_for(event.wait(), timeout)
-            except TimeoutError:
-                pass
+                await fut
+            except asyncio.CancelledError:
+                if fut in self._waiters:
+                    self._waiters.remove(fut)
+                elif not fut.cancelled():
+                    self._wake()  # we were woken for a free slot we will not use: pass it on
+                raise
+        self.in_use += 1
+
+    def release(self) -> None:
+        self.in_use -= 1
+        self._wake()
+
+    def set_limit(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._wake()
+
+    def _wake(self) -> None:
+        free = self.limit - self.in_use
+        while free > 0 and self._waiters:
+            fut = self._waiters.pop(0)
+            if not fut.done():
+                fut.set_result(None)
+                free -= 1
 
 
 @dataclass
-class _Slot:
+class _Lane:
+    """One key's lane: its gate, its client and its pump."""
+
     entry: KeyEntry
     gate: KeyGate
     client: openai.AsyncOpenAI
@@ -132,11 +214,33 @@ class _Slot:
     def fp(self) -> str:
         return self.entry.fingerprint
 
+    @property
+    def live(self) -> bool:
+        return self.dead is None and self.pump is not None and not self.pump.done()
+
 
 @dataclass
 class _RowState:
     sent: int = 0  # requests sent for this row (shown as attempts)
     tries: int = 0  # failures that count towards max_attempts (not 429s, not dead keys)
+    limited: int = 0  # 429s this row met; capped so that no row loops forever
+
+
+@dataclass
+class _Latency:
+    """Exponentially weighted mean latency, for concurrency "Auto"."""
+
+    mean_s: float | None = None
+    weight: float = 0.1
+
+    def add(self, seconds: float) -> None:
+        self.mean_s = seconds if self.mean_s is None else self.mean_s + self.weight * (seconds - self.mean_s)
+
+
+@dataclass
+class _Stop:
+    state: str
+    message: str
 
 
 class BatchEngine:
@@ -171,141 +275,352 @@ class BatchEngine:
         self.template = PromptTemplate(spec.template, spec.system)
         self.params = spec.request_params()
         self.label_index = self.columns.index(spec.label_column) if spec.label_column in self.columns else None
-        self._initial_keys = list(keys)
-        self._slots: dict[str, _Slot] = {}
-        self._secrets: list[str] = []
+        self._entries: dict[str, KeyEntry] = {k.fingerprint: k for k in keys}
+        self._lanes: dict[str, _Lane] = {}
+        self._secrets: list[str] = [k.api_key for k in keys]
         self._state: dict[int, _RowState] = {}
         self._inflight: set[asyncio.Task[None]] = set()
         self._running = asyncio.Event()
         self._running.set()
-        self._stopped: str | None = None
-        self._stop_message = ""
-        self._finish = asyncio.Event()
-        self._sem = asyncio.Semaphore(spec.concurrency)
-        self._queue = _RowQueue([])
+        self._stop: _Stop | None = None
+        self._abort = False
+        self._closing = False  # past the point where a resume can still continue this engine
+        self._signal = asyncio.Event()
+        self._slots = _Slots(spec.concurrency if not spec.auto_concurrency else min(spec.concurrency, C.AUTO_CONCURRENCY_START))
+        self._latency = _Latency()
+        self._avg_tokens: float | None = None
+        self._queue: _RowQueue | None = None
+        self._feeder: asyncio.Task[None] | None = None
+        self._notes: list[str] = []
+        self._closers: set[asyncio.Future[None]] = set()
+        self._writer: ResultWriter | None = None
 
     # --- control ------------------------------------------------------------------------------
 
     def pause(self) -> None:
-        if self._stopped is None and not self._finish.is_set():
+        if self._stop is None and not self._closing:
             self._running.clear()
             self._set_state("paused", "Paused: requests already sent will finish.")
 
-    def resume(self) -> None:
-        if self._stopped is None:
-            self._running.set()
-            if self._alive():
-                self._set_state("running")
+    def resume(self) -> bool:
+        """Go on after a pause, or after a stop whose in-flight requests are still finishing.
+        False if this engine is already closing (start a new one from the store instead)."""
+        if self._closing:
+            return False
+        if self._stop is not None:
+            self._stop = None
+            self._abort = False
+            self._signal.set()
+        self._running.set()
+        if self._queue is not None:
             self._queue.wake()
+        self._after_keys_changed()
+        return True
 
     def stop(self, state: str = "cancelled", message: str = "") -> None:
-        """Cancel (or, from the command line, pause) the run: nothing more is sent."""
-        if self._stopped is None:
-            self._stopped = state
-            self._stop_message = message
+        """Cancel (or, from the command line, pause) the run: nothing more is sent; requests
+        already sent may finish (they are paid) up to a deadline."""
+        if self._stop is None and not self._closing:
+            self._stop = _Stop(state, message)
             self._running.set()
-            self._finish.set()
+            self._signal.set()
+            if self._queue is not None:
+                self._queue.wake()
+
+    def abort(self) -> None:
+        """After a stop: do not wait for the requests in flight (a second Ctrl-C)."""
+        if self._stop is not None:
+            self._abort = True
+            self._signal.set()
 
     def add_keys(self, keys: Sequence[KeyEntry]) -> None:
-        added = [k for k in keys if k.fingerprint not in self._slots or self._slots[k.fingerprint].dead]
-        if not added:
+        added = [k for k in keys if k.fingerprint not in self._lanes or not self._lanes[k.fingerprint].live]
+        added = [k for k in {k.fingerprint: k for k in added}.values()]
+        if not added or self._closing:
             return
         self.tracker.add_keys([k.info() for k in added])
         for entry in added:
-            self._start_slot(entry)
-        self.store.update_keys(self.run_id, [s.entry.info() for s in self._slots.values()])
-        if self._running.is_set() and self._stopped is None:
+            self._entries[entry.fingerprint] = entry
+            if entry.api_key not in self._secrets:
+                self._secrets.append(entry.api_key)
+        if self._writer is not None:
+            self._writer.update_keys(self.run_id, [e.info() for e in self._entries.values()])
+        if self._queue is not None and self._stop is None:
+            for entry in added:
+                self._start_lane(entry)
+        self._after_keys_changed()
+
+    def _after_keys_changed(self) -> None:
+        if self._stop is not None or self._closing or self._queue is None:
+            return
+        if not self._running.is_set():
+            return
+        if self._queue.outstanding > 0 and not self._live():
+            self._waiting_for_keys()
+        else:
             self._set_state("running")
 
     # --- the run ------------------------------------------------------------------------------
 
     async def run(self) -> str:
         """Run until every row is finished or the run is stopped. Returns the final state."""
+        loop = asyncio.get_running_loop()
+        self._writer = ResultWriter(self.store, on_error=lambda exc: loop.call_soon_threadsafe(self._store_failed, exc))
         try:
             return await self._run()
         except Exception as exc:
             message = redact(f"The run stopped on an internal error ({type(exc).__name__}: {exc}); finished rows are kept, resume it to continue.", self._secrets)
-            await self._shutdown(grace=0.0)
-            self.store.set_status(self.run_id, "failed", message)
+            self._closing = True
+            await self._shutdown()
+            self._writer.set_status(self.run_id, "failed", message)
             self.tracker.set_state("failed", message)
             raise
+        finally:
+            # A store that still refuses writes gets a little longer, not forever: what it holds
+            # is pending in the store and is done again on resume.
+            writer = self._writer
+            await asyncio.to_thread(writer.close, C.WRITE_GIVE_UP_S if writer.error is not None else C.STOP_GRACE_S)
+            self._release()
+
+    def _store_failed(self, exc: BaseException) -> None:
+        # Without the store nothing we do is kept: stop sending rather than pay for lost rows.
+        # The writer keeps trying the rows it holds; freeing disk space saves them.
+        self.stop("failed", f"Could not save results ({exc}); the run stopped. Free disk space, then resume it.")
 
     async def _run(self) -> str:
+        self.tracker.pace_source = self._pace_view
         self._set_state("running")
-        todo = await self._serve_from_cache(self.rows) if self.spec.use_cache else self.rows
-        self._queue = _RowQueue(todo)
-        for entry in self._initial_keys:
-            self._start_slot(entry)
-        if self._queue.outstanding > 0 and not self._alive():
-            self._waiting_for_keys()
-        if self._queue.outstanding > 0:
-            waiter = asyncio.create_task(self._queue.drained())
-            waiter.add_done_callback(lambda _: self._finish.set())
-            await self._finish.wait()
-            waiter.cancel()
-        state = self._stopped or "done"
-        await self._shutdown(grace=0.5 if self._stopped else 0.0)
-        message = self._stop_message or self._summary()
-        self.store.set_status(self.run_id, state, message)
+        self._queue = _RowQueue(self.rows, self._signal.set)
+        self._feeder = asyncio.create_task(self._feed(self.rows), name=f"feed-{self.run_id}")
+        self._feeder.add_done_callback(self._task_done)
+        for entry in list(self._entries.values()):
+            self._start_lane(entry)
+        watchdog = asyncio.create_task(self._watchdog(), name=f"watchdog-{self.run_id}")
+        try:
+            while True:
+                await self._until_finished_or_stopped()
+                if self._stop is None:
+                    break  # every row finished
+                if not await self._finish_in_flight():
+                    break  # stopped for good
+                # resumed while finishing: start the lanes again and go on
+                for entry in list(self._entries.values()):
+                    self._start_lane(entry)
+                self._after_keys_changed()
+        finally:
+            watchdog.cancel()
+        self._closing = True
+        stop = self._stop
+        state = stop.state if stop is not None and self._queue.outstanding > 0 else "done"
+        await self._shutdown()
+        message = (stop.message if stop is not None and state != "done" else "") or self._summary()
+        assert self._writer is not None
+        # The final state lands after the last rows; whoever sees it finds every row saved.
+        self._writer.set_status(self.run_id, state, message)
+        if not await asyncio.to_thread(self._writer.flush, C.STOP_GRACE_S):
+            state, message = "failed", f"Could not save results ({self._writer.error}); the run stopped. Free disk space, then resume it."
         self.tracker.set_state(state, message)
         return state
+
+    async def _until_finished_or_stopped(self) -> None:
+        assert self._queue is not None
+        while self._stop is None and self._queue.outstanding > 0:
+            self._signal.clear()
+            if self._stop is None and self._queue.outstanding > 0:
+                await self._signal.wait()
+
+    async def _finish_in_flight(self) -> bool:
+        """Stop sending; let requests already sent finish (they are paid) up to a deadline, then
+        cut the rest. True if the run was resumed meanwhile."""
+        assert self._stop is not None and self._queue is not None
+        stop = self._stop
+        await self._stop_lanes()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + C.STOP_GRACE_S
+        while self._inflight and self._stop is stop and self._queue.outstanding > 0 and not self._abort:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            self.tracker.set_state("finishing", f"Finishing {len(self._inflight)} requests already sent (up to {int(C.STOP_GRACE_S)} s); nothing new is sent.")
+            self._signal.clear()
+            signal = asyncio.ensure_future(self._signal.wait())
+            await asyncio.wait([*self._inflight, signal], timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            signal.cancel()
+        return self._stop is None
 
     def _summary(self) -> str:
         s = self.tracker.snapshot()
         parts = [f"{s.ok} ok"] + [f"{n} {label}" for n, label in ((s.unparsed, "unparsed"), (s.failed, "failed"), (s.cached, "from cache")) if n]
-        return "Finished: " + ", ".join(parts) + "."
+        return "Finished: " + ", ".join(parts) + "." + "".join(f" {note}" for note in self._notes)
 
-    def _start_slot(self, entry: KeyEntry) -> None:
-        if entry.api_key not in self._secrets:
-            self._secrets.append(entry.api_key)
-        slot = _Slot(entry, self.gates.gate(entry.info()), self.client_factory(entry, self.spec.timeout_s))
-        self._slots[entry.fingerprint] = slot
-        slot.pump = asyncio.create_task(self._pump(slot), name=f"pump-{entry.fingerprint}")
+    def _start_lane(self, entry: KeyEntry) -> None:
+        old = self._lanes.get(entry.fingerprint)
+        if old is not None and old.live:
+            return
+        client = old.client if old is not None and old.dead is None else self.client_factory(entry, self.spec.timeout_s)
+        if old is not None and old.client is not client:
+            self._close_later(old.client)  # a replaced client is closed, not leaked
+        lane = _Lane(entry, self.gates.gate(entry.info()), client)
+        self._lanes[entry.fingerprint] = lane
+        lane.pump = asyncio.create_task(self._pump(lane), name=f"pump-{entry.fingerprint}")
+        lane.pump.add_done_callback(self._task_done)
 
-    def _alive(self) -> list[_Slot]:
-        return [s for s in self._slots.values() if s.dead is None]
+    def _close_later(self, client: openai.AsyncOpenAI) -> None:
+        task = asyncio.ensure_future(_close_quietly(client))
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
 
-    async def _shutdown(self, grace: float) -> None:
-        for slot in self._slots.values():
-            if slot.pump is not None:
-                slot.pump.cancel()
-        if self._inflight and grace > 0:
-            await asyncio.wait(self._inflight, timeout=grace)
+    def _live(self) -> list[_Lane]:
+        return [lane for lane in self._lanes.values() if lane.live]
+
+    async def _stop_lanes(self) -> None:
+        pumps = [lane.pump for lane in self._lanes.values() if lane.pump is not None and not lane.pump.done()]
+        for pump in pumps:
+            pump.cancel()
+        await asyncio.gather(*pumps, return_exceptions=True)
+
+    async def _shutdown(self) -> None:
+        await self._stop_lanes()
+        if self._feeder is not None:
+            self._feeder.cancel()
+            await asyncio.gather(self._feeder, return_exceptions=True)
         for task in list(self._inflight):
             task.cancel()
-        await asyncio.gather(*self._inflight, *(s.pump for s in self._slots.values() if s.pump), return_exceptions=True)
-        for slot in self._slots.values():
-            try:
-                await slot.client.close()
-            except Exception:  # closing a broken connection must not hide the run's outcome
-                pass
+        await asyncio.gather(*self._inflight, return_exceptions=True)
+        for lane in self._lanes.values():
+            await _close_quietly(lane.client)
+        if self._queue is not None:
+            self._queue.close()
+
+    def _pace_view(self, fp: str) -> object:
+        lane = self._lanes.get(fp)
+        return lane.gate.view() if lane is not None else None
+
+    def _release(self) -> None:
+        """A finished run keeps nothing but what its final snapshot says: no cells, no clients,
+        no keys."""
+        self.tracker.pace_source = None
+        self.cells = ()
+        self.rows = []
+        self._lanes.clear()
+        self._entries.clear()
+        self._secrets.clear()
+        self._state.clear()
+        self._queue = None
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        """Whatever a pump or the feeder raised reaches the run's state, never the void."""
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        message = redact(f"Internal error in {task.get_name()}: {type(exc).__name__}: {exc}", self._secrets)
+        self.tracker.note_error(message)
+        if task is self._feeder:
+            self.stop("failed", f"{message}. Finished rows are kept; resume the run to continue.")
+            return
+        for lane in self._lanes.values():
+            if lane.pump is task:
+                self._key_died(lane, message)
+
+    # --- watching for a stuck run -------------------------------------------------------------
+
+    async def _watchdog(self) -> None:
+        """A run must end or say what it waits for. Rows that are pending but nowhere (a bug)
+        are put back; a run with rows left and no live key says it waits for keys."""
+        while True:
+            await asyncio.sleep(C.WATCHDOG_S)
+            queue = self._queue
+            if queue is None or self._stop is not None or not self._running.is_set():
+                continue
+            if self._feeder is not None and not self._feeder.done():
+                continue
+            orphans = queue.orphans()
+            if orphans:
+                self.tracker.note_error(f"{len(orphans)} rows were left unscheduled by an internal error; they were put back.")
+                for row in sorted(orphans):
+                    queue.put(row)
+            if queue.outstanding > 0 and not self._live():
+                self._waiting_for_keys()
 
     # --- dispatch -----------------------------------------------------------------------------
 
-    async def _pump(self, slot: _Slot) -> None:
-        while slot.dead is None and self._stopped is None:
-            await self._running.wait()
-            await self._sem.acquire()
-            handed_off = False
-            row: int | None = None
-            try:
-                row = await self._queue.get()
-                if row is None:
-                    return
-                messages = self._messages(row)
-                await slot.gate.wait_until_cool()
-                await slot.gate.acquire(self._token_estimate(messages) if slot.gate.tokens is not None else 0)
-                if slot.dead is not None or self._stopped is not None or not self._running.is_set() or slot.gate.cooling_for() > 0:
-                    continue  # the row goes back in `finally`
-                task = asyncio.create_task(self._send(slot, row, messages))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
-                handed_off = True
-            finally:
-                if not handed_off:
-                    self._sem.release()
-                    if row is not None:
-                        self._queue.put(row)
+    async def _feed(self, rows: Sequence[int]) -> None:
+        """Rows enter the queue once the cache has been checked for them: answered ones are
+        recorded free, the rest become ready for the lanes. In chunks, so sending starts at once."""
+        assert self._queue is not None
+        queue = self._queue
+        if not self.spec.use_cache:
+            for row in rows:
+                queue.put(row)
+            return
+        targets = list({(e.base_url, e.model): e for e in self._entries.values()}.values())
+        if not targets:
+            for row in rows:
+                queue.put(row)
+            return
+        for start in range(0, len(rows), C.CACHE_CHUNK_ROWS):
+            part = rows[start : start + C.CACHE_CHUNK_ROWS]
+            keys = {row: [cache_key(e.base_url, e.model, self._messages(row), self.params) for e in targets] for row in part}
+            found = await asyncio.to_thread(self.store.cache_lookup, [k for ks in keys.values() for k in ks])
+            for row in part:
+                hit = next((found[k] for k in keys[row] if k in found), None)
+                if hit is None:
+                    queue.put(row)
+                    continue
+                result = self._build_result(
+                    row, hit["output"], hit["finish_reason"], hit["tokens_in"], hit["tokens_out"], hit["model"], fp=None, attempts=0, latency_ms=0,
+                    reported_model=hit["model"], cached=True,
+                )  # fmt: skip
+                self._finish_row(result)
+            await asyncio.sleep(0)
+
+    async def _pump(self, lane: _Lane) -> None:
+        queue = self._queue
+        assert queue is not None
+        while lane.dead is None and self._stop is None:
+            if not self._running.is_set():
+                await self._running.wait()
+                continue
+            if not queue.has_ready():
+                if queue.outstanding <= 0:
+                    await queue.changed()  # a retry-failed or resume may still bring rows
+                    continue
+                await queue.changed()
+                continue
+            # 1. the key may send now (cool-down over, allowance taken): nothing shared is held
+            await lane.gate.ready(self._next_token_estimate(lane))
+            if lane.dead is not None or self._stop is not None or not self._running.is_set():
+                continue
+            # 2. a concurrency slot
+            await self._slots.acquire()
+            # 3. the lowest ready row
+            row = queue.take()
+            if row is None or lane.dead is not None or self._stop is not None or not self._running.is_set():
+                self._slots.release()
+                if row is not None:
+                    queue.put(row)
+                continue
+            task = asyncio.create_task(self._send(lane, row))
+            queue.taken[row] = task
+            self._inflight.add(task)
+            task.add_done_callback(functools.partial(self._sent, row))
+
+    def _sent(self, row: int, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        queue = self._queue
+        if queue is not None and queue.taken.get(row) is task and not task.cancelled():
+            # The request ended without finishing or returning its row: a bug, but not a lost row.
+            queue.put(row)
+            self.tracker.note_error(f"Row {row + 1} was left unfinished by an internal error; it was put back.")
+
+    def _next_token_estimate(self, lane: _Lane) -> int:
+        if not getattr(lane.gate, "counts_tokens", lane.gate.tokens is not None):
+            return 0
+        if self._avg_tokens is None and self._queue is not None and (row := self._queue.peek()) is not None:
+            self._avg_tokens = float(self._token_estimate(self._messages(row)))
+        return int(self._avg_tokens or 0)
 
     def _messages(self, row: int) -> list[dict[str, str]]:
         return self.template.messages(dict(zip(self.columns, self.cells[row])))
@@ -313,30 +628,71 @@ class BatchEngine:
     def _token_estimate(self, messages: list[dict[str, str]]) -> int:
         return estimate_message_tokens(messages) + (self.spec.max_tokens or C.DEFAULT_OUTPUT_TOKENS_ESTIMATE)
 
-    async def _send(self, slot: _Slot, row: int, messages: list[dict[str, str]]) -> None:
+    async def _send(self, lane: _Lane, row: int) -> None:
+        assert self._queue is not None
+        queue = self._queue
         state = self._state.setdefault(row, _RowState())
         state.sent += 1
-        fp = slot.fp
+        fp = lane.fp
+        loop = asyncio.get_running_loop()
         self.tracker.request_started(fp)
-        started = time.monotonic()
+        ended = False
+        started = loop.time()
         try:
+            messages = self._messages(row)
+            if lane.gate.tokens is not None or self._avg_tokens is not None:
+                estimate = self._token_estimate(messages)
+                self._avg_tokens = estimate if self._avg_tokens is None else self._avg_tokens + 0.05 * (estimate - self._avg_tokens)
             try:
-                response = await slot.client.chat.completions.create(model=slot.entry.model, messages=messages, **self.params)
-                result = self._result_from(response, slot, row, messages, state, started)
+                raw = await lane.client.chat.completions.with_raw_response.create(model=lane.entry.model, messages=messages, **self.params)
+                response = raw.parse()
             except asyncio.CancelledError:
-                # Stopped mid-request: the row stays pending in the store, to be done on resume.
-                self.tracker.request_ended(fp)
                 raise
             except Exception as exc:
-                self._handle_failure(slot, row, state, classify(exc, self._secrets))  # ends it in the tracker
+                failure = classify(exc, self._secrets)
+                lane.gate.observe(failure.headers, ok=False)
+                ended = True
+                self._handle_failure(lane, row, state, failure)  # ends the request in the tracker
                 return
-            slot.gate.succeeded()
-            self.tracker.request_ended(fp, ok=True)
-            self._finish_row(result, cache_for=(slot.entry, messages) if self.spec.use_cache else None)
+            latency = loop.time() - started
+            self._latency.add(latency)
+            lane.gate.observe(raw.headers, ok=True, latency_s=latency)
+            try:
+                result = self._result_from(response, lane, row, messages, state, latency)
+            except Exception as exc:  # the answer could not be turned into a row: fail it, plainly
+                result = RowResult(
+                    row=row, status="failed", error=redact(f"The provider's answer could not be read ({type(exc).__name__}: {exc})", self._secrets)[:500],
+                    attempts=state.sent, key_fp=fp, model=lane.entry.model,
+                )  # fmt: skip
+            self.tracker.request_ended(fp, ok=result.status != "failed")
+            ended = True
+            self._finish_row(result, cache_for=(lane.entry, messages) if self.spec.use_cache else None)
+        except asyncio.CancelledError:
+            # Stopped mid-request: the row stays pending in the store, to be done on resume.
+            if not ended:
+                self.tracker.request_ended(fp)
+            queue.put(row)
+            raise
+        except Exception as exc:  # a bug here must cost neither the row nor the run
+            if not ended:
+                self.tracker.request_ended(fp)
+            message = redact(f"Internal error while recording row {row + 1}: {type(exc).__name__}: {exc}", self._secrets)
+            self.tracker.note_error(message)
+            self._finish_row(RowResult(row=row, status="failed", error=message[:500], attempts=state.sent, key_fp=fp, model=lane.entry.model))
         finally:
-            self._sem.release()
+            self._slots.release()
+            if self.spec.auto_concurrency:
+                self._slots.set_limit(self._auto_concurrency())
 
-    def _result_from(self, response: object, slot: _Slot, row: int, messages: list, state: _RowState, started: float) -> RowResult:
+    def _auto_concurrency(self) -> int:
+        """Enough requests in flight to reach the keys' pace at the latency seen, and no more."""
+        if self._latency.mean_s is None:
+            return min(self.spec.concurrency, C.AUTO_CONCURRENCY_START)
+        rate = sum(lane.gate.rate_per_s for lane in self._live())
+        wanted = int(rate * self._latency.mean_s * C.AUTO_CONCURRENCY_MARGIN) + 1
+        return max(1, min(self.spec.concurrency, wanted))
+
+    def _result_from(self, response: object, lane: _Lane, row: int, messages: list, state: _RowState, latency: float) -> RowResult:
         choices = getattr(response, "choices", None)
         if not choices:
             raise ValueError("the answer has no choices")
@@ -346,13 +702,17 @@ class BatchEngine:
         usage = getattr(response, "usage", None)
         tokens_in = (usage.prompt_tokens if usage and usage.prompt_tokens is not None else estimate_message_tokens(messages))
         tokens_out = usage.completion_tokens if usage and usage.completion_tokens is not None else max(1, len(text) // 4)
-        model = getattr(response, "model", None) or slot.entry.model
-        return self._build_result(row, text, finish, tokens_in, tokens_out, slot.entry.model, fp=slot.fp, attempts=state.sent, latency_ms=int((time.monotonic() - started) * 1000), reported_model=model)
+        model = getattr(response, "model", None) or lane.entry.model
+        return self._build_result(
+            row, text, finish, tokens_in, tokens_out, lane.entry.model, fp=lane.fp, attempts=state.sent, latency_ms=int(latency * 1000), reported_model=str(model)
+        )
 
     def _build_result(
         self, row: int, text: str, finish: str | None, tokens_in: int, tokens_out: int, price_model: str, *, fp: str | None, attempts: int, latency_ms: int | None, reported_model: str, cached: bool = False
     ) -> RowResult:
+        text = clean_text(text)
         parsed = parse_output(text, self.spec.json_fields)
+        fields = {k: clean_text(v) if isinstance(v, str) else v for k, v in parsed.fields.items()} if parsed.fields is not None else None
         status, error = "ok", parsed.error
         if parsed.error is not None and parsed.fields is None:
             status = "unparsed"
@@ -363,108 +723,106 @@ class BatchEngine:
         correct = None
         if self.label_index is not None and status != "failed":
             field_name = self.spec.compared_field
-            answer = (parsed.fields or {}).get(field_name) if field_name else text
+            answer = (fields or {}).get(field_name) if field_name else text
             correct = answers_match(answer, self.cells[row][self.label_index])
         p_in, p_out = price_for(self.spec, price_model)
         cost = 0.0 if cached else (tokens_in * p_in + tokens_out * p_out) / 1e6
         return RowResult(
-            row=row, status=status, output=text, fields=parsed.fields, error=error, attempts=attempts, latency_ms=latency_ms,
+            row=row, status=status, output=text, fields=fields, error=error, attempts=attempts, latency_ms=latency_ms,
             tokens_in=tokens_in, tokens_out=tokens_out, cost=cost, model=reported_model, key_fp=fp, finish_reason=finish, cached=cached, correct=correct,
         )  # fmt: skip
 
-    def _handle_failure(self, slot: _Slot, row: int, state: _RowState, failure: Failure) -> None:
-        fp = slot.fp
+    def _fail_row(self, lane: _Lane, row: int, state: _RowState, message: str) -> None:
+        self._finish_row(RowResult(row=row, status="failed", error=message, attempts=state.sent, key_fp=lane.fp, model=lane.entry.model))
+
+    def _handle_failure(self, lane: _Lane, row: int, state: _RowState, failure: Failure) -> None:
+        assert self._queue is not None
+        fp = lane.fp
         kind = failure.kind
         if kind is ErrorKind.RATE_LIMITED:
-            until = slot.gate.cool_down(failure.retry_after)
+            until = lane.gate.rate_limited(failure.retry_after, failure.headers)
             wall = time.time() + (until - asyncio.get_running_loop().time())
             self.tracker.request_ended(fp, rate_limited=True)
-            self.tracker.key_state(fp, "cooling", cool_until=wall)
-            self._queue.put(row)  # not the row's fault: any key may take it now
+            self.tracker.key_state(fp, "cooling", cool_until=wall, reason=failure.wait_note() or None)
+            state.limited += 1
+            if state.limited >= C.MAX_RATE_LIMITS_PER_ROW:
+                self._fail_row(lane, row, state, f"Rate limited {state.limited} times; giving up on this row: {failure.message}")
+            else:
+                self._queue.put(row)  # not the row's fault: any key may take it now
+            return
+        fallback = param_fallback(failure, self.params)
+        if fallback is not None:
+            # The model refuses a parameter it has a replacement for (max_tokens on reasoning
+            # models): switch for the rest of the run and send the row again, free of charge.
+            self.tracker.request_ended(fp)
+            self.params = fallback
+            note = "The model refused max_tokens; the run sends max_completion_tokens instead."
+            if note not in self._notes:
+                self._notes.append(note)
+            self._queue.put(row)
             return
         self.tracker.request_ended(fp, error=f"Row {row + 1}: {failure.message}", timeout=failure.timeout, retry=kind is ErrorKind.RETRY)
+        if failure.unsupported_param is not None:
+            # Every row would be refused the same way: stop with the reason, fail nothing.
+            self._queue.put(row)
+            self.stop("failed", f"{failure.message} Finished rows are kept; start a new run with other settings.")
+            return
         if kind is ErrorKind.KEY_DEAD:
-            self._key_died(slot, failure.message)
+            self._key_died(lane, failure.message)
             self._queue.put(row)
             return
         if kind is ErrorKind.ROW_BAD:
-            self._finish_row(RowResult(row=row, status="failed", error=failure.message, attempts=state.sent, key_fp=fp, model=slot.entry.model))
+            self._fail_row(lane, row, state, failure.message)
             return
         state.tries += 1
         if state.tries >= self.spec.max_attempts:
-            message = f"Failed after {state.tries} attempts: {failure.message}"
-            self._finish_row(RowResult(row=row, status="failed", error=message, attempts=state.sent, key_fp=fp, model=slot.entry.model))
+            self._fail_row(lane, row, state, f"Failed after {state.tries} attempts: {failure.message}")
             return
         delay = failure.retry_after if failure.retry_after is not None else backoff_delay(state.tries, self.rng)
         self._queue.put(row, delay)
 
-    def _key_died(self, slot: _Slot, reason: str) -> None:
-        if slot.dead is not None:
+    def _key_died(self, lane: _Lane, reason: str) -> None:
+        if lane.dead is not None:
             return
-        slot.dead = reason
-        self.tracker.key_state(slot.fp, "dead", reason=reason)
-        if not self._alive() and self._queue.outstanding > 0:
+        lane.dead = reason
+        self.tracker.key_state(lane.fp, "dead", reason=reason)
+        if self._queue is not None and self._queue.outstanding > 0 and not self._live() and self._stop is None:
             self._waiting_for_keys()
 
     def _waiting_for_keys(self) -> None:
-        reasons = sorted({s.dead or "" for s in self._slots.values()})
-        message = "Every key stopped working (" + "; ".join(reasons) + "). Add a working key to continue; finished rows are kept."
+        reasons = sorted({lane.dead or "" for lane in self._lanes.values()} - {""})
+        why = f" ({'; '.join(reasons)})" if reasons else ""
+        message = f"Every key stopped working{why}. Add a working key to continue; finished rows are kept."
         self._set_state("waiting_for_keys", redact(message, self._secrets))
 
     def _set_state(self, state: str, message: str = "") -> None:
         # The store first: it is the source of truth, and whoever sees the new state on screen
         # must find it there too.
-        if state in ("running", "paused", "waiting_for_keys"):
-            self.store.set_status(self.run_id, state, message)
+        if state in ("running", "paused", "waiting_for_keys") and self._writer is not None:
+            self._writer.set_status(self.run_id, state, message)
         self.tracker.set_state(state, message)
 
     def _finish_row(self, result: RowResult, cache_for: tuple[KeyEntry, list] | None = None) -> None:
+        assert self._queue is not None
+        if result.row not in self._queue.pending:
+            return  # already finished (a duplicate answer after a resume race): keep the first
         key = None
         if cache_for is not None and result.status != "failed" and not result.cached:
             entry, messages = cache_for
             key = cache_key(entry.base_url, entry.model, messages, self.params)
         if self._record(result, key):
-            self._queue.finished()
+            self._queue.finished(result.row)
 
     def _record(self, result: RowResult, cache_key: str | None = None) -> bool:
-        """Save a finished row, then count it. False if it could not be saved."""
-        try:
-            self.store.record_result(self.run_id, result, cache_key=cache_key)
-        except sqlite3.Error as exc:
-            # Without the store nothing we do is kept: stop sending rather than pay for lost rows.
-            self.stop("failed", f"Could not save results ({exc}); the run stopped. Free disk space, then resume it.")
-            return False
+        """Hand a finished row to the writer thread, then count it."""
+        assert self._writer is not None
+        self._writer.record(self.run_id, result, cache_key)
         self.tracker.row_finished(result.status, tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost=result.cost, cached=result.cached, correct=result.correct)
         return True
 
-    # --- response cache -----------------------------------------------------------------------
 
-    async def _serve_from_cache(self, rows: Sequence[int]) -> list[int]:
-        """Rows whose exact request was answered before are recorded from the cache, free; the
-        rest are returned to be sent. Done in chunks so that a stop still takes effect."""
-        targets = list({(e.base_url, e.model): e for e in self._initial_keys}.values())
-        if not targets:
-            return list(rows)
-        todo: list[int] = []
-        chunk = 500
-        for start in range(0, len(rows), chunk):
-            if self._stopped is not None:
-                return todo + list(rows[start:])
-            part = rows[start : start + chunk]
-            keys = {}
-            for row in part:
-                messages = self._messages(row)
-                keys[row] = [cache_key(e.base_url, e.model, messages, self.params) for e in targets]
-            found = self.store.cache_lookup([k for ks in keys.values() for k in ks])
-            for row in part:
-                hit = next((found[k] for k in keys[row] if k in found), None)
-                if hit is None:
-                    todo.append(row)
-                    continue
-                result = self._build_result(
-                    row, hit["output"], hit["finish_reason"], hit["tokens_in"], hit["tokens_out"], hit["model"], fp=None, attempts=0, latency_ms=0, reported_model=hit["model"], cached=True
-                )
-                if not self._record(result):
-                    return todo + list(rows[start:])  # the run stops; these rows stay pending
-            await asyncio.sleep(0)
-        return todo
+async def _close_quietly(client: openai.AsyncOpenAI) -> None:
+    try:
+        await client.close()
+    except Exception:  # closing a broken connection must not hide the run's outcome
+        pass

@@ -4,31 +4,47 @@
      └── InputError            the user's file, template or settings cannot be used (plain sentence)
 
     Provider failures are not raised past the engine; `classify` turns each into a `Failure`:
-     ├── RETRY        429 (key cools down, attempt not counted), 408, 409, 5xx, timeouts,
-     │                dropped connections, bodies that are not JSON
-     ├── KEY_DEAD     401, 403, 402, 429 insufficient_quota: the key leaves the run
-     └── ROW_BAD      400, 404, 413, 422 and other 4xx: the row fails at once
+     ├── RATE_LIMITED  429 rate_limit_exceeded: the key cools down, the row goes back at once for
+     │                 any key to take, and no attempt is used
+     ├── RETRY         408, 409, 5xx, timeouts, dropped connections, bodies that are not JSON:
+     │                 the row comes back after a delay and uses one of its attempts
+     ├── KEY_DEAD      401, 402, 403, 429 insufficient_quota: the key leaves the run
+     └── ROW_BAD       400, 404, 413, 422 and other 4xx: the row fails at once, and also
+                         - 429 "Request too large" (one prompt above the key's tokens/min: no wait helps)
+                         - 403 moderation flag (OpenRouter's `metadata.reasons`): the row, not the key
+                         - 400 unsupported_parameter / unsupported_value (`Failure.unsupported_param`;
+                           `param_fallback` says how to ask again, if there is a way)
 
-The engine acts on the class, never on message text.
+    `x-should-retry`, as openai-python obeys it: "false" turns a would-be RETRY or RATE_LIMITED
+    into ROW_BAD (status kept); "true" turns a KEY_DEAD or ROW_BAD into RETRY, except a request too
+    large for the key, which no retry can make fit.
+
+    Retry-After is believed up to MAX_RETRY_AFTER_S and clamped above it; the Failure keeps what was
+    asked too (openai-python gives up past 2 minutes; a batch moves the row on instead).
+
+The engine acts on the class and the parsed fields, never on message text.
 """
 
 from __future__ import annotations
 
-import email.utils
 import enum
 import json
-import random
 import re
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
 
 import httpx2
 import openai
 
 from . import constants as C
+from .retry import backoff_delay, describe_seconds, parse_retry_after, should_retry_header
 
-__all__ = ["InputError", "ErrorKind", "Failure", "classify", "parse_retry_after", "backoff_delay", "redact"]
+__all__ = [
+    "InputError", "ErrorKind", "Failure", "classify", "param_fallback", "parse_retry_after",
+    "should_retry_header", "backoff_delay", "redact", "describe_seconds",
+]
 
 
 class InputError(ValueError):
@@ -42,19 +58,51 @@ class InputError(ValueError):
 
 
 class ErrorKind(enum.Enum):
-    RETRY = "retry"
-    RATE_LIMITED = "rate_limited"  # a RETRY that cools the key down and does not use an attempt
-    KEY_DEAD = "key_dead"
-    ROW_BAD = "row_bad"
+    RETRY = "retry"  # the row comes back after a delay and uses an attempt
+    RATE_LIMITED = "rate_limited"  # the key cools down; the row goes back at once, no attempt used
+    KEY_DEAD = "key_dead"  # the key leaves the run; the row goes back for another key
+    ROW_BAD = "row_bad"  # the row fails at once; the key is fine
+
+
+def _no_headers() -> Mapping[str, str]:
+    return MappingProxyType({})
 
 
 @dataclass(frozen=True)
 class Failure:
+    """One failed request, classified. Crosses threads (engine -> tracker -> UI), so frozen; the
+    headers are a read-only mapping."""
+
     kind: ErrorKind
     message: str  # plain language, safe to show and store (keys redacted)
     status: int | None = None
-    retry_after: float | None = None  # seconds the provider asked us to wait, if it said
+    retry_after: float | None = None  # seconds to wait: what the provider asked, at most MAX_RETRY_AFTER_S
     timeout: bool = False
+    retry_after_asked: float | None = None  # what the provider asked, unclamped (may be inf)
+    code: str | None = None  # the error body's `code` ("rate_limit_exceeded", "unsupported_parameter", "403")
+    type: str | None = None  # the error body's `type` ("tokens", "requests", "invalid_request_error")
+    param: str | None = None  # the error body's `param`
+    unsupported_param: str | None = None  # the request parameter the model refuses ("max_tokens", "temperature")
+    limit: int | None = None  # from "Limit 30000, Requested 45000" in a 429: the key's limit ...
+    requested: int | None = None  # ... and what this request needed
+    # Response headers, lower-cased, with nothing secret (no Authorization, no cookies): the
+    # limiter can learn from `x-ratelimit-*` on a 429.
+    headers: Mapping[str, str] = field(default_factory=_no_headers, repr=False, hash=False)
+
+    @property
+    def retry_after_clamped(self) -> bool:
+        return self.retry_after_asked is not None and self.retry_after is not None and self.retry_after_asked > self.retry_after
+
+    def wait_note(self) -> str:
+        """How long we wait and why, for a key's state: "waiting 2 s", or "the provider asked for
+        1 h; waiting 5 min" when the ask was clamped. Empty when the provider named no delay."""
+        if self.retry_after is None:
+            return ""
+        waiting = f"waiting {describe_seconds(self.retry_after)}"
+        asked = self.retry_after_asked
+        if asked is not None and asked > self.retry_after:
+            return f"the provider asked for {describe_seconds(asked)}; {waiting}"
+        return waiting
 
 
 _KEY_LIKE = re.compile(r"\b(sk|key|api|Bearer)[-_ ]?[A-Za-z0-9_\-\.]{12,}", re.IGNORECASE)
@@ -71,71 +119,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _KEY_LIKE.sub(lambda m: m.group(1) + "-***", text)
 
 
-# --- Retry delays -----------------------------------------------------------------------------
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-
-
-def _parse_duration(value: str) -> float | None:
-    """OpenAI's `x-ratelimit-reset-*` format: '1s', '6m0s', '20ms', '1h2m3.5s'."""
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    pos, total = 0, 0.0
-    for m in _DURATION_PART.finditer(value):
-        if m.start() != pos:
-            return None
-        unit = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[m.group(2)]
-        total += float(m.group(1)) * unit
-        pos = m.end()
-    return total if pos == len(value) and pos > 0 else None
-
-
-def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
-    """Seconds to wait, as the provider said: `retry-after-ms`, then `retry-after` (seconds or an
-    HTTP date), then `x-ratelimit-reset-requests`. None when none of them says anything usable."""
-    if not headers:
-        return None
-    lower = {k.lower(): v for k, v in headers.items()}
-    ms = lower.get("retry-after-ms")
-    if ms is not None:
-        try:
-            value = float(ms) / 1000.0
-            if value >= 0:
-                return min(value, C.MAX_RETRY_AFTER_S)
-        except ValueError:
-            pass
-    ra = lower.get("retry-after")
-    if ra is not None:
-        try:
-            value = float(ra)
-            if value >= 0:
-                return min(value, C.MAX_RETRY_AFTER_S)
-        except ValueError:
-            parsed = email.utils.parsedate_tz(ra)
-            if parsed is not None:
-                when = email.utils.mktime_tz(parsed)
-                value = when - (time.time() if now is None else now)
-                return min(max(value, 0.0), C.MAX_RETRY_AFTER_S)
-    reset = lower.get("x-ratelimit-reset-requests")
-    if reset is not None:
-        value = _parse_duration(reset)
-        if value is not None and value >= 0:
-            return min(value, C.MAX_RETRY_AFTER_S)
-    return None
-
-
-def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter: attempt 1 waits up to 1 s, then 2, 4, ... 60 s."""
-    cap = min(C.BACKOFF_MAX_S, C.BACKOFF_BASE_S * (2 ** max(attempt - 1, 0)))
-    return (rng or random).uniform(cap / 2, cap)
-
-
-# --- Classification ---------------------------------------------------------------------------
+# --- Reading error bodies ---------------------------------------------------------------------
 
 
 def _body_message(body: object, fallback: str) -> str:
@@ -144,16 +128,16 @@ def _body_message(body: object, fallback: str) -> str:
     if isinstance(body, Mapping):
         inner = body.get("error", body)
         if isinstance(inner, Mapping):
-            for field in ("message", "detail", "msg", "error_msg", "errmsg"):
-                value = inner.get(field)
+            for name in ("message", "detail", "msg", "error_msg", "errmsg"):
+                value = inner.get(name)
                 if isinstance(value, str) and value.strip():
                     return value.strip()
-                if value is not None and field == "detail":
+                if value is not None and name == "detail":
                     return json.dumps(value, ensure_ascii=False)[:300]
         elif isinstance(inner, str) and inner.strip():
             return inner.strip()
-        for field in ("detail", "message", "msg"):
-            value = body.get(field)
+        for name in ("detail", "message", "msg"):
+            value = body.get(name)
             if isinstance(value, str) and value.strip():
                 return value.strip()
         return json.dumps(body, ensure_ascii=False)[:300]
@@ -163,15 +147,68 @@ def _body_message(body: object, fallback: str) -> str:
     return fallback
 
 
-def _code(body: object) -> str | None:
+def _body_field(body: object, name: str) -> object:
+    """`name` from the error object, whether the SDK unwrapped {"error": {...}} or not."""
     if isinstance(body, Mapping):
         inner = body.get("error", body)
         for src in (inner, body):
-            if isinstance(src, Mapping):
-                code = src.get("code") or src.get("type")
-                if code is not None:
-                    return str(code)
+            if isinstance(src, Mapping) and src.get(name) is not None:
+                return src[name]
     return None
+
+
+def _text_field(body: object, name: str) -> str | None:
+    value = _body_field(body, name)
+    return None if value is None or isinstance(value, (Mapping, list)) else str(value)
+
+
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"})
+
+
+def _safe_headers(headers: httpx2.Headers | Mapping[str, str] | None, secrets: Iterable[str]) -> Mapping[str, str]:
+    if not headers:
+        return _no_headers()
+    secrets = [s for s in secrets if s and len(s) >= 4]
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        name = name.lower()
+        if name in _SECRET_HEADERS:
+            continue
+        for secret in secrets:  # a proxy may echo the key in a header of its own
+            value = value.replace(secret, "***")
+        kept[name] = value
+    return MappingProxyType(kept)
+
+
+# "Request too large for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000,
+# Requested 45000." and "Rate limit reached ... Limit 30000, Used 29000, Requested 2000."
+_LIMIT = re.compile(r"\bLimit:?\s*(\d[\d,]*)")
+_REQUESTED = re.compile(r"\bRequested:?\s*(\d[\d,]*)")
+_UNIT = re.compile(r"\((TPM|TPD|RPM|RPD|IPM)\)")
+_PER = {"TPM": "minute", "TPD": "day"}
+# The phrase OpenAI puts before the parameter, for servers that pass the message on without the code.
+_UNSUPPORTED = re.compile(r"Unsupported (?:parameter|value): '([A-Za-z_]+)'")
+_UNSUPPORTED_CODES = ("unsupported_parameter", "unsupported_value")
+
+
+def _number(pattern: re.Pattern[str], text: str) -> int | None:
+    m = pattern.search(text)
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def _moderation(body: object) -> tuple[list[str], str] | None:
+    """(reasons, flagged text) when a 403 is a moderation flag on the input: OpenRouter's
+    {"error": {"code": 403, "metadata": {"reasons": [...], "flagged_input": "..."}}}."""
+    metadata = _body_field(body, "metadata")
+    if not isinstance(metadata, Mapping) or not ("reasons" in metadata or "flagged_input" in metadata):
+        return None
+    reasons = metadata.get("reasons")
+    reasons = [str(r) for r in reasons] if isinstance(reasons, list) else []
+    flagged = metadata.get("flagged_input")
+    return reasons, flagged if isinstance(flagged, str) else ""
+
+
+# --- Classification ---------------------------------------------------------------------------
 
 
 _STATUS_WORDS = {
@@ -202,6 +239,89 @@ def _connect_failure(exc: BaseException) -> str | None:
     return None
 
 
+def _status_failure(exc: openai.APIStatusError, clean: Any, secrets: tuple[str, ...]) -> Failure:
+    status = exc.status_code
+    body = exc.body
+    code = _text_field(body, "code") or exc.code
+    etype = _text_field(body, "type") or exc.type
+    param = _text_field(body, "param") or exc.param
+    words = _STATUS_WORDS.get(status, f"HTTP {status}")
+    detail = clean(_body_message(body, exc.message or ""))
+    response_headers = exc.response.headers if exc.response is not None else None
+    asked = parse_retry_after(response_headers, cap=None)
+    fields: dict[str, Any] = dict(
+        status=status, code=code, type=etype, param=param, headers=_safe_headers(response_headers, secrets),
+        retry_after_asked=asked, retry_after=None if asked is None else min(asked, C.MAX_RETRY_AFTER_S),
+    )
+    message = f"{words} ({status}): {detail}" if detail and detail != words else f"{words} ({status})"
+
+    def failure(kind: ErrorKind, text: str = message, *, final: bool = False, **more: Any) -> Failure:
+        made = Failure(kind, text, **{**fields, **more})
+        return made if final else _obey_should_retry(made)
+
+    if status == 429:
+        if code == "insufficient_quota" or etype == "insufficient_quota" or "insufficient_quota" in str(body):
+            return failure(ErrorKind.KEY_DEAD, f"Out of quota (429): {detail}")
+        limit, requested = _number(_LIMIT, detail), _number(_REQUESTED, detail)
+        unit_match = _UNIT.search(detail)
+        unit = unit_match.group(1) if unit_match else None
+        on_tokens = etype == "tokens" or unit in _PER or "tokens per" in detail
+        too_large = on_tokens and (
+            (limit is not None and requested is not None and requested > limit)
+            # The numbers are missing in some versions of the message; OpenAI's phrase, with a
+            # token limit named by the body, still says the same.
+            or (limit is None and detail.lower().startswith("request too large"))
+        )
+        if too_large:
+            per = _PER.get(unit or "", "minute")
+            size = f": it needs {requested:,} tokens, the key allows {limit:,} per {per}" if limit is not None and requested is not None else ""
+            text = (f"The prompt is too large for this key's tokens-per-{per} limit (429){size}. Shorten the prompt or "
+                    f"lower max tokens (both count), or use a key with a higher limit.")
+            # Final whatever x-should-retry says: no retry makes this prompt fit this key.
+            return failure(ErrorKind.ROW_BAD, text, final=True, limit=limit, requested=requested)
+        return failure(ErrorKind.RATE_LIMITED, limit=limit, requested=requested)
+    if status == 403 and (flag := _moderation(body)) is not None:
+        reasons, flagged = flag
+        text = f"The provider's moderation flagged this row (403): {detail}"
+        if reasons and not all(r in detail for r in reasons):
+            text += f" Reasons: {', '.join(reasons)}."
+        if flagged:
+            excerpt = " ".join(flagged.split())
+            text += f' Flagged text: "{clean(excerpt[:80])}{"..." if len(excerpt) > 80 else ""}"'
+        return failure(ErrorKind.ROW_BAD, text)
+    if status in (401, 402, 403):
+        return failure(ErrorKind.KEY_DEAD)
+    if status in (408, 409) or status >= 500:
+        return failure(ErrorKind.RETRY)
+    refused = None
+    if status == 400:
+        m = _UNSUPPORTED.search(detail)
+        if code in _UNSUPPORTED_CODES:
+            refused = param or (m.group(1) if m else None)
+        elif code is None and m is not None:
+            refused = m.group(1)
+    if refused == "max_tokens":
+        return failure(ErrorKind.ROW_BAD, f"This model does not accept max_tokens, only max_completion_tokens (400): {detail}",
+                       unsupported_param=refused)
+    if refused == "temperature":
+        return failure(ErrorKind.ROW_BAD, f"This model does not accept this temperature (400): {detail} "
+                       "Set the temperature to \"provider default\" in the run settings.", unsupported_param=refused)
+    if refused is not None:
+        return failure(ErrorKind.ROW_BAD, f"This model does not accept the setting '{refused}' (400): {detail}",
+                       unsupported_param=refused)
+    return failure(ErrorKind.ROW_BAD)
+
+
+def _obey_should_retry(failure: Failure) -> Failure:
+    """`x-should-retry` overrides the status, as openai-python's `_should_retry` lets it."""
+    said = should_retry_header(failure.headers)
+    if said is False and failure.kind in (ErrorKind.RETRY, ErrorKind.RATE_LIMITED):
+        return replace(failure, kind=ErrorKind.ROW_BAD, message=f"{failure.message} (the provider said not to retry it)")
+    if said is True and failure.kind in (ErrorKind.KEY_DEAD, ErrorKind.ROW_BAD):
+        return replace(failure, kind=ErrorKind.RETRY, message=f"{failure.message} (the provider said to retry it)")
+    return failure
+
+
 def classify(exc: BaseException, secrets: Iterable[str] = ()) -> Failure:
     """Turn anything a request raised into a `Failure` the engine can act on."""
     secrets = tuple(secrets)
@@ -220,22 +340,7 @@ def classify(exc: BaseException, secrets: Iterable[str] = ()) -> Failure:
         detail = f": {type(cause).__name__}" if cause is not None else ""
         return Failure(ErrorKind.RETRY, clean(f"Could not reach the provider (connection failed{detail})"))
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        body = exc.body
-        code = _code(body) or getattr(exc, "code", None)
-        words = _STATUS_WORDS.get(status, f"HTTP {status}")
-        detail = clean(_body_message(body, exc.message or ""))
-        message = f"{words} ({status}): {detail}" if detail and detail != words else f"{words} ({status})"
-        retry_after = parse_retry_after(dict(exc.response.headers)) if exc.response is not None else None
-        if status == 429:
-            if code == "insufficient_quota" or "insufficient_quota" in str(body):
-                return Failure(ErrorKind.KEY_DEAD, f"Out of quota (429): {detail}", status)
-            return Failure(ErrorKind.RATE_LIMITED, message, status, retry_after)
-        if status in (401, 402, 403):
-            return Failure(ErrorKind.KEY_DEAD, message, status)
-        if status in (408, 409) or status >= 500:
-            return Failure(ErrorKind.RETRY, message, status, retry_after)
-        return Failure(ErrorKind.ROW_BAD, message, status)
+        return _status_failure(exc, clean, secrets)
     if isinstance(exc, json.JSONDecodeError):
         # openai raises a bare JSONDecodeError for a 200 whose body is not JSON.
         return Failure(ErrorKind.RETRY, "The provider sent an answer that is not valid JSON")
@@ -244,3 +349,21 @@ def classify(exc: BaseException, secrets: Iterable[str] = ()) -> Failure:
     if isinstance(exc, openai.OpenAIError):
         return Failure(ErrorKind.RETRY, clean(f"Provider error: {exc}"))
     return Failure(ErrorKind.RETRY, clean(f"Unexpected answer from the provider ({type(exc).__name__}: {exc})"[:300]))
+
+
+# --- Asking again -----------------------------------------------------------------------------
+
+
+def param_fallback(failure: Failure, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The request parameters to ask with once more after the model refused one, or None when
+    there is no such thing. Used by the engine and the key check alike.
+
+    Only `max_tokens` has one: OpenAI's reasoning models want the same number as
+    `max_completion_tokens`. A refused temperature has none (dropping it would silently change
+    what the user asked for); the failure's message tells the user to choose "provider default".
+    One direction only, so that applying it can never loop."""
+    if failure.unsupported_param != "max_tokens" or "max_tokens" not in params or "max_completion_tokens" in params:
+        return None
+    adjusted = {k: v for k, v in params.items() if k != "max_tokens"}
+    adjusted["max_completion_tokens"] = params["max_tokens"]
+    return adjusted

@@ -26,7 +26,6 @@ from .errors import InputError
 
 __all__ = [
     "EXPORT_FORMATS",
-    "DEFAULT_EXPORT_FORMAT",
     "neutralize",
     "to_csv_bytes",
     "to_xlsx_bytes",
@@ -47,7 +46,6 @@ EXPORT_FORMATS: dict[str, tuple[str, str]] = {
     "xlsx": (".xlsx", XLSX_MIME),
     "jsonl": (".jsonl", "application/jsonl"),
 }
-DEFAULT_EXPORT_FORMAT = "csv"
 
 _EXTENSIONS = {".csv": "csv", ".xlsx": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 

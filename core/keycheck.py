@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import openai
 
 from .engine import ClientFactory, default_client_factory
-from .errors import ErrorKind, Failure, classify, redact
+from .errors import ErrorKind, Failure, classify, describe_seconds, param_fallback, redact
 from .keys import KeyEntry
 
 if TYPE_CHECKING:  # runner imports the engine; only the type is needed here
@@ -103,11 +103,6 @@ def _root_cause(exc: BaseException) -> str:
     return text[:200]
 
 
-def _mentions_max_tokens(exc: openai.APIStatusError) -> bool:
-    """A 400 about `max_tokens` itself: OpenAI's reasoning models accept only max_completion_tokens."""
-    return exc.status_code == 400 and "max_tokens" in f"{exc.message} {exc.body}"
-
-
 def _verdict(entry: KeyEntry, exc: BaseException, elapsed: float, timeout: float) -> KeyCheck:
     secrets = [entry.api_key]
 
@@ -126,11 +121,13 @@ def _verdict(entry: KeyEntry, exc: BaseException, elapsed: float, timeout: float
     failure = classify(exc, secrets)
     detail = _detail(failure)
     if failure.kind is ErrorKind.KEY_DEAD:
-        if failure.status == 402 or "quota" in failure.message.lower():
+        if failure.status == 402 or failure.code == "insufficient_quota" or "quota" in failure.message.lower():
             return result("no_quota", failure.message)
         return result("invalid_key", failure.message)
     if failure.kind is ErrorKind.RATE_LIMITED:
-        wait = f"; try again in {failure.retry_after:.3g} s" if failure.retry_after else ""
+        # A check waits for nothing, so say what the provider asked, unclamped.
+        asked = failure.retry_after_asked
+        wait = f"; try again in {describe_seconds(asked)}" if asked else ""
         said = f": {detail}" if detail else ""
         return result("rate_limited", f"The key is valid but rate limited right now ({failure.status}{wait}){said}")
     if failure.status == 404:
@@ -151,14 +148,17 @@ async def _check_one(entry: KeyEntry, client_factory: ClientFactory, timeout: fl
         # server that trickles bytes cannot hold the check (and the UI waiting on it) forever.
         async with asyncio.timeout(timeout):
             client = client_factory(entry, timeout)
+            params: dict[str, object] = {"max_tokens": 1}
             try:
-                response = await client.chat.completions.create(model=entry.model, messages=messages, max_tokens=1)
+                response = await client.chat.completions.create(model=entry.model, messages=messages, **params)
             except openai.APIStatusError as exc:
-                if not _mentions_max_tokens(exc):
+                # Reasoning models refuse max_tokens with a 400; the key itself worked, so ask
+                # once more the way the model wants (the engine's rule, not one of our own)
+                # rather than report a good key as broken.
+                fallback = param_fallback(classify(exc, [entry.api_key]), params)
+                if fallback is None:
                     raise
-                # Reasoning models reject max_tokens with a 400; the key itself worked, so ask
-                # once more the way those models want rather than report a good key as broken.
-                response = await client.chat.completions.create(model=entry.model, messages=messages, max_completion_tokens=1)
+                response = await client.chat.completions.create(model=entry.model, messages=messages, **fallback)
         elapsed = time.monotonic() - started
     except asyncio.CancelledError:
         raise

@@ -23,6 +23,9 @@ __all__ = [
     "fingerprint",
     "parse_keys",
     "make_pool",
+    "shared_group",
+    "start_rpm",
+    "expected_rpm",
     "demo_pool",
     "pool_from_env",
 ]
@@ -38,24 +41,26 @@ class ProviderPreset:
     model: str
     models: tuple[str, ...] = ()
     needs_key: bool = True
-    rpm: int = C.DEFAULT_RPM
+    # A typical requests/min for one key: where "Auto" starts pacing before the provider's
+    # headers or 429s say more, and the time estimate's guess. Never a ceiling.
+    start_rpm: int = C.AUTO_START_RPM
 
 
 PROVIDER_PRESETS: dict[str, ProviderPreset] = {
     p.label: p
     for p in (
-        ProviderPreset(SIMULATED_PROVIDER, SIMULATED_BASE_URL, "simulated", ("simulated",), False, 600),
-        ProviderPreset("OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"), rpm=500),
-        ProviderPreset("DeepSeek", "https://api.deepseek.com/v1", "deepseek-chat", ("deepseek-chat", "deepseek-reasoner"), rpm=60),
+        ProviderPreset(SIMULATED_PROVIDER, SIMULATED_BASE_URL, "simulated", ("simulated",), False, start_rpm=600),
+        ProviderPreset("OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"), start_rpm=500),
+        ProviderPreset("DeepSeek", "https://api.deepseek.com/v1", "deepseek-chat", ("deepseek-chat", "deepseek-reasoner"), start_rpm=60),
         ProviderPreset(
-            "Qwen (DashScope)", "https://dashscope.aliyuncs.com/compatible-mode/v1", "qwen-plus", ("qwen-plus", "qwen-turbo", "qwen-max"), rpm=60
+            "Qwen (DashScope)", "https://dashscope.aliyuncs.com/compatible-mode/v1", "qwen-plus", ("qwen-plus", "qwen-turbo", "qwen-max"), start_rpm=60
         ),
-        ProviderPreset("Moonshot (Kimi)", "https://api.moonshot.cn/v1", "moonshot-v1-8k", ("moonshot-v1-8k", "moonshot-v1-32k"), rpm=20),
-        ProviderPreset("Zhipu (GLM)", "https://open.bigmodel.cn/api/paas/v4", "glm-4-flash", ("glm-4-flash", "glm-4-plus"), rpm=60),
-        ProviderPreset("SiliconFlow", "https://api.siliconflow.cn/v1", "Qwen/Qwen2.5-7B-Instruct", ("Qwen/Qwen2.5-7B-Instruct",), rpm=60),
-        ProviderPreset("OpenRouter", "https://openrouter.ai/api/v1", "openai/gpt-4o-mini", ("openai/gpt-4o-mini",), rpm=60),
-        ProviderPreset("Ollama (local)", "http://localhost:11434/v1", "llama3.2", ("llama3.2", "qwen2.5"), needs_key=False, rpm=600),
-        ProviderPreset("vLLM / llama.cpp (local)", "http://localhost:8000/v1", "default", (), needs_key=False, rpm=600),
+        ProviderPreset("Moonshot (Kimi)", "https://api.moonshot.cn/v1", "moonshot-v1-8k", ("moonshot-v1-8k", "moonshot-v1-32k"), start_rpm=20),
+        ProviderPreset("Zhipu (GLM)", "https://open.bigmodel.cn/api/paas/v4", "glm-4-flash", ("glm-4-flash", "glm-4-plus"), start_rpm=60),
+        ProviderPreset("SiliconFlow", "https://api.siliconflow.cn/v1", "Qwen/Qwen2.5-7B-Instruct", ("Qwen/Qwen2.5-7B-Instruct",), start_rpm=60),
+        ProviderPreset("OpenRouter", "https://openrouter.ai/api/v1", "openai/gpt-4o-mini", ("openai/gpt-4o-mini",), start_rpm=60),
+        ProviderPreset("Ollama (local)", "http://localhost:11434/v1", "llama3.2", ("llama3.2", "qwen2.5"), needs_key=False, start_rpm=600),
+        ProviderPreset("vLLM / llama.cpp (local)", "http://localhost:8000/v1", "default", (), needs_key=False, start_rpm=600),
     )
 }
 
@@ -83,14 +88,20 @@ class KeyInfo:
     provider: str
     base_url: str
     model: str
-    rpm: int
-    tpm: int | None
+    rpm: int | None  # a ceiling on requests/min; None: Auto, learnt from the provider
+    tpm: int | None  # a ceiling on tokens/min; None: none set (Auto follows the provider's headers)
     fingerprint: str
     masked: str
+    group: str | None = None  # keys of one group (and base URL) share one limit, so one gate
 
     @property
     def simulated(self) -> bool:
         return self.base_url == SIMULATED_BASE_URL
+
+    @property
+    def limit_id(self) -> str:
+        """What one limit belongs to: the group at this base URL, else the key itself."""
+        return f"{self.base_url.rstrip('/')}\0{self.group}" if self.group else self.fingerprint
 
 
 @dataclass(frozen=True)
@@ -99,12 +110,13 @@ class KeyEntry:
     base_url: str
     model: str
     api_key: str = field(repr=False)
-    rpm: int = C.DEFAULT_RPM
+    rpm: int | None = None
     tpm: int | None = None
+    group: str | None = None
 
     def __post_init__(self) -> None:
-        if self.rpm <= 0:
-            raise InputError("Requests per minute must be at least 1.")
+        if self.rpm is not None and self.rpm <= 0:
+            raise InputError("Requests per minute must be at least 1, or left empty for Auto.")
         if self.tpm is not None and self.tpm <= 0:
             raise InputError("Tokens per minute must be at least 1, or left empty for no token limit.")
         if not self.model.strip():
@@ -125,7 +137,40 @@ class KeyEntry:
         return self.base_url == SIMULATED_BASE_URL
 
     def info(self) -> KeyInfo:
-        return KeyInfo(self.provider, self.base_url, self.model, self.rpm, self.tpm, self.fingerprint, self.masked)
+        return KeyInfo(self.provider, self.base_url, self.model, self.rpm, self.tpm, self.fingerprint, self.masked, self.group)
+
+
+def shared_group(base_url: str, keys: Iterable[str]) -> str:
+    """A group name for keys that share one account limit, made from the keys themselves: two
+    users who each tick "share one limit" for their own keys never share a gate by accident."""
+    fps = sorted({fingerprint(base_url, k) for k in keys})
+    return "shared-" + hashlib.sha256("\0".join(fps).encode()).hexdigest()[:10]
+
+
+def _preset_for(provider: str, base_url: str) -> ProviderPreset | None:
+    preset = PROVIDER_PRESETS.get(provider)
+    if preset is None:
+        preset = next((p for p in PROVIDER_PRESETS.values() if p.base_url.rstrip("/") == base_url.rstrip("/")), None)
+    return preset
+
+
+def start_rpm(key: KeyInfo | KeyEntry) -> float:
+    """Where a key's pace starts: its ceiling if set, else its provider's typical limit, else a
+    modest AUTO_START_RPM. The gate corrects it from the first answer's headers or 429s."""
+    if key.rpm is not None:
+        return float(key.rpm)
+    preset = _preset_for(key.provider, key.base_url)
+    return float(preset.start_rpm if preset is not None else C.AUTO_START_RPM)
+
+
+def expected_rpm(keys: Iterable[KeyInfo | KeyEntry]) -> float:
+    """A guess at a pool's requests/min before anything is sent, for the time estimate. Keys that
+    share a limit count once."""
+    by_limit: dict[str, float] = {}
+    for k in keys:
+        ident = k.info().limit_id if isinstance(k, KeyEntry) else k.limit_id
+        by_limit[ident] = max(by_limit.get(ident, 0.0), start_rpm(k))
+    return sum(by_limit.values())
 
 
 def parse_keys(text: str) -> list[str]:
@@ -139,10 +184,13 @@ def parse_keys(text: str) -> list[str]:
 
 
 def make_pool(
-    keys: Iterable[str], *, provider: str, base_url: str, model: str, rpm: int, tpm: int | None = None
+    keys: Iterable[str], *, provider: str, base_url: str, model: str, rpm: int | None = None, tpm: int | None = None,
+    shared_limit: bool = False,
 ) -> list[KeyEntry]:
     """One entry per key, all with the same provider settings. A local server needs no key, so an
-    empty list of keys gives one entry with a placeholder key."""
+    empty list of keys gives one entry with a placeholder key. `rpm=None` is Auto; with
+    `shared_limit` the keys share one account limit (one gate paces them together) and `rpm`,
+    if set, is that shared limit."""
     keys = list(keys)
     base_url = base_url.strip().rstrip("/")
     if not keys:
@@ -151,15 +199,16 @@ def make_pool(
             keys = ["no-key-needed"]
         else:
             raise InputError("Paste at least one API key, or choose the simulated provider for a demo.", "no_keys")
-    return [KeyEntry(provider, base_url, model.strip(), k, rpm, tpm) for k in keys]
+    group = shared_group(base_url, keys) if shared_limit and len(keys) > 1 else None
+    return [KeyEntry(provider, base_url, model.strip(), k, rpm, tpm, group) for k in keys]
 
 
-def demo_pool(n: int = 4, rpm: int = 600, tpm: int | None = None) -> list[KeyEntry]:
+def demo_pool(n: int = 4, rpm: int | None = None, tpm: int | None = None) -> list[KeyEntry]:
     """Keys for the built-in simulated provider: no network, no real key."""
     return [KeyEntry(SIMULATED_PROVIDER, SIMULATED_BASE_URL, "simulated", f"sim-key-{i + 1}", rpm, tpm) for i in range(n)]
 
 
-def pool_from_env(env: Mapping[str, str] | None = None, *, rpm: int = C.DEFAULT_RPM) -> list[KeyEntry]:
+def pool_from_env(env: Mapping[str, str] | None = None, *, rpm: int | None = None, shared_limit: bool = False) -> list[KeyEntry]:
     """Keys preset by the environment: `OPENAI_API_KEY` (comma-separated for several),
     `OPENAI_BASE_URL` and optionally `OPENAI_MODEL`. Empty when no key is set."""
     env = os.environ if env is None else env
@@ -167,6 +216,6 @@ def pool_from_env(env: Mapping[str, str] | None = None, *, rpm: int = C.DEFAULT_
     if not keys:
         return []
     base_url = env.get("OPENAI_BASE_URL") or PROVIDER_PRESETS["OpenAI"].base_url
-    preset = next((p for p in PROVIDER_PRESETS.values() if p.base_url.rstrip("/") == base_url.rstrip("/")), None)
+    preset = _preset_for("", base_url)
     model = env.get("OPENAI_MODEL") or (preset.model if preset else "gpt-4o-mini")
-    return make_pool(keys, provider=preset.label if preset else "Custom", base_url=base_url, model=model, rpm=rpm)
+    return make_pool(keys, provider=preset.label if preset else "Custom", base_url=base_url, model=model, rpm=rpm, shared_limit=shared_limit)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from . import constants as C
+from .gate_view import GateView
 from .keys import KeyInfo
 
 __all__ = ["KeyStatus", "ProgressSnapshot", "ProgressTracker"]
@@ -21,7 +22,7 @@ class KeyStatus:
     masked: str
     provider: str
     model: str
-    rpm: int
+    rpm: int | None  # the key's ceiling; None: Auto
     state: str = "active"  # active | cooling | dead
     cool_until: float | None = None  # wall-clock time (time.time()) the cool-down ends
     dead_reason: str | None = None
@@ -30,12 +31,13 @@ class KeyStatus:
     rate_limited: int = 0
     errors: int = 0
     in_flight: int = 0
+    pace: GateView | None = None  # what the key's gate paces at and where that came from (live runs)
 
 
 @dataclass(frozen=True)
 class ProgressSnapshot:
     run_id: str
-    state: str  # starting | running | paused | waiting_for_keys | done | cancelled | failed
+    state: str  # starting | running | paused | waiting_for_keys | finishing | done | cancelled | failed
     message: str
     total: int
     ok: int
@@ -120,6 +122,8 @@ class ProgressTracker:
         self._finished_at: float | None = None
         self._recent: deque[float] = deque()  # finish times of rows done in this session
         self._errors: deque[str] = deque(maxlen=C.RECENT_ERRORS)
+        # Set by the engine: a key's current pace, read on the caller's thread (gate views only read).
+        self.pace_source: Callable[[str], GateView | None] | None = None
         self.add_keys(keys)
 
     # --- mutations (engine loop) --------------------------------------------------------------
@@ -177,6 +181,11 @@ class ProgressTracker:
             if error is not None and not rate_limited:
                 self._errors.append(error)
 
+    def note_error(self, message: str) -> None:
+        """An error that belongs to the run, not to one request (an internal error, a repair)."""
+        with self._lock:
+            self._errors.append(message)
+
     def key_state(self, fp: str, state: str, *, cool_until: float | None = None, reason: str | None = None) -> None:
         with self._lock:
             k = self._c.keys[fp]
@@ -194,7 +203,13 @@ class ProgressTracker:
         if self._finished_at is not None:
             return replace(key, state="idle", cool_until=None)  # the run is over: no key is working
         if key.state == "cooling" and (key.cool_until or 0) <= wall:
-            return replace(key, state="active", cool_until=None)
+            key = replace(key, state="active", cool_until=None)
+        source = self.pace_source
+        if source is not None:
+            try:
+                key = replace(key, pace=source(key.fingerprint))
+            except Exception:  # a display detail must never break the progress
+                pass
         return key
 
     def snapshot(self) -> ProgressSnapshot:

@@ -11,7 +11,8 @@ import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
-from .engine import BatchEngine, ClientFactory, default_client_factory
+from .clients import ClientFactory, default_client_factory
+from .engine import BatchEngine
 from .keys import KeyEntry
 from .limits import GateRegistry
 from .progress import ProgressSnapshot, ProgressTracker
@@ -27,28 +28,66 @@ class RunHandle:
     def __init__(self, runner: Runner, engine: BatchEngine, future: concurrent.futures.Future[str]) -> None:
         self.run_id = engine.run_id
         self._runner = runner
-        self._engine = engine
+        self._engine: BatchEngine | None = engine
         self._future = future
-        self.tracker: ProgressTracker = engine.tracker
+        self._tracker: ProgressTracker | None = engine.tracker
+        self._final: ProgressSnapshot | None = None
+        future.add_done_callback(self._ended)
+
+    def _ended(self, _: object) -> None:
+        # A finished run keeps only its final snapshot: no engine, no cells, no keys.
+        tracker = self._tracker
+        if tracker is not None:
+            self._final = tracker.snapshot()
+        self._engine = None
+        self._tracker = None
 
     def snapshot(self) -> ProgressSnapshot:
-        return self.tracker.snapshot()
+        tracker = self._tracker
+        if tracker is not None:
+            return tracker.snapshot()
+        assert self._final is not None
+        return self._final
+
+    def _call(self, method: str, *args: object) -> None:
+        engine = self._engine
+        if engine is not None:
+            self._runner.call(getattr(engine, method), *args)
 
     def pause(self) -> None:
-        self._runner.call(self._engine.pause)
+        self._call("pause")
 
     def resume(self) -> None:
-        self._runner.call(self._engine.resume)
+        self._call("resume")
+
+    def try_resume(self, timeout: float = 10.0) -> bool:
+        """Resume this engine and say whether it took it: False once it is closing (or closed),
+        when the caller must start a new engine from the store instead."""
+        engine = self._engine
+        if engine is None:
+            return False
+
+        async def resume() -> bool:
+            return engine.resume()
+
+        try:
+            return self._runner.submit(resume()).result(timeout)
+        except concurrent.futures.TimeoutError:
+            return False
 
     def cancel(self) -> None:
-        self._runner.call(self._engine.stop, "cancelled", "Cancelled: finished rows are kept; resume to do the rest.")
+        self._call("stop", "cancelled", "Cancelled: finished rows are kept; resume to do the rest.")
 
     def stop(self, message: str) -> None:
         """Stop sending and leave the run paused in the store, to be resumed later."""
-        self._runner.call(self._engine.stop, "paused", message)
+        self._call("stop", "paused", message)
+
+    def abort(self) -> None:
+        """Cut requests still in flight after a stop instead of letting them finish."""
+        self._call("abort")
 
     def add_keys(self, keys: Sequence[KeyEntry]) -> None:
-        self._runner.call(self._engine.add_keys, list(keys))
+        self._call("add_keys", list(keys))
 
     @property
     def done(self) -> bool:

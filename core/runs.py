@@ -12,14 +12,14 @@ import pandas as pd
 from . import constants as C
 from .engine import BatchEngine, price_for
 from .errors import InputError
-from .keys import KeyEntry, demo_pool
+from .keys import KeyEntry, demo_pool, expected_rpm
 from .progress import KeyStatus, ProgressSnapshot, ProgressTracker
 from .runner import Runner, RunHandle, get_runner
 from .spec import RunSpec
 from .store import RunRecord, RunStore
 from .template import PromptTemplate, estimate_message_tokens, estimate_tokens
 
-__all__ = ["RunEstimate", "estimate_run", "validate_run", "start_run", "resume_run", "run_progress", "effective_status"]
+__all__ = ["RunEstimate", "estimate_run", "validate_run", "start_run", "resume_run", "check_same_model", "run_progress", "effective_status"]
 
 # For the time estimate only: a typical hosted model's answer to a short prompt.
 ASSUMED_LATENCY_S = 2.0
@@ -91,7 +91,7 @@ def estimate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry], *
     model = keys[0].model if keys else ""
     p_in, p_out = price_for(spec, model)
     cost = (tokens_in * p_in + tokens_out * p_out) / 1e6
-    rate = sum(k.rpm for k in keys) / 60.0 if keys else 0.0
+    rate = expected_rpm(keys) / 60.0  # Auto keys count at their provider's typical limit
     latency = SIMULATED_LATENCY_S if keys and all(k.simulated for k in keys) else ASSUMED_LATENCY_S
     by_concurrency = spec.concurrency / latency
     per_s = min(rate, by_concurrency) if rate else by_concurrency
@@ -148,23 +148,31 @@ def resume_run(
     keys: Sequence[KeyEntry] | None = None,
     *,
     retry_failed: bool = False,
+    switch_model: bool = False,
     runner: Runner | None = None,
     rng: random.Random | None = None,
 ) -> RunHandle:
     """Continue a stored run: rows that already have a result are not sent again. A run still
-    live in this process gets the new keys instead. A simulated run needs no keys."""
+    live in this process gets the new keys instead (even while a cancel is finishing its last
+    requests). A simulated run needs no keys. Keys for another provider or model continue the
+    run only with `switch_model=True`, which the run records."""
     runner = runner or get_runner()
     record = store.get_run(run_id, counts=False)  # the counts are read below, once up to date
     if record is None:
         raise InputError(f"There is no run {run_id!r} in {store.data_dir}.")
+    if keys and not record.simulated and all(k.simulated for k in keys):
+        keys = None  # simulated answers must not be mixed into a run made with a real model
+    if keys:
+        check_same_model(record, keys, switch_model)
     live = runner.get(run_id)
     if live is not None:
         if keys:
             live.add_keys(keys)
-        live.resume()
-        return live
-    if keys and not record.simulated and all(k.simulated for k in keys):
-        keys = None  # simulated answers must not be mixed into a run made with a real model
+        if not retry_failed and live.try_resume():
+            return live
+        # The engine is closing (or must re-read failed rows): let it end, then start afresh.
+        live.cancel()
+        live.wait(C.STOP_GRACE_S + 30)
     if not keys:
         if not record.simulated:
             raise InputError("Enter the API keys again to resume this run: keys are never saved.", "keys_again")
@@ -172,10 +180,28 @@ def resume_run(
         keys = demo_pool(len(record.keys) or 4, rpm=rpm)
     if retry_failed:
         store.reset_rows(run_id, "failed")
-    store.update_keys(run_id, [k.info() for k in keys])
+    infos = [k.info() for k in keys]
+    if switch_model:  # the run keeps the record of every provider and model it was sent to
+        infos = [k for k in record.keys if k.fingerprint not in {i.fingerprint for i in infos}] + infos
+    store.update_keys(run_id, infos)
     record = store.get_run(run_id)
     assert record is not None
     return _launch(store, record, keys, runner, rng)
+
+
+def check_same_model(record: RunRecord, keys: Sequence[KeyEntry], switch_model: bool = False) -> None:
+    """Resume and retry continue a run on the provider and model it was made with; answers from
+    another model in one table would compare apples with pears. Switching is an explicit choice."""
+    before = {(k.base_url.rstrip("/"), k.model) for k in record.keys if not k.simulated}
+    after = {(k.base_url.rstrip("/"), k.model) for k in keys}
+    if not before or after <= before or switch_model:
+        return
+    was = ", ".join(sorted(f"{m} at {u}" for u, m in before))
+    now = ", ".join(sorted(f"{m} at {u}" for u, m in after - before))
+    raise InputError(
+        f"This run was made with {was}; these keys are for {now}. Use keys for the same model, or choose to continue with the other model.",
+        "other_model", was=was, now=now,
+    )
 
 
 def run_progress(store: RunStore, run_id: str, runner: Runner | None = None) -> ProgressSnapshot | None:

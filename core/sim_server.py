@@ -102,7 +102,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dead-key", action="append", default=[])
     p.add_argument("--no-quota-key", action="append", default=[])
     p.add_argument("--model", action="append", default=None, help="accept only these models (repeatable)")
+    p.add_argument("--reasoning-model", action="append", default=[],
+                   help="refuse max_tokens and temperatures but 1 for this model, as OpenAI's reasoning models do (repeatable)")
     p.add_argument("--error-style", choices=ERROR_STYLES, default=d.error_style)
+    p.add_argument("--shared-limit", metavar="KEY,KEY", action="append", default=[],
+                   help="these keys share one account's limits (repeatable, one group each)")
+    p.add_argument("--no-limit-headers", action="store_true", help="send no x-ratelimit-* headers (as DeepSeek, vLLM)")
+    p.add_argument("--no-retry-after", action="store_true", help="send no retry-after on a 429")
     return p
 
 
@@ -127,7 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         rpm=a.rpm, tpm=a.tpm, latency_s=a.latency, latency_jitter_s=a.jitter, error_rate=a.error_rate,
         p_5xx=a.p_5xx, p_timeout=a.p_timeout, p_drop=a.p_drop, p_nonjson=a.p_nonjson, hang_s=a.hang,
         dead_keys=frozenset(a.dead_key), no_quota_keys=frozenset(a.no_quota_key),
-        models=frozenset(a.model) if a.model else None, error_style=a.error_style, seed=a.seed,
+        models=frozenset(a.model) if a.model else None, reasoning_models=frozenset(a.reasoning_model),
+        error_style=a.error_style, seed=a.seed,
+        shared_limit_groups=tuple(frozenset(k.strip() for k in g.split(",") if k.strip()) for g in a.shared_limit),
+        limit_headers=not a.no_limit_headers, retry_after=not a.no_retry_after,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(Simulator(config), a.host, a.port))

@@ -7,6 +7,26 @@ limit; faults are drawn from a seeded RNG and the clock and sleep are injected, 
     sim = Simulator(SimulatorConfig(rpm=60, latency_s=0))
     client = sim.client("sk-a", max_retries=0)
     reply = await client.chat.completions.create(model="simulated", messages=[{"role": "user", "content": "2 + 3 x 4"}])
+
+Triggers: a word anywhere in the messages (system prompt included) gets the same answer every time,
+so a test can reach each error shape over the real SDK. The first in this list wins:
+
+    SIMULATE_TPM_TOO_LARGE     429 type "tokens", code rate_limit_exceeded: "Request too large for <model>
+                               ... (TPM): Limit <tpm or 30000>, Requested <more than that>", no retry-after
+    SIMULATE_MODERATION        403 in OpenRouter's shape, whatever `error_style`: {"error": {"code": 403,
+                               "message": "... flagged ...", "metadata": {"reasons": [...], "flagged_input": ...}}}
+    SIMULATE_LONG_RETRY_AFTER  429 rate_limit_exceeded (requests per day) with `retry-after: 3600`
+    SIMULATE_NO_RETRY          503 overloaded with `x-should-retry: false`
+    SIMULATE_SHOULD_RETRY      400 with `x-should-retry: true`
+    SIMULATE_BAD_REQUEST       400 context_length_exceeded (after the rate limiter and the fault draw)
+    SIMULATE_CONTENT_FILTER    200 with empty content and finish_reason "content_filter"
+
+The first five are answered before the rate limiter, as a provider refuses them before counting
+anything: they charge no bucket and draw no fault, so the seeded faults of other rows stay put.
+
+Models in `reasoning_models` act like OpenAI's o-series: a request with `max_tokens` gets 400
+unsupported_parameter (param "max_tokens"), a temperature other than 1 gets 400 unsupported_value
+(param "temperature"); `max_completion_tokens` is accepted.
 """
 
 from __future__ import annotations
@@ -19,6 +39,7 @@ import math
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -26,6 +47,7 @@ import httpx2
 import openai
 
 from .sim_arith import completion, estimate_tokens, read_messages, reply
+from .sim_errors import Refusal, refuse_params, triggered
 
 __all__ = [
     "SIMULATED_BASE_URL", "SimulatorConfig", "KeyStats", "SimResponse", "Simulator",
@@ -33,6 +55,7 @@ __all__ = [
 ]
 
 SIMULATED_BASE_URL = "http://simulated.invalid/v1"  # .invalid never resolves: nothing can leak out
+DEMO_HISTORY = 1_000  # the app's simulator lives as long as the process: its stats stay small
 DEFAULT_MODELS = ("simulated", "gpt-4o-mini", "gpt-4o", "deepseek-chat")
 TOKEN_BURST_S = 6.0  # a key's token bucket holds six seconds of its tokens/min
 MESSAGE_OVERHEAD_TOKENS = 4
@@ -50,8 +73,14 @@ _SERVER_ERRORS = {
 
 @dataclass
 class SimulatorConfig:
-    rpm: int = 600  # per key; 0 = unlimited
+    rpm: int = 600  # per key (per account, see below); 0 = unlimited
+    key_rpm: Mapping[str, int] | None = None  # per-key exceptions to `rpm`
     tpm: int = 0  # per key tokens/min; 0 = unlimited
+    # Keys in one set share one account's buckets, as an OpenAI organisation's or a DashScope or
+    # DeepSeek account's keys do; every other key has its own.
+    shared_limit_groups: tuple[frozenset[str], ...] = ()
+    limit_headers: bool = True  # x-ratelimit-* on answers and 429s; False: as DeepSeek, vLLM, Ollama
+    retry_after: bool = True  # retry-after(-ms) on a 429; False: the client must guess
     latency_s: float = 0.2  # mean simulated latency
     latency_jitter_s: float = 0.05  # uniform +/- jitter
     error_rate: float = 0.05  # fraction of arithmetic answers that are wrong (deterministic per question)
@@ -64,6 +93,9 @@ class SimulatorConfig:
     no_quota_keys: frozenset[str] = frozenset()  # 429 insufficient_quota
     valid_keys: frozenset[str] | None = None  # None: any other key is accepted
     models: frozenset[str] | None = None  # None: any model is accepted
+    history: int | None = None  # arrival times and prompts kept per key (None: all; the demo keeps a few)
+    # Models that refuse max_tokens and any temperature but 1, as OpenAI's reasoning models do.
+    reasoning_models: frozenset[str] = frozenset()
     error_style: str = "openai"  # "openai" | "detail" | "text": the shape of every error body
     seed: int = 0
 
@@ -71,11 +103,11 @@ class SimulatorConfig:
 @dataclass(frozen=True)
 class KeyStats:
     """One API key as the provider saw it. `requests` counts every chat request; the outcome
-    counters do not add up to it for 400/404 answers or requests still in flight."""
+    counters do not add up to it for 400/403/404 answers or requests still in flight."""
 
     requests: int
     ok: int
-    rate_limited: int  # 429 rate_limit_exceeded (not insufficient_quota: that is `unauthorized`)
+    rate_limited: int  # 429 rate_limit_exceeded, "Request too large" included (not insufficient_quota: that is `unauthorized`)
     server_errors: int
     timeouts: int
     drops: int
@@ -99,10 +131,10 @@ _COUNTERS = ("requests", "ok", "rate_limited", "server_errors", "timeouts", "dro
 class _Tally:
     __slots__ = ("counts", "times", "prompts")
 
-    def __init__(self) -> None:
+    def __init__(self, history: int | None = None) -> None:
         self.counts = dict.fromkeys(_COUNTERS, 0)
-        self.times: list[float] = []
-        self.prompts: list[str] = []
+        self.times: deque[float] = deque(maxlen=history)
+        self.prompts: deque[str] = deque(maxlen=history)
 
     def freeze(self) -> KeyStats:
         return KeyStats(**self.counts, times=tuple(self.times), prompts=tuple(self.prompts))
@@ -161,7 +193,8 @@ class Simulator:
         self._lock = threading.Lock()  # stats() may be read from another thread
         self._tallies: dict[str, _Tally] = {}
         self._revoked: set[str] = set()
-        self._buckets: dict[tuple[str, str], _Bucket] = {}  # (kind, key); kind: "requests" | "tokens"
+        self._buckets: dict[tuple[str, str], _Bucket] = {}  # (kind, account); kind: "requests" | "tokens"
+        self._account = {key: min(group) for group in self.config.shared_limit_groups for key in group}
         self._ids = itertools.count(1)
 
     # --- Stats and control ------------------------------------------------------------------
@@ -187,7 +220,7 @@ class Simulator:
         with self._lock:
             tally = self._tallies.get(key)
             if tally is None:
-                tally = self._tallies[key] = _Tally()
+                tally = self._tallies[key] = _Tally(self.config.history)
             tally.counts["requests"] += 1
             return tally
 
@@ -228,20 +261,25 @@ class Simulator:
         Both buckets are checked before either is charged, so a 429 consumes nothing."""
         cfg = self.config
         limits = []  # (kind, per minute, bucket, amount this request needs, wait)
-        for kind, per_minute, burst_s, amount in (("requests", cfg.rpm, 1.0, 1), ("tokens", cfg.tpm, TOKEN_BURST_S, cost)):
+        rpm = cfg.key_rpm.get(key, cfg.rpm) if cfg.key_rpm else cfg.rpm
+        for kind, per_minute, burst_s, amount in (("requests", rpm, 1.0, 1), ("tokens", cfg.tpm, TOKEN_BURST_S, cost)):
             if per_minute > 0:
-                bucket = self._buckets.get((kind, key))
+                account = self._account.get(key, key)
+                bucket = self._buckets.get((kind, account))
                 if bucket is None:
                     rate = per_minute / 60
-                    bucket = self._buckets[(kind, key)] = _Bucket(max(1.0, rate * burst_s), rate, now)
+                    bucket = self._buckets[(kind, account)] = _Bucket(max(1.0, rate * burst_s), rate, now)
                 limits.append((kind, per_minute, bucket, amount, bucket.wait_for(amount, now)))
         over = [limit for limit in limits if limit[4] > 0]
         if over:
             kind, per_minute, _, amount, wait = over[0]  # requests before tokens, as OpenAI reports them
             longest = max(limit[4] for limit in over)
-            headers = {"retry-after-ms": str(math.ceil(longest * 1000)), "retry-after": str(math.ceil(longest)),
-                       f"x-ratelimit-limit-{kind}": str(per_minute), f"x-ratelimit-remaining-{kind}": "0",
-                       f"x-ratelimit-reset-{kind}": _duration(wait)}
+            headers = {}
+            if cfg.retry_after:
+                headers |= {"retry-after-ms": str(math.ceil(longest * 1000)), "retry-after": str(math.ceil(longest))}
+            if cfg.limit_headers:
+                headers |= {f"x-ratelimit-limit-{kind}": str(per_minute), f"x-ratelimit-remaining-{kind}": "0",
+                            f"x-ratelimit-reset-{kind}": _duration(wait)}
             unit = "RPM" if kind == "requests" else "TPM"
             return self._error(429, f"Rate limit reached for {kind} per min ({unit}): Limit {per_minute}, "
                                f"Requested {amount}. Please try again in {_duration(wait)}.",
@@ -249,6 +287,8 @@ class Simulator:
         headers = {}
         for kind, per_minute, bucket, amount, _ in limits:
             bucket.level -= amount
+            if not cfg.limit_headers:
+                continue
             headers[f"x-ratelimit-limit-{kind}"] = str(per_minute)
             headers[f"x-ratelimit-remaining-{kind}"] = str(max(0, int(bucket.level + 1e-9)))
             headers[f"x-ratelimit-reset-{kind}"] = _duration(bucket.until_full())
@@ -274,6 +314,13 @@ class Simulator:
             return SimResponse(200, {"content-type": _JSON}, _NOT_JSON)
         return SimResponse(0, {}, b"", action="hang" if fault == "timeouts" else "drop")
 
+    def _refusal(self, refusal: Refusal, tally: _Tally) -> SimResponse:
+        if refusal.counter is not None:
+            self._count(tally, refusal.counter)
+        if refusal.body is not None:
+            return SimResponse(refusal.status, {"content-type": _JSON, **refusal.headers}, json.dumps(refusal.body).encode())
+        return self._error(refusal.status, refusal.message, refusal.type, refusal.code, dict(refusal.headers), refusal.param)
+
     # --- Requests -----------------------------------------------------------------------------
 
     async def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> SimResponse:
@@ -292,7 +339,8 @@ class Simulator:
         refusal = self._refuse_key(key)
         if refusal is not None and refusal.status == 401:  # a key out of quota may still list models
             return refusal
-        ids = sorted(self.config.models) if self.config.models is not None else DEFAULT_MODELS
+        cfg = self.config
+        ids = sorted(cfg.models) if cfg.models is not None else (*DEFAULT_MODELS, *sorted(cfg.reasoning_models - set(DEFAULT_MODELS)))
         data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "simulator"} for m in ids]
         return SimResponse(200, {"content-type": _JSON}, json.dumps({"object": "list", "data": data}).encode())
 
@@ -324,8 +372,16 @@ class Simulator:
             return self._error(400, "The simulator does not stream; call without stream=True.",
                                "invalid_request_error", None, param="stream")
 
+        refusal = refuse_params(model, req, cfg.reasoning_models)
+        if refusal is not None:
+            return self._refusal(refusal, tally)
+
         prompt, everything = read_messages(messages)
         prompt_tokens = estimate_tokens(everything) + MESSAGE_OVERHEAD_TOKENS * len(messages)
+        # Before the rate limiter: a provider refuses these before it counts anything.
+        refusal = triggered(everything, model=model, request=req, prompt=prompt, prompt_tokens=prompt_tokens, tpm=cfg.tpm)
+        if refusal is not None:
+            return self._refusal(refusal, tally)
 
         limited, limit_headers = self._admit(key, prompt_tokens, now)
         if limited is not None:
@@ -382,7 +438,7 @@ def demo_simulator() -> Simulator:
     """The process-wide simulator behind the app's demo mode (default config: 600 rpm per key,
     ~0.2 s latency, 5% wrong answers). Shared so its stats cover every demo run; it holds nothing
     tied to an event loop, so runs on different threads' loops may use it."""
-    return Simulator()
+    return Simulator(SimulatorConfig(history=DEMO_HISTORY))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,9 @@ class RunSpec:
     # Which answer is compared with the label: a JSON field (default: the last one) or the text.
     label_field: str | None = None
     concurrency: int = C.DEFAULT_CONCURRENCY
+    # Concurrency "Auto": as many requests in flight as the keys' pace needs at the latency
+    # seen, up to `concurrency`.
+    auto_concurrency: bool = False
     max_attempts: int = C.DEFAULT_MAX_ATTEMPTS
     timeout_s: float = C.DEFAULT_TIMEOUT_S
     use_cache: bool = True
@@ -54,10 +57,6 @@ class RunSpec:
         if len(set(fields)) != len(fields):
             raise InputError("Each JSON field may be listed once.")
         object.__setattr__(self, "json_fields", fields)
-
-    @property
-    def json_output(self) -> bool:
-        return bool(self.json_fields)
 
     @property
     def compared_field(self) -> str | None:

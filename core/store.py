@@ -8,7 +8,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,11 +22,22 @@ from .spec import RunSpec
 __all__ = ["RowResult", "RunRecord", "RunStore", "new_run_id", "default_data_dir", "ROW_STATUSES"]
 
 ROW_STATUSES = ("ok", "unparsed", "failed")
-RUN_STATUSES = ("running", "paused", "waiting_for_keys", "done", "cancelled", "failed", "interrupted")
+RUN_STATUSES = ("creating", "running", "paused", "waiting_for_keys", "done", "cancelled", "failed", "interrupted")
 
-MIGRATIONS: list[tuple[str, str]] = [
-    (
-        "m001_initial",
+# Migrations are functions, run in order once per database and recorded by name in the
+# `migrations` table (as simonw/llm does): a later one can ALTER a table in Python, and SQL is
+# never split on ";".
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+
+
+def migration(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    db.execute(
         """
         CREATE TABLE runs (
             id TEXT PRIMARY KEY,
@@ -39,13 +50,21 @@ MIGRATIONS: list[tuple[str, str]] = [
             columns_json TEXT NOT NULL,
             spec_json TEXT NOT NULL,
             keys_json TEXT NOT NULL
-        );
+        )
+        """
+    )
+    db.execute(
+        """
         CREATE TABLE inputs (
             run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
             row INTEGER NOT NULL,
             cells_json TEXT NOT NULL,
             PRIMARY KEY (run_id, row)
-        ) WITHOUT ROWID;
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
         CREATE TABLE results (
             run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
             row INTEGER NOT NULL,
@@ -65,7 +84,11 @@ MIGRATIONS: list[tuple[str, str]] = [
             correct INTEGER,
             finished_at TEXT NOT NULL,
             PRIMARY KEY (run_id, row)
-        ) WITHOUT ROWID;
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
         CREATE TABLE cache (
             key TEXT PRIMARY KEY,
             model TEXT NOT NULL,
@@ -74,10 +97,9 @@ MIGRATIONS: list[tuple[str, str]] = [
             tokens_in INTEGER NOT NULL,
             tokens_out INTEGER NOT NULL,
             created_at TEXT NOT NULL
-        ) WITHOUT ROWID;
-        """,
-    ),
-]
+        ) WITHOUT ROWID
+        """
+    )
 
 
 def _now() -> str:
@@ -155,6 +177,8 @@ class RunStore:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.data_dir / C.DB_FILENAME
         self._local = threading.local()
+        # Called with each new connection (tests use it to fill the "disk" with max_page_count).
+        self.connect_hook: Callable[[sqlite3.Connection], None] | None = None
         self._migrate()
 
     # --- connections --------------------------------------------------------------------------
@@ -168,34 +192,42 @@ class RunStore:
             # NORMAL in WAL mode survives a killed process; only a power cut can lose the last rows.
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            if self.connect_hook is not None:
+                self.connect_hook(conn)
             self._local.conn = conn
         return conn
 
     def _tx(self, statements: Iterable[tuple[str, Sequence[object]]]) -> None:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
         try:
+            conn.execute("BEGIN IMMEDIATE")
             for sql, params in statements:
                 conn.execute(sql, params)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # A failed statement or COMMIT (a full disk) leaves the connection in doubt: roll
+            # back and start the next transaction on a fresh one, so "free space, resume" works.
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self.close()
             raise
-        conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         conn = self._conn()
         conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         done = {r["name"] for r in conn.execute("SELECT name FROM migrations")}
-        for name, sql in MIGRATIONS:
+        for step in MIGRATIONS:
+            name = step.__name__
             if name in done:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone() is None:
-                    for statement in sql.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, _now()))
+                    step(conn)
+                    conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, _now()))
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -212,24 +244,26 @@ class RunStore:
         file_name: str = "",
         run_id: str | None = None,
     ) -> str:
+        """Store a new run and its input rows. In chunks of STORE_CHUNK_ROWS, each its own short
+        transaction, so a 200,000-row upload never holds the write lock while other runs write;
+        until the last chunk is in, the run is 'creating' and no list shows it."""
         run_id = run_id or new_run_id()
         columns = [str(c) for c in frame.columns]
         now = _now()
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        self._tx([(
+            "INSERT INTO runs (id, created_at, updated_at, status, message, file_name, n_rows, columns_json, spec_json, keys_json) "
+            "VALUES (?, ?, ?, 'creating', '', ?, ?, ?, ?, ?)",
+            (run_id, now, now, file_name, len(frame), json.dumps(columns, ensure_ascii=False), spec.to_json(), _keys_json(keys)),
+        )])  # fmt: skip
         try:
-            conn.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, 'paused', '', ?, ?, ?, ?, ?)",
-                (run_id, now, now, file_name, len(frame), json.dumps(columns, ensure_ascii=False), spec.to_json(), _keys_json(keys)),
-            )
-            conn.executemany(
-                "INSERT INTO inputs VALUES (?, ?, ?)",
-                ((run_id, i, json.dumps(cells, ensure_ascii=False)) for i, cells in enumerate(frame.itertuples(index=False, name=None))),
-            )
+            rows = frame.itertuples(index=False, name=None)
+            for start in range(0, len(frame), C.STORE_CHUNK_ROWS):
+                chunk = [(run_id, start + i, json.dumps(cells, ensure_ascii=False)) for i, cells in zip(range(C.STORE_CHUNK_ROWS), rows)]
+                self._tx_many("INSERT INTO inputs (run_id, row, cells_json) VALUES (?, ?, ?)", chunk)
+            self._tx([("UPDATE runs SET status = 'paused', updated_at = ? WHERE id = ?", (_now(), run_id))])
         except BaseException:
-            conn.execute("ROLLBACK")
+            self.delete_run(run_id)
             raise
-        conn.execute("COMMIT")
         return run_id
 
     def set_status(self, run_id: str, status: str, message: str = "") -> None:
@@ -246,7 +280,7 @@ class RunStore:
         return rows[0] if rows else None
 
     def list_runs(self, limit: int = 200) -> list[RunRecord]:
-        return self._run_rows("ORDER BY id DESC LIMIT ?", (limit,), counts=True)
+        return self._run_rows("WHERE status != 'creating' ORDER BY id DESC LIMIT ?", (limit,), counts=True)
 
     def _run_rows(self, where: str, params: Sequence[object], *, counts: bool) -> list[RunRecord]:
         conn = self._conn()
@@ -292,7 +326,38 @@ class RunStore:
         return out
 
     def delete_run(self, run_id: str) -> None:
+        """Delete a run with its rows, in chunks (see `create_run`), the run itself last."""
+        for table in ("results", "inputs"):
+            while True:
+                conn = self._conn()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    n = conn.execute(
+                        f"DELETE FROM {table} WHERE run_id = ? AND row IN (SELECT row FROM {table} WHERE run_id = ? LIMIT ?)", (run_id, run_id, C.STORE_CHUNK_ROWS)
+                    ).rowcount
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                if n < C.STORE_CHUNK_ROWS:
+                    break
         self._tx([("DELETE FROM runs WHERE id = ?", (run_id,))])
+
+    def _tx_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self.close()
+            raise
 
     # --- rows ---------------------------------------------------------------------------------
 
@@ -315,38 +380,23 @@ class RunStore:
 
     def record_result(self, run_id: str, result: RowResult, cache_key: str | None = None) -> None:
         """One row, one transaction: a crash after this line loses nothing of this row."""
+        self._tx(_result_statements(run_id, result, cache_key, _now()))
+
+    def write_batch(self, ops: Sequence[tuple[str, str, RowResult | None, str | None, str, str, Sequence[KeyInfo]]]) -> None:
+        """Many row results and status changes in one transaction, in order (the writer thread's
+        commit): (kind, run_id, result, cache_key, status, message, keys) with kind "row",
+        "status" or "keys"."""
         now = _now()
-        statements: list[tuple[str, Sequence[object]]] = [
-            (
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    result.row,
-                    result.status,
-                    result.output,
-                    json.dumps(result.fields, ensure_ascii=False) if result.fields is not None else None,
-                    result.error,
-                    result.attempts,
-                    result.latency_ms,
-                    result.tokens_in,
-                    result.tokens_out,
-                    result.cost,
-                    result.model,
-                    result.key_fp,
-                    result.finish_reason,
-                    int(result.cached),
-                    None if result.correct is None else int(result.correct),
-                    now,
-                ),
-            )
-        ]
-        if cache_key is not None and result.status != "failed" and not result.cached and result.output is not None:
-            statements.append(
-                (
-                    "INSERT OR REPLACE INTO cache VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (cache_key, result.model or "", result.output, result.finish_reason, result.tokens_in, result.tokens_out, now),
-                )
-            )
+        statements: list[tuple[str, Sequence[object]]] = []
+        for kind, run_id, result, cache_key, status, message, keys in ops:
+            if kind == "row":
+                assert result is not None
+                statements += _result_statements(run_id, result, cache_key, now)
+            elif kind == "status":
+                assert status in RUN_STATUSES, status
+                statements.append(("UPDATE runs SET status = ?, message = ?, updated_at = ? WHERE id = ?", (status, message, now, run_id)))
+            else:
+                statements.append(("UPDATE runs SET keys_json = ?, updated_at = ? WHERE id = ?", (_keys_json(keys), now, run_id)))
         self._tx(statements)
 
     def reset_rows(self, run_id: str, status: str = "failed") -> int:
@@ -433,6 +483,32 @@ class RunStore:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+_RESULT_COLUMNS = (
+    "run_id, row, status, output, fields_json, error, attempts, latency_ms, tokens_in, tokens_out, cost, "
+    "model, key_fp, finish_reason, cached, correct, finished_at"
+)
+
+
+def _result_statements(run_id: str, result: RowResult, cache_key: str | None, now: str) -> list[tuple[str, Sequence[object]]]:
+    """The statements that save one finished row (and its cache entry). Columns are named, so a
+    later migration that adds one breaks nothing."""
+    fields = json.dumps(result.fields, ensure_ascii=False) if result.fields is not None else None
+    values = (
+        run_id, result.row, result.status, result.output, fields, result.error, result.attempts, result.latency_ms,
+        result.tokens_in, result.tokens_out, result.cost, result.model, result.key_fp, result.finish_reason,
+        int(result.cached), None if result.correct is None else int(result.correct), now,
+    )  # fmt: skip
+    statements: list[tuple[str, Sequence[object]]] = [(f"INSERT OR REPLACE INTO results ({_RESULT_COLUMNS}) VALUES ({', '.join('?' * 17)})", values)]
+    if cache_key is not None and result.status != "failed" and not result.cached and result.output is not None:
+        statements.append(
+            (
+                "INSERT OR REPLACE INTO cache (key, model, output, finish_reason, tokens_in, tokens_out, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (cache_key, result.model or "", result.output, result.finish_reason, result.tokens_in, result.tokens_out, now),
+            )
+        )
+    return statements
 
 
 def _keys_json(keys: Sequence[KeyInfo]) -> str:

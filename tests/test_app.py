@@ -99,6 +99,30 @@ def test_pasted_keys_are_masked_once_added_and_never_shown_again(at):
     assert "sk-test-aaaa1111" not in rendered and "sk-test-bbbb2222" not in rendered
 
 
+def test_requests_per_minute_are_auto_until_a_ceiling_is_typed_and_keys_can_share_one_limit(at):
+    on(at, "app_pages/keys.py")
+    at.text_area(key="keys_text").set_value("sk-test-aaaa1111\nsk-test-bbbb2222\n").run()
+    at.button(key="add_keys").click().run()
+    assert at.number_input(key="rpm").value is None
+    assert list(at.dataframe[0].value["Requests/min"]) == ["Auto", "Auto"]
+    at.number_input(key="rpm").set_value(500).run()
+    at.checkbox(key="shared_limit").check().run()
+    assert list(at.dataframe[0].value["Requests/min"]) == ["≤ 500", "≤ 500"]
+    assert at.session_state["shared_limit"] is True
+    on(at, "app_pages/run.py")
+    assert any("500 requests/min" in c.value for c in at.caption)  # set once, on the Keys page, and said here
+    on(at, "app_pages/keys.py")
+    at.selectbox(key="provider").set_value("DeepSeek").run()
+    assert at.number_input(key="rpm").value is None  # another provider: back to Auto
+
+
+def test_every_pace_a_key_can_show_has_both_languages_and_cores_english():
+    from core import PACE_TEXTS
+
+    for code, english in PACE_TEXTS.items():
+        assert STRINGS[f"pace.{code}"][0] == english, code
+
+
 def test_choosing_a_provider_fills_its_base_url_model_and_limit(at):
     on(at, "app_pages/keys.py")
     at.selectbox(key="provider").set_value("DeepSeek").run()

@@ -92,3 +92,19 @@ def test_list_shows_stored_runs(tmp_path):
     cli("run", str(DEMO), "--template", TEMPLATE, "--demo", "--first-rows", "5", "--output", str(out), "--data-dir", str(tmp_path / "d"))
     listing = cli("list", "--data-dir", str(tmp_path / "d"))
     assert listing.returncode == 0 and "5/5 rows" in listing.stdout and "demo_arithmetic.csv" in listing.stdout
+
+
+def test_rpm_is_auto_by_default_a_number_is_a_ceiling_and_keys_may_share_one_limit():
+    from core.cli import _keys, _parser
+
+    def keys(*extra: str) -> list:
+        return _keys(_parser().parse_args(["run", "in.csv", "--output", "o.csv", "--base-url", "https://api.deepseek.com/v1", "--model", "m", "--key", "sk-a", "sk-b", *extra]))
+
+    assert [k.rpm for k in keys()] == [None, None] == [k.rpm for k in keys("--rpm", "AUTO")]
+    assert [k.rpm for k in keys("--rpm", "120")] == [120, 120]
+    assert [k.group for k in keys()] == [None, None]
+    shared = keys("--shared-limit")
+    assert shared[0].group is not None and shared[0].group == shared[1].group
+    for bad in ("0", "fast"):
+        r = cli("run", str(DEMO), "--template", TEMPLATE, "--demo", "--rpm", bad, "--output", "o.csv")
+        assert r.returncode == 2 and "auto" in r.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core import constants as C
 from tests.conftest import ROOT, arithmetic_frame, wait_for
 
 TEMPLATE = "Compute {question}. Reply with the number only."
@@ -58,8 +59,9 @@ def test_kill_9_of_the_command_line_then_resume_loses_nothing_and_pays_at_most_t
     prompts = Counter(server.stats()["sk-crash"]["prompts"])
     assert len(prompts) == n
     paid_twice = sum(c - 1 for c in prompts.values())
-    # only what was in flight when the process died can have been answered but not recorded
-    assert paid_twice <= concurrency
+    # only what was in flight when the process died, and the writer's last unflushed batch, can
+    # have been answered but not recorded
+    assert paid_twice <= concurrency + C.WRITE_BATCH_ROWS
 
 
 def assert_consistent(store, run_id: str, n: int) -> None:  # type: ignore[no-untyped-def]
@@ -110,3 +112,26 @@ def test_cancel_resume_and_retry_failed_in_the_middle_leave_the_store_consistent
     assert set(table.loc[[7, 150], "status"]) == {"failed"}
     ok = table["status"] == "ok"
     assert (table.loc[ok, "output"] == frame.loc[ok, "answer"]).all()
+
+
+def test_ctrl_c_lets_the_requests_already_sent_finish_and_keeps_every_paid_answer(tmp_path, sim_server):
+    server = sim_server("--latency", "3", "--jitter", "0", "--error-rate", "0", "--rpm", "0")
+    src = tmp_path / "in.csv"
+    arithmetic_frame(40).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    args = ["--base-url", server.base_url, "--model", "simulated", "--keys-env", "KEYS", "--rpm", "60000", "--concurrency", "4", "--output", str(out), "--data-dir", str(tmp_path / "d")]
+    env = {**os.environ, "KEYS": "sk-ctrl-c"}
+    proc = subprocess.Popen([sys.executable, "-m", "core", "run", str(src), "--template", TEMPLATE, *args], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: sum(s["requests"] for s in server.stats().values()) >= 4, timeout=60)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "Finishing the requests already sent" in err and "--resume" in err
+    answered = sum(s["ok"] for s in server.stats().values())
+    table = pd.read_csv(out, dtype=str)
+    assert answered >= 4  # the four in flight at the Ctrl-C were answered ...
+    assert (table["status"] == "ok").sum() == answered  # ... and every paid answer is in the file

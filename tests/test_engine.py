@@ -99,7 +99,7 @@ def test_when_every_key_dies_the_run_waits_without_failing_rows_and_goes_on_with
     assert wait_for(lambda: handle.snapshot().state == "waiting_for_keys")
     snap = handle.snapshot()
     assert snap.failed == 0 and "Add a working key" in snap.message
-    assert store.get_run(handle.run_id).status == "waiting_for_keys"
+    assert wait_for(lambda: store.get_run(handle.run_id).status == "waiting_for_keys")  # via the writer thread
     handle.add_keys(h.keys("alive"))
     snap = run_to_end(handle)
     assert snap.state == "done" and snap.ok == 30

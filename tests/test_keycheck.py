@@ -179,3 +179,35 @@ def test_check_keys_on_the_demo_pool():
     assert [c.verdict for c in checks] == ["ok", "ok"]
     assert all(c.ok and c.message.startswith("OK (") for c in checks)
     assert_no_secret(checks, ("sim-key-1", "sim-key-2"))
+
+
+async def test_a_400_about_max_tokens_that_is_not_a_refused_parameter_is_not_asked_again():
+    # The old rule asked again whenever a 400 mentioned max_tokens; the shared rule asks again only
+    # when the model refuses the parameter itself.
+    seen: list[dict] = []
+
+    def too_small(request: httpx2.Request) -> httpx2.Response:
+        seen.append(json.loads(request.content))
+        error = {"message": "max_tokens must be at least 16", "type": "invalid_request_error", "param": "max_tokens", "code": "invalid_value"}
+        return httpx2.Response(400, json={"error": error})
+
+    [check] = await check_keys_async([key(GOOD)], client_factory=mock_factory(too_small))
+    assert check.verdict == "error" and "max_tokens must be at least 16" in check.message
+    assert len(seen) == 1
+
+
+async def test_a_rate_limited_check_says_how_long_the_provider_asked_for():
+    def long_wait(request: httpx2.Request) -> httpx2.Response:
+        error = {"message": "Rate limit reached for requests per day (RPD)", "type": "requests", "code": "rate_limit_exceeded"}
+        return httpx2.Response(429, headers={"retry-after": "3600"}, json={"error": error})
+
+    [check] = await check_keys_async([key(GOOD)], client_factory=mock_factory(long_wait))
+    assert check.verdict == "rate_limited"
+    assert "(429; try again in 1 h)" in check.message  # what was asked, not the engine's clamped wait
+
+
+async def test_a_reasoning_model_on_the_simulator_checks_ok_with_one_more_request():
+    s = sim(reasoning_models=frozenset({"o3-mini"}))
+    [check] = await check_keys_async([key(GOOD, model="o3-mini")], client_factory=factory_for(s))
+    assert check.verdict == "ok"
+    assert s.stats()[GOOD].requests == 2  # refused max_tokens, then max_completion_tokens

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from core import constants as C
 from core.errors import InputError
 from core.keys import PROVIDER_PRESETS, KeyEntry, demo_pool, fingerprint, make_pool, mask_key, parse_keys, pool_from_env
 
@@ -70,3 +71,15 @@ def test_the_demo_pool_uses_the_simulated_provider():
     pool = demo_pool(3)
     assert len(pool) == 3 and all(k.simulated for k in pool)
     assert len({k.fingerprint for k in pool}) == 3
+
+
+def test_requests_per_minute_are_auto_unless_set_and_keys_sharing_a_limit_count_once():
+    from core.keys import expected_rpm, start_rpm
+
+    auto = make_pool(["sk-a", "sk-b"], provider="DeepSeek", base_url="https://api.deepseek.com/v1", model="deepseek-chat")
+    assert [k.rpm for k in auto] == [None, None] and start_rpm(auto[0]) == PROVIDER_PRESETS["DeepSeek"].start_rpm
+    assert expected_rpm(auto) == 2 * PROVIDER_PRESETS["DeepSeek"].start_rpm
+    shared = make_pool(["sk-a", "sk-b"], provider="Custom", base_url="https://api.deepseek.com/v1", model="m", rpm=500, shared_limit=True)
+    assert start_rpm(shared[0]) == 500 and expected_rpm(shared) == 500  # one account, one limit
+    assert shared[0].info().group == shared[0].group and shared[0].info().limit_id == shared[1].info().limit_id
+    assert start_rpm(KeyEntry("Custom", "http://my.test/v1", "m", KEY)) == C.AUTO_START_RPM  # unknown: a modest start

@@ -22,6 +22,7 @@ import pytest
 from core.sim_arith import answer_content, evaluate, find_expression, format_number
 from core.sim_server import start_server
 from core.simulator import (
+    DEMO_HISTORY,
     SIMULATED_BASE_URL,
     KeyStats,
     SimResponse,
@@ -296,6 +297,27 @@ async def test_tokens_per_minute_limit_counts_prompt_characters(local):
     await ask(client, prompt)
 
 
+async def test_keys_of_one_account_share_its_buckets(local):
+    sim = await local.sim(rpm=120, shared_limit_groups=(frozenset({"sk-a", "sk-b"}),))  # a burst of 2, for both
+    await ask(local.client(sim, "sk-a"), "1+1")
+    await ask(local.client(sim, "sk-b"), "1+1")
+    with pytest.raises(openai.RateLimitError):
+        await ask(local.client(sim, "sk-a"), "1+1")
+    await ask(local.client(sim, "sk-c"), "1+1")  # not in the account: its own bucket
+    stats = sim.stats()
+    assert (stats["sk-a"].ok, stats["sk-a"].rate_limited, stats["sk-b"].ok) == (1, 1, 1)
+
+
+async def test_a_provider_without_rate_limit_headers_still_limits(local):
+    sim = await local.sim(rpm=60, limit_headers=False, retry_after=False)  # as DeepSeek, vLLM, Ollama
+    client = local.client(sim)
+    raw = await client.chat.completions.with_raw_response.create(model="simulated", messages=[{"role": "user", "content": "1+1"}])
+    assert not [h for h in raw.headers if h.startswith("x-ratelimit")]
+    with pytest.raises(openai.RateLimitError) as caught:
+        await ask(client, "1+1")
+    assert not [h for h in caught.value.response.headers if h.startswith(("x-ratelimit", "retry-after"))]
+
+
 # --- Keys and models --------------------------------------------------------------------------
 
 
@@ -361,6 +383,102 @@ async def test_models_are_listed(h):
     sim = await h.sim()
     ids = [m.id async for m in h.client(sim).models.list()]
     assert "simulated" in ids and "gpt-4o-mini" in ids
+
+
+# --- Error-shape triggers and reasoning models ------------------------------------------------
+
+
+async def test_tpm_too_large_trigger_is_openais_request_too_large_429(h):
+    sim = await h.sim(rpm=1)  # one request a minute: a trigger that charged the bucket would starve the next ask
+    with pytest.raises(openai.RateLimitError) as caught:
+        await ask(h.client(sim), "SIMULATE_TPM_TOO_LARGE 1 + 1")
+    err = caught.value
+    assert (err.code, err.type) == ("rate_limit_exceeded", "tokens")
+    assert err.body["message"].startswith("Request too large for simulated in organization org-simulated on tokens per min (TPM): "
+                                          "Limit 30000, Requested 45000.")
+    assert "retry-after" not in err.response.headers and err.response.headers["x-ratelimit-limit-tokens"] == "30000"
+    await ask(h.client(sim), "1 + 1")
+    assert (sim.stats()["sk-test-1"].rate_limited, sim.stats()["sk-test-1"].ok) == (1, 1)
+
+
+async def test_tpm_too_large_names_the_simulators_own_tpm_and_counts_the_output(local):
+    sim = await local.sim(tpm=1000)
+    with pytest.raises(openai.RateLimitError) as caught:
+        await ask(local.client(sim), "SIMULATE_TPM_TOO_LARGE", max_completion_tokens=4000)
+    assert "Limit 1000, Requested 40" in caught.value.body["message"]  # prompt tokens + the 4,000 it may write
+
+
+@pytest.mark.parametrize("style", ["openai", "detail", "text"])
+async def test_moderation_trigger_is_openrouters_403_in_every_error_style(h, style):
+    sim = await h.sim(error_style=style)
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        await ask(h.client(sim), "SIMULATE_MODERATION you are awful")
+    err = caught.value
+    assert err.status_code == 403 and err.code == "403"
+    assert 'flagged for "harassment"' in err.body["message"]
+    assert err.body["metadata"]["reasons"] == ["harassment"]
+    assert err.body["metadata"]["flagged_input"] == "SIMULATE_MODERATION you are awful"
+    assert sim.stats()["sk-test-1"].unauthorized == 0  # the key is fine
+
+
+async def test_long_retry_after_trigger_asks_for_an_hour(h):
+    sim = await h.sim()
+    with pytest.raises(openai.RateLimitError) as caught:
+        await ask(h.client(sim), "SIMULATE_LONG_RETRY_AFTER")
+    err = caught.value
+    assert err.code == "rate_limit_exceeded" and err.response.headers["retry-after"] == "3600"
+    assert "requests per day (RPD)" in err.body["message"]
+
+
+async def test_no_retry_trigger_is_a_503_that_says_do_not_retry(h):
+    sim = await h.sim()
+    with pytest.raises(openai.InternalServerError) as caught:
+        await ask(h.client(sim), "SIMULATE_NO_RETRY")
+    assert caught.value.status_code == 503 and caught.value.response.headers["x-should-retry"] == "false"
+    assert sim.stats()["sk-test-1"].server_errors == 1
+
+
+async def test_should_retry_trigger_is_a_400_that_says_retry(h):
+    sim = await h.sim()
+    with pytest.raises(openai.BadRequestError) as caught:
+        await ask(h.client(sim), "SIMULATE_SHOULD_RETRY")
+    assert caught.value.response.headers["x-should-retry"] == "true"
+
+
+@pytest.mark.parametrize("prompt", ["SIMULATE_NO_RETRY", "SIMULATE_LONG_RETRY_AFTER"])
+async def test_the_sdks_own_retries_give_up_on_these_shapes_at_once(local, prompt):
+    # Proof the shapes mean to openai-python what they mean to a real provider: it obeys
+    # x-should-retry: false, and will not wait out a Retry-After above its 2-minute maximum.
+    sim = await local.sim()
+    with pytest.raises(openai.APIStatusError):
+        await ask(local.client(sim, max_retries=3), prompt)
+    assert sim.stats()["sk-test-1"].requests == 1
+
+
+async def test_triggers_come_before_the_fault_draw(local):
+    sim = await local.sim(p_5xx=1.0)
+    with pytest.raises(openai.PermissionDeniedError):
+        await ask(local.client(sim), "SIMULATE_MODERATION")
+    assert sim.stats()["sk-test-1"].server_errors == 0
+
+
+async def test_reasoning_models_refuse_max_tokens_and_temperature_but_take_max_completion_tokens(h):
+    sim = await h.sim(reasoning_models=frozenset({"o3-mini"}))
+    client = h.client(sim)
+    with pytest.raises(openai.BadRequestError) as caught:
+        await ask(client, "1 + 1", model="o3-mini", max_tokens=10)
+    assert caught.value.body == {"message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                                            "Use 'max_completion_tokens' instead.",
+                                 "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}
+    with pytest.raises(openai.BadRequestError) as caught:
+        await ask(client, "1 + 1", model="o3-mini", temperature=0.2)
+    assert (caught.value.code, caught.value.param) == ("unsupported_value", "temperature")
+    assert caught.value.body["message"] == ("Unsupported value: 'temperature' does not support 0.2 with this model. "
+                                            "Only the default (1) value is supported.")
+    reply = await ask(client, "1 + 1", model="o3-mini", max_completion_tokens=10, temperature=1)
+    assert reply.choices[0].message.content == "2"
+    await ask(client, "1 + 1", model="simulated", max_tokens=10, temperature=0.2)  # other models take both
+    assert "o3-mini" in [m.id async for m in client.models.list()]
 
 
 # --- Injected faults --------------------------------------------------------------------------
@@ -525,7 +643,7 @@ async def test_client_points_at_a_base_url_that_cannot_leak():
 
 async def test_demo_mode_shares_one_default_simulator():
     sim = demo_simulator()
-    assert sim is demo_simulator() and sim.config == SimulatorConfig()
+    assert sim is demo_simulator() and sim.config == SimulatorConfig(history=DEMO_HISTORY)
     client = sim.client("sim-key-1", max_retries=0)
     try:
         assert (await ask(client, "2 + 3 x 4")).choices[0].message.content == "14"

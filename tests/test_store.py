@@ -101,3 +101,57 @@ def test_a_second_thread_sees_rows_as_they_are_written(store):
     t.start()
     t.join()
     assert [r["row"] for r in store.results(run_id)] == [1]
+
+
+def test_a_later_migration_that_adds_a_column_breaks_no_write(tmp_path, monkeypatch):
+    from core import store as store_module
+    from core.spec import RunSpec
+
+    def m999_add_column(db):  # type: ignore[no-untyped-def]
+        db.execute("ALTER TABLE results ADD COLUMN reviewed INTEGER")
+        db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, m999_add_column])
+    s = RunStore(tmp_path / "d")
+    run_id = s.create_run(RunSpec(template="{q}"), pd.DataFrame({"q": ["a", "b"]}), [])
+    s.record_result(run_id, RowResult(row=0, status="ok", output="x"), cache_key="k")
+    assert s.get_run(run_id).ok == 1 and s.results_table(run_id)["output"][0] == "x"
+    assert s._conn().execute("SELECT name FROM migrations WHERE name = 'm999_add_column'").fetchone()
+    s.close()
+
+
+def test_a_large_run_is_created_and_deleted_in_short_transactions_while_others_write(tmp_path, monkeypatch):
+    import threading
+
+    from core import constants as C
+    from core.spec import RunSpec
+
+    monkeypatch.setattr(C, "STORE_CHUNK_ROWS", 1_000)
+    s = RunStore(tmp_path / "d")
+    other = s.create_run(RunSpec(template="{q}"), pd.DataFrame({"q": ["a"] * 10}), [])
+    commits: list[str] = []
+    s._conn().set_trace_callback(lambda sql: commits.append("create") if sql.strip().upper() == "COMMIT" else None)
+    seen_while_creating: list[bool] = []
+    stop = threading.Event()
+
+    def writer() -> None:  # another run keeps committing meanwhile
+        i = 0
+        while not stop.is_set():
+            s.record_result(other, RowResult(row=i % 10, status="ok", output=str(i)))
+            commits.append("other")
+            seen_while_creating.append(any(r.status == "creating" for r in s.list_runs()))
+            i += 1
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        big = s.create_run(RunSpec(template="{q}"), pd.DataFrame({"q": [str(i) for i in range(20_000)]}), [])
+    finally:
+        stop.set()
+        t.join()
+    assert commits.count("create") >= 20  # 20 chunks, each its own transaction
+    assert not any(seen_while_creating)  # a half-created run is never listed
+    assert s.get_run(big).status == "paused" and len(s.pending_rows(big)) == 20_000
+    s.delete_run(big)
+    assert s.get_run(big) is None and s._conn().execute("SELECT COUNT(*) FROM inputs WHERE run_id = ?", (big,)).fetchone()[0] == 0
+    s.close()

@@ -11,8 +11,9 @@ same way).
             return asyncio.get_running_loop().time()
         assert vrun(main) == pytest.approx(4.9)
 
-Real I/O still works: the selector is polled first, and when nothing is scheduled at all (the
-loop waits only for a thread or a socket) it waits for real, up to `idle_real_s`. A loop that is
+Real I/O still works: the selector is polled first; while a thread started with
+`run_in_executor` (`asyncio.to_thread`) is working, the clock stands still and the loop waits for
+it for real; when nothing is scheduled at all it waits for real, up to `idle_real_s`. A loop that is
 idle for that long, or whose clock passes `max_virtual_s`, is a hang, and `vrun` says so instead
 of blocking the suite.
 """
@@ -49,6 +50,10 @@ class _VirtualSelector:
         events = self._inner.select(0)
         if events or timeout == 0:
             return events
+        if self._loop.threads_busy():
+            # A thread (asyncio.to_thread, getaddrinfo, the SDK's platform probe) is working in
+            # real time: the clock waits for it, as it would if the thread were instant.
+            return self._inner.select(self._loop.idle_real_s if timeout is None else min(timeout, 0.05) or 0.05)
         if timeout is None:
             # Nothing scheduled: only a thread or a socket can wake the loop. Wait for real.
             events = self._inner.select(self._loop.idle_real_s)
@@ -66,12 +71,22 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     def __init__(self, *, max_virtual_s: float = 24 * 3600.0, idle_real_s: float = 30.0) -> None:
         super().__init__()
         self._now = 0.0
+        self._jobs: set[asyncio.Future[Any]] = set()
         self.max_virtual_s = max_virtual_s
         self.idle_real_s = idle_real_s
         self._selector = _VirtualSelector(self._selector, self)  # type: ignore[assignment]
 
     def time(self) -> float:
         return self._now
+
+    def run_in_executor(self, executor: Any, func: Any, *args: Any) -> asyncio.Future[Any]:
+        future = super().run_in_executor(executor, func, *args)
+        self._jobs.add(future)
+        future.add_done_callback(self._jobs.discard)
+        return future
+
+    def threads_busy(self) -> bool:
+        return any(not f.done() for f in self._jobs)
 
     def advance(self, seconds: float) -> None:
         self._now += seconds
@@ -86,6 +101,7 @@ def vrun(main: Callable[[], Awaitable[T]], **loop_options: float) -> T:
         asyncio.set_event_loop(loop)
         return loop.run_until_complete(main())
     finally:
+        loop.max_virtual_s = float("inf")  # cleaning up after a hang must not hang again
         try:
             pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
             for task in pending:

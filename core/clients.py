@@ -1,0 +1,29 @@
+"""One `openai.AsyncOpenAI` client per key: how the engine and the key check reach a provider."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import openai
+
+from .keys import KeyEntry
+
+__all__ = ["ClientFactory", "default_client_factory"]
+
+ClientFactory = Callable[[KeyEntry, float], openai.AsyncOpenAI]
+
+
+def default_client_factory(entry: KeyEntry, timeout: float) -> openai.AsyncOpenAI:
+    """The SDK's own retries are off: the engine owns retries, since only the engine can move a
+    row to another key. aiohttp was the fastest transport measured."""
+    if entry.simulated:
+        from .simulator import demo_simulator
+
+        return demo_simulator().client(entry.api_key, timeout=timeout, max_retries=0)
+    return openai.AsyncOpenAI(
+        api_key=entry.api_key,
+        base_url=entry.base_url,
+        timeout=timeout,
+        max_retries=0,
+        http_client=openai.DefaultAioHttpClient(),
+    )
