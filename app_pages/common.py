@@ -403,6 +403,10 @@ def _say(said: core.Explained) -> str:
     if code == "finished":
         parts = [t(f"msg.finished.{k}", n=params[k]) for k in ("ok", "unparsed", "failed", "from_cache") if k in params]
         return t("msg.finished", parts="，".join(parts))
+    if code in ("too_large_tpm",):
+        params["per"] = t(f"msg.per.{params['per']}") if f"msg.per.{params['per']}" in STRINGS else params["per"]
+    if code == "all_keys_dead" and not said.inner:
+        return t("msg.all_keys_dead.plain")
     if code == "dropped_rows":
         params["where"] = t(f"msg.where.{params['where']}")
     if code == "dropped_columns":
@@ -419,6 +423,9 @@ def cause_text(cause: core.FailureCause) -> str:
     if code == "http":
         status = params.get("status", "")
         return t(f"cause.http.{status}") if f"cause.http.{status}" in STRINGS else t("cause.http", status=status)
+    if code == "too_large_tpm":
+        per = params.get("per", "")
+        params = {"per": t(f"msg.per.{per}") if f"msg.per.{per}" in STRINGS else per}
     if code and f"cause.{code}" in STRINGS:
         return t(f"cause.{code}", **params)
     return say(core.root_cause(cause.example).text)

@@ -13,6 +13,7 @@ from .errors import InputError
 from .exports import EXPORT_FORMATS, export_bytes, export_file_name, to_csv_bytes, to_jsonl_bytes, to_xlsx_bytes, write_export
 from .gate_view import PACE_TEXTS, GateView, PaceSource
 from .keycheck import KeyCheck, check_keys, check_keys_async
+from .keyverdict import DIAGNOSES, KeyDiagnosis, diagnose
 from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, KeyInfo, demo_pool, expected_rpm, make_pool, mask_key, parse_keys, pool_from_env
 from .limits import GateRegistry, KeyGate
 from .messages import Explained, explain, host_of, root_cause
@@ -33,6 +34,7 @@ __all__ = [
     "EXPORT_FORMATS", "export_bytes", "export_file_name", "to_csv_bytes", "to_jsonl_bytes", "to_xlsx_bytes", "write_export",
     "PACE_TEXTS", "GateView", "PaceSource",
     "KeyCheck", "check_keys", "check_keys_async",
+    "DIAGNOSES", "KeyDiagnosis", "diagnose",
     "PROVIDER_PRESETS", "SIMULATED_PROVIDER", "KeyEntry", "KeyInfo", "demo_pool", "expected_rpm", "make_pool", "mask_key", "parse_keys", "pool_from_env",
     "GateRegistry", "KeyGate",
     "answers_match", "parse_output",

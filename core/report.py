@@ -70,8 +70,9 @@ def _cause_key(error: str | None) -> tuple[str, tuple[tuple[str, str], ...], Exp
         keep = {"host": cause.params.get("host", "")}
     elif cause.code == "http":
         keep = {"status": cause.params.get("status", "")}
-    elif cause.code == "missing_fields":
-        keep = {"fields": cause.params.get("fields", "")}
+    elif cause.code in ("missing_fields", "refused_setting", "too_large_tpm"):
+        name = {"missing_fields": "fields", "refused_setting": "setting", "too_large_tpm": "per"}[cause.code]
+        keep = {name: cause.params.get(name, "")}
     elif cause.code == "":
         keep = {"text": cause.text[:200]}
     else:

@@ -243,3 +243,39 @@ def test_the_demo_costs_nothing_and_a_test_run_makes_the_estimate_close(at):
     run_until_finished(at, "run_all")
     used = tokens(metric(at, "Tokens"))
     assert abs(estimate - used) / used < 0.15, (estimate, used)  # it was 35,224 for 5,584
+
+
+# --- keys ---------------------------------------------------------------------------------------
+
+
+def test_test_keys_tests_the_keys_in_the_box_and_says_why_each_fails(at, sim_server):
+    server = sim_server("--dead-key", "sk-dead-0123456789abcd", "--no-quota-key", "sk-broke-0123456789abcd", "--model", "simulated")
+    on(at, "keys")
+    at.selectbox(key="provider").set_value(LOCAL).run()
+    at.text_input(key="base_url").set_value(server.base_url).run()
+    at.text_input(key="model").set_value("simulated").run()
+    at.text_area(key="keys_text").set_value("sk-dead-0123456789abcd\nsk-broke-0123456789abcd\nsk-good-0123456789abcd").run()
+    at.button(key="test_keys").click().run()  # not added first: Test keys adds them
+    assert at.session_state["user_keys"] == ["sk-dead-0123456789abcd", "sk-broke-0123456789abcd", "sk-good-0123456789abcd"]
+    results = list(at.dataframe[0].value["Test result"])
+    assert results[:2] == ["✗ wrong key", "✗ no quota"] and results[2].startswith("✓ works (")
+    said = [e.value.replace("\\", "") for e in at.error]
+    assert any("does not accept this key (401)" in e and "What to do: Copy the key again in full" in e and "The provider said: Incorrect API key provided" in e for e in said), said
+    assert any("no quota or balance left" in e and "Add credit" in e for e in said), said
+    assert any("The key works" in s.value.replace("\\", "") for s in at.success)
+
+
+def test_test_keys_never_reports_the_simulated_keys_as_the_users(at):
+    on(at, "keys")
+    at.button(key="test_keys").click().run()
+    assert "no keys of yours to test" in at.info[-1].value
+    assert list(at.dataframe[0].value["Test result"]) == [""] * 4 and not at.success
+
+
+def test_a_closed_port_is_named_as_nothing_listening_with_what_to_do(at):
+    on(at, "keys")
+    at.selectbox(key="provider").set_value(LOCAL).run()
+    at.text_input(key="base_url").set_value(f"http://127.0.0.1:{free_port()}/v1").run()
+    at.button(key="test_keys").click().run()
+    said = " ".join(e.value.replace("\\", "") for e in at.error)
+    assert "Nothing is listening at 127.0.0.1" in said and "Start the local server" in said
