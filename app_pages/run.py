@@ -32,6 +32,7 @@ from app_pages.common import (
     store,
     template_problems,
 )
+from app_pages import charts
 from app_pages.i18n import pace_text, t
 from app_pages.results import shown_results
 
@@ -268,6 +269,16 @@ def results_panel() -> None:
         st.caption(t("run.table_note", n=TABLE_ROWS, total=record.n_rows))
 
 
+@st.fragment(run_every=3.0 if live else None)
+def charts_panel() -> None:
+    report = core.run_report(store(), run_id)
+    if report is None or not (report.throughput or report.causes or report.judged):
+        return
+    st.subheader(t("charts.title"))
+    charts.draw(report, core.run_progress(store(), run_id, runner()))  # a run of this process knows its keys' pace
+
+
+charts_panel()
 st.subheader(t("run.results"))
 results_panel()
 

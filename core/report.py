@@ -185,7 +185,8 @@ def run_report(store: RunStore, run_id: str) -> RunReport | None:
     if record is None:
         return None
     throughput, bucket = _throughput(store, run_id)
-    limit = sum(k.rpm for k in record.keys) / 60.0 if record.keys else None
+    # The keys' set ceilings together; Auto keys (rpm None) have a pace the live run knows, not the store.
+    limit = sum(k.rpm for k in record.keys) / 60.0 if record.keys and all(k.rpm for k in record.keys) else None
     confusion: dict[str, dict[str, int]] = {}
     spec = record.spec
     if spec.label_column and spec.label_column in record.columns and record.judged:

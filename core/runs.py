@@ -60,7 +60,7 @@ def validate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry]) -
 
 def _output_per_row(sample: pd.DataFrame, spec: RunSpec, measured: tuple[float, int] | None) -> tuple[float, str, int]:
     """Output tokens per answer, and what that number rests on (see RunEstimate.out_basis)."""
-    if measured is not None and measured[1] > 0:
+    if measured is not None and measured[1] > 0 and measured[0] > 0:  # 0: a provider that reports no usage
         return measured[0], "measured", measured[1]
     label = None
     if spec.label_column and spec.label_column in sample.columns and len(sample):

@@ -279,3 +279,48 @@ def test_a_closed_port_is_named_as_nothing_listening_with_what_to_do(at):
     at.button(key="test_keys").click().run()
     said = " ".join(e.value.replace("\\", "") for e in at.error)
     assert "Nothing is listening at 127.0.0.1" in said and "Start the local server" in said
+
+
+# --- pictures -----------------------------------------------------------------------------------
+
+
+def charts(app: AppTest) -> list[str]:
+    """Each Altair chart drawn, as its spec followed by its data (Streamlit sends the data apart, as Arrow)."""
+    import pyarrow as pa
+
+    drawn = []
+    for e in app.get("vega_lite_chart"):
+        tables = [pa.ipc.open_stream(d.data.data).read_pandas().to_json(orient="records") for d in e.proto.datasets]
+        drawn.append(e.proto.spec + "\n" + "\n".join(tables))
+    return drawn
+
+
+def test_the_run_page_draws_speed_against_the_limit_latency_and_accuracy(at):
+    on(at, "keys")
+    at.number_input(key="rpm").set_value(900).run()  # a ceiling: the limit line is 4 keys x 900/min = 60/s
+    on(at, "run")
+    at.number_input(key="first_n").set_value(40).run()
+    run_until_finished(at)
+    specs = charts(at)
+    assert len(specs) == 3, specs  # rows per second, latency, accuracy
+    assert '"limit":60.0' in specs[0] and '"rate"' in specs[0]
+    assert '"from"' in specs[1] and '"to"' in specs[1]  # a histogram of seconds per answer
+    assert '"right"' in specs[2] and '"wrong"' in specs[2]
+
+
+def test_failures_are_drawn_by_cause_and_a_few_label_classes_get_a_confusion_matrix(at, tmp_path):
+    import core as c
+
+    store = c.RunStore(tmp_path / "data")
+    frame = c.read_table(("text,label\n" + "".join(f"t{i},{('yes', 'no')[i % 2]}\n" for i in range(6))).encode(), "yn.csv")
+    run_id = store.create_run(c.RunSpec(template="Say {text}", label_column="label"), frame, [k.info() for k in c.demo_pool(1)])
+    for i, out in enumerate(["yes", "no", "no", "no"]):
+        store.record_result(run_id, c.RowResult(i, "ok", output=out, latency_ms=100, correct=c.answers_match(out, ("yes", "no")[i % 2])))
+    for i in (4, 5):
+        store.record_result(run_id, c.RowResult(i, "failed", error="Failed after 4 attempts: The request timed out (the provider may still bill it)"))
+    store.set_status(run_id, "done")
+    open_run(at, run_id)
+    specs = charts(at)
+    assert any('"timed out"' in s for s in specs)  # failures by cause
+    confusion = next(s for s in specs if '"label"' in s and '"answer"' in s)
+    assert '{"label":"yes","answer":"no","rows":1}' in confusion
