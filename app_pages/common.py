@@ -159,9 +159,11 @@ def template_problems(columns: list[str]) -> list[str]:
     return [plain(problem_text(p)) for p in template.problems(columns)]
 
 
-def spec() -> RunSpec:
-    """The run settings from the Prompt and Run pages; InputError if they are not usable."""
+def spec(entries: Sequence[KeyEntry] = ()) -> RunSpec:
+    """The run settings from the Prompt and Run pages; InputError if they are not usable. On
+    the simulated provider (`entries` all simulated) nothing is paid, whatever price was set."""
     s = st.session_state
+    free = bool(entries) and all(e.simulated for e in entries)
     json_fields = tuple(f.strip() for f in (s["json_fields"] or "").split(",") if f.strip()) if s["output_mode"] == "json" else ()
     return RunSpec(
         template=s["template"],
@@ -175,8 +177,8 @@ def spec() -> RunSpec:
         auto_concurrency=bool(s["auto_concurrency"]),
         max_attempts=int(s["max_attempts"]),
         use_cache=bool(s["use_cache"]),
-        price_in=s["price_in"],
-        price_out=s["price_out"],
+        price_in=None if free else s["price_in"],
+        price_out=None if free else s["price_out"],
     )
 
 
@@ -401,6 +403,10 @@ def _say(said: core.Explained) -> str:
     if code == "finished":
         parts = [t(f"msg.finished.{k}", n=params[k]) for k in ("ok", "unparsed", "failed", "from_cache") if k in params]
         return t("msg.finished", parts="，".join(parts))
+    if code in ("too_large_tpm",):
+        params["per"] = t(f"msg.per.{params['per']}") if f"msg.per.{params['per']}" in STRINGS else params["per"]
+    if code == "all_keys_dead" and not said.inner:
+        return t("msg.all_keys_dead.plain")
     if code == "dropped_rows":
         params["where"] = t(f"msg.where.{params['where']}")
     if code == "dropped_columns":
@@ -417,6 +423,9 @@ def cause_text(cause: core.FailureCause) -> str:
     if code == "http":
         status = params.get("status", "")
         return t(f"cause.http.{status}") if f"cause.http.{status}" in STRINGS else t("cause.http", status=status)
+    if code == "too_large_tpm":
+        per = params.get("per", "")
+        params = {"per": t(f"msg.per.{per}") if f"msg.per.{per}" in STRINGS else per}
     if code and f"cause.{code}" in STRINGS:
         return t(f"cause.{code}", **params)
     return say(core.root_cause(cause.example).text)

@@ -9,6 +9,7 @@ import streamlit as st
 import core
 from app_pages.common import (
     app_password,
+    plain,
     pool,
     preset_pool,
     runner,
@@ -63,11 +64,18 @@ with limits_col:
     st.number_input(t("keys.tpm"), min_value=0, max_value=100_000_000, step=1000, key="tpm", persist_state=KEEP, help=t("keys.tpm_help"))
     st.checkbox(t("keys.shared"), key="shared_limit", persist_state=KEEP, help=t("keys.shared_help"))
 
+def test_keys() -> None:
+    """Test what is in the box too: keys typed but not yet added are added first."""
+    if core.parse_keys(st.session_state.get("keys_text", "")):
+        add_keys()
+    st.session_state["test_requested"] = True
+
+
 try:
     entries, source = pool()
-except core.InputError as exc:
+except core.InputError as exc:  # e.g. a provider that needs a key, and none yet
     show_input_error(exc)
-    st.stop()
+    entries, source = [], ""
 
 st.subheader(t("keys.pool"))
 if source == "simulated":
@@ -75,27 +83,56 @@ if source == "simulated":
 elif source == "preset":
     st.success(t("keys.preset_note", n=len(entries), provider=entries[0].provider), icon=":material/lock:")
 
+# The simulated keys are nobody's: "Test keys" never tests them as if they were the user's.
+testable = entries if source in ("user", "preset") else []
+checks = {c.fingerprint: c for c in st.session_state.get("key_checks", [])}
+if st.session_state.pop("test_requested", False):
+    if testable:
+        with st.spinner(t("keys.testing")):
+            found = core.check_keys(testable)
+        checks = {c.fingerprint: c for c in found}
+        st.session_state["key_checks"] = found
+    else:
+        st.info(t("keys.nothing_to_test"), icon=":material/info:")
+
 gates = runner().gates
-rows = []
+rows, verdicts = [], []
 for e in entries:
     view = gates.view(e.info())  # what a run in this process learnt about the key, if one used it
     rpm = t("keys.rpm_auto") if e.rpm is None else f"≤ {e.rpm:,}"
-    rows.append({t("keys.col.key"): e.masked, t("keys.col.provider"): e.provider, t("keys.col.model"): e.model, t("keys.col.rpm"): rpm, t("keys.col.pace"): pace_text(view) if view else ""})
-results = {c.fingerprint: c for c in st.session_state.get("key_checks", [])}
-for row, entry in zip(rows, entries):
-    check = results.get(entry.fingerprint)
-    row[t("keys.col.test")] = check.message if check else ""
-st.dataframe(pd.DataFrame(rows), hide_index=True, key="key_table")
+    row = {t("keys.col.key"): e.masked, t("keys.col.provider"): e.provider, t("keys.col.model"): e.model, t("keys.col.rpm"): rpm, t("keys.col.pace"): pace_text(view) if view else ""}
+    check = checks.get(e.fingerprint) if e in testable else None
+    if check is not None:
+        diagnosis = core.diagnose(check, e.base_url, e.model)
+        row[t("keys.col.test")] = t(f"keys.short.{diagnosis.code}", **diagnosis.params)
+        verdicts.append((e, diagnosis))
+    else:
+        row[t("keys.col.test")] = ""
+    rows.append(row)
+if rows:
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="key_table")
 
 buttons = st.container(horizontal=True)
-if buttons.button(t("keys.test"), key="test_keys", icon=":material/network_check:", type="primary"):
-    with st.spinner(t("keys.testing")):
-        st.session_state["key_checks"] = core.check_keys(entries)
-    st.rerun()
+buttons.button(t("keys.test"), key="test_keys", on_click=test_keys, icon=":material/network_check:", type="primary", help=t("keys.test_help"))
 if source == "user" and st.session_state["user_keys"]:
     with buttons.popover(t("keys.remove"), icon=":material/delete:"):
         for i, key in enumerate(st.session_state["user_keys"]):
             st.button(core.mask_key(key), key=f"remove_key_{i}", on_click=remove_key, args=(key,))
+
+if verdicts:
+    # Each verdict in full, where it can be read: the cause, what to do, the provider's words.
+    st.subheader(t("keys.verdicts"))
+    for e, diagnosis in verdicts:
+        good = diagnosis.code in ("ok", "rate_limited")
+        lines = [f"**{plain(e.masked)}** · {plain(t(f'keys.why.{diagnosis.code}', **diagnosis.params))}"]
+        if not diagnosis.code == "ok":
+            lines.append(plain(t("keys.todo", todo=t(f"keys.todo.{diagnosis.code}", **diagnosis.params))))
+        if diagnosis.detail:
+            said = "keys.network_said" if diagnosis.code in ("dns", "refused", "unreachable") else "keys.provider_said"
+            lines.append(plain(t(said, detail=diagnosis.detail)))
+        with st.container(key=f"verdict_{e.fingerprint}"):
+            (st.success if good else st.error)("  \n".join(lines), icon=":material/check_circle:" if good else ":material/error:")
+
 if preset_pool() and source == "user":
     st.caption(t("keys.preset_available"))
 if server_keys() and app_password() is None:

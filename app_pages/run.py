@@ -32,6 +32,7 @@ from app_pages.common import (
     store,
     template_problems,
 )
+from app_pages import charts
 from app_pages.i18n import pace_text, t
 from app_pages.results import shown_results
 
@@ -45,7 +46,7 @@ def start(first_rows: int | None) -> None:
     current = dataset()
     try:
         entries, _ = pool()
-        handle = core.start_run(store(), current["table"].frame, spec(), entries, file_name=current["name"], first_rows=first_rows, runner=runner())
+        handle = core.start_run(store(), current["table"].frame, spec(entries), entries, file_name=current["name"], first_rows=first_rows, runner=runner())
     except core.InputError as exc:
         st.session_state["start_error"] = input_error_text(exc)
         return
@@ -89,8 +90,11 @@ with st.container(border=True, key="run_settings"):
         p1, p2 = st.columns(2)
         known_in, known_out = core.MODEL_PRICES.get(entries[0].model if entries else st.session_state["model"], (0.0, 0.0))
         # Empty means the built-in price of the model; a number is the user's own.
-        p1.number_input(t("run.price_in"), min_value=0.0, step=0.05, format="%.4f", key="price_in", placeholder=f"{known_in:.4f}", persist_state=KEEP, help=t("run.price_help"))
-        p2.number_input(t("run.price_out"), min_value=0.0, step=0.05, format="%.4f", key="price_out", placeholder=f"{known_out:.4f}", persist_state=KEEP, help=t("run.price_help"))
+        free = source == "simulated"  # the simulated provider costs nothing, whatever is typed here
+        p1.number_input(t("run.price_in"), min_value=0.0, step=0.05, format="%.4f", key="price_in", placeholder=f"{known_in:.4f}", persist_state=KEEP, help=t("run.price_help"), disabled=free)
+        p2.number_input(t("run.price_out"), min_value=0.0, step=0.05, format="%.4f", key="price_out", placeholder=f"{known_out:.4f}", persist_state=KEEP, help=t("run.price_help"), disabled=free)
+        if free:
+            st.caption(t("run.price_free"))
         st.checkbox(t("run.use_cache"), key="use_cache", persist_state=KEEP, help=t("run.use_cache_help"))
 
     ready = False
@@ -105,7 +109,7 @@ with st.container(border=True, key="run_settings"):
         try:
             if pool_error is not None:
                 raise pool_error
-            run_spec = spec()
+            run_spec = spec(entries)
             core.validate_run(current["table"].frame, run_spec, entries)
             ready = True
         except core.InputError as exc:
@@ -115,12 +119,16 @@ with st.container(border=True, key="run_settings"):
                 d.page_link("app_pages/keys.py", label=t("run.go_to_keys"), icon=":material/key:")
                 d.button(t("run.use_demo"), key="use_demo_provider", on_click=use_simulated_provider, icon=":material/science:")
     if ready:
-        est = core.estimate_run(current["table"].frame, run_spec, entries)
+        frame = current["table"].frame
+        # Output tokens from what a test run of this prompt and model measured, if one ran.
+        measured = core.measured_output(store(), run_spec, entries[0].model, [str(c) for c in frame.columns])
+        est = core.estimate_run(frame, run_spec, entries, measured=measured)
         e1, e2, e3, e4 = st.columns(4)
         e1.metric(t("run.est_requests"), f"{est.requests:,}")
         e2.metric(t("run.est_tokens"), f"{est.tokens_in + est.tokens_out:,}", help=t("run.est_tokens_help", tin=est.tokens_in, tout=est.tokens_out))
         e3.metric(t("run.est_cost"), fmt_money(est.cost), help=t("run.est_cost_help"))
         e4.metric(t("run.est_time"), fmt_duration(est.seconds), help=t(f"run.limited_by.{est.limited_by}", keys=len(entries)))
+        st.caption(t(f"run.est_basis.{est.out_basis}", n=est.sample, per=est.out_per_row), help=t("run.est_basis_help"))
         if source == "simulated":
             st.caption(t("common.simulated_note"))
         # One run at a time from a tab: a second click must not pay for the same rows again.
@@ -178,7 +186,8 @@ def progress_panel() -> None:
     moving = handle is not None and snap.state == "running" and snap.rows_per_s > 0
     m[3].metric(t("run.speed"), f"{snap.rows_per_s:.1f}/s" if moving else "–", help=t("run.speed_help"))
     m[4].metric(t("run.eta"), fmt_duration(snap.eta_s) if moving else "–")
-    m[5].metric(t("run.cost"), fmt_money(snap.cost), help=t("run.projected", cost=fmt_money(snap.projected_cost)))
+    free = snap.simulated or record.simulated  # runs from before the simulator was priced at $0 too
+    m[5].metric(t("run.cost"), fmt_money(0.0 if free else snap.cost), help=t("run.projected", cost=fmt_money(0.0 if free else snap.projected_cost)))
     n = st.columns(6)
     n[0].metric(t("run.in_flight"), f"{snap.in_flight:,}")
     n[1].metric(t("run.tokens"), f"{snap.tokens_in + snap.tokens_out:,}")
@@ -265,6 +274,16 @@ def results_panel() -> None:
         st.caption(t("run.table_note", n=TABLE_ROWS, total=record.n_rows))
 
 
+@st.fragment(run_every=3.0 if live else None)
+def charts_panel() -> None:
+    report = core.run_report(store(), run_id)
+    if report is None or not (report.throughput or report.causes or report.judged):
+        return
+    st.subheader(t("charts.title"))
+    charts.draw(report, core.run_progress(store(), run_id, runner()))  # a run of this process knows its keys' pace
+
+
+charts_panel()
 st.subheader(t("run.results"))
 results_panel()
 

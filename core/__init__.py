@@ -13,12 +13,13 @@ from .errors import InputError
 from .exports import EXPORT_FORMATS, export_bytes, export_file_name, to_csv_bytes, to_jsonl_bytes, to_xlsx_bytes, write_export
 from .gate_view import PACE_TEXTS, GateView, PaceSource
 from .keycheck import KeyCheck, check_keys, check_keys_async
+from .keyverdict import DIAGNOSES, KeyDiagnosis, diagnose
 from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, KeyInfo, demo_pool, expected_rpm, make_pool, mask_key, parse_keys, pool_from_env
 from .limits import GateRegistry, KeyGate
 from .messages import Explained, explain, host_of, root_cause
 from .output import answers_match, parse_output
 from .progress import KeyStatus, ProgressSnapshot
-from .report import FailureCause, RunOutcome, RunReport, failure_causes, output_tokens_sample, run_outcome, run_report
+from .report import FailureCause, RunOutcome, RunReport, failure_causes, measured_output, output_tokens_sample, run_outcome, run_report
 from .runner import Runner, RunHandle, get_runner
 from .runs import RunEstimate, effective_status, estimate_run, resume_run, run_progress, start_run, validate_run
 from .spec import RunSpec
@@ -33,12 +34,13 @@ __all__ = [
     "EXPORT_FORMATS", "export_bytes", "export_file_name", "to_csv_bytes", "to_jsonl_bytes", "to_xlsx_bytes", "write_export",
     "PACE_TEXTS", "GateView", "PaceSource",
     "KeyCheck", "check_keys", "check_keys_async",
+    "DIAGNOSES", "KeyDiagnosis", "diagnose",
     "PROVIDER_PRESETS", "SIMULATED_PROVIDER", "KeyEntry", "KeyInfo", "demo_pool", "expected_rpm", "make_pool", "mask_key", "parse_keys", "pool_from_env",
     "GateRegistry", "KeyGate",
     "answers_match", "parse_output",
     "Explained", "explain", "host_of", "root_cause",
     "KeyStatus", "ProgressSnapshot",
-    "FailureCause", "RunOutcome", "RunReport", "failure_causes", "output_tokens_sample", "run_outcome", "run_report",
+    "FailureCause", "RunOutcome", "RunReport", "failure_causes", "measured_output", "output_tokens_sample", "run_outcome", "run_report",
     "Runner", "RunHandle", "get_runner",
     "RunEstimate", "effective_status", "estimate_run", "resume_run", "run_progress", "start_run", "validate_run",
     "RunSpec",

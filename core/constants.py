@@ -120,5 +120,5 @@ MODEL_PRICES: dict[str, tuple[float, float]] = {
     "qwen-turbo": (0.04, 0.08),
     "moonshot-v1-8k": (1.66, 1.66),
     "glm-4-flash": (0.0, 0.0),
-    "simulated": (0.15, 0.60),
+    "simulated": (0.0, 0.0),  # the built-in demo provider: nothing is paid, so nothing is shown
 }

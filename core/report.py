@@ -20,9 +20,10 @@ from datetime import datetime
 
 from .messages import Explained, explain, root_cause
 from .output import answers_match
+from .spec import RunSpec
 from .store import RunStore
 
-__all__ = ["RunOutcome", "run_outcome", "FailureCause", "failure_causes", "RunReport", "run_report", "output_tokens_sample", "MAX_CLASSES"]
+__all__ = ["RunOutcome", "run_outcome", "FailureCause", "failure_causes", "RunReport", "run_report", "output_tokens_sample", "measured_output", "MAX_CLASSES"]
 
 MAX_CLASSES = 8  # a label column with at most this many values gets a confusion matrix
 MAX_THROUGHPUT_POINTS = 240  # seconds are merged into wider buckets past this
@@ -69,8 +70,9 @@ def _cause_key(error: str | None) -> tuple[str, tuple[tuple[str, str], ...], Exp
         keep = {"host": cause.params.get("host", "")}
     elif cause.code == "http":
         keep = {"status": cause.params.get("status", "")}
-    elif cause.code == "missing_fields":
-        keep = {"fields": cause.params.get("fields", "")}
+    elif cause.code in ("missing_fields", "refused_setting", "too_large_tpm"):
+        name = {"missing_fields": "fields", "refused_setting": "setting", "too_large_tpm": "per"}[cause.code]
+        keep = {name: cause.params.get(name, "")}
     elif cause.code == "":
         keep = {"text": cause.text[:200]}
     else:
@@ -183,7 +185,8 @@ def run_report(store: RunStore, run_id: str) -> RunReport | None:
     if record is None:
         return None
     throughput, bucket = _throughput(store, run_id)
-    limit = sum(k.rpm for k in record.keys) / 60.0 if record.keys else None
+    # The keys' set ceilings together; Auto keys (rpm None) have a pace the live run knows, not the store.
+    limit = sum(k.rpm for k in record.keys) / 60.0 if record.keys and all(k.rpm for k in record.keys) else None
     confusion: dict[str, dict[str, int]] = {}
     spec = record.spec
     if spec.label_column and spec.label_column in record.columns and record.judged:
@@ -207,3 +210,15 @@ def output_tokens_sample(store: RunStore, run_ids: Sequence[str]) -> tuple[float
         store, f"SELECT SUM(tokens_out), COUNT(*) FROM results WHERE run_id IN ({marks}) AND status != 'failed'", list(run_ids)
     )[0]
     return (total / n, n) if n else None
+
+
+def measured_output(store: RunStore, spec: RunSpec, model: str, columns: Sequence[str], *, recent: int = 50) -> tuple[float, int] | None:
+    """What earlier runs of this prompt, model and table shape measured (a "Test N rows" run
+    first of all): mean output tokens per answer and how many answers. None if none ran."""
+    same = [
+        r.id
+        for r in store.list_runs(limit=recent)
+        if r.keys and r.keys[0].model == model and list(r.columns) == list(columns)
+        and (r.spec.template, r.spec.system, r.spec.json_fields, r.spec.max_tokens) == (spec.template, spec.system, spec.json_fields, spec.max_tokens)
+    ]  # fmt: skip
+    return output_tokens_sample(store, same)

@@ -325,6 +325,11 @@ def test_resuming_a_run_made_with_real_keys_asks_for_them_instead_of_using_the_d
 
 
 def test_the_price_can_be_edited_and_the_cache_turned_off_for_a_run(at):
+    from tests.conftest import free_port
+
+    on(at, "app_pages/keys.py")  # a real provider: the simulated one is free whatever the price says
+    at.selectbox(key="provider").set_value("vLLM / llama.cpp (local)").run()
+    at.text_input(key="base_url").set_value(f"http://127.0.0.1:{free_port()}/v1").run()
     on(at, "app_pages/run.py")
     at.number_input(key="price_in").set_value(1.0).run()
     at.number_input(key="price_out").set_value(2.0).run()

@@ -247,3 +247,105 @@ def test_resuming_with_keys_for_another_model_asks_first_and_switching_is_record
     fresh.button(key="switch_model").click().run()
     assert not fresh.exception
     assert {k.model for k in store.get_run(run_id).keys} == {"model-a", "model-b"}  # the switch is recorded
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+
+def tokens(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def test_the_demo_costs_nothing_and_a_test_run_makes_the_estimate_close(at):
+    on(at, "run")
+    assert metric(at, "Cost (estimate)") == "$0.0000"
+    assert any("length of the expected answers" in c.value for c in at.caption)  # the demo has a label column
+    run_until_finished(at)
+    assert metric(at, "Cost so far") == "$0.0000"
+    at.run()
+    assert any("measured" in c.value and "over 10 answers" in c.value for c in at.caption), [c.value for c in at.caption]
+    estimate = tokens(metric(at, "Tokens (estimate)"))
+    run_until_finished(at, "run_all")
+    used = tokens(metric(at, "Tokens"))
+    assert abs(estimate - used) / used < 0.15, (estimate, used)  # it was 35,224 for 5,584
+
+
+# --- keys ---------------------------------------------------------------------------------------
+
+
+def test_test_keys_tests_the_keys_in_the_box_and_says_why_each_fails(at, sim_server):
+    server = sim_server("--dead-key", "sk-dead-0123456789abcd", "--no-quota-key", "sk-broke-0123456789abcd", "--model", "simulated")
+    on(at, "keys")
+    at.selectbox(key="provider").set_value(LOCAL).run()
+    at.text_input(key="base_url").set_value(server.base_url).run()
+    at.text_input(key="model").set_value("simulated").run()
+    at.text_area(key="keys_text").set_value("sk-dead-0123456789abcd\nsk-broke-0123456789abcd\nsk-good-0123456789abcd").run()
+    at.button(key="test_keys").click().run()  # not added first: Test keys adds them
+    assert at.session_state["user_keys"] == ["sk-dead-0123456789abcd", "sk-broke-0123456789abcd", "sk-good-0123456789abcd"]
+    results = list(at.dataframe[0].value["Test result"])
+    assert results[:2] == ["✗ wrong key", "✗ no quota"] and results[2].startswith("✓ works (")
+    said = [e.value.replace("\\", "") for e in at.error]
+    assert any("does not accept this key (401)" in e and "What to do: Copy the key again in full" in e and "The provider said: Incorrect API key provided" in e for e in said), said
+    assert any("no quota or balance left" in e and "Add credit" in e for e in said), said
+    assert any("The key works" in s.value.replace("\\", "") for s in at.success)
+
+
+def test_test_keys_never_reports_the_simulated_keys_as_the_users(at):
+    on(at, "keys")
+    at.button(key="test_keys").click().run()
+    assert "no keys of yours to test" in at.info[-1].value
+    assert list(at.dataframe[0].value["Test result"]) == [""] * 4 and not at.success
+
+
+def test_a_closed_port_is_named_as_nothing_listening_with_what_to_do(at):
+    on(at, "keys")
+    at.selectbox(key="provider").set_value(LOCAL).run()
+    at.text_input(key="base_url").set_value(f"http://127.0.0.1:{free_port()}/v1").run()
+    at.button(key="test_keys").click().run()
+    said = " ".join(e.value.replace("\\", "") for e in at.error)
+    assert "Nothing is listening at 127.0.0.1" in said and "Start the local server" in said
+
+
+# --- pictures -----------------------------------------------------------------------------------
+
+
+def charts(app: AppTest) -> list[str]:
+    """Each Altair chart drawn, as its spec followed by its data (Streamlit sends the data apart, as Arrow)."""
+    import pyarrow as pa
+
+    drawn = []
+    for e in app.get("vega_lite_chart"):
+        tables = [pa.ipc.open_stream(d.data.data).read_pandas().to_json(orient="records") for d in e.proto.datasets]
+        drawn.append(e.proto.spec + "\n" + "\n".join(tables))
+    return drawn
+
+
+def test_the_run_page_draws_speed_against_the_limit_latency_and_accuracy(at):
+    on(at, "keys")
+    at.number_input(key="rpm").set_value(900).run()  # a ceiling: the limit line is 4 keys x 900/min = 60/s
+    on(at, "run")
+    at.number_input(key="first_n").set_value(40).run()
+    run_until_finished(at)
+    specs = charts(at)
+    assert len(specs) == 3, specs  # rows per second, latency, accuracy
+    assert '"limit":60.0' in specs[0] and '"rate"' in specs[0]
+    assert '"from"' in specs[1] and '"to"' in specs[1]  # a histogram of seconds per answer
+    assert '"right"' in specs[2] and '"wrong"' in specs[2]
+
+
+def test_failures_are_drawn_by_cause_and_a_few_label_classes_get_a_confusion_matrix(at, tmp_path):
+    import core as c
+
+    store = c.RunStore(tmp_path / "data")
+    frame = c.read_table(("text,label\n" + "".join(f"t{i},{('yes', 'no')[i % 2]}\n" for i in range(6))).encode(), "yn.csv")
+    run_id = store.create_run(c.RunSpec(template="Say {text}", label_column="label"), frame, [k.info() for k in c.demo_pool(1)])
+    for i, out in enumerate(["yes", "no", "no", "no"]):
+        store.record_result(run_id, c.RowResult(i, "ok", output=out, latency_ms=100, correct=c.answers_match(out, ("yes", "no")[i % 2])))
+    for i in (4, 5):
+        store.record_result(run_id, c.RowResult(i, "failed", error="Failed after 4 attempts: The request timed out (the provider may still bill it)"))
+    store.set_status(run_id, "done")
+    open_run(at, run_id)
+    specs = charts(at)
+    assert any('"timed out"' in s for s in specs)  # failures by cause
+    confusion = next(s for s in specs if '"label"' in s and '"answer"' in s)
+    assert '{"label":"yes","answer":"no","rows":1}' in confusion
