@@ -616,7 +616,7 @@ class BatchEngine:
             self.tracker.note_error(f"Row {row + 1} was left unfinished by an internal error; it was put back.")
 
     def _next_token_estimate(self, lane: _Lane) -> int:
-        if not getattr(lane.gate, "counts_tokens", lane.gate.tokens is not None):
+        if not lane.gate.counts_tokens:
             return 0
         if self._avg_tokens is None and self._queue is not None and (row := self._queue.peek()) is not None:
             self._avg_tokens = float(self._token_estimate(self._messages(row)))
@@ -640,7 +640,7 @@ class BatchEngine:
         started = loop.time()
         try:
             messages = self._messages(row)
-            if lane.gate.tokens is not None or self._avg_tokens is not None:
+            if lane.gate.counts_tokens:
                 estimate = self._token_estimate(messages)
                 self._avg_tokens = estimate if self._avg_tokens is None else self._avg_tokens + 0.05 * (estimate - self._avg_tokens)
             try:

@@ -17,17 +17,6 @@ from tests.conftest import ROOT, free_port
 LOCAL = "vLLM / llama.cpp (local)"
 
 
-@pytest.fixture
-def at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("LLM_BATCH_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    st.cache_resource.clear()  # a fresh store in this test's data folder
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-    app.run()
-    assert not app.exception, app.exception
-    return app
-
-
 def on(app: AppTest, page: str) -> AppTest:
     app.switch_page(f"app_pages/{page}.py").run()
     assert not app.exception, app.exception

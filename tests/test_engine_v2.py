@@ -27,6 +27,7 @@ from core.simulator import Simulator, SimulatorConfig
 from core.spec import RunSpec
 from core.store import RunStore
 from tests.conftest import arithmetic_frame
+from tests.test_engine import within_limit
 from tests.vclock import vrun
 
 SPEC = RunSpec(template="Compute {question}. Reply with the number only.", concurrency=8)
@@ -96,6 +97,17 @@ def scripted(handler: Callable[[dict, str], httpx2.Response | None], latency_s: 
     return factory, seen
 
 
+def run_scripted(store: RunStore, frame: pd.DataFrame, handler: Callable[[dict, str], httpx2.Response | None]) -> tuple[str, pd.DataFrame]:
+    """One run of `frame` on one key of a scripted provider: its final state and its table."""
+
+    async def main() -> tuple[str, pd.DataFrame]:
+        factory, _ = scripted(handler)
+        run = Run(store, frame, SPEC, [key("k")], factory)
+        return await run.end(), run.table()
+
+    return vrun(main)
+
+
 def _completion(content: str, **extra: object) -> dict:
     return {
         "id": "c1", "object": "chat.completion", "created": 1, "model": "scripted",
@@ -109,6 +121,51 @@ def vstore(tmp_path: Path):  # type: ignore[no-untyped-def]
     s = RunStore(tmp_path / "data")
     yield s
     s.close()
+
+
+# --- pacing and control, timed on the loop's clock -------------------------------------------
+
+
+def test_each_key_is_paced_within_its_own_limit_and_keys_add_up(vstore):
+    # The provider allows 600/min per key; the engine is told the same. No 429 may happen, and
+    # three keys must go about three times as fast as one key's limit.
+    async def main() -> tuple[object, dict, float]:
+        sim = simulator(rpm=600)
+        run = Run(vstore, arithmetic_frame(90), SPEC.replace(concurrency=32), [key(k, rpm=600) for k in "abc"], sim_factory(sim))
+        await run.end()
+        return run.tracker.snapshot(), sim.stats(), asyncio.get_running_loop().time()
+
+    snap, stats, elapsed = vrun(main)
+    assert snap.ok == 90
+    assert sum(s.rate_limited for s in stats.values()) == 0
+    for s in stats.values():
+        assert within_limit(list(s.times), 600)
+    assert elapsed < 90 / 10 * 0.75  # one key alone would need ~9 s
+
+
+def test_pause_resume_and_cancel_take_effect_within_a_second(vstore):
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        sim = simulator(rpm=600, latency_s=0.05)
+        run = Run(vstore, arithmetic_frame(400), SPEC.replace(concurrency=4), [key("k", rpm=600)], sim_factory(sim))
+        await run.until(lambda: run.tracker.snapshot().done >= 5)
+        t0 = loop.time()
+        run.engine.pause()
+        await run.until(lambda: run.tracker.snapshot().state == "paused" and run.tracker.snapshot().in_flight == 0)
+        assert loop.time() - t0 < 1.0
+        sent = sim.total_requests()
+        await asyncio.sleep(0.3)
+        assert sim.total_requests() == sent  # nothing sent while paused
+        run.engine.resume()
+        await run.until(lambda: sim.total_requests() > sent)
+        t0 = loop.time()
+        run.engine.stop("cancelled", "Cancelled.")
+        assert await run.end() == "cancelled" and loop.time() - t0 < 1.0
+        snap = run.tracker.snapshot()
+        assert 0 < snap.done < 400
+        assert await asyncio.to_thread(lambda: vstore.get_run(run.run_id).status) == "cancelled"
+
+    vrun(main)
 
 
 # --- 1. nothing waits while holding what others need -------------------------------------------
@@ -273,12 +330,7 @@ def test_an_answer_cut_off_mid_emoji_is_stored_and_the_run_ends(vstore):
         content = '{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Half an emoji \\ud83d"},"finish_reason":"length"}]}'
         return httpx2.Response(200, content=content.encode(), headers={"content-type": "application/json"})
 
-    async def main() -> tuple[str, pd.DataFrame]:
-        factory, _ = scripted(handler)
-        run = Run(vstore, arithmetic_frame(3), SPEC, [key("k")], factory)
-        return await run.end(), run.table()
-
-    state, table = vrun(main)
+    state, table = run_scripted(vstore, arithmetic_frame(3), handler)
     assert state == "done"
     assert list(table["output"]) == ["Half an emoji \ufffd"] * 3
 
@@ -289,12 +341,7 @@ def test_an_answer_that_cannot_be_turned_into_a_row_fails_that_row_plainly(vstor
             return httpx2.Response(200, json=_completion("6", usage={"prompt_tokens": "many", "completion_tokens": 1}))
         return None
 
-    async def main() -> tuple[str, pd.DataFrame]:
-        factory, _ = scripted(handler)
-        run = Run(vstore, arithmetic_frame(3), SPEC, [key("k")], factory)
-        return await run.end(), run.table()
-
-    state, table = vrun(main)
+    state, table = run_scripted(vstore, arithmetic_frame(3), handler)
     assert state == "done"
     assert list(table["status"]) == ["ok", "failed", "ok"]
     assert "could not be read" in table["error"][1]
