@@ -231,8 +231,12 @@ def set_slider(s: Session, key: str, value: int, low: int) -> None:
 
 
 def read_download(s: Session, run_id: str) -> pd.DataFrame:
+    button = s.page.locator(".st-key-download_csv button")
+    # The downloads are drawn by the page's one rerun after the run ends; on a loaded machine that
+    # rerun can take longer than a click's default wait.
+    expect(button).to_be_visible(timeout=90_000)
     with s.page.expect_download(timeout=30_000) as info:
-        s.page.locator(".st-key-download_csv button").click()
+        button.click()
     download = info.value
     assert download.suggested_filename == f"results-{run_id}.csv"
     raw = Path(download.path()).read_bytes()
