@@ -292,7 +292,7 @@ def show_run(run_id: str | None) -> None:
 
 
 def is_live(run_id: str | None) -> bool:
-    return bool(run_id) and runner().get(run_id) is not None
+    return bool(run_id) and runner().going(run_id) is not None
 
 
 # --- drawing helpers ------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ current = dataset()
 
 def live_state(run_id: str | None) -> str | None:
     """The state of this tab's run if it is going in this process (paused counts), else None."""
-    handle = runner().get(run_id) if run_id else None
+    handle = runner().going(run_id) if run_id else None
     return handle.snapshot().state if handle is not None else None
 
 
@@ -168,7 +168,7 @@ def progress_panel() -> None:
     snap = core.run_progress(store(), run_id, runner())
     if snap is None:
         return
-    handle = runner().get(run_id)
+    handle = runner().going(run_id)
     if handle is not None and (not live or (snap.state == "paused") != (busy_state == "paused")):
         # Resume or Pause was clicked in this fragment, which only reruns itself: redraw the
         # whole page so that polling starts and the note by the start buttons says the truth.

@@ -93,6 +93,13 @@ class RunHandle:
     def done(self) -> bool:
         return self._future.done()
 
+    @property
+    def going(self) -> bool:
+        """Still sending or able to: not finished by its own account. The engine reports the end a
+        moment before its thread lets go of the run (the writer and clients close meanwhile); a
+        page asks this, not `done`, or it would keep redrawing a finished run as live."""
+        return not self._future.done() and not self.snapshot().finished
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run ends (True) or the timeout passes (False)."""
         try:
@@ -141,6 +148,12 @@ class Runner:
         with self._lock:
             handle = self._handles.get(run_id)
         return handle if handle is not None and not handle.done else None
+
+    def going(self, run_id: str) -> RunHandle | None:
+        """The handle of a run of this process that is still going by its own account: what a page
+        shows as live, with Pause and Cancel. See `RunHandle.going`."""
+        handle = self.get(run_id)
+        return handle if handle is not None and handle.going else None
 
     def last(self, run_id: str) -> RunHandle | None:
         """The handle of a run started in this process, finished or not."""

@@ -338,3 +338,21 @@ def test_failures_are_drawn_by_cause_and_a_few_label_classes_get_a_confusion_mat
     assert any('"timed out"' in s for s in specs)  # failures by cause
     confusion = next(s for s in specs if '"label"' in s and '"answer"' in s)
     assert '{"label":"yes","answer":"no","rows":1}' in confusion
+
+
+def test_a_run_whose_engine_is_still_closing_shows_its_downloads_without_rerunning_forever(at, monkeypatch):
+    """The engine says "done" a moment before its thread lets go of the run (the writer closes,
+    clients close). A page drawn in that moment used to rerun itself at once, and again, for as long
+    as that took: on a loaded machine the downloads never appeared (CI, two sessions at once)."""
+    import core
+
+    on(at, "run")
+    at.number_input(key="first_n").set_value(3).run()
+    run_id = run_until_finished(at)
+    handle = core.get_runner().last(run_id)
+    assert handle is not None and handle.snapshot().state == "done"
+    monkeypatch.setattr(type(handle), "done", property(lambda self: False))  # still closing, as seen from the page
+    at.run(timeout=20)
+    assert not at.exception, at.exception
+    assert [b.label for b in at.get("download_button")][:1] == ["CSV for Excel"]
+    assert not [b for b in at.button if b.key in ("pause", "cancel")]  # a finished run has nothing to pause
