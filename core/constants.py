@@ -20,7 +20,13 @@ RATE_SAFETY = 0.98
 # Burst allowed by a key's request limiter, in seconds of its rate (at least one request).
 # Providers may enforce a per-minute limit over shorter windows (60,000/min as 1,000/s), so the
 # engine never saves up a minute's worth of requests to fire at once.
-REQUEST_BURST_S = 0.5
+# It is also how much lost time a key's gate makes up in one turn of the engine's loop. When that
+# loop is starved (it shares the app's process and GIL with Streamlit: turns of 0.1-2 s for
+# seconds on end), the requests let out to make up for lost time wait behind the slow turns on
+# their way to the provider and arrive all at once. At 0.5 s a key at 600/min sent 15 requests
+# in 0.3 s against a one-second allowance of 10 (tests/test_pacing.py). A tenth of a second
+# keeps slow keys to one request at a time (up to 600/min) and fast keys at full speed.
+REQUEST_BURST_S = 0.1
 # Same for a key's token limiter: a few seconds' worth, so one long prompt still fits.
 TOKEN_BURST_S = 6.0
 

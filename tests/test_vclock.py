@@ -37,6 +37,24 @@ def test_aiolimiter_paces_exactly_on_the_virtual_clock():
     assert all(b - a == pytest.approx(0.1) for a, b in zip(times[1:], times[2:]))
 
 
+def test_a_starved_loop_makes_every_turn_cost_time_and_timers_come_due_meanwhile():
+    async def main() -> list[float]:
+        loop = asyncio.get_running_loop()
+        loop.turn_s = 0.3
+        times = []
+        for _ in range(3):
+            await asyncio.sleep(0)  # one turn
+            times.append(loop.time())
+        await asyncio.sleep(0.1)  # due during the next slow turn; waking the task takes one more
+        times.append(loop.time())
+        loop.turn_s = 0.0
+        await asyncio.sleep(1.0)
+        times.append(loop.time())
+        return times
+
+    assert vrun(main) == pytest.approx([0.3, 0.6, 0.9, 1.5, 2.5], abs=1e-6)
+
+
 def test_threads_still_complete_and_take_no_virtual_time():
     async def main() -> float:
         await asyncio.to_thread(time.sleep, 0.02)

@@ -11,6 +11,11 @@ same way).
             return asyncio.get_running_loop().time()
         assert vrun(main) == pytest.approx(4.9)
 
+A starved loop is acted out with `loop.turn_s`: every turn of the loop then costs that many
+seconds, as it does when the loop's thread waits for the GIL or a core (the engine shares its
+process with Streamlit, and the machine with a browser). Timers come due while little work gets
+done, which is what pacing has to survive.
+
 Real I/O still works: the selector is polled first; while a thread started with
 `run_in_executor` (`asyncio.to_thread`) is working, the clock stands still and the loop waits for
 it for real; when nothing is scheduled at all it waits for real, up to `idle_real_s`. A loop that is
@@ -46,7 +51,8 @@ class _VirtualSelector:
     def select(self, timeout: float | None = None) -> list[Any]:
         # Every turn of the loop costs a tick, as it costs real loops some CPU time: a limiter
         # that re-arms a timer for "now" (float drift) must still see the clock move.
-        self._loop.advance(TICK_S)
+        starved = self._loop.turn_s
+        self._loop.advance(TICK_S + starved)
         events = self._inner.select(0)
         if events or timeout == 0:
             return events
@@ -60,7 +66,7 @@ class _VirtualSelector:
             if not events:
                 raise VirtualClockHang(f"the loop waited {self._loop.idle_real_s} s of real time with nothing scheduled: a hang")
             return events
-        self._loop.advance(timeout)
+        self._loop.advance(max(0.0, timeout - starved))  # a slow turn already waited that long
         return []
 
     def __getattr__(self, name: str) -> Any:
@@ -71,6 +77,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     def __init__(self, *, max_virtual_s: float = 24 * 3600.0, idle_real_s: float = 30.0) -> None:
         super().__init__()
         self._now = 0.0
+        self.turn_s = 0.0  # extra cost of every turn: > 0 acts out a starved loop
         self._jobs: set[asyncio.Future[Any]] = set()
         self.max_virtual_s = max_virtual_s
         self.idle_real_s = idle_real_s
