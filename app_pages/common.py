@@ -313,12 +313,17 @@ def short(text: str, n: int = 60) -> str:
     return line if len(line) <= n else line[: n - 1] + "…"
 
 
+def provider_label(name: str) -> str:
+    """A provider's name as shown: the presets are names, but the simulated one is words."""
+    return t("common.simulated_provider") if name == core.SIMULATED_PROVIDER else name
+
+
 def settings_line(file: str | None, rows: int, provider: str, model: str, n_keys: int, rpm: int, use_cache: bool) -> str:
     """A run's settings in one line: file · rows · provider · model · keys × requests/min · cache."""
     parts = [plain(file)] if file else []
     if rows:
         parts.append(t("run.line.rows", n=rows))
-    parts += [plain(provider), t("run.line.model", model=plain(model))]
+    parts += [plain(provider_label(provider)), t("run.line.model", model=plain(model))]
     if rpm is None:  # Auto: the pace is learnt from the provider
         parts.append(t("run.line.keys_auto", n=n_keys) if n_keys else t("run.line.no_keys_auto"))
     else:
@@ -399,7 +404,7 @@ def _say(said: core.Explained) -> str:
     if code == "http":
         status = params.get("status", "")
         head = t(f"cause.http.{status}") if f"cause.http.{status}" in STRINGS else t("cause.http", status=status)
-        return head + (f"：{params['detail']}" if params.get("detail") else "")
+        return head + (t("msg.provider_said", detail=params["detail"]) if params.get("detail") else "")
     if code == "finished":
         parts = [t(f"msg.finished.{k}", n=params[k]) for k in ("ok", "unparsed", "failed", "from_cache") if k in params]
         return t("msg.finished", parts="，".join(parts))
@@ -413,7 +418,7 @@ def _say(said: core.Explained) -> str:
         params["side"] = t(f"msg.side.{params['side']}")
     try:
         return t(f"msg.{code}", inner="；".join(_say(i) for i in said.inner), **params)
-    except (KeyError, IndexError):
+    except (KeyError, IndexError, TypeError):  # a sentence whose values do not fit: as it is
         return said.text
 
 
@@ -469,6 +474,15 @@ def page_style() -> None:
     """The few looks Streamlit has no parameter for: a progress bar coloured by how its run stands
     (its container's key ends in the tone), and no sliding, so a bar shows this tick's value."""
     rules = ["[data-testid=stProgressBarTrack] > div { transition: none !important; }"]
+    if language() != "en":
+        # Streamlit words its file uploader in English only: hide its words (hidden text is not
+        # even in the page's text) and show ours in their place.
+        for selector, text in (
+            ("[data-testid=stFileUploaderDropzone] button [data-testid=stMarkdownContainer] p", t("data.uploader_button")),
+            ("[data-testid=stFileUploaderDropzoneInstructions] span", t("data.uploader_limit", mb=core.MAX_UPLOAD_MB)),
+        ):
+            rules.append(f"{selector} {{ visibility: hidden; font-size: 0 !important; }}")
+            rules.append(f'{selector}::after {{ content: "{text}"; visibility: visible; font-size: 0.875rem; }}')
     for tone, colour in TONE_COLOURS.items():
         rules.append(f'[class*="_bar-{tone}-"] [data-testid=stProgressBarTrack] > div {{ background-color: {colour} !important; }}')
     st.html("<style>" + "\n".join(rules) + "</style>")

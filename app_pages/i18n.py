@@ -24,6 +24,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sidebar.current_run": ("Current run", "当前任务"),
     "sidebar.open_run": ("Open the run", "查看任务"),
     "common.simulated_badge": ("Simulated provider", "模拟模型"),
+    "common.simulated_provider": ("Simulated (demo)", "模拟模型（演示）"),
     "common.simulated_note": (
         "No API key is set, so this runs on the built-in simulated provider: answers are computed locally, not by a real model.",
         "尚未设置 API 密钥，将使用内置的模拟模型：答案在本地生成，并非真实大模型的回答。",
@@ -98,6 +99,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.sheet": ("Sheet", "工作表"),
     "data.format": ("Format", "格式"),
     "data.auto": ("detect", "自动识别"),
+    "data.uploader_button": ("Upload", "上传"),
+    "data.uploader_limit": ("{mb}MB per file • CSV, TSV, TXT, TAB, XLSX", "每个文件最大 {mb}MB • CSV、TSV、TXT、TAB、XLSX"),
     "data.still_using": ("The table below is still {name}: {upload} was not loaded.", "下方仍是 {name} 的表格：{upload} 没有载入。"),
     "data.sep.comma": ("Comma", "逗号"),
     "data.sep.semicolon": ("Semicolon", "分号"),
