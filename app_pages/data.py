@@ -22,11 +22,11 @@ st.caption(t("data.intro"))
 AUTO = "__auto__"
 SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 def option_label(value: str) -> str:
+    # A selectbox sends back its choice as the shown label, so only "auto" (the default, which a
+    # language switch falls back to anyway) changes with the language.
     if value == AUTO:
         return t("data.auto")
-    if value == "\t":
-        return t("data.sep.tab") + " ⇥"
-    return value
+    return "\\t ⇥" if value == "\t" else value
 
 
 def separator_name(value: str) -> str:

@@ -47,7 +47,9 @@ def remove_key(key: str) -> None:
 
 
 provider_col, url_col, model_col = st.columns([1, 2, 1])
-provider_col.selectbox(t("keys.provider"), list(core.PROVIDER_PRESETS), format_func=provider_label, key="provider", on_change=apply_preset, persist_state=KEEP)
+# A selectbox sends back its choice as the shown label: words that changed with the language
+# would lose the user's choice, so the preset names are shown as they are in every language.
+provider_col.selectbox(t("keys.provider"), list(core.PROVIDER_PRESETS), key="provider", on_change=apply_preset, persist_state=KEEP)
 url_col.text_input(t("keys.base_url"), key="base_url", persist_state=KEEP, disabled=st.session_state["provider"] == core.SIMULATED_PROVIDER)
 model_col.text_input(t("keys.model"), key="model", persist_state=KEEP, disabled=st.session_state["provider"] == core.SIMULATED_PROVIDER)
 
