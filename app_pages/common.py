@@ -139,6 +139,18 @@ def dataset() -> dict | None:
     return st.session_state.get("dataset")
 
 
+def worded_choice(widget, label: str, options: list[str], *, key: str, format_func, **kwargs):  # type: ignore[no-untyped-def]
+    """A selectbox whose words follow the language without losing the choice. A selectbox sends
+    its choice back as the shown label, so each language gets a widget of its own, started
+    from the choice kept under `key`."""
+    own = f"{key}__{language()}"
+    if own not in st.session_state and st.session_state.get(key) in options:
+        st.session_state[own] = st.session_state[key]
+    value = widget(label, options, format_func=format_func, key=own, **kwargs)
+    st.session_state[key] = value
+    return value
+
+
 def problem_text(problem: TemplateProblem) -> str:
     """A template problem in the page's language (core words it in English)."""
     if language() == "en" or problem.kind not in ("unknown", "literal", "empty"):

@@ -71,6 +71,16 @@ STRINGS: dict[str, tuple[str, str]] = {
         "第 {row} 行“{column}”列的单元格有 {chars:,} 个字符，超过上限 {limit:,}：请缩短后重新上传。",
     ),
     "error.too_many_rows": ("The table has {rows:,} rows, more than the limit of {limit:,}; split it into smaller files.", "表格有 {rows:,} 行，超过上限 {limit:,} 行：请拆分成较小的文件。"),
+    "error.unreadable_csv": ("The file could not be read as a table near row {row}; save it again from your spreadsheet program.", "文件在第 {row} 行附近无法按表格读取：请用表格软件重新保存。"),
+    "error.open_quote": (
+        'A quote mark (") in row {row} is never closed, so the rest of the file was read as one cell; fix that quote or save the file again.',
+        "第 {row} 行有一个引号（\"）没有闭合，导致文件其余部分被读成了一个单元格：请修正该引号，或用表格软件重新保存。",
+    ),
+    "error.no_sheets": ("The workbook has no sheets with cells; add a sheet with a header row and data.", "工作簿中没有包含内容的工作表：请添加一个有表头和数据的工作表。"),
+    "error.bad_sheet": ("Sheet '{sheet}' cannot be used; choose one of: {names}.", "无法使用工作表“{sheet}”：请从以下工作表中选择：{names}。"),
+    "error.no_label_column": ("The label column '{column}' is not in the table.", "表格中没有标准答案列“{column}”。"),
+    "error.no_model": ("Choose a model name for the key.", "请为密钥填写模型名。"),
+    "error.bad_base_url": ("The base URL must start with http:// or https:// (got {url}).", "接口地址必须以 http:// 或 https:// 开头（当前为 {url}）。"),
     "error.no_keys": ("Add at least one API key, or use the simulated provider for a demo.", "请至少添加一个 API 密钥，或使用模拟模型进行演示。"),
     "error.other_model": (
         "This run was made with {was}; these keys are for {now}. Use keys for the same model, or choose to continue with the other model.",
@@ -455,8 +465,14 @@ def pace_text(view: GateView) -> str:
 
 
 def t(key: str, **values: object) -> str:
+    return t_in(language(), key, **values)
+
+
+def t_in(lang: str, key: str, **values: object) -> str:
+    """A text in a given language: for a widget's format_func, which must word its options in
+    the language of the run that drew it whenever it is called."""
     texts = STRINGS.get(key)
     if texts is None:
         return key  # a missing text shows its key rather than breaking the page; a test lists them
-    text = texts[1] if language() == "zh" else texts[0]
+    text = texts[1] if lang == "zh" else texts[0]
     return text.format(**values) if values else text

@@ -324,3 +324,13 @@ def test_failures_are_drawn_by_cause_and_a_few_label_classes_get_a_confusion_mat
     assert any('"timed out"' in s for s in specs)  # failures by cause
     confusion = next(s for s in specs if '"label"' in s and '"answer"' in s)
     assert '{"label":"yes","answer":"no","rows":1}' in confusion
+
+
+def test_core_errors_a_user_can_meet_are_chinese_on_the_chinese_page(at):
+    at.segmented_control(key="lang").set_value("zh").run()
+    at.file_uploader(key="upload").upload("q.csv", b'a,b\n1,"never closed\n2,3\n', "text/csv").run()
+    assert at.error and at.error[0].value.replace("\\", "").startswith("第 2 行有一个引号")
+    on(at, "keys")
+    at.selectbox(key="provider").set_value(LOCAL).run()
+    at.text_input(key="base_url").set_value("localhost:8000/v1").run()
+    assert any(e.value.replace("\\", "").startswith("接口地址必须以 http") for e in at.error)
