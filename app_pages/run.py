@@ -28,7 +28,6 @@ from app_pages.common import (
     show_input_error,
     show_run,
     spec,
-    state_label,
     store,
     template_problems,
 )

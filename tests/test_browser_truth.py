@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import core
-from tests.browser import PAGES, SHOTS, App, chromium, metric, screenshot, sidebar_progress, tr, wait_until_settled
+from tests.browser import PAGES, SHOTS, App, chromium, screenshot, sidebar_progress, tr, wait_until_settled
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
