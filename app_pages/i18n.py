@@ -156,10 +156,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "prompt.parameters": ("Model parameters", "模型参数"),
     "prompt.temperature": ("Temperature", "温度"),
-    "prompt.set_temperature": ("Set a temperature (otherwise the provider's default)", "设置温度（否则使用服务商的默认值）"),
+    "prompt.set_temperature": ("Set a temperature", "设置温度"),
     "prompt.set_temperature_help": (
-        "Reasoning models (OpenAI o-series, gpt-5) accept only their default; leave this off for them.",
-        "推理模型（OpenAI o 系列、gpt-5）只接受默认温度；使用这些模型时请不要勾选。",
+        "Off: the provider's default temperature is used. Reasoning models (OpenAI o-series, gpt-5) accept only their default; leave this off for them.",
+        "不勾选：使用服务商的默认温度。推理模型（OpenAI o 系列、gpt-5）只接受默认温度；使用这些模型时请不要勾选。",
     ),
     "prompt.max_tokens": ("Max tokens (0 = provider default)", "最大输出 tokens（0 表示使用默认值）"),
     "prompt.max_tokens_help": ("Answers longer than this are cut off.", "超过此长度的回答会被截断。"),

@@ -196,6 +196,10 @@ CUT_OFF = """(key) => [...document.querySelectorAll(`.st-key-${key} p, .st-key-$
     .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
 
 
+ANY_CUT_OFF = """() => [...document.querySelectorAll('[data-testid=stMain] [data-testid=stWidgetLabel] p, [data-testid=stMain] button p')]
+    .filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+
+
 def cut_off(page: Page, key: str) -> list[str]:
     expect(page.locator(f".st-key-{key}")).to_be_visible()
     return page.evaluate(CUT_OFF, key)
@@ -220,7 +224,11 @@ def test_labels_are_not_cut_off_and_the_two_csvs_have_their_own_names(page: Page
     page.locator(".st-key-output_mode button", has_text="JSON").click()
     settle(page)
     assert not cut_off(page, "json_format")
+    assert not cut_off(page, "set_temperature")
     shoot(page, "prompt-json")
+    for name in PAGES:  # and no other label or button on any page ends in "…"
+        open_page(page, name)
+        assert not page.evaluate(ANY_CUT_OFF), (name, page.evaluate(ANY_CUT_OFF))
 
 
 def click_row(page: Page, table_key: str, row: int) -> None:
