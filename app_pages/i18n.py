@@ -302,6 +302,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "根据观测到的延迟，保持刚好能达到密钥速度的在途请求数，不超过滑块设定的上限。",
     ),
     "run.new_run": ("New run", "新建任务"),
+    "run.switch_model": ("Continue with the other model (recorded in the run)", "改用另一个模型继续（记录在任务中）"),
     "run.line.rows": ("{n:,} rows", "{n:,} 行"),
     "run.line.model": ("model {model}", "模型 {model}"),
     "run.line.keys": ("{n} key(s) × {rpm:,} requests/min", "{n} 个密钥 × 每分钟 {rpm:,} 次请求"),

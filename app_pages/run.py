@@ -216,6 +216,8 @@ def progress_panel() -> None:
             st.error(plain(answer["text"]), icon=":material/error:")
             if answer.get("keys"):
                 st.page_link("app_pages/keys.py", label=t("run.go_to_keys"), icon=":material/key:")
+            if answer.get("other_model"):  # switching model mid-run is a choice, made here and recorded
+                st.button(t("run.switch_model"), key="switch_model", on_click=resume, args=(answer.get("retry_failed", False), True), icon=":material/swap_horiz:")
     if snap.keys:
         rows = []
         for k in snap.keys:
@@ -236,7 +238,7 @@ def progress_panel() -> None:
         st.rerun()  # the run ended: redraw the page once so polling stops and downloads show
 
 
-def resume(retry_failed: bool = False) -> None:
+def resume(retry_failed: bool = False, switch_model: bool = False) -> None:
     try:
         keys = None
         if not record.simulated:
@@ -247,11 +249,14 @@ def resume(retry_failed: bool = False) -> None:
                 keys = None if source == "simulated" else entries
             except core.InputError:
                 keys = None
-        core.resume_run(store(), run_id, keys, retry_failed=retry_failed, runner=runner())
+        core.resume_run(store(), run_id, keys, retry_failed=retry_failed, switch_model=switch_model, runner=runner())
     except core.InputError as exc:
         # Said under the button that was pressed (this runs in the fragment that drew it), once:
         # a later visit to the page does not find a stale answer.
-        st.session_state["action_error"] = {"run_id": run_id, "text": input_error_text(exc), "keys": exc.code in ("keys_again", "no_keys", "needs_key")}
+        st.session_state["action_error"] = {
+            "run_id": run_id, "text": input_error_text(exc), "keys": exc.code in ("keys_again", "no_keys", "needs_key"),
+            "other_model": exc.code == "other_model", "retry_failed": retry_failed,
+        }  # fmt: skip
         return
     st.session_state.pop("action_error", None)
 

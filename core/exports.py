@@ -17,6 +17,7 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 
 import pandas
 import xlsxwriter
@@ -112,6 +113,11 @@ _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 _MIN_WIDTH, _MAX_WIDTH, _WIDTH_SAMPLE_ROWS = 8, 60, 500
 # Excel shows integers up to 15 digits exactly; longer ones (ID numbers) would be rounded.
 _MAX_EXACT_INT = 10**15
+# The workbook's "created" and "modified" properties. xlsxwriter stamps the current time
+# otherwise, so the same table gave different bytes a second later (a download's checksum
+# changed, a test comparing two exports flaked). A fixed stamp makes exports reproducible;
+# it is the date xlsxwriter already gives every file inside the zip.
+XLSX_CREATED = datetime(1980, 1, 1, tzinfo=timezone.utc)
 
 
 def _utf16_len(text: str) -> int:
@@ -168,7 +174,8 @@ def _write_cell(sheet: Worksheet, row: int, col: int, value: object) -> object:
 
 
 def to_xlsx_bytes(frame: pandas.DataFrame, sheet_name: str = "Results") -> bytes:
-    """One sheet; text stays text, numbers stay numbers, header bold and frozen."""
+    """One sheet; text stays text, numbers stay numbers, header bold and frozen. The same table
+    always gives the same bytes."""
     if len(frame) + 1 > XLSX_MAX_ROWS:
         raise InputError(f"Excel holds at most {XLSX_MAX_ROWS - 1:,} rows; download CSV or JSONL instead.")
     buffer = io.BytesIO()
@@ -180,6 +187,7 @@ def to_xlsx_bytes(frame: pandas.DataFrame, sheet_name: str = "Results") -> bytes
         "strings_to_urls": False,
     }
     with xlsxwriter.Workbook(buffer, options) as book:
+        book.set_properties({"created": XLSX_CREATED})
         sheet = book.add_worksheet(_sheet_title(sheet_name))
         bold = book.add_format({"bold": True})
         headers = [_xlsx_text(str(c)) for c in frame.columns]

@@ -182,7 +182,7 @@ def resume_run(
         store.reset_rows(run_id, "failed")
     infos = [k.info() for k in keys]
     if switch_model:  # the run keeps the record of every provider and model it was sent to
-        infos = [k for k in record.keys if k.fingerprint not in {i.fingerprint for i in infos}] + infos
+        infos = [k for k in record.keys if (k.fingerprint, k.model) not in {(i.fingerprint, i.model) for i in infos}] + infos
     store.update_keys(run_id, infos)
     record = store.get_run(run_id)
     assert record is not None

@@ -198,11 +198,13 @@ class RunStore:
         return conn
 
     def _tx(self, statements: Iterable[tuple[str, Sequence[object]]]) -> None:
+        self._in_tx(lambda conn: [conn.execute(sql, params) for sql, params in statements])
+
+    def _in_tx(self, work: Callable[[sqlite3.Connection], object]) -> None:
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for sql, params in statements:
-                conn.execute(sql, params)
+            work(conn)
             conn.execute("COMMIT")
         except BaseException:
             # A failed statement or COMMIT (a full disk) leaves the connection in doubt: roll
@@ -328,36 +330,14 @@ class RunStore:
     def delete_run(self, run_id: str) -> None:
         """Delete a run with its rows, in chunks (see `create_run`), the run itself last."""
         for table in ("results", "inputs"):
-            while True:
-                conn = self._conn()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    n = conn.execute(
-                        f"DELETE FROM {table} WHERE run_id = ? AND row IN (SELECT row FROM {table} WHERE run_id = ? LIMIT ?)", (run_id, run_id, C.STORE_CHUNK_ROWS)
-                    ).rowcount
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                if n < C.STORE_CHUNK_ROWS:
-                    break
+            deleted = [C.STORE_CHUNK_ROWS]
+            while deleted[0] >= C.STORE_CHUNK_ROWS:
+                sql = f"DELETE FROM {table} WHERE run_id = ? AND row IN (SELECT row FROM {table} WHERE run_id = ? LIMIT ?)"
+                self._in_tx(lambda conn: deleted.__setitem__(0, conn.execute(sql, (run_id, run_id, C.STORE_CHUNK_ROWS)).rowcount))
         self._tx([("DELETE FROM runs WHERE id = ?", (run_id,))])
 
     def _tx_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(sql, rows)
-            conn.execute("COMMIT")
-        except BaseException:
-            try:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            self.close()
-            raise
+        self._in_tx(lambda conn: conn.executemany(sql, rows))
 
     # --- rows ---------------------------------------------------------------------------------
 

@@ -145,9 +145,6 @@ def metric(page: Page, label: str) -> str:
     return box.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
 
 
-# A run's progress bar: the sidebar's box on most pages, the Run page's own bar there (the Run
-# page shows its run once, so the sidebar box is not drawn on it).
-RUN_PROGRESS = ".st-key-sidebar_run, [class*='st-key-run_bar-']"
 SIDEBAR_PROGRESS = re.compile(r"([\d,]+)\s*/\s*([\d,]+)\s*·\s*(.+)")
 
 

@@ -224,6 +224,31 @@ def test_history_shows_each_runs_prompt_model_kind_and_state(at, tmp_path):
     assert row["Kind"] == "test, 3 of 300" and row["Status"] == "done, 1 failed" and row["Cost"] == "$0.0000"
 
 
+def test_resuming_with_keys_for_another_model_asks_first_and_switching_is_recorded(at, tmp_path):
+    import core as c
+
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens: requests fail at once, locally
+    store = c.RunStore(tmp_path / "data")
+    keys = [c.KeyEntry(LOCAL, url, "model-a", "sk-local-key-0000abcd", 60)]
+    run_id = store.create_run(c.RunSpec(template="Say {question}"), c.read_table(b"question\n1\n2\n", "q.csv"), [k.info() for k in keys], file_name="q.csv")
+    store.set_status(run_id, "paused")
+    fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    fresh.query_params["run"] = run_id
+    fresh.run()
+    on(fresh, "keys")
+    fresh.text_input(key="model").set_value("model-b").run()
+    fresh.text_area(key="keys_text").set_value("sk-local-key-0000abcd\n").run()
+    fresh.button(key="add_keys").click().run()
+    on(fresh, "run")
+    fresh.button(key="resume_stored").click().run()
+    errors = [e.value.replace("\\", "") for e in fresh.error]
+    assert any("This run was made with model-a" in e and "model-b" in e for e in errors), errors
+    assert store.get_run(run_id).status == "paused"  # nothing was sent on the other model
+    fresh.button(key="switch_model").click().run()
+    assert not fresh.exception
+    assert {k.model for k in store.get_run(run_id).keys} == {"model-a", "model-b"}  # the switch is recorded
+
+
 # --- numbers ----------------------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from app_pages.i18n import LANGUAGES, STRINGS
-from tests.browser import PAGES, RUN_PROGRESS, PROVIDER, SHOTS, TEMPLATE, App, chromium, error_texts, metric, screenshot, sidebar_progress, tr, wait_until_settled
+from tests.browser import PAGES, PROVIDER, SHOTS, TEMPLATE, App, chromium, error_texts, metric, screenshot, sidebar_progress, tr, wait_until_settled
 from tests.conftest import SimServer
 
 pytestmark = pytest.mark.slow
@@ -250,12 +250,11 @@ def test_3_keys(page: Page, sim: SimServer) -> None:
     settle(page, "en-keys rpm")
     expect(rpm).to_have_value("600")
 
-    page.locator(".st-key-test_keys button").first.click()  # .first: the button may be drawn twice for a moment while the page reruns
+    page.locator(".st-key-test_keys button").first.click()
     settle(page, "en-keys test", timeout=40_000)
-    works = tr("keys.short.ok", seconds="").split("(")[0]  # "✓ works (0.3 s)"
-    expect(page.locator('[data-testid="stDataFrame"] [role="gridcell"]', has_text=works).nth(1)).to_be_attached()
+    expect(page.locator('[data-testid="stDataFrame"] [role="gridcell"]', has_text="works (").nth(1)).to_be_attached()
     table = grid(page)
-    assert [v.startswith(works) for v in table[tr("keys.col.test")]] == [True, True], table
+    assert [v.startswith("✓ works (") for v in table[tr("keys.col.test")]] == [True, True], table
     assert not error_texts(page), error_texts(page)
     html = page.content()
     for key in KEYS:
@@ -271,7 +270,7 @@ def test_4_run_with_reload(page: Page, app_url: str) -> None:
     expect(run_all).to_contain_text(f"{N_ROWS:,}")
     run_all.click()
     settle(page, "en-run start")
-    expect(page.locator(RUN_PROGRESS).first).to_be_visible()
+    expect(page.locator("[class*='st-key-run_bar']").first).to_be_visible()
     assert "run=" in page.url, page.url
     run_id = re.search(r"[?&]run=([^&]+)", page.url).group(1)  # type: ignore[union-attr]
     STATE["run_id"] = run_id
@@ -296,7 +295,7 @@ def test_4_run_with_reload(page: Page, app_url: str) -> None:
     done = wait_progress(page, lambda p: p[0] == N_ROWS and p[2] == tr("state.done"), 90, "the run did not finish")
     assert done == (N_ROWS, N_ROWS, tr("state.done"))
     settle(page, "en-run done")
-    expect(page.locator('[data-testid="stMain"] [data-testid="stProgress"]').first).to_contain_text(f"100% · {N_ROWS:,} / {N_ROWS:,} · {tr('state.done')}")
+    expect(page.locator('[data-testid="stMain"] [data-testid="stProgress"]').first).to_contain_text(f"100% · {N_ROWS} / {N_ROWS} · {tr('state.done')}")
     assert int(metric(page, tr("run.ok")).replace(",", "")) == N_ROWS > ok_before
     assert metric(page, tr("run.failed")) == "0"
     assert metric(page, tr("run.pending")) == "0"
@@ -383,7 +382,7 @@ def test_7_chinese_ui(page: Page) -> None:
             english = [h for h in headings if re.search(r"\b(Run|Results)\b", h)]
             assert not english, f"English headings on the Chinese Run page: {english}"
             assert tr("run.ok", "zh") in text and tr("run.results", "zh") in text
-            expect(page.locator(RUN_PROGRESS).first).to_contain_text(f"{N_ROWS} / {N_ROWS} · {tr('state.done', 'zh')}")
+            expect(page.locator("[class*='st-key-run_bar']").first).to_contain_text(f"{N_ROWS} / {N_ROWS} · {tr('state.done', 'zh')}")
         shoot(page, f"zh-{name}")
     assert not problems, "\n".join(problems)
 

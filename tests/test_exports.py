@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -15,6 +16,7 @@ import pytest
 from core.errors import InputError
 from core.exports import (
     EXPORT_FORMATS,
+    XLSX_CREATED,
     XLSX_MAX_CELL_CHARS,
     export_bytes,
     format_for_path,
@@ -209,6 +211,17 @@ def test_xlsx_header_is_bold_and_frozen_with_capped_widths() -> None:
     assert widths["B"] <= 61
     assert 8 <= widths["A"] < widths["B"]
 
+
+
+def test_xlsx_is_reproducible_with_no_timestamp_of_when_it_was_made() -> None:
+    # The same table must give the same bytes whenever it is exported: nothing in the file may
+    # carry the clock (xlsxwriter stamps "now" as the document's creation time unless told).
+    data = to_xlsx_bytes(results())
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    properties = openpyxl.load_workbook(io.BytesIO(data)).properties
+    assert properties.created == properties.modified == XLSX_CREATED.replace(tzinfo=None)
+    assert to_xlsx_bytes(results()) == data
 
 @pytest.mark.parametrize("fmt", list(EXPORT_FORMATS))
 def test_half_an_emoji_from_a_cut_off_answer_does_not_break_any_format(fmt: str) -> None:
