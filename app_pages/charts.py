@@ -28,7 +28,7 @@ def limit_per_s(report: RunReport, snap: ProgressSnapshot | None) -> float | Non
 
 def throughput_chart(report: RunReport, limit: float | None) -> alt.LayerChart | alt.Chart:
     data = pd.DataFrame(report.throughput, columns=["t", "rate"])
-    x = alt.X("t:Q", title=t("charts.elapsed_s"))
+    x = alt.X("t:Q", title=t("charts.elapsed_s"), axis=alt.Axis(format=",.0f", tickMinStep=1))
     line = alt.Chart(data).mark_line(interpolate="step-after", point=len(data) < 30).encode(
         x=x, y=alt.Y("rate:Q", title=t("charts.rows_per_s")), tooltip=[alt.Tooltip("t:Q", title=t("charts.elapsed_s")), alt.Tooltip("rate:Q", title=t("charts.rows_per_s"), format=".2f")]
     )

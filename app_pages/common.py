@@ -14,6 +14,7 @@ import streamlit as st
 
 import core
 from app_pages.i18n import LANGUAGES, STRINGS, language, t
+from app_pages.messages import cause_text, failure_summary, say  # noqa: F401 - the pages take them from here
 from core import (
     InputError,
     KeyEntry,
@@ -137,6 +138,18 @@ def set_dataset(table: LoadedTable, name: str, *, demo: bool = False) -> None:
 
 def dataset() -> dict | None:
     return st.session_state.get("dataset")
+
+
+def worded_choice(widget, label: str, options: list[str], *, key: str, format_func, **kwargs):  # type: ignore[no-untyped-def]
+    """A selectbox whose words follow the language without losing the choice. A selectbox sends
+    its choice back as the shown label, so each language gets a widget of its own, started
+    from the choice kept under `key`."""
+    own = f"{key}__{language()}"
+    if own not in st.session_state and st.session_state.get(key) in options:
+        st.session_state[own] = st.session_state[key]
+    value = widget(label, options, format_func=format_func, key=own, **kwargs)
+    st.session_state[key] = value
+    return value
 
 
 def problem_text(problem: TemplateProblem) -> str:
@@ -313,12 +326,17 @@ def short(text: str, n: int = 60) -> str:
     return line if len(line) <= n else line[: n - 1] + "…"
 
 
+def provider_label(name: str) -> str:
+    """A provider's name as shown: the presets are names, but the simulated one is words."""
+    return t("common.simulated_provider") if name == core.SIMULATED_PROVIDER else name
+
+
 def settings_line(file: str | None, rows: int, provider: str, model: str, n_keys: int, rpm: int, use_cache: bool) -> str:
     """A run's settings in one line: file · rows · provider · model · keys × requests/min · cache."""
     parts = [plain(file)] if file else []
     if rows:
         parts.append(t("run.line.rows", n=rows))
-    parts += [plain(provider), t("run.line.model", model=plain(model))]
+    parts += [plain(provider_label(provider)), t("run.line.model", model=plain(model))]
     if rpm is None:  # Auto: the pace is learnt from the provider
         parts.append(t("run.line.keys_auto", n=n_keys) if n_keys else t("run.line.no_keys_auto"))
     else:
@@ -382,64 +400,6 @@ def progress_bar(snap: core.ProgressSnapshot, key: str) -> core.RunOutcome:
     return result
 
 
-def say(text: str | None) -> str:
-    """One of core's English sentences (a row error, a run message, a note about a file) in the
-    page's language. Core keeps English in the store and the downloads; this is for display."""
-    if not text:
-        return ""
-    if language() == "en":
-        return text
-    return _say(core.explain(text))
-
-
-def _say(said: core.Explained) -> str:
-    code, params = said.code, dict(said.params)
-    if not code or f"msg.{code}" not in STRINGS:
-        return said.text
-    if code == "http":
-        status = params.get("status", "")
-        head = t(f"cause.http.{status}") if f"cause.http.{status}" in STRINGS else t("cause.http", status=status)
-        return head + (f"：{params['detail']}" if params.get("detail") else "")
-    if code == "finished":
-        parts = [t(f"msg.finished.{k}", n=params[k]) for k in ("ok", "unparsed", "failed", "from_cache") if k in params]
-        return t("msg.finished", parts="，".join(parts))
-    if code in ("too_large_tpm",):
-        params["per"] = t(f"msg.per.{params['per']}") if f"msg.per.{params['per']}" in STRINGS else params["per"]
-    if code == "all_keys_dead" and not said.inner:
-        return t("msg.all_keys_dead.plain")
-    if code == "dropped_rows":
-        params["where"] = t(f"msg.where.{params['where']}")
-    if code == "dropped_columns":
-        params["side"] = t(f"msg.side.{params['side']}")
-    try:
-        return t(f"msg.{code}", inner="；".join(_say(i) for i in said.inner), **params)
-    except (KeyError, IndexError):
-        return said.text
-
-
-def cause_text(cause: core.FailureCause) -> str:
-    """A failure cause in a few words: "could not reach api.openai.com"."""
-    code, params = cause.code, cause.params
-    if code == "http":
-        status = params.get("status", "")
-        return t(f"cause.http.{status}") if f"cause.http.{status}" in STRINGS else t("cause.http", status=status)
-    if code == "too_large_tpm":
-        per = params.get("per", "")
-        params = {"per": t(f"msg.per.{per}") if f"msg.per.{per}" in STRINGS else per}
-    if code and f"cause.{code}" in STRINGS:
-        return t(f"cause.{code}", **params)
-    return say(core.root_cause(cause.example).text)
-
-
-def failure_summary(causes: list[core.FailureCause], limit: int = 4) -> list[str]:
-    """ "10 × could not reach api.openai.com", most common cause first."""
-    lines = [f"{c.count:,} × {cause_text(c)}" for c in causes[:limit]]
-    rest = sum(c.count for c in causes[limit:])
-    if rest:
-        lines.append(t("run.other_causes", n=rest))
-    return lines
-
-
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
 
 
@@ -469,6 +429,15 @@ def page_style() -> None:
     """The few looks Streamlit has no parameter for: a progress bar coloured by how its run stands
     (its container's key ends in the tone), and no sliding, so a bar shows this tick's value."""
     rules = ["[data-testid=stProgressBarTrack] > div { transition: none !important; }"]
+    if language() != "en":
+        # Streamlit words its file uploader in English only: hide its words (hidden text is not
+        # even in the page's text) and show ours in their place.
+        for selector, text in (
+            ("[data-testid=stFileUploaderDropzone] button [data-testid=stMarkdownContainer] p", t("data.uploader_button")),
+            ("[data-testid=stFileUploaderDropzoneInstructions] span", t("data.uploader_limit", mb=core.MAX_UPLOAD_MB)),
+        ):
+            rules.append(f"{selector} {{ visibility: hidden; font-size: 0 !important; }}")
+            rules.append(f'{selector}::after {{ content: "{text}"; visibility: visible; font-size: 0.875rem; }}')
     for tone, colour in TONE_COLOURS.items():
         rules.append(f'[class*="_bar-{tone}-"] [data-testid=stProgressBarTrack] > div {{ background-color: {colour} !important; }}')
     st.html("<style>" + "\n".join(rules) + "</style>")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import streamlit as st
 
@@ -13,20 +15,19 @@ from app_pages.common import (
     say,
     set_dataset,
     use_demo_dataset,
+    worded_choice,
 )
-from app_pages.i18n import t
+from app_pages.i18n import language, t, t_in
 
 st.title(t("data.title"))
 st.caption(t("data.intro"))
 
 AUTO = "__auto__"
 SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-def option_label(value: str) -> str:
+def option_label(value: str, lang: str = "en") -> str:
     if value == AUTO:
-        return t("data.auto")
-    if value == "\t":
-        return t("data.sep.tab") + " ⇥"
-    return value
+        return t_in(lang, "data.auto")
+    return t_in(lang, "data.sep.tab") + " ⇥" if value == "\t" else value
 
 
 def separator_name(value: str) -> str:
@@ -57,8 +58,8 @@ if upload is not None:
     kind_xlsx = upload.name.lower().endswith(".xlsx")
     with st.expander(t("data.reading_options"), expanded=False, icon=":material/tune:"):
         c1, c2, c3 = st.columns(3)
-        encoding = c1.selectbox(t("data.encoding"), [AUTO, *core.ENCODINGS], format_func=option_label, key="encoding_override", disabled=kind_xlsx)
-        separator = c2.selectbox(t("data.separator"), [AUTO, *core.SEPARATORS.values()], format_func=option_label, key="separator_override", disabled=kind_xlsx)
+        encoding = worded_choice(c1.selectbox, t("data.encoding"), [AUTO, *core.ENCODINGS], format_func=functools.partial(option_label, lang=language()), key="encoding_override", disabled=kind_xlsx)
+        separator = worded_choice(c2.selectbox, t("data.separator"), [AUTO, *core.SEPARATORS.values()], format_func=functools.partial(option_label, lang=language()), key="separator_override", disabled=kind_xlsx)
         sheet = None
         if kind_xlsx:
             try:

@@ -24,6 +24,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sidebar.current_run": ("Current run", "当前任务"),
     "sidebar.open_run": ("Open the run", "查看任务"),
     "common.simulated_badge": ("Simulated provider", "模拟模型"),
+    "common.simulated_provider": ("Simulated (demo)", "模拟模型（演示）"),
     "common.simulated_note": (
         "No API key is set, so this runs on the built-in simulated provider: answers are computed locally, not by a real model.",
         "尚未设置 API 密钥，将使用内置的模拟模型：答案在本地生成，并非真实大模型的回答。",
@@ -70,6 +71,16 @@ STRINGS: dict[str, tuple[str, str]] = {
         "第 {row} 行“{column}”列的单元格有 {chars:,} 个字符，超过上限 {limit:,}：请缩短后重新上传。",
     ),
     "error.too_many_rows": ("The table has {rows:,} rows, more than the limit of {limit:,}; split it into smaller files.", "表格有 {rows:,} 行，超过上限 {limit:,} 行：请拆分成较小的文件。"),
+    "error.unreadable_csv": ("The file could not be read as a table near row {row}; save it again from your spreadsheet program.", "文件在第 {row} 行附近无法按表格读取：请用表格软件重新保存。"),
+    "error.open_quote": (
+        'A quote mark (") in row {row} is never closed, so the rest of the file was read as one cell; fix that quote or save the file again.',
+        "第 {row} 行有一个引号（\"）没有闭合，导致文件其余部分被读成了一个单元格：请修正该引号，或用表格软件重新保存。",
+    ),
+    "error.no_sheets": ("The workbook has no sheets with cells; add a sheet with a header row and data.", "工作簿中没有包含内容的工作表：请添加一个有表头和数据的工作表。"),
+    "error.bad_sheet": ("Sheet '{sheet}' cannot be used; choose one of: {names}.", "无法使用工作表“{sheet}”：请从以下工作表中选择：{names}。"),
+    "error.no_label_column": ("The label column '{column}' is not in the table.", "表格中没有标准答案列“{column}”。"),
+    "error.no_model": ("Choose a model name for the key.", "请为密钥填写模型名。"),
+    "error.bad_base_url": ("The base URL must start with http:// or https:// (got {url}).", "接口地址必须以 http:// 或 https:// 开头（当前为 {url}）。"),
     "error.no_keys": ("Add at least one API key, or use the simulated provider for a demo.", "请至少添加一个 API 密钥，或使用模拟模型进行演示。"),
     "error.other_model": (
         "This run was made with {was}; these keys are for {now}. Use keys for the same model, or choose to continue with the other model.",
@@ -98,6 +109,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.sheet": ("Sheet", "工作表"),
     "data.format": ("Format", "格式"),
     "data.auto": ("detect", "自动识别"),
+    "data.uploader_button": ("Upload", "上传"),
+    "data.uploader_limit": ("{mb}MB per file • CSV, TSV, TXT, TAB, XLSX", "每个文件最大 {mb}MB • CSV、TSV、TXT、TAB、XLSX"),
     "data.still_using": ("The table below is still {name}: {upload} was not loaded.", "下方仍是 {name} 的表格：{upload} 没有载入。"),
     "data.sep.comma": ("Comma", "逗号"),
     "data.sep.semicolon": ("Semicolon", "分号"),
@@ -143,10 +156,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "prompt.parameters": ("Model parameters", "模型参数"),
     "prompt.temperature": ("Temperature", "温度"),
-    "prompt.set_temperature": ("Set a temperature (otherwise the provider's default)", "设置温度（否则使用服务商的默认值）"),
+    "prompt.set_temperature": ("Set a temperature", "设置温度"),
     "prompt.set_temperature_help": (
-        "Reasoning models (OpenAI o-series, gpt-5) accept only their default; leave this off for them.",
-        "推理模型（OpenAI o 系列、gpt-5）只接受默认温度；使用这些模型时请不要勾选。",
+        "Off: the provider's default temperature is used. Reasoning models (OpenAI o-series, gpt-5) accept only their default; leave this off for them.",
+        "不勾选：使用服务商的默认温度。推理模型（OpenAI o 系列、gpt-5）只接受默认温度；使用这些模型时请不要勾选。",
     ),
     "prompt.max_tokens": ("Max tokens (0 = provider default)", "最大输出 tokens（0 表示使用默认值）"),
     "prompt.max_tokens_help": ("Answers longer than this are cut off.", "超过此长度的回答会被截断。"),
@@ -453,8 +466,14 @@ def pace_text(view: GateView) -> str:
 
 
 def t(key: str, **values: object) -> str:
+    return t_in(language(), key, **values)
+
+
+def t_in(lang: str, key: str, **values: object) -> str:
+    """A text in a given language: for a widget's format_func, which must word its options in
+    the language of the run that drew it whenever it is called."""
     texts = STRINGS.get(key)
     if texts is None:
         return key  # a missing text shows its key rather than breaking the page; a test lists them
-    text = texts[1] if language() == "zh" else texts[0]
+    text = texts[1] if lang == "zh" else texts[0]
     return text.format(**values) if values else text

@@ -11,6 +11,7 @@ from app_pages.common import (
     app_password,
     plain,
     pool,
+    provider_label,
     preset_pool,
     runner,
     server_keys,
@@ -46,8 +47,8 @@ def remove_key(key: str) -> None:
 
 
 provider_col, url_col, model_col = st.columns([1, 2, 1])
-# Selection widgets keep their value as the shown label: a label that changed with the language
-# would lose the user's choice, so these labels are the same in every language.
+# A selectbox sends back its choice as the shown label: words that changed with the language
+# would lose the user's choice, so the preset names are shown as they are in every language.
 provider_col.selectbox(t("keys.provider"), list(core.PROVIDER_PRESETS), key="provider", on_change=apply_preset, persist_state=KEEP)
 url_col.text_input(t("keys.base_url"), key="base_url", persist_state=KEEP, disabled=st.session_state["provider"] == core.SIMULATED_PROVIDER)
 model_col.text_input(t("keys.model"), key="model", persist_state=KEEP, disabled=st.session_state["provider"] == core.SIMULATED_PROVIDER)
@@ -100,7 +101,7 @@ rows, verdicts = [], []
 for e in entries:
     view = gates.view(e.info())  # what a run in this process learnt about the key, if one used it
     rpm = t("keys.rpm_auto") if e.rpm is None else f"≤ {e.rpm:,}"
-    row = {t("keys.col.key"): e.masked, t("keys.col.provider"): e.provider, t("keys.col.model"): e.model, t("keys.col.rpm"): rpm, t("keys.col.pace"): pace_text(view) if view else ""}
+    row = {t("keys.col.key"): e.masked, t("keys.col.provider"): provider_label(e.provider), t("keys.col.model"): e.model, t("keys.col.rpm"): rpm, t("keys.col.pace"): pace_text(view) if view else ""}
     check = checks.get(e.fingerprint) if e in testable else None
     if check is not None:
         diagnosis = core.diagnose(check, e.base_url, e.model)

@@ -3,15 +3,21 @@ an optional label column, and a live preview of the first prompts."""
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
 import core
 from app_pages.common import dataset, plain, problem_text
-from app_pages.i18n import t
+from app_pages.i18n import language, t, t_in
 
 KEEP = "session"  # widget values survive page switches
 MODES = ("text", "json")  # a keyed widget keeps its value when format_func's words change language
 NO_LABEL = "—"
+
+
+def mode_label(mode: str, lang: str) -> str:
+    return t_in(lang, f"prompt.mode.{mode}")
 
 st.title(t("prompt.title"))
 st.caption(t("prompt.intro"))
@@ -42,7 +48,7 @@ with editor:
 with side:
     st.subheader(t("prompt.output"))
     st.segmented_control(
-        t("prompt.output_mode"), MODES, format_func=lambda mode: t(f"prompt.mode.{mode}"), key="output_mode", required=True, persist_state=KEEP
+        t("prompt.output_mode"), MODES, format_func=functools.partial(mode_label, lang=language()), key="output_mode", required=True, persist_state=KEEP
     )
     if st.session_state["output_mode"] == "json":
         st.text_input(t("prompt.json_fields"), key="json_fields", persist_state=KEEP, placeholder="reason, infer", help=t("prompt.json_fields_help"))

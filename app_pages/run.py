@@ -28,7 +28,6 @@ from app_pages.common import (
     show_input_error,
     show_run,
     spec,
-    state_label,
     store,
     template_problems,
 )
@@ -229,7 +228,7 @@ def progress_panel() -> None:
                 state = t(f"run.key_state.{state}")
             rows.append({
                 t("keys.col.key"): k.masked, t("keys.col.model"): k.model, t("run.key_state"): state, t("keys.col.pace"): pace_text(k.pace) if k.pace else "",
-                t("run.requests"): k.requests, "429": k.rate_limited, t("run.errors"): k.errors, t("run.reason"): (k.dead_reason or "") if k.state == "dead" else "",
+                t("run.requests"): k.requests, "429": k.rate_limited, t("run.errors"): k.errors, t("run.reason"): say(k.dead_reason or "") if k.state == "dead" else "",
             })  # fmt: skip
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="key_status")
     if snap.recent_errors:

@@ -113,7 +113,7 @@ def decode(data: bytes, override: str | None, notes: list[str]) -> tuple[str, st
             raise InputError(f"'{override}' is not a known text encoding; choose one of {', '.join(ENCODINGS)}.") from None
         except UnicodeError:
             raise InputError(f"The file cannot be read as {override} (it contains bytes that are not valid in "
-                             "that encoding); choose another encoding or let it be detected.") from None
+                             "that encoding); choose another encoding or let it be detected.", "bad_encoding", encoding=override) from None
     if data.startswith(codecs.BOM_UTF8):
         encoding: str | None = "utf-8-sig"
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):

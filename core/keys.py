@@ -120,9 +120,9 @@ class KeyEntry:
         if self.tpm is not None and self.tpm <= 0:
             raise InputError("Tokens per minute must be at least 1, or left empty for no token limit.")
         if not self.model.strip():
-            raise InputError("Choose a model name for the key.")
+            raise InputError("Choose a model name for the key.", "no_model")
         if not re.match(r"^https?://", self.base_url):
-            raise InputError(f"The base URL must start with http:// or https:// (got {self.base_url!r}).")
+            raise InputError(f"The base URL must start with http:// or https:// (got {self.base_url!r}).", "bad_base_url", url=self.base_url)
 
     @functools.cached_property
     def fingerprint(self) -> str:  # cached: the engine asks for it on every request

@@ -34,7 +34,7 @@ _PATTERNS: list[tuple[str, str]] = [
     ("kept_resume", r"(?P<inner>.+?)\.? Finished rows are kept; resume the run to continue\."),
     ("kept_new_run", r"(?P<inner>.+?) Finished rows are kept; start a new run with other settings\."),
     ("row", r"Row (?P<row>[\d,]+): (?P<inner>.+)"),
-    ("key_stopped", r"Key (?P<key>\S+) stopped: (?P<inner>.+)"),
+    ("key_stopped", r"Key (?P<masked>\S+) stopped: (?P<inner>.+)"),
     ("refused", r"Could not reach the provider: (?P<detail>.*(?:Connect call failed|Connection refused|ECONNREFUSED).*)"),
     ("dns", r"Could not reach the provider: (?P<detail>.*(?:Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution|No address associated).*)"),
     ("unreachable", r"Could not reach the provider: (?P<detail>.+)"),

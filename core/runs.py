@@ -53,7 +53,7 @@ def validate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry]) -
         raise InputError("The table has no rows: upload a file with at least one data row.", "header_only")
     PromptTemplate(spec.template, spec.system).check([str(c) for c in frame.columns])
     if spec.label_column and spec.label_column not in frame.columns:
-        raise InputError(f"The label column {spec.label_column!r} is not in the table.")
+        raise InputError(f"The label column {spec.label_column!r} is not in the table.", "no_label_column", column=spec.label_column)
     if not keys:
         raise InputError("Add at least one API key, or use the simulated provider for a demo.", "no_keys")
 

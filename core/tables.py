@@ -110,11 +110,11 @@ def _text_records(text: str, sep: str) -> Iterator[tuple[int, list[str]]]:
             yield row_no, rec
     except csv.Error as exc:
         raise InputError(f"The file could not be read as a table near row {row_no + 1} ({exc}); "
-                         "save it again from your spreadsheet program.") from None
+                         "save it again from your spreadsheet program.", "unreadable_csv", row=row_no + 1) from None
     if last and ("\n" in last[-1] or "\r" in last[-1]) and not text[-64:].rstrip().endswith('"'):
         # A quoted cell ends with a quote; running into the end of the file means it was never closed.
         raise InputError(f'A quote mark (") in row {row_no} is never closed, so the rest of the file was read as '
-                         "one cell; fix that quote or save the file again from your spreadsheet program.")
+                         "one cell; fix that quote or save the file again from your spreadsheet program.", "open_quote", row=row_no)
 
 
 def _load_text(data: bytes, ext: str, encoding: str | None, separator: str | None) -> LoadedTable:
@@ -199,12 +199,12 @@ def _load_xlsx(data: bytes, ext: str, sheet: str | None) -> LoadedTable:
     try:
         names, every = _worksheet_names(wb)
         if not names:
-            raise InputError("The workbook has no sheets with cells; add a sheet with a header row and data.")
+            raise InputError("The workbook has no sheets with cells; add a sheet with a header row and data.", "no_sheets")
         if sheet is None:
             sheet = names[0]
         elif sheet not in names:
             what = "is a chart, not a table" if sheet in every else "does not exist"
-            raise InputError(f"Sheet '{sheet}' {what}; choose one of: {_listing(names, 50)}.")
+            raise InputError(f"Sheet '{sheet}' {what}; choose one of: {_listing(names, 50)}.", "bad_sheet", sheet=sheet, names=_listing(names, 50))
         if ext in _TEXT_EXTS:
             notes.append(f"The file is named {ext} but is an Excel workbook, so it was read as one.")
         # From A1, like Excel shows it: leading empty rows and columns stay where they are.

@@ -356,3 +356,13 @@ def test_a_run_whose_engine_is_still_closing_shows_its_downloads_without_rerunni
     assert not at.exception, at.exception
     assert [b.label for b in at.get("download_button")][:1] == ["CSV for Excel"]
     assert not [b for b in at.button if b.key in ("pause", "cancel")]  # a finished run has nothing to pause
+
+
+def test_core_errors_a_user_can_meet_are_chinese_on_the_chinese_page(at):
+    at.segmented_control(key="lang").set_value("zh").run()
+    at.file_uploader(key="upload").upload("q.csv", b'a,b\n1,"never closed\n2,3\n', "text/csv").run()
+    assert at.error and at.error[0].value.replace("\\", "").startswith("第 2 行有一个引号")
+    on(at, "keys")
+    at.selectbox(key="provider").set_value(LOCAL).run()
+    at.text_input(key="base_url").set_value("localhost:8000/v1").run()
+    assert any(e.value.replace("\\", "").startswith("接口地址必须以 http") for e in at.error)

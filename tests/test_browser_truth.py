@@ -14,9 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import core
-from tests.browser import PAGES, SHOTS, App, chromium, metric, screenshot, sidebar_progress, tr, wait_until_settled
+from tests.browser import PAGES, SHOTS, App, chromium, screenshot, sidebar_progress, tr, wait_until_settled
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -195,6 +196,10 @@ CUT_OFF = """(key) => [...document.querySelectorAll(`.st-key-${key} p, .st-key-$
     .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
 
 
+ANY_CUT_OFF = """() => [...document.querySelectorAll('[data-testid=stMain] [data-testid=stWidgetLabel] p, [data-testid=stMain] button p')]
+    .filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+
+
 def cut_off(page: Page, key: str) -> list[str]:
     expect(page.locator(f".st-key-{key}")).to_be_visible()
     return page.evaluate(CUT_OFF, key)
@@ -219,7 +224,11 @@ def test_labels_are_not_cut_off_and_the_two_csvs_have_their_own_names(page: Page
     page.locator(".st-key-output_mode button", has_text="JSON").click()
     settle(page)
     assert not cut_off(page, "json_format")
+    assert not cut_off(page, "set_temperature")
     shoot(page, "prompt-json")
+    for name in PAGES:  # and no other label or button on any page ends in "…"
+        open_page(page, name)
+        assert not page.evaluate(ANY_CUT_OFF), (name, page.evaluate(ANY_CUT_OFF))
 
 
 def click_row(page: Page, table_key: str, row: int) -> None:
@@ -250,3 +259,117 @@ def test_history_deletes_the_run_it_names_even_when_the_list_changed(page: Page,
     left = {r.id for r in store.list_runs()}
     assert left == {newer, newest}, left  # the run that was named, not the one now in its row
     shoot(page, "history-after-delete")
+
+
+# --- both languages -----------------------------------------------------------------------------
+
+ENGLISH = re.compile(r"[A-Za-z][A-Za-z'’]*(?:[ \-,:;/]+[A-Za-z][A-Za-z'’]*){2,}")  # three English words in a row
+QUOTED = re.compile(r"“[^”]*”|「[^」]*」")  # a prompt quoted by the page is the user's text
+OUTSIDE_WORDS = re.compile(r"(服务商的原话|详细信息)：[^\n]*")  # the provider's or the network's own words, kept apart on purpose
+
+READ_PAGE = """() => {
+  const parts = [];
+  for (const root of document.querySelectorAll('[data-testid=stMain], [data-testid=stSidebar]')) {
+    const clone = root.cloneNode(true);
+    // The user's data: table previews of prompts are the user's text, not the page's.
+    clone.querySelectorAll('[data-testid=stCode], [data-testid=stDataFrame]').forEach(e => e.remove());
+    document.body.appendChild(clone);
+    parts.push(clone.innerText);
+    clone.remove();
+  }
+  return parts.join('\\n');
+}"""
+
+
+def english_on(page: Page, where: str, seen: dict[str, list[str]]) -> None:
+    settle(page)
+    folded = page.locator("[data-testid=stExpander] details:not([open]) summary")
+    for _ in range(6):  # what is folded away is on the page too (a rerun may redraw them, so one at a time)
+        if not folded.count():
+            break
+        try:
+            folded.first.click(timeout=2_000)
+        except PlaywrightTimeout:
+            break
+    page.wait_for_timeout(300)
+    text = page.evaluate(READ_PAGE)
+    text = OUTSIDE_WORDS.sub("", QUOTED.sub("", text))
+    found = sorted(set(ENGLISH.findall(text)))
+    if found:
+        seen[where] = found
+    shoot(page, f"zh-{where}")
+
+
+def test_every_page_in_chinese_is_chinese(page: Page, app: App, data_dir: Path, sim_server) -> None:  # type: ignore[no-untyped-def]
+    server = sim_server("--dead-key", "sk-dead-0123456789abcd", "--no-quota-key", "sk-broke-0123456789abcd", "--model", "simulated")
+    seeded = seed_run(data_dir, ok=1, failed=2, file_name="旧任务.csv")
+    seen: dict[str, list[str]] = {}
+    load(page, app, "/?lang=zh")
+    expect(page.locator("h1").first).to_have_text(tr("data.title", "zh"))
+    english_on(page, "data", seen)
+    upload = page.locator(".st-key-upload input[type=file]")
+    upload.set_input_files(files=[{"name": "notes.csv", "mimeType": "text/csv", "buffer": b"\n a ,b,b\n1,2,3\n\n4,5\n"}])
+    english_on(page, "data-notes", seen)
+    upload.set_input_files(files=[{"name": "empty.csv", "mimeType": "text/csv", "buffer": b""}])
+    english_on(page, "data-failed-upload", seen)
+    page.locator(".st-key-use_demo button").click()
+
+    open_page(page, "prompt", "zh")
+    page.locator(".st-key-output_mode button", has_text="JSON").click()
+    english_on(page, "prompt-json", seen)
+    page.locator(".st-key-output_mode button", has_text="文本").click()
+    settle(page)
+
+    open_page(page, "keys", "zh")
+    english_on(page, "keys-simulated", seen)
+    page.locator(".st-key-test_keys button").first.click()
+    english_on(page, "keys-nothing-to-test", seen)
+    page.locator(".st-key-provider").click()
+    page.get_by_role("option", name="vLLM / llama.cpp (local)").click()
+    settle(page)
+    for key, value in (("base_url", server.base_url), ("model", "simulated")):
+        page.locator(f".st-key-{key} input").fill(value)
+        page.locator(f".st-key-{key} input").press("Enter")
+        settle(page)
+    page.locator(".st-key-keys_text textarea").fill("sk-dead-0123456789abcd\nsk-broke-0123456789abcd\nsk-good-0123456789abcd")
+    page.locator(".st-key-keys_text textarea").press("Control+Enter")
+    settle(page)
+    page.locator(".st-key-test_keys button").first.click()
+    expect(page.locator("[class*='st-key-verdict_']")).to_have_count(3)
+    english_on(page, "keys-verdicts", seen)
+
+    open_page(page, "run", "zh")
+    english_on(page, "run-new", seen)
+    page.locator(".st-key-run_all button").click()
+    settle(page)
+    page.locator(".st-key-pause button").click()
+    expect(page.locator("[class*='st-key-run_bar-']")).to_contain_text(tr("state.paused", "zh"))
+    english_on(page, "run-paused", seen)
+    page.locator(".st-key-cancel button").click()
+    expect(page.locator("[class*='st-key-run_bar-']")).to_contain_text(tr("state.cancelled", "zh"))
+    english_on(page, "run-cancelled", seen)
+
+    open_page(page, "keys", "zh")
+    page.locator(".st-key-base_url input").fill(f"http://127.0.0.1:{free_port()}/v1")
+    page.locator(".st-key-base_url input").press("Enter")
+    settle(page)
+    page.locator(".st-key-test_keys button").first.click()
+    english_on(page, "keys-closed-port", seen)
+    open_page(page, "run", "zh")
+    page.locator(".st-key-first_n input").fill("3")
+    page.locator(".st-key-first_n input").press("Enter")
+    settle(page)
+    page.locator(".st-key-run_test button").click()
+    expect(page.locator("[class*='st-key-run_bar-']")).to_contain_text(tr("state.done_with_failures", "zh", n=3), timeout=60_000)
+    english_on(page, "run-failed", seen)
+
+    load(page, app, f"/run?run={seeded}&lang=zh")
+    page.locator(".st-key-retry_failed button").click()
+    expect(page.locator(".st-key-run_action_answer")).to_be_visible()
+    english_on(page, "run-retry-answer", seen)
+
+    open_page(page, "history", "zh")
+    click_row(page, "history_table", 0)
+    page.get_by_role("button", name=re.compile(tr("history.delete", "zh"))).first.click()
+    english_on(page, "history", seen)
+    assert not seen, "English on the Chinese page:\n" + "\n".join(f"{where}: {found}" for where, found in seen.items())

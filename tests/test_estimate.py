@@ -4,7 +4,6 @@ answers or the JSON asked for, and it says which; the simulated provider costs n
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from core import RowResult, RunSpec, demo_pool, estimate_run, make_pool, measured_output
 
