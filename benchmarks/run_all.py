@@ -4,7 +4,7 @@ measurement | result | target | verdict.
 Each benchmark runs as its own subprocess (`python benchmarks/<name>.py --summary-json FILE`), so
 that one run's threads, sockets and memory never weigh on the next; their output streams through
 as they go. Runs: throughput.py (~1 min), ceiling.py (~1-2 min), high_rate.py (~5 min),
-seed_approach.py (~6 min), memory.py (~3 min).
+seed_approach.py (~6 min), memory.py (~3 min), store_lock.py (~10 s).
 
     python benchmarks/run_all.py                       # everything, ~17 minutes
     python benchmarks/run_all.py --quick               # smaller sizes, a smoke run (~2 minutes)
@@ -33,7 +33,7 @@ from benchmarks.common import (
 )
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("throughput", "ceiling", "high_rate", "seed_approach", "memory")
+BENCHMARKS = ("throughput", "ceiling", "high_rate", "seed_approach", "memory", "store_lock")
 
 
 def run_one(name: str, quick: bool, tmp: Path) -> tuple[list[SummaryRow], float, int]:

@@ -94,10 +94,17 @@ PREVIEW_ROWS = 3
 DEFAULT_DATA_DIR = "data"
 DATA_DIR_ENV = "LLM_BATCH_DATA_DIR"
 DB_FILENAME = "runs.sqlite3"
+# How long a connection waits for another's write lock before "database is locked". Writes are
+# short (batches, chunks), so reaching this means something is wrong, not busy.
+STORE_BUSY_TIMEOUT_S = 30.0
+# Input rows inserted (and deleted) per transaction when a run is created or deleted: other
+# runs' commits wait for one chunk (milliseconds), never for the whole file.
+STORE_CHUNK_ROWS = 5_000
+# A run still 'creating' after this long without progress was cut off by a crash; opening the
+# store removes it. Long enough that another process creating a run right now is left alone.
+STALE_CREATING_RUN_S = 600.0
 # The writer thread commits finished rows in batches: every WRITE_BATCH_S, or at once when this
 # many are waiting. A kill -9 can lose at most one unflushed batch (those rows are sent again).
-# Input rows inserted (and deleted) per transaction when a run is created or deleted.
-STORE_CHUNK_ROWS = 5_000
 WRITE_BATCH_S = 0.05
 WRITE_BATCH_ROWS = 200
 # After a failed commit (a full disk) the same batch is tried again after this, doubling up to

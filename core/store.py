@@ -10,96 +10,25 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from . import constants as C
 from .keys import KeyInfo
+from .migrations import migrate
 from .spec import RunSpec
 
 __all__ = ["RowResult", "RunRecord", "RunStore", "new_run_id", "default_data_dir", "ROW_STATUSES"]
 
 ROW_STATUSES = ("ok", "unparsed", "failed")
-RUN_STATUSES = ("creating", "running", "paused", "waiting_for_keys", "done", "cancelled", "failed", "interrupted")
+RUN_STATUSES = ("running", "paused", "waiting_for_keys", "done", "cancelled", "failed", "interrupted")
 
-# Migrations are functions, run in order once per database and recorded by name in the
-# `migrations` table (as simonw/llm does): a later one can ALTER a table in Python, and SQL is
-# never split on ";".
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
-
-
-def migration(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
-    MIGRATIONS.append(fn)
-    return fn
-
-
-@migration
-def m001_initial(db: sqlite3.Connection) -> None:
-    db.execute(
-        """
-        CREATE TABLE runs (
-            id TEXT PRIMARY KEY,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            status TEXT NOT NULL,
-            message TEXT NOT NULL DEFAULT '',
-            file_name TEXT NOT NULL DEFAULT '',
-            n_rows INTEGER NOT NULL,
-            columns_json TEXT NOT NULL,
-            spec_json TEXT NOT NULL,
-            keys_json TEXT NOT NULL
-        )
-        """
-    )
-    db.execute(
-        """
-        CREATE TABLE inputs (
-            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-            row INTEGER NOT NULL,
-            cells_json TEXT NOT NULL,
-            PRIMARY KEY (run_id, row)
-        ) WITHOUT ROWID
-        """
-    )
-    db.execute(
-        """
-        CREATE TABLE results (
-            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-            row INTEGER NOT NULL,
-            status TEXT NOT NULL,
-            output TEXT,
-            fields_json TEXT,
-            error TEXT,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            latency_ms INTEGER,
-            tokens_in INTEGER NOT NULL DEFAULT 0,
-            tokens_out INTEGER NOT NULL DEFAULT 0,
-            cost REAL NOT NULL DEFAULT 0,
-            model TEXT,
-            key_fp TEXT,
-            finish_reason TEXT,
-            cached INTEGER NOT NULL DEFAULT 0,
-            correct INTEGER,
-            finished_at TEXT NOT NULL,
-            PRIMARY KEY (run_id, row)
-        ) WITHOUT ROWID
-        """
-    )
-    db.execute(
-        """
-        CREATE TABLE cache (
-            key TEXT PRIMARY KEY,
-            model TEXT NOT NULL,
-            output TEXT NOT NULL,
-            finish_reason TEXT,
-            tokens_in INTEGER NOT NULL,
-            tokens_out INTEGER NOT NULL,
-            created_at TEXT NOT NULL
-        ) WITHOUT ROWID
-        """
-    )
+# A run being written or removed in chunks: invisible to every reader until it is complete, and
+# removed on open if a crash cut it off (see `purge_incomplete`).
+INCOMPLETE_STATUSES = ("creating", "deleting")
+_VISIBLE = f"status NOT IN ({', '.join(repr(s) for s in INCOMPLETE_STATUSES)})"
 
 
 def _now() -> str:
@@ -179,14 +108,18 @@ class RunStore:
         self._local = threading.local()
         # Called with each new connection (tests use it to fill the "disk" with max_page_count).
         self.connect_hook: Callable[[sqlite3.Connection], None] | None = None
-        self._migrate()
+        migrate(self._conn())
+        try:
+            self.purge_incomplete()
+        except sqlite3.Error:
+            pass  # a full disk, say: the store still opens, and a later open tidies up
 
     # --- connections --------------------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=True)
+            conn = sqlite3.connect(self.path, timeout=C.STORE_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=True)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a killed process; only a power cut can lose the last rows.
@@ -217,24 +150,6 @@ class RunStore:
             self.close()
             raise
 
-    def _migrate(self) -> None:
-        conn = self._conn()
-        conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        done = {r["name"] for r in conn.execute("SELECT name FROM migrations")}
-        for step in MIGRATIONS:
-            name = step.__name__
-            if name in done:
-                continue
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone() is None:
-                    step(conn)
-                    conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, _now()))
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
     # --- runs ---------------------------------------------------------------------------------
 
     def create_run(
@@ -245,10 +160,12 @@ class RunStore:
         *,
         file_name: str = "",
         run_id: str | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> str:
         """Store a new run and its input rows. In chunks of STORE_CHUNK_ROWS, each its own short
         transaction, so a 200,000-row upload never holds the write lock while other runs write;
-        until the last chunk is in, the run is 'creating' and no list shows it."""
+        until the last chunk is in, the run is 'creating' and no reader sees it. `on_progress(rows,
+        total)` is called between chunks. If anything fails, the half-made run is removed."""
         run_id = run_id or new_run_id()
         columns = [str(c) for c in frame.columns]
         now = _now()
@@ -260,29 +177,40 @@ class RunStore:
         try:
             rows = frame.itertuples(index=False, name=None)
             for start in range(0, len(frame), C.STORE_CHUNK_ROWS):
+                # Encoded before the transaction: the lock is held for the INSERTs only.
                 chunk = [(run_id, start + i, json.dumps(cells, ensure_ascii=False)) for i, cells in zip(range(C.STORE_CHUNK_ROWS), rows)]
-                self._tx_many("INSERT INTO inputs (run_id, row, cells_json) VALUES (?, ?, ?)", chunk)
-            self._tx([("UPDATE runs SET status = 'paused', updated_at = ? WHERE id = ?", (_now(), run_id))])
+
+                def insert(conn: sqlite3.Connection, chunk: list[tuple[str, int, str]] = chunk) -> None:
+                    conn.executemany("INSERT INTO inputs (run_id, row, cells_json) VALUES (?, ?, ?)", chunk)
+                    conn.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (_now(), run_id))  # alive, not stale
+
+                self._in_tx(insert)
+                if on_progress is not None:
+                    on_progress(start + len(chunk), len(frame))
+            self._tx([("UPDATE runs SET status = 'paused', updated_at = ? WHERE id = ? AND status = 'creating'", (_now(), run_id))])
         except BaseException:
-            self.delete_run(run_id)
+            try:
+                self._purge(run_id)
+            except sqlite3.Error:
+                pass  # still 'creating': invisible, and removed by a later open
             raise
         return run_id
 
     def set_status(self, run_id: str, status: str, message: str = "") -> None:
-        assert status in RUN_STATUSES, status
-        self._tx([("UPDATE runs SET status = ?, message = ?, updated_at = ? WHERE id = ?", (status, message, _now(), run_id))])
+        self._tx([_status_statement(run_id, status, message, _now())])
 
     def update_keys(self, run_id: str, keys: Sequence[KeyInfo]) -> None:
-        self._tx([("UPDATE runs SET keys_json = ?, updated_at = ? WHERE id = ?", (_keys_json(keys), _now(), run_id))])
+        self._tx([_keys_statement(run_id, keys, _now())])
 
     def get_run(self, run_id: str, *, counts: bool = True) -> RunRecord | None:
         """A run and, unless `counts=False`, its row counts, tokens and cost (one scan of its
-        results; a page that only needs the settings skips it)."""
-        rows = self._run_rows("WHERE id = ?", (run_id,), counts=counts)
+        results; a page that only needs the settings skips it). A run still being created or
+        deleted does not exist here: it cannot be opened, resumed or downloaded half-made."""
+        rows = self._run_rows(f"WHERE id = ? AND {_VISIBLE}", (run_id,), counts=counts)
         return rows[0] if rows else None
 
     def list_runs(self, limit: int = 200) -> list[RunRecord]:
-        return self._run_rows("WHERE status != 'creating' ORDER BY id DESC LIMIT ?", (limit,), counts=True)
+        return self._run_rows(f"WHERE {_VISIBLE} ORDER BY id DESC LIMIT ?", (limit,), counts=True)
 
     def _run_rows(self, where: str, params: Sequence[object], *, counts: bool) -> list[RunRecord]:
         conn = self._conn()
@@ -327,14 +255,39 @@ class RunStore:
             )
         return out
 
-    def delete_run(self, run_id: str) -> None:
-        """Delete a run with its rows, in chunks (see `create_run`), the run itself last."""
-        for table in ("results", "inputs"):
-            deleted = [C.STORE_CHUNK_ROWS]
-            while deleted[0] >= C.STORE_CHUNK_ROWS:
-                sql = f"DELETE FROM {table} WHERE run_id = ? AND row IN (SELECT row FROM {table} WHERE run_id = ? LIMIT ?)"
-                self._in_tx(lambda conn: deleted.__setitem__(0, conn.execute(sql, (run_id, run_id, C.STORE_CHUNK_ROWS)).rowcount))
+    def delete_run(self, run_id: str, *, on_progress: Callable[[int, int], None] | None = None) -> None:
+        """Delete a run with its rows, in chunks (see `create_run`). It disappears from readers
+        at once; a crash halfway leaves it 'deleting', and the next open finishes the job."""
+        self._tx([("UPDATE runs SET status = 'deleting', updated_at = ? WHERE id = ?", (_now(), run_id))])
+        self._purge(run_id, on_progress)
+
+    def _purge(self, run_id: str, on_progress: Callable[[int, int], None] | None = None) -> None:
+        top = self._conn().execute(
+            "SELECT MAX(m) FROM (SELECT MAX(row) AS m FROM inputs WHERE run_id = ? UNION ALL SELECT MAX(row) FROM results WHERE run_id = ?)",
+            (run_id, run_id),
+        ).fetchone()[0]
+        end = (top if top is not None else -1) + 1
+        for start in range(0, end, C.STORE_CHUNK_ROWS):
+            # By primary-key range: each chunk is a contiguous slice of both tables.
+            self._tx(
+                [(f"DELETE FROM {table} WHERE run_id = ? AND row >= ? AND row < ?", (run_id, start, start + C.STORE_CHUNK_ROWS)) for table in ("results", "inputs")]
+            )
+            if on_progress is not None:
+                on_progress(min(start + C.STORE_CHUNK_ROWS, end), end)
         self._tx([("DELETE FROM runs WHERE id = ?", (run_id,))])
+
+    def purge_incomplete(self, stale_after_s: float = C.STALE_CREATING_RUN_S) -> list[str]:
+        """Finish removing runs a crash cut off: any run left 'deleting', and any run still
+        'creating' that has not moved for `stale_after_s` (a younger one may be being created
+        by another process right now). Returns their ids."""
+        cutoff = (datetime.now(timezone.utc) - timedelta(seconds=stale_after_s)).isoformat(timespec="milliseconds")
+        ids = [
+            r[0]
+            for r in self._conn().execute("SELECT id FROM runs WHERE status = 'deleting' OR (status = 'creating' AND updated_at <= ?)", (cutoff,))
+        ]
+        for run_id in ids:
+            self._purge(run_id)
+        return ids
 
     def _tx_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         self._in_tx(lambda conn: conn.executemany(sql, rows))
@@ -360,7 +313,12 @@ class RunStore:
 
     def record_result(self, run_id: str, result: RowResult, cache_key: str | None = None) -> None:
         """One row, one transaction: a crash after this line loses nothing of this row."""
-        self._tx(_result_statements(run_id, result, cache_key, _now()))
+        self.record_results(run_id, [(result, cache_key)])
+
+    def record_results(self, run_id: str, items: Iterable[tuple[RowResult, str | None]]) -> None:
+        """Finished rows, each with its cache key or None, in one transaction: all or none."""
+        now = _now()
+        self._tx([st for result, key in items for st in _result_statements(run_id, result, key, now)])
 
     def write_batch(self, ops: Sequence[tuple[str, str, RowResult | None, str | None, str, str, Sequence[KeyInfo]]]) -> None:
         """Many row results and status changes in one transaction, in order (the writer thread's
@@ -373,10 +331,9 @@ class RunStore:
                 assert result is not None
                 statements += _result_statements(run_id, result, cache_key, now)
             elif kind == "status":
-                assert status in RUN_STATUSES, status
-                statements.append(("UPDATE runs SET status = ?, message = ?, updated_at = ? WHERE id = ?", (status, message, now, run_id)))
+                statements.append(_status_statement(run_id, status, message, now))
             else:
-                statements.append(("UPDATE runs SET keys_json = ?, updated_at = ? WHERE id = ?", (_keys_json(keys), now, run_id)))
+                statements.append(_keys_statement(run_id, keys, now))
         self._tx(statements)
 
     def reset_rows(self, run_id: str, status: str = "failed") -> int:
@@ -480,7 +437,11 @@ def _result_statements(run_id: str, result: RowResult, cache_key: str | None, no
         result.tokens_in, result.tokens_out, result.cost, result.model, result.key_fp, result.finish_reason,
         int(result.cached), None if result.correct is None else int(result.correct), now,
     )  # fmt: skip
-    statements: list[tuple[str, Sequence[object]]] = [(f"INSERT OR REPLACE INTO results ({_RESULT_COLUMNS}) VALUES ({', '.join('?' * 17)})", values)]
+    # A row of a run deleted meanwhile is dropped, not an error: as a foreign-key failure it would
+    # fail its whole batch for ever, and with it every other run's rows behind it in the writer.
+    statements: list[tuple[str, Sequence[object]]] = [
+        (f"INSERT OR REPLACE INTO results ({_RESULT_COLUMNS}) SELECT {', '.join('?' * 17)} WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?)", (*values, run_id))
+    ]
     if cache_key is not None and result.status != "failed" and not result.cached and result.output is not None:
         statements.append(
             (
@@ -489,6 +450,17 @@ def _result_statements(run_id: str, result: RowResult, cache_key: str | None, no
             )
         )
     return statements
+
+
+def _status_statement(run_id: str, status: str, message: str, now: str) -> tuple[str, Sequence[object]]:
+    if status not in RUN_STATUSES:
+        raise ValueError(f"not a run status: {status!r}")
+    # Never on a run being created or deleted: a late status must not make a half-made run look real.
+    return (f"UPDATE runs SET status = ?, message = ?, updated_at = ? WHERE id = ? AND {_VISIBLE}", (status, message, now, run_id))
+
+
+def _keys_statement(run_id: str, keys: Sequence[KeyInfo], now: str) -> tuple[str, Sequence[object]]:
+    return (f"UPDATE runs SET keys_json = ?, updated_at = ? WHERE id = ? AND {_VISIBLE}", (_keys_json(keys), now, run_id))
 
 
 def _keys_json(keys: Sequence[KeyInfo]) -> str:

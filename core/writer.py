@@ -15,7 +15,6 @@ again. `on_error` hears of each failure episode once, from the writer thread.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 
 from . import constants as C
 from .keys import KeyInfo
-from .store import RowResult, RunStore
+from .store import RUN_STATUSES, RowResult, RunStore
 
 __all__ = ["ResultWriter"]
 
@@ -60,6 +59,7 @@ class ResultWriter:
         self._error: BaseException | None = None
         self._urgent = False
         self._closing = False
+        self._stopped = False
         self._thread = threading.Thread(target=self._loop, name="llm-batch-writer", daemon=True)
         self._thread.start()
 
@@ -69,6 +69,9 @@ class ResultWriter:
         self._put(_Op("row", run_id, result=result, cache_key=cache_key))
 
     def set_status(self, run_id: str, status: str, message: str = "") -> None:
+        # Checked here, where the caller sees it: in a batch it would fail every row behind it.
+        if status not in RUN_STATUSES:
+            raise ValueError(f"not a run status: {status!r}")
         self._put(_Op("status", run_id, status=status, message=message))
 
     def update_keys(self, run_id: str, keys: Sequence[KeyInfo]) -> None:
@@ -79,16 +82,23 @@ class ResultWriter:
         """The last commit error while it is not resolved; None when healthy."""
         return self._error
 
+    @property
+    def backlog(self) -> int:
+        """Rows and changes submitted but not yet committed: what a kill -9 now would lose."""
+        return self._submitted - self._committed
+
     def flush(self, timeout: float | None = None) -> bool:
         """Block until everything submitted so far is committed (True), or a commit fails or
         the timeout passes first (False)."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("flush() on the writer's own thread (an on_error callback) would wait for itself")
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             target, failures = self._submitted, self._failures
             self._urgent = True
             self._cond.notify_all()
             while self._committed < target:
-                if self._failures != failures or not self._thread.is_alive():
+                if self._failures != failures or self._stopped:
                     return False
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
@@ -100,7 +110,7 @@ class ResultWriter:
         """Flush (trying a failing batch until the timeout) and stop the thread. Idempotent."""
         deadline = None if timeout is None else time.monotonic() + timeout
         ok = self.flush(timeout)
-        while not ok and self._error is not None and (deadline is None or time.monotonic() < deadline):
+        while not ok and self._error is not None and not self._stopped and (deadline is None or time.monotonic() < deadline):
             ok = self.flush(None if deadline is None else max(0.0, deadline - time.monotonic()))
         with self._cond:
             self._closing = True
@@ -134,7 +144,7 @@ class ResultWriter:
                     batch = list(self._queue[: max(self.max_rows, 1)])
                 try:
                     self.store.write_batch([(op.kind, op.run_id, op.result, op.cache_key, op.status, op.message, op.keys) for op in batch])
-                except sqlite3.Error as exc:
+                except Exception as exc:  # noqa: BLE001 - a bug too: reported, never a silently dead thread
                     with self._cond:
                         first = self._error is None
                         self._error = exc
@@ -163,3 +173,6 @@ class ResultWriter:
                     self._cond.notify_all()
         finally:
             self.store.close()  # this thread's connection
+            with self._cond:
+                self._stopped = True  # wakes a flush() waiting for a thread that is gone
+                self._cond.notify_all()

@@ -48,6 +48,37 @@ def store(tmp_path: Path) -> Iterator[RunStore]:
     s.close()
 
 
+class FullDiskStore(RunStore):
+    """A store whose disk can be filled and freed from the test, whichever thread writes:
+    SQLite's `max_page_count` (a per-connection limit, applied here to every thread's
+    connection, fresh ones included) turns the next write that needs a page into a real
+    SQLITE_FULL, "database or disk is full"."""
+
+    UNLIMITED = 1_073_741_823
+    max_pages = UNLIMITED
+
+    def _conn(self):  # type: ignore[no-untyped-def]
+        conn = super()._conn()
+        if getattr(self._local, "limited", None) is not conn or self._local.limit != self.max_pages:
+            conn.execute(f"PRAGMA max_page_count = {self.max_pages}")
+            self._local.limited, self._local.limit = conn, self.max_pages
+        return conn
+
+    def fill_disk(self) -> None:
+        """No room for one more page."""
+        self.max_pages = self._conn().execute("PRAGMA page_count").fetchone()[0]
+
+    def free_disk(self) -> None:
+        self.max_pages = self.UNLIMITED
+
+
+@pytest.fixture
+def full_disk_store(tmp_path: Path) -> Iterator[FullDiskStore]:
+    s = FullDiskStore(tmp_path / "data")
+    yield s
+    s.close()
+
+
 class SimHarness:
     """A simulator reached in process through the SDK's HTTP transport, and a runner using it."""
 

@@ -64,6 +64,60 @@ def test_kill_9_of_the_command_line_then_resume_loses_nothing_and_pays_at_most_t
     assert paid_twice <= concurrency + C.WRITE_BATCH_ROWS
 
 
+# A stand-in for the engine that pays for a row (a line on stdout, read by the test) and then
+# hands it to the result writer, holding back while a batch's worth is unsaved, as the engine does.
+WRITER_CHILD = """
+import sys
+import pandas as pd
+from core import constants as C
+from core.spec import RunSpec
+from core.store import RowResult, RunStore
+from core.writer import ResultWriter
+
+n = int(sys.argv[2])
+store = RunStore(sys.argv[1])
+run_id = store.create_run(RunSpec(template="{q}"), pd.DataFrame({"q": [str(i) for i in range(n)]}, dtype=object), [], run_id="crash")
+writer = ResultWriter(store)
+print("ready", flush=True)
+for i in range(n):
+    if writer.backlog >= C.WRITE_BATCH_ROWS:
+        writer.flush()
+    print(i, flush=True)  # paid
+    writer.record(run_id, RowResult(row=i, status="ok", output=str(i)))
+writer.close()
+"""
+
+
+def test_kill_9_of_a_process_saving_through_the_writer_loses_at_most_one_batch_and_keeps_a_prefix(tmp_path):
+    from core.store import RowResult, RunStore
+    from core.writer import ResultWriter
+
+    n = 20_000
+    data = tmp_path / "d"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER_CHILD, str(data), str(n)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    for _ in range(3_000):  # the child runs ahead until the pipe is full, then waits for us
+        proc.stdout.readline()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    paid = {int(line) for line in proc.stdout.read().split() if line.strip()} | set(range(3_000))
+    assert len(paid) < n, "the kill must land in the middle of the run"
+
+    store = RunStore(data)
+    assert store._conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    pending = store.pending_rows("crash")
+    saved = set(range(n)) - set(pending)
+    assert saved == set(range(len(saved))), "whole batches in order: the saved rows are a prefix"
+    assert saved <= paid and len(paid - saved) <= C.WRITE_BATCH_ROWS
+
+    writer = ResultWriter(store)  # resume: every pending row is sent (paid) again
+    for i in pending:
+        writer.record("crash", RowResult(row=i, status="ok", output=str(i)))
+    assert writer.close()
+    assert store.pending_rows("crash") == [] and len(store.results("crash")) == n
+    assert len(paid & set(pending)) <= C.WRITE_BATCH_ROWS  # paid twice
+
+
 def assert_consistent(store, run_id: str, n: int) -> None:  # type: ignore[no-untyped-def]
     """What must hold at any stop: one result at most per input row, valid statuses, counts
     that add up, and every finished row carrying its output or its reason."""

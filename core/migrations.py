@@ -1,0 +1,117 @@
+"""The store's schema, as numbered migrations: functions run in order on open, each once, each
+recorded by name in the `migrations` table (simonw/llm's `@migration def m001_initial(db)`).
+
+A new column is a new migration (`ALTER TABLE ... ADD COLUMN` with a default); never edit or
+rename one that has shipped, or existing databases run it again. Every INSERT in the store names
+its columns, so a column added here breaks no write."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+__all__ = ["MIGRATIONS", "migration", "migrate"]
+
+Migration = Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register a migration; they run in the order they are defined."""
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Apply the migrations this database has not had yet, each in its own transaction.
+
+    `db` must be in autocommit mode (`isolation_level=None`). Two processes opening the same file
+    at once are fine: the second finds the name recorded once it gets the write lock."""
+    db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {r[0] for r in db.execute("SELECT name FROM migrations")}
+    for fn in MIGRATIONS:
+        name = fn.__name__
+        if name in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone() is None:
+                fn(db)
+                db.execute(
+                    "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+                    (name, datetime.now(timezone.utc).isoformat(timespec="milliseconds")),
+                )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    # One execute per statement: splitting a script on ";" breaks on the first trigger.
+    db.execute(
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            message TEXT NOT NULL DEFAULT '',
+            file_name TEXT NOT NULL DEFAULT '',
+            n_rows INTEGER NOT NULL,
+            columns_json TEXT NOT NULL,
+            spec_json TEXT NOT NULL,
+            keys_json TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE inputs (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            row INTEGER NOT NULL,
+            cells_json TEXT NOT NULL,
+            PRIMARY KEY (run_id, row)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE results (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            row INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            output TEXT,
+            fields_json TEXT,
+            error TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            latency_ms INTEGER,
+            tokens_in INTEGER NOT NULL DEFAULT 0,
+            tokens_out INTEGER NOT NULL DEFAULT 0,
+            cost REAL NOT NULL DEFAULT 0,
+            model TEXT,
+            key_fp TEXT,
+            finish_reason TEXT,
+            cached INTEGER NOT NULL DEFAULT 0,
+            correct INTEGER,
+            finished_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, row)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE cache (
+            key TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            output TEXT NOT NULL,
+            finish_reason TEXT,
+            tokens_in INTEGER NOT NULL,
+            tokens_out INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """
+    )
