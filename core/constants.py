@@ -12,6 +12,8 @@ MAX_CONCURRENCY = 512
 AUTO_START_RPM = 60
 DEFAULT_MAX_TOKENS: int | None = None
 DEFAULT_TEMPERATURE: float | None = None
+# The chat completions endpoint, relative to a provider's base URL (as the SDK's own create() posts).
+CHAT_PATH = "/chat/completions"
 
 # --- Pacing ---------------------------------------------------------------------------------
 # The engine paces each key a little under its stated limit: network jitter can bunch requests

@@ -6,8 +6,6 @@ from __future__ import annotations
 import codecs
 import re
 
-import charset_normalizer
-
 from .errors import InputError
 
 __all__ = ["ENCODINGS", "NOT_TEXT", "CONTROL", "decode"]
@@ -85,6 +83,8 @@ def _guess_legacy(data: bytes) -> str | None:
     if scores[ranked[0]] - scores[ranked[1]] < 0.1:
         # Too close to call from byte patterns; charset_normalizer weighs language frequencies.
         # It gives up on tiny inputs (returns None), and then the order above decides.
+        import charset_normalizer  # rarely needed, and 30 ms to import: not on every start-up
+
         best = charset_normalizer.from_bytes(sample, cp_isolation=ranked[:2]).best()
         if best is not None and best.encoding in ranked[:2]:
             return best.encoding

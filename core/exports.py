@@ -18,10 +18,12 @@ import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import pandas
-import xlsxwriter
-from xlsxwriter.worksheet import Worksheet
+
+if TYPE_CHECKING:
+    from xlsxwriter.worksheet import Worksheet
 
 from .errors import InputError
 
@@ -186,6 +188,8 @@ def to_xlsx_bytes(frame: pandas.DataFrame, sheet_name: str = "Results") -> bytes
         "strings_to_formulas": False,
         "strings_to_urls": False,
     }
+    import xlsxwriter  # only XLSX needs it: 25 ms of every command line's start-up otherwise
+
     with xlsxwriter.Workbook(buffer, options) as book:
         book.set_properties({"created": XLSX_CREATED})
         sheet = book.add_worksheet(_sheet_title(sheet_name))

@@ -15,6 +15,8 @@ from .keys import KeyInfo
 
 __all__ = ["KeyStatus", "ProgressSnapshot", "ProgressTracker"]
 
+_ROW_COUNTERS = ("ok", "unparsed", "failed")
+
 
 @dataclass(frozen=True)
 class KeyStatus:
@@ -81,6 +83,27 @@ class ProgressSnapshot:
         return self.correct / self.judged if self.judged else None
 
 
+class _KeyCounts:
+    """One key's live counters, mutated in place under the tracker's lock: a frozen KeyStatus is
+    built only when a snapshot is taken (a few times a second), not twice per request."""
+
+    __slots__ = ("info", "state", "cool_until", "dead_reason", "requests", "ok", "rate_limited", "errors", "in_flight")
+
+    def __init__(self, info: KeyInfo) -> None:
+        self.info = info
+        self.state = "active"
+        self.cool_until: float | None = None
+        self.dead_reason: str | None = None
+        self.requests = self.ok = self.rate_limited = self.errors = self.in_flight = 0
+
+    def status(self) -> KeyStatus:
+        k = self.info
+        return KeyStatus(
+            k.fingerprint, k.masked, k.provider, k.model, k.rpm, self.state, self.cool_until, self.dead_reason,
+            self.requests, self.ok, self.rate_limited, self.errors, self.in_flight,
+        )  # fmt: skip
+
+
 @dataclass
 class _Counts:
     ok: int = 0
@@ -97,11 +120,12 @@ class _Counts:
     judged: int = 0
     state: str = "starting"
     message: str = ""
-    keys: dict[str, KeyStatus] = field(default_factory=dict)
+    keys: dict[str, _KeyCounts] = field(default_factory=dict)
 
 
 class ProgressTracker:
-    """Thread-safe: every mutation and every snapshot holds one lock for a few microseconds."""
+    """Thread-safe: every mutation and every snapshot holds one lock for a few microseconds.
+    The engine calls it three times a row, so a mutation is a few attribute increments."""
 
     def __init__(
         self,
@@ -132,7 +156,7 @@ class ProgressTracker:
         with self._lock:
             for k in keys:
                 if k.fingerprint not in self._c.keys or self._c.keys[k.fingerprint].state == "dead":
-                    self._c.keys[k.fingerprint] = KeyStatus(k.fingerprint, k.masked, k.provider, k.model, k.rpm)
+                    self._c.keys[k.fingerprint] = _KeyCounts(k)
 
     def preload(self, *, ok: int, unparsed: int, failed: int, tokens_in: int, tokens_out: int, cost: float, correct: int, judged: int) -> None:
         """Rows finished before this session (a resumed run) count as done but not towards speed."""
@@ -149,36 +173,51 @@ class ProgressTracker:
                 self._finished_at = self._clock()
 
     def row_finished(self, status: str, *, tokens_in: int, tokens_out: int, cost: float, cached: bool, correct: bool | None) -> None:
+        if status not in _ROW_COUNTERS:
+            raise ValueError(f"unknown row status {status!r}")
+        now = self._clock()
         with self._lock:
             c = self._c
-            setattr(c, status, getattr(c, status) + 1)
+            if status == "ok":
+                c.ok += 1
+            elif status == "unparsed":
+                c.unparsed += 1
+            else:
+                c.failed += 1
             c.tokens_in += tokens_in
             c.tokens_out += tokens_out
             c.cost += cost
-            c.cached += int(cached)
+            if cached:
+                c.cached += 1
             if correct is not None:
                 c.judged += 1
                 c.correct += int(correct)
             if not cached:  # a cache hit is instant and free: counting it would promise a speed the rest never reaches
-                self._recent.append(self._clock())
+                self._recent.append(now)
 
     def request_started(self, fp: str) -> None:
         with self._lock:
             self._c.in_flight += 1
             k = self._c.keys[fp]
-            self._c.keys[fp] = replace(k, requests=k.requests + 1, in_flight=k.in_flight + 1)
+            k.requests += 1
+            k.in_flight += 1
 
     def request_ended(self, fp: str, *, ok: bool = False, rate_limited: bool = False, error: str | None = None, timeout: bool = False, retry: bool = False) -> None:
         with self._lock:
             c = self._c
             c.in_flight -= 1
-            c.timeouts += int(timeout)
-            c.retries += int(retry)
             k = c.keys[fp]
-            c.keys[fp] = replace(
-                k, in_flight=k.in_flight - 1, ok=k.ok + int(ok), rate_limited=k.rate_limited + int(rate_limited), errors=k.errors + int(error is not None and not rate_limited)
-            )
-            if error is not None and not rate_limited:
+            k.in_flight -= 1
+            if ok:
+                k.ok += 1
+            if timeout:
+                c.timeouts += 1
+            if retry:
+                c.retries += 1
+            if rate_limited:
+                k.rate_limited += 1
+            elif error is not None:
+                k.errors += 1
                 self._errors.append(error)
 
     def note_error(self, message: str) -> None:
@@ -191,9 +230,9 @@ class ProgressTracker:
             k = self._c.keys[fp]
             if k.state == "dead":
                 return
-            self._c.keys[fp] = replace(k, state=state, cool_until=cool_until, dead_reason=reason)
+            k.state, k.cool_until, k.dead_reason = state, cool_until, reason
             if state == "dead" and reason:
-                self._errors.append(f"Key {k.masked} stopped: {reason}")
+                self._errors.append(f"Key {k.info.masked} stopped: {reason}")
 
     # --- reading (any thread) -----------------------------------------------------------------
 
@@ -228,7 +267,7 @@ class ProgressTracker:
             eta = pending / rate if rate > 0 and pending > 0 else (0.0 if pending == 0 and moving else None)
             projected = c.cost / done * self.total if done else None
             wall = time.time()
-            keys = tuple(self._key_view(k, wall) for k in c.keys.values())
+            keys = tuple(self._key_view(k.status(), wall) for k in c.keys.values())
             return ProgressSnapshot(
                 run_id=self.run_id,
                 state=c.state,

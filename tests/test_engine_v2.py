@@ -347,6 +347,44 @@ def test_an_answer_that_cannot_be_turned_into_a_row_fails_that_row_plainly(vstor
     assert "could not be read" in table["error"][1]
 
 
+@pytest.mark.parametrize(
+    ("answer", "status", "output", "error"),
+    [
+        pytest.param({"choices": []}, "failed", "", "no choices", id="no-choices"),
+        pytest.param({"choices": [{"message": None, "finish_reason": "stop"}]}, "ok", "", None, id="no-message"),
+        pytest.param({"choices": [{"message": {"content": ["a", "list"]}}]}, "failed", "", "not text", id="content-not-text"),
+        pytest.param(_completion("6", usage=[1, 2]), "failed", "", "usage is not an object", id="usage-not-an-object"),
+        pytest.param(_completion("6", usage=None, model=None), "ok", "6", None, id="no-usage-no-model"),
+        pytest.param(_completion("6", usage={"prompt_tokens": True, "completion_tokens": 1}), "failed", "", "not a number", id="usage-a-bool"),
+    ],
+)
+def test_every_shape_of_answer_ends_its_row_with_a_status_and_a_reason(vstore, answer, status, output, error):
+    def handler(body: dict, key: str) -> httpx2.Response | None:
+        return httpx2.Response(200, json=answer)
+
+    state, table = run_scripted(vstore, arithmetic_frame(1), handler)
+    assert state == "done"
+    assert (table["status"][0], table["output"][0] or "") == (status, output)
+    if error is None:
+        assert not table["error"][0]
+        assert vstore.get_run(vstore.list_runs()[0].id).tokens_in > 0  # estimated when not said
+    else:
+        assert "could not be read" in table["error"][0] and error in table["error"][0]
+
+
+def test_a_200_that_is_not_json_is_retried_and_the_row_then_answered(vstore):
+    calls = []
+
+    def handler(body: dict, key: str) -> httpx2.Response | None:
+        calls.append(1)
+        if len(calls) == 1:  # a proxy's page in place of the answer
+            return httpx2.Response(200, content=b"<html>Gateway says hi</html>", headers={"content-type": "text/html"})
+        return httpx2.Response(200, json=_completion("3"))
+
+    state, table = run_scripted(vstore, arithmetic_frame(1), handler)
+    assert (state, table["status"][0], table["output"][0], len(calls)) == ("done", "ok", "3", 2)
+
+
 def test_a_crash_in_a_keys_pump_surfaces_and_the_other_keys_finish_the_run(vstore, monkeypatch):
     async def main() -> tuple[str, object]:
         sim = simulator()
@@ -473,17 +511,17 @@ def test_auto_concurrency_keeps_only_as_many_requests_in_flight_as_the_pace_need
 
         def factory(entry: KeyEntry, timeout: float) -> openai.AsyncOpenAI:
             client = base(entry, timeout)
-            create = client.chat.completions.with_raw_response.create
+            post = client.post
 
             async def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
                 in_flight["now"] += 1
                 in_flight["max"] = max(in_flight["max"], in_flight["now"])
                 try:
-                    return await create(*args, **kwargs)
+                    return await post(*args, **kwargs)
                 finally:
                     in_flight["now"] -= 1
 
-            client.chat.completions.with_raw_response.create = counted  # type: ignore[method-assign]
+            client.post = counted  # type: ignore[method-assign]
             return client
 
         run = Run(vstore, arithmetic_frame(200), SPEC.replace(concurrency=64, auto_concurrency=True), [key("k", rpm=600)], factory)
