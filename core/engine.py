@@ -713,8 +713,12 @@ class BatchEngine:
         usage = data.get("usage") or {}
         if not isinstance(usage, dict):
             raise ValueError("the answer's usage is not an object")
-        tokens_in = _count(usage, "prompt_tokens", estimate_message_tokens(messages))
-        tokens_out = _count(usage, "completion_tokens", max(1, len(text) // 4))
+        tokens_in = _count(usage, "prompt_tokens")
+        tokens_out = _count(usage, "completion_tokens")
+        if tokens_in is None:  # the provider did not say: estimated, as for the estimate
+            tokens_in = estimate_message_tokens(messages)
+        if tokens_out is None:
+            tokens_out = max(1, len(text) // 4)
         model = data.get("model") or lane.entry.model
         return self._build_result(
             row, text, finish if isinstance(finish, str) else None, tokens_in, tokens_out, lane.entry.model,
@@ -835,11 +839,11 @@ class BatchEngine:
         return True
 
 
-def _count(usage: dict, name: str, otherwise: int) -> int:
-    """A token count from `usage`, or `otherwise` when the provider did not say."""
+def _count(usage: dict, name: str) -> int | None:
+    """A token count from `usage`, None when the provider did not say."""
     value = usage.get(name)
     if value is None:
-        return otherwise
+        return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"usage.{name} is {value!r}, not a number")
     return value
