@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 import core
-from app_pages.i18n import LANGUAGES, STRINGS, language, t
+from app_pages.i18n import LANGUAGES, STRINGS, language, t, t_in
 from app_pages.messages import cause_text, failure_summary, say  # noqa: F401 - the pages take them from here
 from core import (
     InputError,
@@ -140,15 +140,25 @@ def dataset() -> dict | None:
     return st.session_state.get("dataset")
 
 
-def worded_choice(widget, label: str, options: list[str], *, key: str, format_func, **kwargs):  # type: ignore[no-untyped-def]
+def worded_choice(widget, label: str, options: list[str], *, key: str, format_func, on_change=None, **kwargs):  # type: ignore[no-untyped-def]
     """A selectbox whose words follow the language without losing the choice. A selectbox sends
-    its choice back as the shown label, so each language gets a widget of its own, started
-    from the choice kept under `key`."""
-    own = f"{key}__{language()}"
-    if own not in st.session_state and st.session_state.get(key) in options:
-        st.session_state[own] = st.session_state[key]
-    value = widget(label, options, format_func=format_func, key=own, **kwargs)
-    st.session_state[key] = value
+    its choice back as the shown label, so each language has a widget of its own (English keeps
+    the plain `key`), started from the choice kept under `key`. A choice made in the widget is
+    copied to `key` before any callback runs; a choice set under `key` by code is shown."""
+    own = key if language() == "en" else f"{key}__{language()}"
+    if own != key:
+        kept = st.session_state.get(key)
+        if kept in options and st.session_state.get(own) != kept:
+            st.session_state[own] = kept
+
+    def changed() -> None:
+        st.session_state[key] = st.session_state[own]
+        if on_change is not None:
+            on_change()
+
+    value = widget(label, options, format_func=format_func, key=own, on_change=changed, **kwargs)
+    if own != key:
+        st.session_state[key] = value
     return value
 
 
@@ -326,9 +336,11 @@ def short(text: str, n: int = 60) -> str:
     return line if len(line) <= n else line[: n - 1] + "…"
 
 
-def provider_label(name: str) -> str:
-    """A provider's name as shown: the presets are names, but the simulated one is words."""
-    return t("common.simulated_provider") if name == core.SIMULATED_PROVIDER else name
+def provider_label(name: str, lang: str | None = None) -> str:
+    """A provider's name as shown: the presets are names, but the simulated one (and "local") are words."""
+    if name == core.SIMULATED_PROVIDER:
+        return t_in(lang or language(), "common.simulated_provider")
+    return name.replace(" (local)", t_in(lang or language(), "common.local")) if name.endswith(" (local)") else name
 
 
 def settings_line(file: str | None, rows: int, provider: str, model: str, n_keys: int, rpm: int, use_cache: bool) -> str:

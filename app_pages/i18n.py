@@ -25,6 +25,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sidebar.open_run": ("Open the run", "查看任务"),
     "common.simulated_badge": ("Simulated provider", "模拟模型"),
     "common.simulated_provider": ("Simulated (demo)", "模拟模型（演示）"),
+    "common.local": (" (local)", "（本地）"),
     "common.simulated_note": (
         "No API key is set, so this runs on the built-in simulated provider: answers are computed locally, not by a real model.",
         "尚未设置 API 密钥，将使用内置的模拟模型：答案在本地生成，并非真实大模型的回答。",

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import streamlit as st
 
@@ -16,8 +18,9 @@ from app_pages.common import (
     runner,
     server_keys,
     show_input_error,
+    worded_choice,
 )
-from app_pages.i18n import pace_text, t
+from app_pages.i18n import language, pace_text, t
 
 KEEP = "session"
 
@@ -46,10 +49,11 @@ def remove_key(key: str) -> None:
     st.session_state["user_keys"] = [k for k in st.session_state["user_keys"] if k != key]
 
 
-provider_col, url_col, model_col = st.columns([1, 2, 1])
-# A selectbox sends back its choice as the shown label: words that changed with the language
-# would lose the user's choice, so the preset names are shown as they are in every language.
-provider_col.selectbox(t("keys.provider"), list(core.PROVIDER_PRESETS), key="provider", on_change=apply_preset, persist_state=KEEP)
+provider_col, url_col, model_col = st.columns([3, 5, 3])  # the longest preset name fits
+worded_choice(
+    provider_col.selectbox, t("keys.provider"), list(core.PROVIDER_PRESETS), key="provider",
+    format_func=functools.partial(provider_label, lang=language()), on_change=apply_preset, persist_state=KEEP,
+)  # fmt: skip
 url_col.text_input(t("keys.base_url"), key="base_url", persist_state=KEEP, disabled=st.session_state["provider"] == core.SIMULATED_PROVIDER)
 model_col.text_input(t("keys.model"), key="model", persist_state=KEEP, disabled=st.session_state["provider"] == core.SIMULATED_PROVIDER)
 

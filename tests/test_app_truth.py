@@ -195,6 +195,27 @@ def test_the_answer_format_is_worded_in_the_pages_language_and_kept_across_a_swi
     assert control.value == "json" and list(control.options) == ["文本", "JSON"]
 
 
+def test_the_provider_list_is_worded_in_chinese_and_the_choice_survives_switches_and_callbacks(at):
+    on(at, "keys")
+    at.segmented_control(key="lang").set_value("zh").run()
+    box = at.selectbox(key="provider__zh")
+    assert box.value == "Simulated (demo)"  # the choice is the preset's name; the words are the page's
+    assert "模拟模型（演示）" in list(box.options) and "vLLM / llama.cpp（本地）" in list(box.options)
+    assert "Simulated (demo)" not in list(box.options)
+    box.set_value("DeepSeek").run()
+    assert at.text_input(key="base_url").value == "https://api.deepseek.com/v1"  # the preset applied
+    at.segmented_control(key="lang").set_value("en").run()
+    assert at.selectbox(key="provider").value == "DeepSeek"
+    at.selectbox(key="provider").set_value("Simulated (demo)").run()
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert at.selectbox(key="provider__zh").value == "Simulated (demo)"
+    # adding a real key leaves the demo provider, set by a callback: the Chinese box follows
+    at.text_area(key="keys_text").set_value("sk-test-aaaa1111\n").run()
+    at.button(key="add_keys").click().run()
+    assert at.selectbox(key="provider__zh").value == "OpenAI"
+    assert not at.exception
+
+
 def test_requests_per_minute_is_set_on_the_keys_page_only(at):
     on(at, "run")
     assert not [s for s in at.slider if "per minute" in s.label]
@@ -363,6 +384,6 @@ def test_core_errors_a_user_can_meet_are_chinese_on_the_chinese_page(at):
     at.file_uploader(key="upload").upload("q.csv", b'a,b\n1,"never closed\n2,3\n', "text/csv").run()
     assert at.error and at.error[0].value.replace("\\", "").startswith("第 2 行有一个引号")
     on(at, "keys")
-    at.selectbox(key="provider").set_value(LOCAL).run()
+    at.selectbox(key="provider__zh").set_value(LOCAL).run()
     at.text_input(key="base_url").set_value("localhost:8000/v1").run()
     assert any(e.value.replace("\\", "").startswith("接口地址必须以 http") for e in at.error)

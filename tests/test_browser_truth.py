@@ -324,8 +324,9 @@ def test_every_page_in_chinese_is_chinese(page: Page, app: App, data_dir: Path, 
     english_on(page, "keys-simulated", seen)
     page.locator(".st-key-test_keys button").first.click()
     english_on(page, "keys-nothing-to-test", seen)
-    page.locator(".st-key-provider").click()
-    page.get_by_role("option", name="vLLM / llama.cpp (local)").click()
+    expect(page.locator(".st-key-provider__zh input")).to_have_value("模拟模型（演示）")  # the box is worded too
+    page.locator(".st-key-provider__zh").click()
+    page.get_by_role("option", name="vLLM / llama.cpp（本地）").click()
     settle(page)
     for key, value in (("base_url", server.base_url), ("model", "simulated")):
         page.locator(f".st-key-{key} input").fill(value)
