@@ -91,6 +91,9 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{provider} needs an API key: paste one on the Keys & limits page, or use the simulated provider for a demo.",
         "{provider} 需要 API 密钥：请在“密钥与限速”页粘贴密钥，或改用模拟模型进行演示。",
     ),
+    "error.empty_prompt": ("The prompt is empty: write what the model should do with each row.", "提示词为空：请写明模型要对每一行做什么。"),
+    "error.duplicate_field": ("Each JSON field may be listed once.", "每个 JSON 字段只能列出一次。"),
+    "error.xlsx_too_many": ("Excel holds at most {limit:,} rows; download CSV or JSONL instead.", "Excel 最多容纳 {limit:,} 行：请改为下载 CSV 或 JSONL。"),
     "error.keys_again": ("Enter the API keys again to resume this run: keys are never saved.", "请重新输入 API 密钥以继续此任务：密钥从不保存。"),
     # data page
     "data.title": ("Data", "数据"),

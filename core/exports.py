@@ -179,7 +179,7 @@ def to_xlsx_bytes(frame: pandas.DataFrame, sheet_name: str = "Results") -> bytes
     """One sheet; text stays text, numbers stay numbers, header bold and frozen. The same table
     always gives the same bytes."""
     if len(frame) + 1 > XLSX_MAX_ROWS:
-        raise InputError(f"Excel holds at most {XLSX_MAX_ROWS - 1:,} rows; download CSV or JSONL instead.")
+        raise InputError(f"Excel holds at most {XLSX_MAX_ROWS - 1:,} rows; download CSV or JSONL instead.", "xlsx_too_many", limit=XLSX_MAX_ROWS - 1)
     buffer = io.BytesIO()
     options = {
         "in_memory": True,

@@ -42,7 +42,7 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         if not self.template.strip():
-            raise InputError("The prompt is empty: write what the model should do with each row.")
+            raise InputError("The prompt is empty: write what the model should do with each row.", "empty_prompt")
         if not 1 <= self.concurrency <= C.MAX_CONCURRENCY:
             raise InputError(f"Concurrency must be between 1 and {C.MAX_CONCURRENCY}.")
         if self.max_attempts < 1:
@@ -55,7 +55,7 @@ class RunSpec:
             raise InputError("Temperature must be between 0 and 2.")
         fields = tuple(f.strip() for f in self.json_fields if f and f.strip())
         if len(set(fields)) != len(fields):
-            raise InputError("Each JSON field may be listed once.")
+            raise InputError("Each JSON field may be listed once.", "duplicate_field")
         object.__setattr__(self, "json_fields", fields)
 
     @property

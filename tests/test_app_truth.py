@@ -387,3 +387,12 @@ def test_core_errors_a_user_can_meet_are_chinese_on_the_chinese_page(at):
     at.selectbox(key="provider__zh").set_value(LOCAL).run()
     at.text_input(key="base_url").set_value("localhost:8000/v1").run()
     assert any(e.value.replace("\\", "").startswith("接口地址必须以 http") for e in at.error)
+
+
+def test_a_json_field_listed_twice_is_said_in_chinese_on_the_run_page(at):
+    at.segmented_control(key="lang").set_value("zh").run()
+    on(at, "prompt")
+    at.segmented_control(key="output_mode").set_value("json").run()
+    at.text_input(key="json_fields").set_value("a, a").run()
+    on(at, "run")
+    assert [e.value for e in at.error] == ["每个 JSON 字段只能列出一次。"]
