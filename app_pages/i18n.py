@@ -91,6 +91,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{provider} needs an API key: paste one on the Keys & limits page, or use the simulated provider for a demo.",
         "{provider} 需要 API 密钥：请在“密钥与限速”页粘贴密钥，或改用模拟模型进行演示。",
     ),
+    "error.sheet_too_far": (
+        "Sheet '{sheet}' reaches down to cell {cell} and across to column {column}: {rows:,} rows x {columns:,} columns, more than can be opened. If your table is smaller, a stray value far away is the cause: delete the rows below your table and the columns to its right, then save again.",
+        "工作表“{sheet}”一直延伸到单元格 {cell}、横向到 {column} 列：共 {rows:,} 行 × {columns:,} 列，太大无法打开。如果你的表格其实没这么大，原因是远处有一个零散的值：请删除表格下方的行和右侧的列，然后重新保存。",
+    ),
+    "error.sheet_too_big": ("Sheet '{sheet}' unpacks to {mb:,} MB, more than the limit of {limit:,} MB; save it as CSV, or split it into smaller files.", "工作表“{sheet}”解压后有 {mb:,} MB，超过上限 {limit:,} MB：请另存为 CSV，或拆分成较小的文件。"),
     "error.empty_prompt": ("The prompt is empty: write what the model should do with each row.", "提示词为空：请写明模型要对每一行做什么。"),
     "error.duplicate_field": ("Each JSON field may be listed once.", "每个 JSON 字段只能列出一次。"),
     "error.xlsx_too_many": ("Excel holds at most {limit:,} rows; download CSV or JSONL instead.", "Excel 最多容纳 {limit:,} 行：请改为下载 CSV 或 JSONL。"),

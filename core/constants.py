@@ -97,6 +97,11 @@ RECENT_ERRORS = 8  # how many recent errors the progress snapshot keeps
 MAX_UPLOAD_MB = 200
 MAX_ROWS = 200_000
 MAX_CELL_CHARS = 100_000
+# An .xlsx sheet is read as a dense grid from A1 to its farthest cell: refused before reading when
+# that grid is too big (a stray value in XFD1048576 of a 5 KB file), or its XML unzips too large.
+MAX_SHEET_CELLS = 10_000_000
+MAX_SHEET_SLACK_ROWS = 1_000  # blank or title rows above and below the data, beyond MAX_ROWS
+MAX_SHEET_XML_MB = 1024
 PREVIEW_ROWS = 3
 
 # --- Storage --------------------------------------------------------------------------------

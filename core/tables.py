@@ -18,6 +18,7 @@ import pandas as pd
 from . import constants as C
 from .encodings import CONTROL, ENCODINGS, NOT_TEXT, decode
 from .errors import InputError
+from .xlsx_guard import check_sheet
 
 __all__ = ["TableInfo", "LoadedTable", "load_table", "read_table", "list_sheets", "ENCODINGS", "SEPARATORS"]
 
@@ -207,6 +208,7 @@ def _load_xlsx(data: bytes, ext: str, sheet: str | None) -> LoadedTable:
             raise InputError(f"Sheet '{sheet}' {what}; choose one of: {_listing(names, 50)}.", "bad_sheet", sheet=sheet, names=_listing(names, 50))
         if ext in _TEXT_EXTS:
             notes.append(f"The file is named {ext} but is an Excel workbook, so it was read as one.")
+        check_sheet(data, sheet)  # before the reader builds its grid
         # From A1, like Excel shows it: leading empty rows and columns stay where they are.
         cells = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
         records = ((n, [_cell_text(v) for v in row]) for n, row in enumerate(cells, 1))

@@ -1,0 +1,112 @@
+"""Hostile and odd workbooks: a stray far cell or a sheet that unzips to gigabytes is refused
+before any cell is read, with the cell to delete named; ordinary workbooks open as before."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import zipfile
+
+import openpyxl
+import pytest
+import xlsxwriter
+
+from core import constants as C
+from core.errors import InputError
+from core.tables import load_table
+from core.xlsx_guard import column_name, sheet_extent
+from tests.conftest import ROOT
+
+
+def far_cell_workbook() -> bytes:
+    """A small table, and one stray value in the very last cell Excel has."""
+    buf = io.BytesIO()
+    with xlsxwriter.Workbook(buf) as book:
+        sheet = book.add_worksheet("Data")
+        sheet.write_row(0, 0, ["question", "answer"])
+        sheet.write_row(1, 0, ["1 + 1", "2"])
+        sheet.write(1_048_575, 16_383, "oops")
+    return buf.getvalue()
+
+
+def test_column_names_are_excels():
+    assert [column_name(i) for i in (1, 26, 27, 52, 703, 16_384)] == ["A", "Z", "AA", "AZ", "AAA", "XFD"]
+
+
+def test_a_5_kb_workbook_with_a_stray_far_cell_is_refused_naming_the_cell():
+    data = far_cell_workbook()
+    assert len(data) < 10_000
+    extent = sheet_extent(data, "Data")
+    assert extent is not None and (extent.rows, extent.columns, extent.far_cell) == (1_048_576, 16_384, "XFD1048576")
+    with pytest.raises(InputError) as caught:
+        load_table(data, "stray.xlsx")
+    assert caught.value.code == "sheet_too_far"
+    assert "XFD1048576" in str(caught.value) and "delete the rows below your table" in str(caught.value)
+
+
+def test_refusing_it_takes_no_memory_to_speak_of(tmp_path):
+    # Measured in a child process of its own, by the kernel (the reader's memory is not Python's).
+    path = tmp_path / "stray.xlsx"
+    path.write_bytes(far_cell_workbook())
+    code = (
+        "import sys, resource; from core.tables import load_table; from core.errors import InputError\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n    load_table(open(sys.argv[1], 'rb').read(), 'stray.xlsx')\nexcept InputError as exc:\n    print(exc.code)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    refused, grew_mb = out.stdout.split()
+    assert refused == "sheet_too_far"
+    assert int(grew_mb) < 50, f"opening a 5 KB file grew the process by {grew_mb} MB"
+
+
+def test_a_sheet_that_unzips_beyond_the_limit_is_refused_before_it_is_read(monkeypatch):
+    wb = openpyxl.Workbook()
+    wb.active.title = "Data"
+    wb.active.append(["question", "answer"])
+    wb.active.append(["1 + 1", "2"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    # The same workbook with its sheet padded out: 3 MB of XML that zips to a few KB.
+    src, out = zipfile.ZipFile(io.BytesIO(buf.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            body = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                body = body.replace(b"<sheetData>", b"<sheetData>" + b" " * 3_000_000)
+            dst.writestr(item.filename, body)
+    bomb = out.getvalue()
+    assert len(bomb) < 50_000
+    monkeypatch.setattr(C, "MAX_SHEET_XML_MB", 2)
+    with pytest.raises(InputError) as caught:
+        load_table(bomb, "bomb.xlsx")
+    assert caught.value.code == "sheet_too_big" and "unpacks to 3 MB" in str(caught.value)
+    monkeypatch.setattr(C, "MAX_SHEET_XML_MB", 8)  # within the limit, the same file opens
+    assert list(load_table(bomb, "bomb.xlsx").frame["answer"]) == ["2"]
+
+
+@pytest.mark.parametrize("writer", ["openpyxl", "xlsxwriter"])
+def test_ordinary_workbooks_measure_what_they_hold_and_open(writer):
+    buf = io.BytesIO()
+    rows = [["id", "text", "n"], *[[str(i), f"row {i}", i] for i in range(1, 301)]]
+    if writer == "openpyxl":
+        wb = openpyxl.Workbook()
+        wb.active.title = "Second"
+        wb.create_sheet("Data")
+        for r in rows:
+            wb["Data"].append(r)
+        wb.save(buf)
+    else:
+        with xlsxwriter.Workbook(buf) as book:
+            book.add_worksheet("Second")
+            sheet = book.add_worksheet("Data")
+            for i, r in enumerate(rows):
+                sheet.write_row(i, 0, r)
+                sheet.write_blank(i, 5, None, book.add_format({"bold": True}))  # a styled, empty cell: not content
+    data = buf.getvalue()
+    extent = sheet_extent(data, "Data")
+    assert extent is not None and (extent.rows, extent.columns, extent.far_cell) == (301, 3, "A301")  # the first cell of the last row
+    table = load_table(data, "book.xlsx", "Data")
+    assert table.frame.shape == (300, 3)
