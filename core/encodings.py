@@ -121,8 +121,14 @@ def decode(data: bytes, override: str | None, notes: list[str]) -> tuple[str, st
     else:
         encoding = _utf16_without_bom(data)
         if encoding is None:
-            if b"\x00" in data:
-                raise InputError(NOT_TEXT, "not_text")  # no text encoding a spreadsheet saves has NULs but UTF-16
+            nuls = data.count(b"\x00")
+            if nuls:
+                # No encoding a spreadsheet saves has NULs but UTF-16: a few in otherwise good text
+                # are damage (a crashed save, a bad copy), and the rest of the file is still the table.
+                if nuls > max(3, len(data) // 10_000) or not _decodes(data.replace(b"\x00", b""), "utf-8"):
+                    raise InputError(NOT_TEXT, "not_text")
+                data = data.replace(b"\x00", b"")
+                notes.append(f"Removed {nuls:,} NUL byte{'' if nuls == 1 else 's'} (invisible characters a damaged save leaves behind).")
             encoding = "utf-8" if _decodes(data, "utf-8") or _mostly_utf8(data) else _guess_legacy(data)
     if encoding is not None and _decodes(data, encoding):
         return data.decode(encoding), encoding

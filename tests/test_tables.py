@@ -608,3 +608,20 @@ def test_hundred_thousand_rows_load_with_the_right_shape() -> None:
     assert table.frame.shape == (100_000, 10)
     assert table.frame.iloc[-1, 9] == "value 9 with some words"
     assert isinstance(table.frame.index, pd.RangeIndex)
+
+
+def test_a_stray_nul_byte_in_good_utf8_is_removed_with_a_note_not_a_refusal() -> None:
+    data = "name,city\nZoë,Zürich\n".encode() + b"Ann,Oslo\x00\n" + "李雷,北京\n".encode()
+    table = load_table(data, "people.csv")
+    assert list(table.frame["city"]) == ["Zürich", "Oslo", "北京"]
+    assert any(n.startswith("Removed 1 NUL byte ") for n in table.info.notes)
+    from core.messages import explain
+
+    assert explain(next(n for n in table.info.notes if "NUL" in n)).code == "nul_bytes"
+
+
+def test_many_nul_bytes_are_still_not_a_table() -> None:
+    data = b"name,city\n" + b"a\x00b\x00c\x00d\x00e\x00,x\n" * 3
+    with pytest.raises(InputError) as caught:
+        load_table(data, "odd.csv")
+    assert caught.value.code == "not_text"
