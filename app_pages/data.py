@@ -58,7 +58,7 @@ if upload is not None:
     kind_xlsx = upload.name.lower().endswith(".xlsx")
     with st.expander(t("data.reading_options"), expanded=False, icon=":material/tune:"):
         c1, c2, c3 = st.columns(3)
-        encoding = worded_choice(c1.selectbox, t("data.encoding"), [AUTO, *core.ENCODINGS], format_func=functools.partial(option_label, lang=language()), key="encoding_override", disabled=kind_xlsx)
+        encoding = worded_choice(c1.selectbox, t("data.encoding"), [AUTO, *core.ENCODINGS], format_func=functools.partial(option_label, lang=language()), key="encoding_override", disabled=kind_xlsx, accept_new_options=True)
         separator = worded_choice(c2.selectbox, t("data.separator"), [AUTO, *core.SEPARATORS.values()], format_func=functools.partial(option_label, lang=language()), key="separator_override", disabled=kind_xlsx)
         sheet = None
         if kind_xlsx:

@@ -82,6 +82,7 @@ CORE_STRINGS: dict[str, tuple[str, str]] = {
     "msg.extra_cells": ("Some rows have more cells than there are column names; their extra cells are in {n} new columns: {names}.", "有些行的单元格比列名多，多出的单元格放在 {n} 个新列中：{names}。"),
     "msg.renamed_duplicate": ("Renamed duplicate column '{old}' to '{new}'.", "重复的列名“{old}”已改为“{new}”。"),
     "msg.renamed_more": ("Renamed {n} more duplicate columns the same way.", "另有 {n} 个重复列名按同样方式改名。"),
+    "msg.guessed_encoding": ("Read as {name}, guessed from the file's bytes; if the text looks wrong, choose the encoding under Reading options.", "按 {name} 编码读取（根据文件字节推测）；如果文字显示不对，请在“读取选项”中手动选择编码。"),
     "msg.nul_bytes": ("Removed {n} NUL bytes (invisible characters a damaged save leaves behind).", "已删除 {n} 个 NUL 字节（文件保存出错时留下的不可见字符）。"),
     "msg.bad_bytes": ("{n} bytes could not be read as {encoding}; if the text looks wrong, choose the encoding by hand.", "有 {n} 个字节无法按 {encoding} 读取；如果文字显示不对，请手动选择编码。"),
     # short causes, for "10 × could not reach api.openai.com"

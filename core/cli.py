@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a table through a model (or resume a run)")
     run.add_argument("input", metavar="INPUT", help="CSV, TSV or XLSX file")
     run.add_argument("--sheet", help="XLSX sheet to read (default: the first)")
+    run.add_argument("--encoding", help="text encoding of a CSV, any Python codec name (default: detected, e.g. utf-8, gb18030, cp1252)")
+    run.add_argument("--separator", help=r"CSV separator, one character: , ; | or \t for a tab (default: detected)")
     tmpl = run.add_mutually_exclusive_group()
     tmpl.add_argument("--template", help="prompt with {column} placeholders")
     tmpl.add_argument("--template-file", help="file holding the prompt template")
@@ -216,7 +218,8 @@ def _run(args: argparse.Namespace, err: TextIO, *, owns_process: bool = False) -
             data = path.read_bytes()
         except OSError as exc:
             raise InputError(f"Cannot read {args.input}: {exc.strerror}.") from None
-        table = load_table(data, path.name, args.sheet)
+        separator = "\t" if args.separator in ("\\t", "tab", "TAB") else args.separator
+        table = load_table(data, path.name, args.sheet, encoding=args.encoding, separator=separator)
         handle = start_run(store, table.frame, _spec(args), keys or [], file_name=path.name, first_rows=args.first_rows)
     err.write(f"run: {handle.run_id}\n")
     err.flush()

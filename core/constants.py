@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 # --- Requests -------------------------------------------------------------------------------
 # A request that timed out may still be billed, so the default is generous: minutes, not seconds.
 DEFAULT_TIMEOUT_S = 300.0
@@ -96,7 +98,9 @@ RECENT_ERRORS = 8  # how many recent errors the progress snapshot keeps
 # --- Input limits ---------------------------------------------------------------------------
 MAX_UPLOAD_MB = 200
 MAX_ROWS = 200_000
-MAX_CELL_CHARS = 100_000
+# Long-context models read whole documents from one cell; the limit is there for memory (a run
+# keeps its rows' cells while it runs). A server can set its own: LLM_BATCH_MAX_CELL_CHARS.
+MAX_CELL_CHARS = int(os.environ.get("LLM_BATCH_MAX_CELL_CHARS", "1000000"))
 # An .xlsx sheet is read as a dense grid from A1 to its farthest cell: refused before reading when
 # that grid is too big (a stray value in XFD1048576 of a 5 KB file), or its XML unzips too large.
 MAX_SHEET_CELLS = 10_000_000

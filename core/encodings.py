@@ -1,5 +1,7 @@
 """Which text encoding a spreadsheet saved its CSV in: BOMs, UTF-8, UTF-16 without a BOM, and the
-legacy encodings of Chinese, Western and Japanese Excel (GB18030, cp1252, Big5, Shift_JIS)."""
+legacy encodings of Chinese, Western, Japanese, Korean, Central European, Cyrillic and Greek Excel
+(GB18030, cp1252, Big5, Shift_JIS, EUC-KR, cp1250, cp1251, cp1253). A guessed legacy encoding is
+said in a note, since a guess can be wrong; any codec Python knows can be chosen instead."""
 
 from __future__ import annotations
 
@@ -8,10 +10,12 @@ import re
 
 from .errors import InputError
 
-__all__ = ["ENCODINGS", "NOT_TEXT", "CONTROL", "decode"]
+__all__ = ["ENCODINGS", "NOT_TEXT", "CONTROL", "decode", "encoding_name"]
 
 # What the UI offers as overrides; detection may also report "utf-16-le"/"utf-16-be" (no BOM).
-ENCODINGS: tuple[str, ...] = ("utf-8", "utf-8-sig", "gb18030", "utf-16", "cp1252", "latin-1", "big5", "shift_jis")
+ENCODINGS: tuple[str, ...] = (
+    "utf-8", "utf-8-sig", "gb18030", "utf-16", "cp1252", "latin-1", "big5", "shift_jis", "euc_kr", "cp1250", "cp1251", "cp1253",
+)  # fmt: skip
 SAMPLE = 64 * 1024  # enough text to judge an encoding without reading 10 MB twice
 NOT_TEXT = ("This file does not look like a table (it contains binary data or text in an unknown encoding); "
             "upload a CSV or .xlsx file.")
@@ -27,9 +31,17 @@ _COMMON_PAIRS = {
     "gb18030": re.compile(rb"[\xa1-\xa9\xb0-\xd7][\xa1-\xfe]"),
     "big5": re.compile(rb"[\xa1-\xc6][\x40-\x7e\xa1-\xfe]"),
     "shift_jis": re.compile(rb"[\x81-\x83\x88-\x9f][\x40-\x7e\x80-\xfc]"),
+    "euc_kr": re.compile(rb"[\xa1-\xa3\xb0-\xc8][\xa1-\xfe]"),  # punctuation and Hangul syllables
 }
 # Ties go to the earlier one: Chinese Excel users are the likelier source of a non-UTF-8 file.
-_LEGACY = ("gb18030", "cp1252", "big5", "shift_jis")
+_LEGACY = ("gb18030", "cp1252", "big5", "shift_jis", "euc_kr", "cp1250", "cp1251", "cp1253")
+# Single-byte encodings of Latin scripts (accents inside ASCII words) and of other alphabets
+# (whole words of high bytes).
+_LATIN = ("cp1252", "cp1250")
+_ALPHABETS = ("cp1251", "cp1253")
+_NAMES = {"gb18030": "GB18030 (Simplified Chinese)", "cp1252": "Windows-1252 (Western European)", "big5": "Big5 (Traditional Chinese)",
+          "shift_jis": "Shift_JIS (Japanese)", "euc_kr": "EUC-KR (Korean)", "cp1250": "Windows-1250 (Central European)",
+          "cp1251": "Windows-1251 (Cyrillic)", "cp1253": "Windows-1253 (Greek)"}  # fmt: skip
 CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
 
 
@@ -54,23 +66,35 @@ def _mostly_utf8(data: bytes) -> bool:
 
 def _legacy_score(sample: bytes, encoding: str, n_high: int) -> float:
     """Share of the non-ASCII bytes that look like ordinary text in `encoding`."""
-    if encoding == "cp1252":
-        # Western text: accented letters alone or in short runs inside words ("café", "ação", "Größe");
-        # GBK read as cp1252 gives long runs ("ÕÅÈý") sitting between commas.
-        hits = 0
+    if encoding in _LATIN or encoding in _ALPHABETS:
+        # Latin scripts: letters alone or in short runs inside ASCII words ("café", "Größe", "łódź");
+        # GBK read as cp1252 gives long runs ("ÕÅÈý") between commas. Other alphabets: whole words
+        # of letters, of any length (double-byte CJK text only ever has even runs).
+        hits = odd = runs = 0
         for m in _HIGH_RUN.finditer(sample):
             size = m.end() - m.start()
+            runs += 1
+            odd += size % 2
+            text = m.group().decode(encoding, errors="replace")
+            if not text.isalpha():
+                continue
             before = sample[m.start() - 1 : m.start()]
             after = sample[m.end() : m.end() + 1]
-            if size == 1 or (size <= 3 and (before.isalpha() or after.isalpha())):
+            inside_ascii_word = before.isalpha() or after.isalpha()
+            if encoding in _LATIN and (size == 1 or (size <= 3 and inside_ascii_word)):
                 hits += size
-        return hits / n_high
+            elif encoding in _ALPHABETS and size >= 2 and not inside_ascii_word:  # a lone "€" is no word
+                hits += size
+        score = hits / n_high
+        if encoding in _ALPHABETS and runs >= 4 and odd < 0.15 * runs:
+            score *= 0.5  # every word an even number of bytes: double-byte text, not an alphabet
+        return score
     covered = sum(2 if pair[1] >= 0x80 else 1 for pair in _COMMON_PAIRS[encoding].findall(sample))
     return min(covered / n_high, 1.0)
 
 
 def _guess_legacy(data: bytes) -> str | None:
-    """The legacy encoding (GB18030, cp1252, Big5, Shift_JIS) that decodes `data` and fits it best."""
+    """The legacy encoding that decodes `data` and fits it best."""
     candidates = [enc for enc in _LEGACY if _decodes(data, enc)]
     if len(candidates) <= 1:
         return candidates[0] if candidates else None
@@ -80,7 +104,10 @@ def _guess_legacy(data: bytes) -> str | None:
     n_high = _count_high(sample) or 1
     scores = {enc: _legacy_score(sample, enc, n_high) for enc in candidates}
     ranked = sorted(candidates, key=lambda enc: -scores[enc])  # stable: ties keep _LEGACY order
-    if scores[ranked[0]] - scores[ranked[1]] < 0.1:
+    close = scores[ranked[0]] - scores[ranked[1]] < 0.1
+    if close and set(ranked[:2]) == set(_LATIN):
+        return "cp1252"  # Central European only where Western reads symbols inside words ("³ódŸ")
+    if close:
         # Too close to call from byte patterns; charset_normalizer weighs language frequencies.
         # It gives up on tiny inputs (returns None), and then the order above decides.
         import charset_normalizer  # rarely needed, and 30 ms to import: not on every start-up
@@ -89,6 +116,11 @@ def _guess_legacy(data: bytes) -> str | None:
         if best is not None and best.encoding in ranked[:2]:
             return best.encoding
     return ranked[0]
+
+
+def encoding_name(encoding: str) -> str:
+    """A legacy encoding as people know it: 'GB18030 (Simplified Chinese)'."""
+    return _NAMES.get(encoding, encoding)
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
@@ -130,6 +162,8 @@ def decode(data: bytes, override: str | None, notes: list[str]) -> tuple[str, st
                 data = data.replace(b"\x00", b"")
                 notes.append(f"Removed {nuls:,} NUL byte{'' if nuls == 1 else 's'} (invisible characters a damaged save leaves behind).")
             encoding = "utf-8" if _decodes(data, "utf-8") or _mostly_utf8(data) else _guess_legacy(data)
+            if encoding in _NAMES:
+                notes.append(f"Read as {encoding_name(encoding)}, guessed from the file's bytes; if the text looks wrong, choose the encoding under Reading options.")
     if encoding is not None and _decodes(data, encoding):
         return data.decode(encoding), encoding
     # Nothing decodes cleanly: accept a handful of bad bytes (a truncated or spliced file) but not more.

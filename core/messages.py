@@ -77,6 +77,7 @@ _PATTERNS: list[tuple[str, str]] = [
     ("extra_cells", r"Some rows have more cells than there are column names; their extra cells are in (?P<n>[\d,]+) new columns?: (?P<names>.+)\."),
     ("renamed_duplicate", r"Renamed duplicate column '(?P<old>.+)' to '(?P<new>.+)'\."),
     ("renamed_more", r"Renamed (?P<n>[\d,]+) more duplicate columns? the same way\."),
+    ("guessed_encoding", r"Read as (?P<name>.+), guessed from the file's bytes; if the text looks wrong, choose the encoding under Reading options\."),
     ("nul_bytes", r"Removed (?P<n>[\d,]+) NUL bytes? \(invisible characters a damaged save leaves behind\)\."),
     ("bad_bytes", r"(?P<n>[\d,]+) bytes? could not be read as (?P<encoding>\S+) and became '\ufffd'; if the text looks wrong, choose the encoding by hand\."),
     # a provider's answer by HTTP status (errors.classify): last, as it matches loosely

@@ -108,3 +108,21 @@ def test_rpm_is_auto_by_default_a_number_is_a_ceiling_and_keys_may_share_one_lim
     for bad in ("0", "fast"):
         r = cli("run", str(DEMO), "--template", TEMPLATE, "--demo", "--rpm", bad, "--output", "o.csv")
         assert r.returncode == 2 and "auto" in r.stderr
+
+
+def test_encoding_and_separator_can_be_given_for_a_file_detection_would_misread(tmp_path):
+    # Czech in cp1250 reads as Western letters too ("Plzeò"); the user who knows says so.
+    src = tmp_path / "mesta.csv"
+    src.write_bytes("jméno;město;question\nJiří;Plzeň;1 + 1\nŠárka;Brno;2 + 2\n".encode("cp1250"))
+    out = tmp_path / "out.csv"
+    r = cli("run", str(src), "--template", "Compute {question}.", "--demo", "--encoding", "cp1250", "--separator", ";", "--output", str(out), "--data-dir", str(tmp_path / "d"))
+    assert r.returncode == 0, r.stderr
+    table = read_csv(out)
+    assert list(table["město"]) == ["Plzeň", "Brno"] and list(table["output"]) == ["2", "4"]
+    tab = tmp_path / "t.tsv"
+    tab.write_text("question\tnote\n3 + 3\tx\n", encoding="utf-8")
+    r = cli("run", str(tab), "--template", "Compute {question}.", "--demo", "--separator", "\\t", "--output", str(out), "--data-dir", str(tmp_path / "d"))
+    assert r.returncode == 0, r.stderr
+    assert list(read_csv(out)["note"]) == ["x"]
+    bad = cli("run", str(src), "--template", "x {question}", "--demo", "--encoding", "klingon", "--output", str(out), "--data-dir", str(tmp_path / "d"))
+    assert bad.returncode == 2 and "klingon" in bad.stderr and "Traceback" not in bad.stderr

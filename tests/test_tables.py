@@ -576,7 +576,7 @@ def test_default_row_limit_is_two_hundred_thousand() -> None:
         load_table(data, "x.csv")
 
 
-@pytest.mark.parametrize("size", [constants.MAX_CELL_CHARS + 1, 300_000])
+@pytest.mark.parametrize("size", [constants.MAX_CELL_CHARS + 1, 2 * constants.MAX_CELL_CHARS])
 def test_overlong_cell_names_row_and_column(size: int) -> None:
     data = b"id,text\n1,short\n2," + b"x" * size + b"\n"
     with pytest.raises(InputError, match=rf"row 3, column 'text' has {size:,} characters"):
@@ -625,3 +625,42 @@ def test_many_nul_bytes_are_still_not_a_table() -> None:
     with pytest.raises(InputError) as caught:
         load_table(data, "odd.csv")
     assert caught.value.code == "not_text"
+
+
+@pytest.mark.parametrize(
+    ("codec", "text"),
+    [
+        pytest.param("euc_kr", "이름,도시,메모\n김민수,서울,안녕하세요 반갑습니다\n이영희,부산,오늘 날씨가 좋네요\n박지훈,인천,감사합니다\n", id="korean"),
+        pytest.param("cp1251", "Имя,Город,Заметка\nИван,Москва,Привет как дела\nОльга,Казань,Хорошая погода сегодня\n", id="russian"),
+        pytest.param("cp1253", "Όνομα,Πόλη,Σημείωση\nΓιώργος,Αθήνα,Καλημέρα σε όλους\nΜαρία,Πάτρα,Ωραίος καιρός σήμερα\n", id="greek"),
+        pytest.param("cp1250", "imię,miasto\nŁukasz,Łódź\nMałgorzata,Kraków\nŻaneta,Gdańsk\n", id="polish"),
+    ],
+)
+def test_korean_central_european_cyrillic_and_greek_files_are_read_right_and_say_so(codec: str, text: str) -> None:
+    table = load_table(text.encode(codec), "x.csv")
+    assert table.info.encoding == codec
+    expected = [line.split(",") for line in text.strip().split("\n")]
+    assert [list(table.frame.columns)] + rows_of(table) == expected
+    note = next(n for n in table.info.notes if n.startswith("Read as "))
+    assert "guessed" in note and "choose the encoding" in note
+
+
+def test_utf8_needs_no_note_about_its_encoding() -> None:
+    table = load_table("a,b\nZoë,北京\n".encode(), "x.csv")
+    assert not [n for n in table.info.notes if n.startswith("Read as ")]
+
+
+def test_czech_that_reads_as_western_letters_too_is_flagged_and_the_override_reads_it() -> None:
+    # ě ř ň in cp1250 are ì ø ò in cp1252: letters either way, so the guess is said, not hidden.
+    data = "jméno,město\nJiří,Plzeň\n".encode("cp1250")
+    guessed = load_table(data, "x.csv")
+    assert any(n.startswith("Read as Windows-1252 (Western European), guessed") for n in guessed.info.notes)
+    chosen = load_table(data, "x.csv", encoding="cp1250")
+    assert rows_of(chosen) == [["Jiří", "Plzeň"]] and not [n for n in chosen.info.notes if n.startswith("Read as ")]
+
+
+def test_a_whole_document_in_one_cell_opens() -> None:
+    # 300,000 characters: a long report or a book chapter, which long-context models read whole
+    document = ("Lorem ipsum dolor sit amet. " * 11_000)[:300_000]
+    table = load_table(b"id,document\n1,\"" + document.encode() + b"\"\n", "docs.csv")
+    assert table.frame["document"].iloc[0] == document
