@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import heapq
-import json
 import random
 import re
 import time
@@ -28,31 +26,18 @@ import openai
 
 from . import constants as C
 from .clients import ClientFactory, default_client_factory
+from .estimate import price_for
 from .errors import ErrorKind, Failure, backoff_delay, classify, param_fallback, redact
 from .keys import KeyEntry
 from .limits import GateRegistry, KeyGate
 from .output import answers_match, parse_output
 from .progress import ProgressTracker
 from .spec import RunSpec
-from .store import RowResult, RunStore
+from .store import RowResult, RunStore, cache_key
 from .template import PromptTemplate, estimate_message_tokens
 from .writer import ResultWriter
 
 __all__ = ["BatchEngine", "ClientFactory", "default_client_factory", "cache_key", "price_for", "clean_text"]
-
-
-def cache_key(base_url: str, model: str, messages: list[dict[str, str]], params: dict) -> str:
-    payload = json.dumps({"base_url": base_url.rstrip("/"), "model": model, "messages": messages, "params": params}, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def price_for(spec: RunSpec, model: str) -> tuple[float, float]:
-    """USD per million tokens (in, out): the run's own price if set, else the built-in one."""
-    known = C.MODEL_PRICES.get(model, (0.0, 0.0))
-    return (
-        spec.price_in if spec.price_in is not None else known[0],
-        spec.price_out if spec.price_out is not None else known[1],
-    )
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
