@@ -33,6 +33,7 @@ from .limits import GateRegistry, KeyGate
 from .output import answers_match, parse_output
 from .progress import ProgressTracker
 from .spec import RunSpec
+from .status import RowStatus, RunStatus
 from .store import RowResult, RunStore, cache_key
 from .template import PromptTemplate, estimate_message_tokens
 from .writer import ResultWriter
@@ -224,7 +225,7 @@ class _Latency:
 
 @dataclass
 class _Stop:
-    state: str
+    state: RunStatus
     message: str
 
 
@@ -285,7 +286,7 @@ class BatchEngine:
     def pause(self) -> None:
         if self._stop is None and not self._closing:
             self._running.clear()
-            self._set_state("paused", "Paused: requests already sent will finish.")
+            self._set_state(RunStatus.PAUSED, "Paused: requests already sent will finish.")
 
     def resume(self) -> bool:
         """Go on after a pause, or after a stop whose in-flight requests are still finishing.
@@ -302,7 +303,7 @@ class BatchEngine:
         self._after_keys_changed()
         return True
 
-    def stop(self, state: str = "cancelled", message: str = "") -> None:
+    def stop(self, state: RunStatus = RunStatus.CANCELLED, message: str = "") -> None:
         """Cancel (or, from the command line, pause) the run: nothing more is sent; requests
         already sent may finish (they are paid) up to a deadline."""
         if self._stop is None and not self._closing:
@@ -343,7 +344,7 @@ class BatchEngine:
         if self._queue.outstanding > 0 and not self._live():
             self._waiting_for_keys()
         else:
-            self._set_state("running")
+            self._set_state(RunStatus.RUNNING)
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -357,8 +358,8 @@ class BatchEngine:
             message = redact(f"The run stopped on an internal error ({type(exc).__name__}: {exc}); finished rows are kept, resume it to continue.", self._secrets)
             self._closing = True
             await self._shutdown()
-            self._writer.set_status(self.run_id, "failed", message)
-            self.tracker.set_state("failed", message)
+            self._writer.set_status(self.run_id, RunStatus.FAILED, message)
+            self.tracker.set_state(RunStatus.FAILED, message)
             raise
         finally:
             # A store that still refuses writes gets a little longer, not forever: what it holds
@@ -370,11 +371,11 @@ class BatchEngine:
     def _store_failed(self, exc: BaseException) -> None:
         # Without the store nothing we do is kept: stop sending rather than pay for lost rows.
         # The writer keeps trying the rows it holds; freeing disk space saves them.
-        self.stop("failed", f"Could not save results ({exc}); the run stopped. Free disk space, then resume it.")
+        self.stop(RunStatus.FAILED, f"Could not save results ({exc}); the run stopped. Free disk space, then resume it.")
 
     async def _run(self) -> str:
         self.tracker.pace_source = self._pace_view
-        self._set_state("running")
+        self._set_state(RunStatus.RUNNING)
         self._queue = _RowQueue(self.rows, self._signal.set)
         self._feeder = asyncio.create_task(self._feed(self.rows), name=f"feed-{self.run_id}")
         self._feeder.add_done_callback(self._task_done)
@@ -396,14 +397,14 @@ class BatchEngine:
             watchdog.cancel()
         self._closing = True
         stop = self._stop
-        state = stop.state if stop is not None and self._queue.outstanding > 0 else "done"
+        state = stop.state if stop is not None and self._queue.outstanding > 0 else RunStatus.DONE
         await self._shutdown()
-        message = (stop.message if stop is not None and state != "done" else "") or self._summary()
+        message = (stop.message if stop is not None and state != RunStatus.DONE else "") or self._summary()
         assert self._writer is not None
         # The final state lands after the last rows; whoever sees it finds every row saved.
         self._writer.set_status(self.run_id, state, message)
         if not await asyncio.to_thread(self._writer.flush, C.STOP_GRACE_S):
-            state, message = "failed", f"Could not save results ({self._writer.error}); the run stopped. Free disk space, then resume it."
+            state, message = RunStatus.FAILED, f"Could not save results ({self._writer.error}); the run stopped. Free disk space, then resume it."
         self.tracker.set_state(state, message)
         return state
 
@@ -426,7 +427,7 @@ class BatchEngine:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            self.tracker.set_state("finishing", f"Finishing {len(self._inflight)} requests already sent (up to {int(C.STOP_GRACE_S)} s); nothing new is sent.")
+            self.tracker.set_state(RunStatus.FINISHING, f"Finishing {len(self._inflight)} requests already sent (up to {int(C.STOP_GRACE_S)} s); nothing new is sent.")
             self._signal.clear()
             signal = asyncio.ensure_future(self._signal.wait())
             await asyncio.wait([*self._inflight, signal], timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
@@ -503,7 +504,7 @@ class BatchEngine:
         message = redact(f"Internal error in {task.get_name()}: {type(exc).__name__}: {exc}", self._secrets)
         self.tracker.note_error(message)
         if task is self._feeder:
-            self.stop("failed", f"{message}. Finished rows are kept; resume the run to continue.")
+            self.stop(RunStatus.FAILED, f"{message}. Finished rows are kept; resume the run to continue.")
             return
         for lane in self._lanes.values():
             if lane.pump is task:
@@ -698,15 +699,15 @@ class BatchEngine:
         text = clean_text(text)
         parsed = parse_output(text, self.spec.json_fields)
         fields = {k: clean_text(v) if isinstance(v, str) else v for k, v in parsed.fields.items()} if parsed.fields is not None else None
-        status, error = "ok", parsed.error
+        status, error = RowStatus.OK, parsed.error
         if parsed.error is not None and parsed.fields is None:
-            status = "unparsed"
+            status = RowStatus.UNPARSED
         if finish == "content_filter":
-            status, error = "failed", "The provider's content filter blocked this answer."
+            status, error = RowStatus.FAILED, "The provider's content filter blocked this answer."
         elif finish == "length":
             error = "The answer was cut off at the max tokens limit." + (f" {error}" if error else "")
         correct = None
-        if self.label_index is not None and status != "failed":
+        if self.label_index is not None and status != RowStatus.FAILED:
             field_name = self.spec.compared_field
             answer = (fields or {}).get(field_name) if field_name else text
             correct = answers_match(answer, self.cells[row][self.label_index])
@@ -718,7 +719,7 @@ class BatchEngine:
         )  # fmt: skip
 
     def _fail_row(self, lane: _Lane, row: int, state: _RowState, message: str) -> None:
-        self._finish_row(RowResult(row=row, status="failed", error=message, attempts=state.sent, key_fp=lane.fp, model=lane.entry.model))
+        self._finish_row(RowResult(row=row, status=RowStatus.FAILED, error=message, attempts=state.sent, key_fp=lane.fp, model=lane.entry.model))
 
     def _handle_failure(self, lane: _Lane, row: int, state: _RowState, failure: Failure) -> None:
         assert self._queue is not None
@@ -750,7 +751,7 @@ class BatchEngine:
         if failure.unsupported_param is not None:
             # Every row would be refused the same way: stop with the reason, fail nothing.
             self._queue.put(row)
-            self.stop("failed", f"{failure.message} Finished rows are kept; start a new run with other settings.")
+            self.stop(RunStatus.FAILED, f"{failure.message} Finished rows are kept; start a new run with other settings.")
             return
         if kind is ErrorKind.KEY_DEAD:
             self._key_died(lane, failure.message)
@@ -778,12 +779,12 @@ class BatchEngine:
         reasons = sorted({lane.dead or "" for lane in self._lanes.values()} - {""})
         why = f" ({'; '.join(reasons)})" if reasons else ""
         message = f"Every key stopped working{why}. Add a working key to continue; finished rows are kept."
-        self._set_state("waiting_for_keys", redact(message, self._secrets))
+        self._set_state(RunStatus.WAITING_FOR_KEYS, redact(message, self._secrets))
 
-    def _set_state(self, state: str, message: str = "") -> None:
+    def _set_state(self, state: RunStatus, message: str = "") -> None:
         # The store first: it is the source of truth, and whoever sees the new state on screen
         # must find it there too.
-        if state in ("running", "paused", "waiting_for_keys") and self._writer is not None:
+        if state in (RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.WAITING_FOR_KEYS) and self._writer is not None:
             self._writer.set_status(self.run_id, state, message)
         self.tracker.set_state(state, message)
 
