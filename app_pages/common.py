@@ -281,7 +281,9 @@ def new_run_line(entries: Sequence[core.KeyEntry]) -> str:
     s, current = st.session_state, dataset()
     provider, model = (entries[0].provider, entries[0].model) if entries else (s["provider"], s["model"])
     rows = len(current["table"].frame) if current else 0
-    return settings_line(current["name"] if current else None, rows, provider, model, len(entries), entries[0].rpm if entries else s["rpm"], bool(s["use_cache"]))
+    return settings_line(
+        current["name"] if current else None, rows, provider, model, len(entries), entries[0].rpm if entries else s["rpm"], bool(s["use_cache"])
+    )
 
 
 def run_line(record: core.RunRecord) -> str:

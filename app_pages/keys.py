@@ -61,7 +61,15 @@ with keys_col:
 with limits_col:
     # Empty is Auto (the pace is learnt); a number is a ceiling.
     st.number_input(
-        t("keys.rpm"), min_value=1, max_value=C.FORM_MAX_RPM, step=10, value=None, placeholder=t("keys.rpm_auto"), key="rpm", persist_state=KEEP, help=t("keys.rpm_help")
+        t("keys.rpm"),
+        min_value=1,
+        max_value=C.FORM_MAX_RPM,
+        step=10,
+        value=None,
+        placeholder=t("keys.rpm_auto"),
+        key="rpm",
+        persist_state=KEEP,
+        help=t("keys.rpm_help"),
     )
     st.number_input(t("keys.tpm"), min_value=0, max_value=C.FORM_MAX_TPM, step=1000, key="tpm", persist_state=KEEP, help=t("keys.tpm_help"))
     st.checkbox(t("keys.shared"), key="shared_limit", persist_state=KEEP, help=t("keys.shared_help"))
@@ -102,7 +110,13 @@ rows, verdicts = [], []
 for e in entries:
     view = gates.view(e.info())  # what a run in this process learnt about the key, if one used it
     rpm = t("keys.rpm_auto") if e.rpm is None else f"≤ {e.rpm:,}"
-    row = {t("keys.col.key"): e.masked, t("keys.col.provider"): provider_label(e.provider), t("keys.col.model"): e.model, t("keys.col.rpm"): rpm, t("keys.col.pace"): pace_text(view) if view else ""}
+    row = {
+        t("keys.col.key"): e.masked,
+        t("keys.col.provider"): provider_label(e.provider),
+        t("keys.col.model"): e.model,
+        t("keys.col.rpm"): rpm,
+        t("keys.col.pace"): pace_text(view) if view else "",
+    }
     check = checks.get(e.fingerprint) if e in testable else None
     if check is not None:
         diagnosis = core.diagnose(check, e.base_url, e.model)

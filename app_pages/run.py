@@ -91,8 +91,28 @@ with st.container(border=True, key="run_settings"):
         known_in, known_out = core.MODEL_PRICES.get(entries[0].model if entries else st.session_state["model"], (0.0, 0.0))
         # Empty means the built-in price of the model; a number is the user's own.
         free = source == core.KeySource.SIMULATED  # the simulated provider costs nothing, whatever is typed here
-        p1.number_input(t("run.price_in"), min_value=0.0, step=0.05, format="%.4f", key="price_in", placeholder=f"{known_in:.4f}", persist_state=KEEP, help=t("run.price_help"), disabled=free)
-        p2.number_input(t("run.price_out"), min_value=0.0, step=0.05, format="%.4f", key="price_out", placeholder=f"{known_out:.4f}", persist_state=KEEP, help=t("run.price_help"), disabled=free)
+        p1.number_input(
+            t("run.price_in"),
+            min_value=0.0,
+            step=0.05,
+            format="%.4f",
+            key="price_in",
+            placeholder=f"{known_in:.4f}",
+            persist_state=KEEP,
+            help=t("run.price_help"),
+            disabled=free,
+        )
+        p2.number_input(
+            t("run.price_out"),
+            min_value=0.0,
+            step=0.05,
+            format="%.4f",
+            key="price_out",
+            placeholder=f"{known_out:.4f}",
+            persist_state=KEEP,
+            help=t("run.price_help"),
+            disabled=free,
+        )
         if free:
             st.caption(t("run.price_free"))
         st.checkbox(t("run.use_cache"), key="use_cache", persist_state=KEEP, help=t("run.use_cache_help"))
@@ -135,8 +155,19 @@ with st.container(border=True, key="run_settings"):
         busy = busy_state is not None
         b1, b2, b3 = st.columns([1, 1, 2], vertical_alignment="bottom")
         first_n = b1.number_input(t("run.first_n"), min_value=1, max_value=max(1, est.requests), key="first_n", persist_state=KEEP)
-        b2.button(t("run.test_first", n=int(first_n)), key="run_test", on_click=start, args=(int(first_n),), icon=":material/science:", width="stretch", disabled=busy)
-        b3.button(t("run.run_all", n=est.requests), key="run_all", on_click=start, args=(None,), type="primary", icon=":material/play_arrow:", width="stretch", disabled=busy)
+        b2.button(
+            t("run.test_first", n=int(first_n)), key="run_test", on_click=start, args=(int(first_n),), icon=":material/science:", width="stretch", disabled=busy
+        )
+        b3.button(
+            t("run.run_all", n=est.requests),
+            key="run_all",
+            on_click=start,
+            args=(None,),
+            type="primary",
+            icon=":material/play_arrow:",
+            width="stretch",
+            disabled=busy,
+        )
         if busy:
             st.caption(t("run.busy_paused" if busy_state == RunStatus.PAUSED else "run.busy"))
     start_error = flash("start_error")
@@ -218,7 +249,9 @@ def progress_panel() -> None:
             if answer.get("keys"):
                 st.page_link("app_pages/keys.py", label=t("run.go_to_keys"), icon=":material/key:")
             if answer.get("other_model"):  # switching model mid-run is a choice, made here and recorded
-                st.button(t("run.switch_model"), key="switch_model", on_click=resume, args=(answer.get("retry_failed", False), True), icon=":material/swap_horiz:")
+                st.button(
+                    t("run.switch_model"), key="switch_model", on_click=resume, args=(answer.get("retry_failed", False), True), icon=":material/swap_horiz:"
+                )
     if snap.keys:
         rows = []
         for k in snap.keys:
@@ -227,9 +260,10 @@ def progress_panel() -> None:
                 state = t("run.key_cooling", s=max(0.0, k.cool_until - time.time()))
             else:
                 state = t(f"run.key_state.{state}")
+            reason = say(k.dead_reason or "") if k.state == "dead" else ""
             rows.append({
                 t("keys.col.key"): k.masked, t("keys.col.model"): k.model, t("run.key_state"): state, t("keys.col.pace"): pace_text(k.pace) if k.pace else "",
-                t("run.requests"): k.requests, "429": k.rate_limited, t("run.errors"): k.errors, t("run.reason"): say(k.dead_reason or "") if k.state == "dead" else "",
+                t("run.requests"): k.requests, "429": k.rate_limited, t("run.errors"): k.errors, t("run.reason"): reason,
             })  # fmt: skip
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="key_status")
     if snap.recent_errors:
@@ -284,7 +318,9 @@ st.subheader(t("run.results"))
 results_panel()
 
 d = st.columns(4)
-for col, (fmt, label) in zip(d, [("csv", "run.download_csv"), ("xlsx", "run.download_xlsx"), ("jsonl", "run.download_jsonl"), ("csv-utf8", "run.download_csv_plain")]):
+for col, (fmt, label) in zip(
+    d, [("csv", "run.download_csv"), ("xlsx", "run.download_xlsx"), ("jsonl", "run.download_jsonl"), ("csv-utf8", "run.download_csv_plain")]
+):
     mime = core.EXPORT_FORMATS[fmt][1]
     col.download_button(
         t(label),

@@ -85,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", required=True, help="OUT.csv, OUT.xlsx or OUT.jsonl")
     run.add_argument("--data-dir", help=f"where runs are stored (default ${C.DATA_DIR_ENV} or ./{C.DEFAULT_DATA_DIR})")
     run.add_argument("--resume", metavar="RUN_ID", help="continue a stored run; rows already done are not sent again")
-    run.add_argument("--switch-model", action="store_true", help="with --resume: continue the run with keys for another provider or model (recorded in the run)")
+    run.add_argument(
+        "--switch-model", action="store_true", help="with --resume: continue the run with keys for another provider or model (recorded in the run)"
+    )
     run.add_argument("--no-cache", action="store_true", help="do not answer repeated prompts from the response cache")
     lst = sub.add_parser("list", help="list stored runs")
     lst.add_argument("--data-dir")
@@ -218,7 +220,7 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
 
     interrupts = 0
 
-    def interrupt(signum, frame):  # type: ignore[no-untyped-def]
+    def interrupt(signum: int, frame: object) -> None:
         # The first Ctrl-C lets requests already sent finish (they are paid); a second cuts them.
         nonlocal interrupts
         interrupts += 1

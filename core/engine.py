@@ -26,9 +26,10 @@ import openai
 
 from . import constants as C
 from .clients import ClientFactory, default_client_factory
-from .estimate import price_for
 from .errors import ErrorKind, Failure, backoff_delay, classify, param_fallback, redact
+from .estimate import price_for
 from .keys import KeyEntry
+from .gate_view import GateView
 from .limits import GateRegistry, KeyGate
 from .output import answers_match, parse_output
 from .progress import ProgressTracker
@@ -351,7 +352,11 @@ class BatchEngine:
     async def run(self) -> str:
         """Run until every row is finished or the run is stopped. Returns the final state."""
         loop = asyncio.get_running_loop()
-        self._writer = ResultWriter(self.store, on_error=lambda exc: loop.call_soon_threadsafe(self._store_failed, exc))
+
+        def on_error(exc: BaseException) -> None:  # on the writer's thread
+            loop.call_soon_threadsafe(self._store_failed, exc)
+
+        self._writer = ResultWriter(self.store, on_error=on_error)
         try:
             return await self._run()
         except Exception as exc:
@@ -478,7 +483,7 @@ class BatchEngine:
         if self._queue is not None:
             self._queue.close()
 
-    def _pace_view(self, fp: str) -> object:
+    def _pace_view(self, fp: str) -> GateView | None:
         lane = self._lanes.get(fp)
         return lane.gate.view() if lane is not None else None
 
@@ -630,7 +635,7 @@ class BatchEngine:
                 estimate = self._token_estimate(messages)
                 self._avg_tokens = estimate if self._avg_tokens is None else self._avg_tokens + 0.05 * (estimate - self._avg_tokens)
             try:
-                raw = await lane.client.chat.completions.with_raw_response.create(model=lane.entry.model, messages=messages, **self.params)
+                raw = await lane.client.chat.completions.with_raw_response.create(model=lane.entry.model, messages=messages, **self.params)  # type: ignore[arg-type]
                 response = raw.parse()
             except asyncio.CancelledError:
                 raise
@@ -647,10 +652,10 @@ class BatchEngine:
                 result = self._result_from(response, lane, row, messages, state, latency)
             except Exception as exc:  # the answer could not be turned into a row: fail it, plainly
                 result = RowResult(
-                    row=row, status="failed", error=redact(f"The provider's answer could not be read ({type(exc).__name__}: {exc})", self._secrets)[:500],
+                    row=row, status=RowStatus.FAILED, error=redact(f"The provider's answer could not be read ({type(exc).__name__}: {exc})", self._secrets)[:500],
                     attempts=state.sent, key_fp=fp, model=lane.entry.model,
                 )  # fmt: skip
-            self.tracker.request_ended(fp, ok=result.status != "failed")
+            self.tracker.request_ended(fp, ok=result.status != RowStatus.FAILED)
             ended = True
             self._finish_row(result, cache_for=(lane.entry, messages) if self.spec.use_cache else None)
         except asyncio.CancelledError:
@@ -664,7 +669,7 @@ class BatchEngine:
                 self.tracker.request_ended(fp)
             message = redact(f"Internal error while recording row {row + 1}: {type(exc).__name__}: {exc}", self._secrets)
             self.tracker.note_error(message)
-            self._finish_row(RowResult(row=row, status="failed", error=message[:500], attempts=state.sent, key_fp=fp, model=lane.entry.model))
+            self._finish_row(RowResult(row=row, status=RowStatus.FAILED, error=message[:500], attempts=state.sent, key_fp=fp, model=lane.entry.model))
         finally:
             self._slots.release()
             if self.spec.auto_concurrency:
@@ -793,7 +798,7 @@ class BatchEngine:
         if result.row not in self._queue.pending:
             return  # already finished (a duplicate answer after a resume race): keep the first
         key = None
-        if cache_for is not None and result.status != "failed" and not result.cached:
+        if cache_for is not None and result.status != RowStatus.FAILED and not result.cached:
             entry, messages = cache_for
             key = cache_key(entry.base_url, entry.model, messages, self.params)
         if self._record(result, key):

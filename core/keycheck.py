@@ -18,9 +18,10 @@ import time
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from . import constants as C
 from .clients import ClientFactory, default_client_factory
@@ -131,7 +132,7 @@ def _verdict(entry: KeyEntry, exc: BaseException, elapsed: float, timeout: float
 
 
 async def _check_one(entry: KeyEntry, client_factory: ClientFactory, timeout: float) -> KeyCheck:
-    messages = [{"role": "user", "content": CHECK_PROMPT}]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": CHECK_PROMPT}]
     started = time.monotonic()
     client: openai.AsyncOpenAI | None = None
     try:
@@ -139,7 +140,7 @@ async def _check_one(entry: KeyEntry, client_factory: ClientFactory, timeout: fl
         # server that trickles bytes cannot hold the check (and the UI waiting on it) forever.
         async with asyncio.timeout(timeout):
             client = client_factory(entry, timeout)
-            params: dict[str, object] = {"max_tokens": 1}
+            params: dict[str, Any] = {"max_tokens": 1}
             try:
                 response = await client.chat.completions.create(model=entry.model, messages=messages, **params)
             except openai.APIStatusError as exc:

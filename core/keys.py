@@ -226,7 +226,9 @@ def pool_from_env(env: Mapping[str, str] | None = None, *, rpm: int | None = Non
     return make_pool(keys, provider=preset.label if preset else "Custom", base_url=base_url, model=model, rpm=rpm, shared_limit=shared_limit)
 
 
-def server_pool(section: Mapping[str, Any] | None, env: Mapping[str, str] | None = None, *, rpm: int | None = None, shared_limit: bool = False) -> list[KeyEntry]:
+def server_pool(
+    section: Mapping[str, Any] | None, env: Mapping[str, str] | None = None, *, rpm: int | None = None, shared_limit: bool = False
+) -> list[KeyEntry]:
     """Keys preset on the server, so a demo never shows one: the `[provider]` section of the app's
     secrets if it has keys (its `rpm` and `shared_limit`, when set, win over the form's), else
     the environment (`pool_from_env`). Empty when neither has a key."""

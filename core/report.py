@@ -160,7 +160,7 @@ def _confusion(store: RunStore, run_id: str, label_index: int, field_name: str |
     if not n_labels or n_labels > MAX_CLASSES:
         return {}
     answer = "trim(json_extract(r.fields_json, ?))" if field_name else "trim(r.output)"
-    params: list[object] = [path] + ([f'$."{field_name}"'] if field_name else []) + [run_id]
+    params: list[object] = [path, *([f'$."{field_name}"'] if field_name else []), run_id]
     pairs = _query(
         store,
         f"SELECT trim(json_extract(i.cells_json, ?)) AS label, {answer} AS answer, COUNT(*) FROM results r "
@@ -186,7 +186,7 @@ def run_report(store: RunStore, run_id: str) -> RunReport | None:
         return None
     throughput, bucket = _throughput(store, run_id)
     # The keys' set ceilings together; Auto keys (rpm None) have a pace the live run knows, not the store.
-    limit = sum(k.rpm for k in record.keys) / 60.0 if record.keys and all(k.rpm for k in record.keys) else None
+    limit = sum(k.rpm or 0 for k in record.keys) / 60.0 if record.keys and all(k.rpm for k in record.keys) else None
     confusion: dict[str, dict[str, int]] = {}
     spec = record.spec
     if spec.label_column and spec.label_column in record.columns and record.judged:

@@ -274,7 +274,7 @@ class Simulator:
         if over:
             kind, per_minute, _, amount, wait = over[0]  # requests before tokens, as OpenAI reports them
             longest = max(limit[4] for limit in over)
-            headers = {}
+            headers: dict[str, str] = {}
             if cfg.retry_after:
                 headers |= {"retry-after-ms": str(math.ceil(longest * 1000)), "retry-after": str(math.ceil(longest))}
             if cfg.limit_headers:
@@ -349,10 +349,10 @@ class Simulator:
         now = self._clock()
         key = _bearer(headers)
         tally = self._arrive(key)
-        refusal = self._refuse_key(key)
-        if refusal is not None:
+        refused = self._refuse_key(key)
+        if refused is not None:
             self._count(tally, "unauthorized")
-            return refusal
+            return refused
         try:
             req = json.loads(body)
         except ValueError:

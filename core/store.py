@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +39,12 @@ _VISIBLE = f"status NOT IN ({', '.join(repr(str(s)) for s in INCOMPLETE_STATUSES
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def new_run_id() -> str:
     """Time-sortable and URL-safe: 20261121-203712-3fa9c2."""
-    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def default_data_dir() -> Path:
@@ -288,7 +288,10 @@ class RunStore:
         for start in range(0, end, C.STORE_CHUNK_ROWS):
             # By primary-key range: each chunk is a contiguous slice of both tables.
             self._tx(
-                [(f"DELETE FROM {table} WHERE run_id = ? AND row >= ? AND row < ?", (run_id, start, start + C.STORE_CHUNK_ROWS)) for table in ("results", "inputs")]
+                [
+                    (f"DELETE FROM {table} WHERE run_id = ? AND row >= ? AND row < ?", (run_id, start, start + C.STORE_CHUNK_ROWS))
+                    for table in ("results", "inputs")
+                ]
             )
             if on_progress is not None:
                 on_progress(min(start + C.STORE_CHUNK_ROWS, end), end)
@@ -298,7 +301,7 @@ class RunStore:
         """Finish removing runs a crash cut off: any run left 'deleting', and any run still
         'creating' that has not moved for `stale_after_s` (a younger one may be being created
         by another process right now). Returns their ids."""
-        cutoff = (datetime.now(timezone.utc) - timedelta(seconds=stale_after_s)).isoformat(timespec="milliseconds")
+        cutoff = (datetime.now(UTC) - timedelta(seconds=stale_after_s)).isoformat(timespec="milliseconds")
         ids = [
             r[0]
             for r in self._conn().execute(
@@ -318,7 +321,9 @@ class RunStore:
         run = self.get_run(run_id, counts=False)
         if run is None:
             raise KeyError(run_id)
-        cur = self._conn().execute("SELECT cells_json FROM inputs WHERE run_id = ? AND row < ? ORDER BY row", (run_id, limit if limit is not None else run.n_rows))
+        cur = self._conn().execute(
+            "SELECT cells_json FROM inputs WHERE run_id = ? AND row < ? ORDER BY row", (run_id, limit if limit is not None else run.n_rows)
+        )
         data = [json.loads(r[0]) for r in cur]
         return pd.DataFrame(data, columns=list(run.columns), dtype=object)
 
@@ -395,7 +400,9 @@ class RunStore:
         out_col = fresh("output_raw" if fields else "output")
         status_col, error_col = fresh("status"), fresh("error")
         correct_col = fresh("correct") if run.spec.label_column else None
-        extra = {name: fresh(name) for name in ("attempts", "latency_ms", "tokens_in", "tokens_out", "model", "key", "finish_reason", "cached")} if details else {}
+        extra = (
+            {name: fresh(name) for name in ("attempts", "latency_ms", "tokens_in", "tokens_out", "model", "key", "finish_reason", "cached")} if details else {}
+        )
 
         n = len(inputs)
         columns: dict[str, list[object]] = {c: [None] * n for c in [*field_cols.values(), out_col, status_col, error_col]}
