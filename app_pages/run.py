@@ -91,28 +91,11 @@ with st.container(border=True, key="run_settings"):
         known_in, known_out = core.MODEL_PRICES.get(entries[0].model if entries else st.session_state["model"], (0.0, 0.0))
         # Empty means the built-in price of the model; a number is the user's own.
         free = source == core.KeySource.SIMULATED  # the simulated provider costs nothing, whatever is typed here
-        p1.number_input(
-            t("run.price_in"),
-            min_value=0.0,
-            step=0.05,
-            format="%.4f",
-            key="price_in",
-            placeholder=f"{known_in:.4f}",
-            persist_state=KEEP,
-            help=t("run.price_help"),
-            disabled=free,
-        )
-        p2.number_input(
-            t("run.price_out"),
-            min_value=0.0,
-            step=0.05,
-            format="%.4f",
-            key="price_out",
-            placeholder=f"{known_out:.4f}",
-            persist_state=KEEP,
-            help=t("run.price_help"),
-            disabled=free,
-        )
+        for box, name, known in ((p1, "price_in", known_in), (p2, "price_out", known_out)):
+            box.number_input(
+                t(f"run.{name}"), min_value=0.0, step=0.05, format="%.4f", key=name, placeholder=f"{known:.4f}", persist_state=KEEP,
+                help=t("run.price_help"), disabled=free,
+            )  # fmt: skip
         if free:
             st.caption(t("run.price_free"))
         st.checkbox(t("run.use_cache"), key="use_cache", persist_state=KEEP, help=t("run.use_cache_help"))
