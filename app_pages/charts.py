@@ -29,13 +29,21 @@ def limit_per_s(report: RunReport, snap: ProgressSnapshot | None) -> float | Non
 def throughput_chart(report: RunReport, limit: float | None) -> alt.LayerChart | alt.Chart:
     data = pd.DataFrame(report.throughput, columns=["t", "rate"])
     x = alt.X("t:Q", title=t("charts.elapsed_s"), axis=alt.Axis(format=",.0f", tickMinStep=1))
-    line = alt.Chart(data).mark_line(interpolate="step-after", point=len(data) < 30).encode(
-        x=x, y=alt.Y("rate:Q", title=t("charts.rows_per_s")), tooltip=[alt.Tooltip("t:Q", title=t("charts.elapsed_s")), alt.Tooltip("rate:Q", title=t("charts.rows_per_s"), format=".2f")]
+    line = (
+        alt.Chart(data)
+        .mark_line(interpolate="step-after", point=len(data) < 30)
+        .encode(
+            x=x,
+            y=alt.Y("rate:Q", title=t("charts.rows_per_s")),
+            tooltip=[alt.Tooltip("t:Q", title=t("charts.elapsed_s")), alt.Tooltip("rate:Q", title=t("charts.rows_per_s"), format=".2f")],
+        )
     )
     if limit is None:
         return line.properties(height=HEIGHT)
-    rule = alt.Chart(pd.DataFrame({"limit": [limit], "label": [t("charts.limit", n=f"{limit:,.1f}")]})).mark_rule(strokeDash=[6, 4], color=TONE_COLOURS["warning"]).encode(
-        y="limit:Q", tooltip=["label:N"]
+    rule = (
+        alt.Chart(pd.DataFrame({"limit": [limit], "label": [t("charts.limit", n=f"{limit:,.1f}")]}))
+        .mark_rule(strokeDash=[6, 4], color=TONE_COLOURS["warning"])
+        .encode(y="limit:Q", tooltip=["label:N"])
     )
     text = rule.mark_text(align="left", dx=4, dy=-6, color=TONE_COLOURS["warning"]).encode(x=alt.value(0), text="label:N")
     return alt.layer(line, rule, text).properties(height=HEIGHT)
@@ -52,7 +60,11 @@ def latency_chart(report: RunReport) -> alt.Chart:
             x=alt.X("from:Q", bin="binned", title=t("charts.latency_s")),
             x2="to:Q",
             y=alt.Y("rows:Q", title=t("charts.rows")),
-            tooltip=[alt.Tooltip("from:Q", format=".2f", title=t("charts.from_s")), alt.Tooltip("to:Q", format=".2f", title=t("charts.to_s")), alt.Tooltip("rows:Q", title=t("charts.rows"))],
+            tooltip=[
+                alt.Tooltip("from:Q", format=".2f", title=t("charts.from_s")),
+                alt.Tooltip("to:Q", format=".2f", title=t("charts.to_s")),
+                alt.Tooltip("rows:Q", title=t("charts.rows")),
+            ],
         )
         .properties(height=HEIGHT)
     )
@@ -63,7 +75,9 @@ def causes_chart(report: RunReport) -> alt.Chart:
     return (
         alt.Chart(data)
         .mark_bar(color=TONE_COLOURS["warning"])
-        .encode(x=alt.X("rows:Q", title=t("charts.rows")), y=alt.Y("cause:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)), tooltip=["cause:N", "rows:Q"])
+        .encode(
+            x=alt.X("rows:Q", title=t("charts.rows")), y=alt.Y("cause:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)), tooltip=["cause:N", "rows:Q"]
+        )
         .properties(height=max(120, 36 * len(data) + 40))
     )
 
@@ -76,7 +90,11 @@ def accuracy_chart(report: RunReport) -> alt.Chart:
         .mark_arc(innerRadius=50)
         .encode(
             theta="rows:Q",
-            color=alt.Color("answer:N", scale=alt.Scale(domain=[right, wrong], range=[TONE_COLOURS["ok"], TONE_COLOURS["error"]]), legend=alt.Legend(title=None, orient="bottom")),
+            color=alt.Color(
+                "answer:N",
+                scale=alt.Scale(domain=[right, wrong], range=[TONE_COLOURS["ok"], TONE_COLOURS["error"]]),
+                legend=alt.Legend(title=None, orient="bottom"),
+            ),
             tooltip=["answer:N", "rows:Q"],
         )
         .properties(height=HEIGHT)
@@ -89,7 +107,9 @@ def confusion_chart(report: RunReport) -> alt.LayerChart:
     cells = [{"label": lab, "answer": ans, "rows": report.confusion[lab].get(ans, 0)} for lab in labels for ans in answers]
     data = pd.DataFrame(cells)
     base = alt.Chart(data).encode(
-        x=alt.X("answer:N", sort=answers, title=t("charts.answered")), y=alt.Y("label:N", sort=labels, title=t("charts.expected")), tooltip=["label:N", "answer:N", "rows:Q"]
+        x=alt.X("answer:N", sort=answers, title=t("charts.answered")),
+        y=alt.Y("label:N", sort=labels, title=t("charts.expected")),
+        tooltip=["label:N", "answer:N", "rows:Q"],
     )
     heat = base.mark_rect().encode(color=alt.Color("rows:Q", scale=alt.Scale(scheme="blues"), legend=None))
     text = base.mark_text().encode(text="rows:Q", color=alt.condition(alt.datum.rows > data["rows"].max() / 2, alt.value("white"), alt.value("black")))

@@ -1,5 +1,6 @@
-"""What every page shares: process-wide resources, this tab's data, prompt, keys and run, the
-sidebar, and small formatting helpers. Pages read widgets, call one core function, and draw."""
+"""What every page shares: this tab's session state (data, prompt, keys, current run), the
+password gate, the sidebar, and small drawing helpers. Pages read widgets, call one core function,
+and draw; what is decided (the run's settings, which keys, the resume rule) is core's."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 import core
+from core import constants as C
 from app_pages.i18n import LANGUAGES, STRINGS, language, t, t_in
 from app_pages.messages import cause_text, failure_summary, say  # noqa: F401 - the pages take them from here
 from core import (
@@ -27,18 +29,20 @@ from core import (
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "core" / "data" / "demo_arithmetic.csv"
 DEMO_TEMPLATE = "Compute {question}. Reply with the number only."
-DEMO_KEYS = 4
 
 
 # --- process-wide -------------------------------------------------------------------------------
+# Held by core (module singletons behind core.get_runner / core.get_store), not st.cache_resource:
+# the runner's one event loop and its key gates must be the same object for every caller in the
+# process, core's own defaults (start_run(runner=None)) included, or two runs sharing a key would
+# each pace it alone; and a cache that "Clear cache" can empty must not hold the loop live runs
+# are on. One holder, so the pages and core can never disagree about which runner is the one.
 
 
-@st.cache_resource
 def store() -> RunStore:
-    return RunStore(os.environ.get("LLM_BATCH_DATA_DIR") or None)
+    return core.get_store()
 
 
-@st.cache_resource
 def runner() -> core.Runner:
     return core.get_runner()
 
@@ -65,10 +69,10 @@ def init_state() -> None:
         "rpm": None,  # Auto: each key's pace is learnt from the provider
         "tpm": 0,
         "shared_limit": False,
-        "concurrency": 16,
+        "concurrency": C.DEFAULT_CONCURRENCY,
         "auto_concurrency": True,
-        "max_attempts": 4,
-        "first_n": 10,
+        "max_attempts": C.DEFAULT_MAX_ATTEMPTS,
+        "first_n": C.FORM_FIRST_ROWS,
         "use_cache": True,
         "price_in": None,
         "price_out": None,
@@ -91,32 +95,10 @@ def restore_from_run(run_id: str | None) -> bool:
     frame = store().load_inputs(record.id)
     info = TableInfo("stored", None, None, None, (), len(frame), len(frame.columns), ())
     set_dataset(LoadedTable(frame, info), record.file_name or record.id)
-    s, spec_ = st.session_state, record.spec
-    s["template"], s["system"] = spec_.template, spec_.system or ""
-    s["output_mode"] = "json" if spec_.json_fields else "text"
-    s["json_fields"], s["json_format"] = ", ".join(spec_.json_fields), spec_.json_response_format
-    s["label_column"] = spec_.label_column or ""
-    s["set_temperature"] = spec_.temperature is not None
-    s["temperature"], s["max_tokens"] = spec_.temperature or 0.0, spec_.max_tokens or 0
-    s["concurrency"], s["max_attempts"] = spec_.concurrency, spec_.max_attempts
-    s["auto_concurrency"] = spec_.auto_concurrency
-    s["use_cache"], s["price_in"], s["price_out"] = spec_.use_cache, spec_.price_in, spec_.price_out
+    st.session_state.update(record.spec.to_settings())
     if record.keys:  # the provider, model and limits the run was made with (never its keys)
-        key = record.keys[0]
-        s["provider"] = provider_of(key)
-        s["base_url"], s["model"], s["rpm"], s["tpm"] = key.base_url, key.model, key.rpm, key.tpm or 0
+        st.session_state.update(core.key_settings(record.keys[0]))
     return True
-
-
-def provider_of(key: core.KeyInfo) -> str:
-    """The provider preset a stored key belongs to: by name, else by base URL, else OpenAI's
-    (whose base URL and model boxes then hold the run's own)."""
-    if key.simulated:
-        return core.SIMULATED_PROVIDER
-    if key.provider in core.PROVIDER_PRESETS:
-        return key.provider
-    same_url = [p.label for p in core.PROVIDER_PRESETS.values() if p.base_url.rstrip("/") == key.base_url.rstrip("/")]
-    return same_url[0] if same_url else "OpenAI"
 
 
 def use_demo_dataset() -> None:
@@ -185,24 +167,7 @@ def template_problems(columns: list[str]) -> list[str]:
 def spec(entries: Sequence[KeyEntry] = ()) -> RunSpec:
     """The run settings from the Prompt and Run pages; InputError if they are not usable. On
     the simulated provider (`entries` all simulated) nothing is paid, whatever price was set."""
-    s = st.session_state
-    free = bool(entries) and all(e.simulated for e in entries)
-    json_fields = tuple(f.strip() for f in (s["json_fields"] or "").split(",") if f.strip()) if s["output_mode"] == "json" else ()
-    return RunSpec(
-        template=s["template"],
-        system=s["system"] or None,
-        temperature=s["temperature"] if s["set_temperature"] else None,
-        max_tokens=s["max_tokens"] or None,
-        json_fields=json_fields,
-        json_response_format=bool(s["json_format"]) and bool(json_fields),
-        label_column=s["label_column"] or None,
-        concurrency=int(s["concurrency"]),
-        auto_concurrency=bool(s["auto_concurrency"]),
-        max_attempts=int(s["max_attempts"]),
-        use_cache=bool(s["use_cache"]),
-        price_in=None if free else s["price_in"],
-        price_out=None if free else s["price_out"],
-    )
+    return RunSpec.from_settings(st.session_state, free=bool(entries) and all(e.simulated for e in entries))
 
 
 def _secret(section: str) -> dict | None:
@@ -248,40 +213,15 @@ def preset_pool() -> list[KeyEntry]:
 
 def server_keys() -> list[KeyEntry]:
     """Keys preset by the server (secrets.toml or environment), so a demo never shows one."""
-    rpm = st.session_state.get("rpm")
-    shared = bool(st.session_state.get("shared_limit"))
-    cfg = _secret("provider")
-    if cfg and cfg.get("keys"):
-        preset = core.PROVIDER_PRESETS.get(cfg.get("name", ""))
-        return core.make_pool(
-            list(cfg["keys"]),
-            provider=cfg.get("name", "Custom"),
-            base_url=cfg.get("base_url") or (preset.base_url if preset else ""),
-            model=cfg.get("model") or (preset.model if preset else ""),
-            rpm=int(cfg["rpm"]) if cfg.get("rpm") else rpm,
-            tpm=cfg.get("tpm"),
-            shared_limit=bool(cfg.get("shared_limit", shared)),
-        )
-    return core.pool_from_env(rpm=rpm, shared_limit=shared)
-
-
-def pool() -> tuple[list[KeyEntry], str]:
-    """The keys a run will use and where they come from: 'user', 'preset' or 'simulated'."""
     s = st.session_state
-    rpm, tpm = (int(s["rpm"]) if s["rpm"] else None), int(s["tpm"] or 0) or None  # an empty rpm is Auto
-    shared = bool(s.get("shared_limit"))
-    if s["user_keys"]:
-        return core.make_pool(s["user_keys"], provider=s["provider"], base_url=s["base_url"], model=s["model"], rpm=rpm, tpm=tpm, shared_limit=shared), "user"
-    if s["provider"] != core.SIMULATED_PROVIDER and not core.PROVIDER_PRESETS.get(s["provider"], core.PROVIDER_PRESETS["OpenAI"]).needs_key:
-        return core.make_pool([], provider=s["provider"], base_url=s["base_url"], model=s["model"], rpm=rpm, tpm=tpm), "user"
-    preset = preset_pool()
-    if preset:
-        return preset, "preset"
-    if s["provider"] == core.SIMULATED_PROVIDER:
-        return core.demo_pool(DEMO_KEYS, rpm=rpm, tpm=tpm), "simulated"
-    # A provider that needs a key, and none given: never run on the simulator behind the user's
-    # back. The Run page says so and offers the demo as a choice of its own.
-    raise InputError(f"{s['provider']} needs an API key: paste one on the Keys & limits page, or use the simulated provider for a demo.", "needs_key", provider=s["provider"])
+    return core.server_pool(_secret("provider"), rpm=s.get("rpm"), shared_limit=bool(s.get("shared_limit")))
+
+
+def pool() -> tuple[list[KeyEntry], core.KeySource]:
+    """The keys a run will use and where they come from (core.pool_from_settings decides). A
+    provider that needs a key, with none given, is an InputError the Run page says, offering the
+    demo as a choice of its own."""
+    return core.pool_from_settings(st.session_state, preset=preset_pool)
 
 
 def use_simulated_provider() -> None:
@@ -321,15 +261,6 @@ def is_live(run_id: str | None) -> bool:
 # --- drawing helpers ------------------------------------------------------------------------------
 
 
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or seconds == float("inf"):
-        return "–"
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02}:{s:02}" if h else f"{m}:{s:02}"
-
-
 def short(text: str, n: int = 60) -> str:
     """The start of a text, on one line."""
     line = " ".join(str(text).split())
@@ -362,7 +293,9 @@ def new_run_line(entries: Sequence[core.KeyEntry]) -> str:
     s, current = st.session_state, dataset()
     provider, model = (entries[0].provider, entries[0].model) if entries else (s["provider"], s["model"])
     rows = len(current["table"].frame) if current else 0
-    return settings_line(current["name"] if current else None, rows, provider, model, len(entries), entries[0].rpm if entries else s["rpm"], bool(s["use_cache"]))
+    return settings_line(
+        current["name"] if current else None, rows, provider, model, len(entries), entries[0].rpm if entries else s["rpm"], bool(s["use_cache"])
+    )
 
 
 def run_line(record: core.RunRecord) -> str:

@@ -48,7 +48,9 @@ def load(upload, encoding: str | None, separator: str | None, sheet: str | None)
 
 left, right = st.columns([3, 1], vertical_alignment="bottom")
 with left:
-    upload = st.file_uploader(t("data.upload"), type=["csv", "tsv", "txt", "tab", "xlsx"], key="upload", help=t("data.upload_help", mb=core.MAX_UPLOAD_MB, rows=core.MAX_ROWS))
+    upload = st.file_uploader(
+        t("data.upload"), type=["csv", "tsv", "txt", "tab", "xlsx"], key="upload", help=t("data.upload_help", mb=core.MAX_UPLOAD_MB, rows=core.MAX_ROWS)
+    )
 with right:
     if st.button(t("data.use_demo"), key="use_demo", icon=":material/science:", width="stretch"):
         use_demo_dataset()
@@ -58,8 +60,23 @@ if upload is not None:
     kind_xlsx = upload.name.lower().endswith(".xlsx")
     with st.expander(t("data.reading_options"), expanded=False, icon=":material/tune:"):
         c1, c2, c3 = st.columns(3)
-        encoding = worded_choice(c1.selectbox, t("data.encoding"), [AUTO, *core.ENCODINGS], format_func=functools.partial(option_label, lang=language()), key="encoding_override", disabled=kind_xlsx, accept_new_options=True)
-        separator = worded_choice(c2.selectbox, t("data.separator"), [AUTO, *core.SEPARATORS.values()], format_func=functools.partial(option_label, lang=language()), key="separator_override", disabled=kind_xlsx)
+        encoding = worded_choice(
+            c1.selectbox,
+            t("data.encoding"),
+            [AUTO, *core.ENCODINGS],
+            format_func=functools.partial(option_label, lang=language()),
+            key="encoding_override",
+            disabled=kind_xlsx,
+            accept_new_options=True,  # any codec Python knows can be typed in
+        )
+        separator = worded_choice(
+            c2.selectbox,
+            t("data.separator"),
+            [AUTO, *core.SEPARATORS.values()],
+            format_func=functools.partial(option_label, lang=language()),
+            key="separator_override",
+            disabled=kind_xlsx,
+        )
         sheet = None
         if kind_xlsx:
             try:
@@ -107,5 +124,11 @@ used = [c for c in template.placeholders if c in frame.columns]
 if used:
     blank = pd.DataFrame(columns=used)
     st.download_button(
-        t("data.template_csv"), core.to_csv_bytes(blank), file_name="input_template.csv", mime="text/csv", key="download_input_template", icon=":material/download:", help=t("data.template_csv_help")
+        t("data.template_csv"),
+        core.to_csv_bytes(blank),
+        file_name="input_template.csv",
+        mime="text/csv",
+        key="download_input_template",
+        icon=":material/download:",
+        help=t("data.template_csv_help"),
     )

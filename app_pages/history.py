@@ -87,7 +87,9 @@ st.dataframe(
         t("history.col.date"): st.column_config.TextColumn(width=130),
         t("history.col.id"): st.column_config.TextColumn(width=175),
         t("history.col.prompt"): st.column_config.TextColumn(width=170),
-        t("history.col.succeeded"): st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent", width="small", help=t("history.succeeded_help")),
+        t("history.col.succeeded"): st.column_config.ProgressColumn(
+            min_value=0.0, max_value=1.0, format="percent", width="small", help=t("history.succeeded_help")
+        ),
     },
 )
 answer = st.session_state.pop("history_answer", None)

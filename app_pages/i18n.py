@@ -303,7 +303,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "pace.cooling": ("cooling down for {seconds} s", "冷却中，还需 {seconds} 秒"),
     # run page
     "run.title": ("Run", "运行"),
-    "run.rpm": ("Requests per minute, per key", "每个密钥每分钟请求数"),
     "run.concurrency": ("Concurrency (at most)", "并发数（上限）"),
     "run.auto_concurrency": ("Auto: only as many as the keys' pace needs", "自动：按密钥速度所需的数量"),
     "run.auto_concurrency_help": (

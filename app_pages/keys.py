@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import core
+from core import constants as C
 from app_pages.common import (
     app_password,
     plain,
@@ -64,9 +65,17 @@ with keys_col:
 with limits_col:
     # Empty is Auto (the pace is learnt); a number is a ceiling.
     st.number_input(
-        t("keys.rpm"), min_value=1, max_value=100_000, step=10, value=None, placeholder=t("keys.rpm_auto"), key="rpm", persist_state=KEEP, help=t("keys.rpm_help")
+        t("keys.rpm"),
+        min_value=1,
+        max_value=C.FORM_MAX_RPM,
+        step=10,
+        value=None,
+        placeholder=t("keys.rpm_auto"),
+        key="rpm",
+        persist_state=KEEP,
+        help=t("keys.rpm_help"),
     )
-    st.number_input(t("keys.tpm"), min_value=0, max_value=100_000_000, step=1000, key="tpm", persist_state=KEEP, help=t("keys.tpm_help"))
+    st.number_input(t("keys.tpm"), min_value=0, max_value=C.FORM_MAX_TPM, step=1000, key="tpm", persist_state=KEEP, help=t("keys.tpm_help"))
     st.checkbox(t("keys.shared"), key="shared_limit", persist_state=KEEP, help=t("keys.shared_help"))
 
 def test_keys() -> None:
@@ -83,13 +92,13 @@ except core.InputError as exc:  # e.g. a provider that needs a key, and none yet
     entries, source = [], ""
 
 st.subheader(t("keys.pool"))
-if source == "simulated":
+if source == core.KeySource.SIMULATED:
     st.info(t("keys.simulated_note", n=len(entries)), icon=":material/science:")
-elif source == "preset":
+elif source == core.KeySource.PRESET:
     st.success(t("keys.preset_note", n=len(entries), provider=entries[0].provider), icon=":material/lock:")
 
 # The simulated keys are nobody's: "Test keys" never tests them as if they were the user's.
-testable = entries if source in ("user", "preset") else []
+testable = entries if source in (core.KeySource.USER, core.KeySource.PRESET) else []
 checks = {c.fingerprint: c for c in st.session_state.get("key_checks", [])}
 if st.session_state.pop("test_requested", False):
     if testable:
@@ -105,7 +114,13 @@ rows, verdicts = [], []
 for e in entries:
     view = gates.view(e.info())  # what a run in this process learnt about the key, if one used it
     rpm = t("keys.rpm_auto") if e.rpm is None else f"≤ {e.rpm:,}"
-    row = {t("keys.col.key"): e.masked, t("keys.col.provider"): provider_label(e.provider), t("keys.col.model"): e.model, t("keys.col.rpm"): rpm, t("keys.col.pace"): pace_text(view) if view else ""}
+    row = {
+        t("keys.col.key"): e.masked,
+        t("keys.col.provider"): provider_label(e.provider),
+        t("keys.col.model"): e.model,
+        t("keys.col.rpm"): rpm,
+        t("keys.col.pace"): pace_text(view) if view else "",
+    }
     check = checks.get(e.fingerprint) if e in testable else None
     if check is not None:
         diagnosis = core.diagnose(check, e.base_url, e.model)
@@ -119,7 +134,7 @@ if rows:
 
 buttons = st.container(horizontal=True)
 buttons.button(t("keys.test"), key="test_keys", on_click=test_keys, icon=":material/network_check:", type="primary", help=t("keys.test_help"))
-if source == "user" and st.session_state["user_keys"]:
+if source == core.KeySource.USER and st.session_state["user_keys"]:
     with buttons.popover(t("keys.remove"), icon=":material/delete:"):
         for i, key in enumerate(st.session_state["user_keys"]):
             st.button(core.mask_key(key), key=f"remove_key_{i}", on_click=remove_key, args=(key,))
@@ -138,7 +153,7 @@ if verdicts:
         with st.container(key=f"verdict_{e.fingerprint}"):
             (st.success if good else st.error)("  \n".join(lines), icon=":material/check_circle:" if good else ":material/error:")
 
-if preset_pool() and source == "user":
+if preset_pool() and source == core.KeySource.USER:
     st.caption(t("keys.preset_available"))
 if server_keys() and app_password() is None:
     st.warning(t("keys.preset_needs_password"), icon=":material/lock:")

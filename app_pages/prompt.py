@@ -8,6 +8,7 @@ import functools
 import streamlit as st
 
 import core
+from core import constants as C
 from app_pages.common import dataset, plain, problem_text
 from app_pages.i18n import language, t, t_in
 
@@ -63,7 +64,9 @@ with side:
     st.checkbox(t("prompt.set_temperature"), key="set_temperature", persist_state=KEEP, help=t("prompt.set_temperature_help"))
     if st.session_state["set_temperature"]:
         st.slider(t("prompt.temperature"), 0.0, 2.0, step=0.1, key="temperature", persist_state=KEEP)
-    st.number_input(t("prompt.max_tokens"), min_value=0, max_value=200_000, step=64, key="max_tokens", persist_state=KEEP, help=t("prompt.max_tokens_help"))
+    st.number_input(
+        t("prompt.max_tokens"), min_value=0, max_value=C.FORM_MAX_TOKENS, step=64, key="max_tokens", persist_state=KEEP, help=t("prompt.max_tokens_help")
+    )
 
 st.subheader(t("prompt.preview"))
 if not current:

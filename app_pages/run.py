@@ -8,11 +8,12 @@ import pandas as pd
 import streamlit as st
 
 import core
+from core import RunStatus
+from core import constants as C
 from app_pages.common import (
     current_run_id,
     dataset,
     failure_summary,
-    fmt_duration,
     fmt_money,
     input_error_text,
     is_live,
@@ -36,7 +37,7 @@ from app_pages.i18n import pace_text, t
 from app_pages.results import shown_results
 
 KEEP = "session"
-TABLE_ROWS = 1_000  # rows drawn on the page; downloads always have every row
+TABLE_ROWS = C.FORM_TABLE_ROWS  # rows drawn on the page; downloads always have every row
 
 st.title(t("run.title"))
 
@@ -82,16 +83,19 @@ with st.container(border=True, key="run_settings"):
     # requests/min (set on the Keys page only), the cache. After a reload this is the run's own.
     st.caption(new_run_line(entries))
     s1, s2 = st.columns(2)
-    s1.slider(t("run.concurrency"), 1, core.constants.MAX_CONCURRENCY, key="concurrency", persist_state=KEEP, help=t("run.concurrency_help"))
+    s1.slider(t("run.concurrency"), 1, C.MAX_CONCURRENCY, key="concurrency", persist_state=KEEP, help=t("run.concurrency_help"))
     s1.checkbox(t("run.auto_concurrency"), key="auto_concurrency", persist_state=KEEP, help=t("run.auto_concurrency_help"))
-    s2.slider(t("run.max_attempts"), 1, 10, key="max_attempts", persist_state=KEEP, help=t("run.max_attempts_help"))
+    s2.slider(t("run.max_attempts"), 1, C.FORM_MAX_ATTEMPTS, key="max_attempts", persist_state=KEEP, help=t("run.max_attempts_help"))
     with st.expander(t("run.more_settings"), icon=":material/tune:"):
         p1, p2 = st.columns(2)
         known_in, known_out = core.MODEL_PRICES.get(entries[0].model if entries else st.session_state["model"], (0.0, 0.0))
         # Empty means the built-in price of the model; a number is the user's own.
-        free = source == "simulated"  # the simulated provider costs nothing, whatever is typed here
-        p1.number_input(t("run.price_in"), min_value=0.0, step=0.05, format="%.4f", key="price_in", placeholder=f"{known_in:.4f}", persist_state=KEEP, help=t("run.price_help"), disabled=free)
-        p2.number_input(t("run.price_out"), min_value=0.0, step=0.05, format="%.4f", key="price_out", placeholder=f"{known_out:.4f}", persist_state=KEEP, help=t("run.price_help"), disabled=free)
+        free = source == core.KeySource.SIMULATED  # the simulated provider costs nothing, whatever is typed here
+        for box, name, known in ((p1, "price_in", known_in), (p2, "price_out", known_out)):
+            box.number_input(
+                t(f"run.{name}"), min_value=0.0, step=0.05, format="%.4f", key=name, placeholder=f"{known:.4f}", persist_state=KEEP,
+                help=t("run.price_help"), disabled=free,
+            )  # fmt: skip
         if free:
             st.caption(t("run.price_free"))
         st.checkbox(t("run.use_cache"), key="use_cache", persist_state=KEEP, help=t("run.use_cache_help"))
@@ -126,18 +130,29 @@ with st.container(border=True, key="run_settings"):
         e1.metric(t("run.est_requests"), f"{est.requests:,}")
         e2.metric(t("run.est_tokens"), f"{est.tokens_in + est.tokens_out:,}", help=t("run.est_tokens_help", tin=est.tokens_in, tout=est.tokens_out))
         e3.metric(t("run.est_cost"), fmt_money(est.cost), help=t("run.est_cost_help"))
-        e4.metric(t("run.est_time"), fmt_duration(est.seconds), help=t(f"run.limited_by.{est.limited_by}", keys=len(entries)))
+        e4.metric(t("run.est_time"), core.clock(est.seconds), help=t(f"run.limited_by.{est.limited_by}", keys=len(entries)))
         st.caption(t(f"run.est_basis.{est.out_basis}", n=est.sample, per=est.out_per_row), help=t("run.est_basis_help"))
-        if source == "simulated":
+        if source == core.KeySource.SIMULATED:
             st.caption(t("common.simulated_note"))
         # One run at a time from a tab: a second click must not pay for the same rows again.
         busy = busy_state is not None
         b1, b2, b3 = st.columns([1, 1, 2], vertical_alignment="bottom")
         first_n = b1.number_input(t("run.first_n"), min_value=1, max_value=max(1, est.requests), key="first_n", persist_state=KEEP)
-        b2.button(t("run.test_first", n=int(first_n)), key="run_test", on_click=start, args=(int(first_n),), icon=":material/science:", width="stretch", disabled=busy)
-        b3.button(t("run.run_all", n=est.requests), key="run_all", on_click=start, args=(None,), type="primary", icon=":material/play_arrow:", width="stretch", disabled=busy)
+        b2.button(
+            t("run.test_first", n=int(first_n)), key="run_test", on_click=start, args=(int(first_n),), icon=":material/science:", width="stretch", disabled=busy
+        )
+        b3.button(
+            t("run.run_all", n=est.requests),
+            key="run_all",
+            on_click=start,
+            args=(None,),
+            type="primary",
+            icon=":material/play_arrow:",
+            width="stretch",
+            disabled=busy,
+        )
         if busy:
-            st.caption(t("run.busy_paused" if busy_state == "paused" else "run.busy"))
+            st.caption(t("run.busy_paused" if busy_state == RunStatus.PAUSED else "run.busy"))
     start_error = flash("start_error")
     if start_error:
         st.error(plain(start_error), icon=":material/error:")
@@ -168,7 +183,7 @@ def progress_panel() -> None:
     if snap is None:
         return
     handle = runner().going(run_id)
-    if handle is not None and (not live or (snap.state == "paused") != (busy_state == "paused")):
+    if handle is not None and (not live or (snap.state == RunStatus.PAUSED) != (busy_state == RunStatus.PAUSED)):
         # Resume or Pause was clicked in this fragment, which only reruns itself: redraw the
         # whole page so that polling starts and the note by the start buttons says the truth.
         st.rerun()
@@ -182,9 +197,9 @@ def progress_panel() -> None:
     m[0].metric(t("run.ok"), f"{snap.ok:,}")
     m[1].metric(t("run.failed"), f"{snap.failed + snap.unparsed:,}")
     m[2].metric(t("run.pending"), f"{snap.pending:,}")
-    moving = handle is not None and snap.state == "running" and snap.rows_per_s > 0
+    moving = handle is not None and snap.state == RunStatus.RUNNING and snap.rows_per_s > 0
     m[3].metric(t("run.speed"), f"{snap.rows_per_s:.1f}/s" if moving else "–", help=t("run.speed_help"))
-    m[4].metric(t("run.eta"), fmt_duration(snap.eta_s) if moving else "–")
+    m[4].metric(t("run.eta"), core.clock(snap.eta_s) if moving else "–")
     free = snap.simulated or record.simulated  # runs from before the simulator was priced at $0 too
     m[5].metric(t("run.cost"), fmt_money(0.0 if free else snap.cost), help=t("run.projected", cost=fmt_money(0.0 if free else snap.projected_cost)))
     n = st.columns(6)
@@ -194,12 +209,12 @@ def progress_panel() -> None:
     n[3].metric(t("run.timeouts"), f"{snap.timeouts:,}")
     n[4].metric(t("run.retries"), f"{snap.retries:,}")
     n[5].metric(t("run.accuracy"), f"{snap.accuracy:.1%}" if snap.accuracy is not None else "–")
-    if snap.message and snap.state in ("waiting_for_keys", "failed", "paused", "cancelled", "finishing"):
-        (st.warning if snap.state != "failed" else st.error)(plain(say(snap.message)))
+    if snap.message and snap.state in (RunStatus.WAITING_FOR_KEYS, RunStatus.FAILED, RunStatus.PAUSED, RunStatus.CANCELLED, RunStatus.FINISHING):
+        (st.warning if snap.state != RunStatus.FAILED else st.error)(plain(say(snap.message)))
 
     c = st.container(horizontal=True, key="run_actions")
     if handle is not None:
-        if snap.state in ("paused", "finishing"):  # resuming while finishing undoes the cancel
+        if snap.state in (RunStatus.PAUSED, RunStatus.FINISHING):  # resuming while finishing undoes the cancel
             c.button(t("run.resume"), key="resume_live", on_click=handle.resume, icon=":material/play_arrow:")
         else:
             c.button(t("run.pause"), key="pause", on_click=handle.pause, icon=":material/pause:")
@@ -217,7 +232,9 @@ def progress_panel() -> None:
             if answer.get("keys"):
                 st.page_link("app_pages/keys.py", label=t("run.go_to_keys"), icon=":material/key:")
             if answer.get("other_model"):  # switching model mid-run is a choice, made here and recorded
-                st.button(t("run.switch_model"), key="switch_model", on_click=resume, args=(answer.get("retry_failed", False), True), icon=":material/swap_horiz:")
+                st.button(
+                    t("run.switch_model"), key="switch_model", on_click=resume, args=(answer.get("retry_failed", False), True), icon=":material/swap_horiz:"
+                )
     if snap.keys:
         rows = []
         for k in snap.keys:
@@ -226,9 +243,10 @@ def progress_panel() -> None:
                 state = t("run.key_cooling", s=max(0.0, k.cool_until - time.time()))
             else:
                 state = t(f"run.key_state.{state}")
+            reason = say(k.dead_reason or "") if k.state == "dead" else ""
             rows.append({
                 t("keys.col.key"): k.masked, t("keys.col.model"): k.model, t("run.key_state"): state, t("keys.col.pace"): pace_text(k.pace) if k.pace else "",
-                t("run.requests"): k.requests, "429": k.rate_limited, t("run.errors"): k.errors, t("run.reason"): say(k.dead_reason or "") if k.state == "dead" else "",
+                t("run.requests"): k.requests, "429": k.rate_limited, t("run.errors"): k.errors, t("run.reason"): reason,
             })  # fmt: skip
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="key_status")
     if snap.recent_errors:
@@ -240,15 +258,11 @@ def progress_panel() -> None:
 
 def resume(retry_failed: bool = False, switch_model: bool = False) -> None:
     try:
-        keys = None
-        if not record.simulated:
-            # A run made with real keys needs real keys again (they are never stored); demo keys
-            # must not quietly take over, and no keys at all is said by resume_run.
-            try:
-                entries, source = pool()
-                keys = None if source == "simulated" else entries
-            except core.InputError:
-                keys = None
+        try:
+            entries: list[core.KeyEntry] | None = pool()[0]
+        except core.InputError:
+            entries = None  # no keys: resume_run says what is missing
+        keys = core.resume_keys(record, entries)  # which keys may continue this run is core's rule
         core.resume_run(store(), run_id, keys, retry_failed=retry_failed, switch_model=switch_model, runner=runner())
     except core.InputError as exc:
         # Said under the button that was pressed (this runs in the fragment that drew it), once:
@@ -287,7 +301,9 @@ st.subheader(t("run.results"))
 results_panel()
 
 d = st.columns(4)
-for col, (fmt, label) in zip(d, [("csv", "run.download_csv"), ("xlsx", "run.download_xlsx"), ("jsonl", "run.download_jsonl"), ("csv-utf8", "run.download_csv_plain")]):
+for col, (fmt, label) in zip(
+    d, [("csv", "run.download_csv"), ("xlsx", "run.download_xlsx"), ("jsonl", "run.download_jsonl"), ("csv-utf8", "run.download_csv_plain")]
+):
     mime = core.EXPORT_FORMATS[fmt][1]
     col.download_button(
         t(label),

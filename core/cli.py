@@ -20,12 +20,15 @@ from pathlib import Path
 from typing import TextIO
 
 from . import constants as C
+from .durations import clock
 from .errors import InputError
 from .exports import format_for_path, write_export
-from .keys import demo_pool, make_pool, parse_keys
+from .keys import SIMULATED_PROVIDER, KeyEntry, parse_keys, pool_from_settings
 from .progress import ProgressSnapshot
+from .runner import RunHandle
 from .runs import resume_run, start_run
 from .spec import RunSpec
+from .status import RunStatus
 from .store import RunStore
 from .tables import load_table
 
@@ -66,14 +69,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="requests per minute per key: auto (default) learns the provider's limit, a number is a ceiling")
     run.add_argument("--shared-limit", action="store_true",
                      help="the keys share one account's limit: one pace for all of them (--rpm N is then that limit)")
-    run.add_argument("--tpm", type=int, help="tokens per minute, per key")
+    run.add_argument("--tpm", type=int, help="tokens per minute, per key (0: none, as in the app)")
     run.add_argument(
         "--concurrency", type=_concurrency, default=str(C.DEFAULT_CONCURRENCY), metavar="N|auto",
         help=f"requests in flight at once; 'auto' keeps as many as the keys' pace needs (at most {C.AUTO_CONCURRENCY_CAP}), 'auto:N' at most N",
     )
     run.add_argument("--max-attempts", type=int, default=C.DEFAULT_MAX_ATTEMPTS)
     run.add_argument("--timeout", type=float, default=C.DEFAULT_TIMEOUT_S, metavar="SECONDS")
-    run.add_argument("--max-tokens", type=int)
+    run.add_argument("--max-tokens", type=int, help="cap on each answer's tokens (0: none, as in the app)")
     run.add_argument("--temperature", type=float)
     run.add_argument("--json-fields", help="comma-separated fields to extract from a JSON answer into columns")
     run.add_argument("--json-response-format", action="store_true", help="ask the provider for a JSON object (response_format)")
@@ -85,16 +88,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", required=True, help="OUT.csv, OUT.xlsx or OUT.jsonl")
     run.add_argument("--data-dir", help=f"where runs are stored (default ${C.DATA_DIR_ENV} or ./{C.DEFAULT_DATA_DIR})")
     run.add_argument("--resume", metavar="RUN_ID", help="continue a stored run; rows already done are not sent again")
-    run.add_argument("--switch-model", action="store_true", help="with --resume: continue the run with keys for another provider or model (recorded in the run)")
+    run.add_argument(
+        "--switch-model", action="store_true", help="with --resume: continue the run with keys for another provider or model (recorded in the run)"
+    )
     run.add_argument("--no-cache", action="store_true", help="do not answer repeated prompts from the response cache")
     lst = sub.add_parser("list", help="list stored runs")
     lst.add_argument("--data-dir")
     return parser
 
 
-def _keys(args: argparse.Namespace) -> list:
+def _keys(args: argparse.Namespace) -> list[KeyEntry]:
+    """The options' keys, chosen by the app's own rule (core.pool_from_settings): `--demo` is the
+    simulated provider, else the keys given, for the provider at --base-url."""
+    settings = {"rpm": args.rpm, "tpm": args.tpm, "shared_limit": args.shared_limit}
     if args.demo:
-        return demo_pool(4, rpm=args.rpm, tpm=args.tpm)
+        return pool_from_settings({**settings, "provider": SIMULATED_PROVIDER, "base_url": "", "model": ""})[0]
     keys = list(args.key)
     if args.keys_env:
         value = os.environ.get(args.keys_env, "")
@@ -103,9 +111,10 @@ def _keys(args: argparse.Namespace) -> list:
         keys += parse_keys(value)
     if not (args.base_url and args.model):
         raise InputError("Give --base-url and --model with your keys, or use --demo.")
-    return make_pool(
-        parse_keys(",".join(keys)), provider="Custom", base_url=args.base_url, model=args.model, rpm=args.rpm, tpm=args.tpm, shared_limit=args.shared_limit
-    )
+    keys = parse_keys(",".join(keys))
+    if not keys:  # a provider the command line knows nothing about: it needs a key
+        raise InputError("Paste at least one API key, or choose the simulated provider for a demo.", "no_keys")
+    return pool_from_settings({**settings, "provider": "Custom", "base_url": args.base_url, "model": args.model, "user_keys": keys})[0]
 
 
 def _concurrency(value: str) -> tuple[int, bool]:
@@ -131,32 +140,30 @@ def _spec(args: argparse.Namespace) -> RunSpec:
         template = args.template
     else:
         raise InputError("Give the prompt with --template TEXT or --template-file FILE.")
-    return RunSpec(
-        template=template,
-        system=args.system,
-        temperature=args.temperature,
-        max_tokens=args.max_tokens,
-        json_fields=tuple(f.strip() for f in (args.json_fields or "").split(",") if f.strip()),
-        json_response_format=args.json_response_format,
-        label_column=args.label_column,
-        label_field=args.label_field,
-        concurrency=args.concurrency[0],
-        auto_concurrency=args.concurrency[1],
-        max_attempts=args.max_attempts,
-        timeout_s=args.timeout,
-        use_cache=not args.no_cache,
-        price_in=args.price_in,
-        price_out=args.price_out,
-    )
+    # The options as the app's form would hold them: one mapping (RunSpec.from_settings) for both.
+    return RunSpec.from_settings({
+        "template": template,
+        "system": args.system,
+        "output_mode": "json" if args.json_fields or args.json_response_format else "text",
+        "json_fields": args.json_fields or "",
+        "json_format": args.json_response_format,
+        "label_column": args.label_column,
+        "label_field": args.label_field,
+        "set_temperature": args.temperature is not None,
+        "temperature": args.temperature,
+        "max_tokens": args.max_tokens,
+        "concurrency": args.concurrency[0],
+        "auto_concurrency": args.concurrency[1],
+        "max_attempts": args.max_attempts,
+        "timeout_s": args.timeout,
+        "use_cache": not args.no_cache,
+        "price_in": args.price_in,
+        "price_out": args.price_out,
+    })  # fmt: skip
 
 
 def _fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02}:{s:02}" if h else f"{m:02}:{s:02}"
+    return clock(seconds, missing="--:--")
 
 
 def _progress_line(snap: ProgressSnapshot, width: int = 24) -> str:
@@ -165,7 +172,7 @@ def _progress_line(snap: ProgressSnapshot, width: int = 24) -> str:
     cooling = sum(1 for k in snap.keys if k.state == "cooling")
     dead = sum(1 for k in snap.keys if k.state == "dead")
     extra = (f", {cooling} key(s) cooling" if cooling else "") + (f", {dead} key(s) dead" if dead else "")
-    if snap.state == "finishing":
+    if snap.state == RunStatus.FINISHING:
         extra += f", finishing {snap.in_flight} request(s) already sent"
     return (
         f"[{bar}] {snap.done}/{snap.total} ok {snap.ok} failed {snap.failed} "
@@ -173,14 +180,14 @@ def _progress_line(snap: ProgressSnapshot, width: int = 24) -> str:
     )
 
 
-def _watch(handle, err: TextIO) -> ProgressSnapshot:  # type: ignore[no-untyped-def]
+def _watch(handle: RunHandle, err: TextIO) -> ProgressSnapshot:
     tty = err.isatty()
     last_print = 0.0
     stopped_for_keys = False
     while True:
         finished = handle.wait(0.5)
         snap = handle.snapshot()
-        if snap.state == "waiting_for_keys" and not stopped_for_keys:
+        if snap.state == RunStatus.WAITING_FOR_KEYS and not stopped_for_keys:
             stopped_for_keys = True
             handle.stop(snap.message)
         now = time.monotonic()
@@ -228,7 +235,7 @@ def _run(args: argparse.Namespace, err: TextIO, *, owns_process: bool = False) -
 
     interrupts = 0
 
-    def interrupt(signum, frame):  # type: ignore[no-untyped-def]
+    def interrupt(signum: int, frame: object) -> None:
         # The first Ctrl-C lets requests already sent finish (they are paid); a second cuts them.
         nonlocal interrupts
         interrupts += 1
@@ -250,9 +257,9 @@ def _run(args: argparse.Namespace, err: TextIO, *, owns_process: bool = False) -
         f"in {_fmt_time(snap.elapsed_s)}; {snap.tokens_in + snap.tokens_out:,} tokens, ${snap.cost:.4f}{accuracy}; "
         f"results in {args.output}\n"
     )
-    if snap.state != "done":
+    if snap.state != RunStatus.DONE:
         err.write(f"{snap.message}\nResume with: --resume {handle.run_id}\n")
-    return 0 if snap.state == "done" and snap.ok == snap.total else 1
+    return 0 if snap.state == RunStatus.DONE and snap.ok == snap.total else 1
 
 
 def _list(args: argparse.Namespace, out: TextIO) -> int:

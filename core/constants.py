@@ -17,6 +17,12 @@ DEFAULT_TEMPERATURE: float | None = None
 # The chat completions endpoint, relative to a provider's base URL (as the SDK's own create() posts).
 CHAT_PATH = "/chat/completions"
 
+# --- The simulated provider ------------------------------------------------------------------
+# Where its keys point: .invalid never resolves, so nothing meant for it can leak out.
+SIMULATED_BASE_URL = "http://simulated.invalid/v1"
+DEMO_KEYS = 4  # keys in the demo pool (the app with no key, `--demo`, a resumed simulated run)
+SIMULATED_RESUME_RPM = 600  # a resumed simulated run whose record has no keys (never in practice)
+
 # --- Pacing ---------------------------------------------------------------------------------
 # The engine paces each key a little under its stated limit: network jitter can bunch requests
 # that left evenly, and a provider counts arrivals, not departures.
@@ -91,6 +97,21 @@ CACHE_CHUNK_ROWS = 500
 # and collects the young generation every GC_THRESHOLD_GEN0 allocations instead.
 GC_THRESHOLD_GEN0 = 10_000
 
+# --- Key check ("Test keys") ---------------------------------------------------------------
+KEY_CHECK_TIMEOUT_S = 20.0  # the whole check of one key, connect to answer
+# check_keys waits this much longer than the checks themselves may take before giving up on the
+# loop: every check already ends by its own deadline, so this only matters if the loop is stuck.
+KEY_CHECK_LOOP_SLACK_S = 10.0
+
+# --- Estimate (core/estimate.py) ------------------------------------------------------------
+# For the time estimate only: a typical hosted model's answer to a short prompt.
+ESTIMATE_LATENCY_S = 2.0
+ESTIMATE_SIMULATED_LATENCY_S = 0.3
+ESTIMATE_SAMPLE_ROWS = 2_000  # rows whose prompts are measured; the rest are assumed alike
+# Tokens of a JSON answer around its values: braces, quotes, colons and commas.
+ESTIMATE_JSON_OVERHEAD_TOKENS = 4
+ESTIMATE_JSON_VALUE_TOKENS = 15  # a field with no expected answer to measure: a short phrase
+
 # --- Progress -------------------------------------------------------------------------------
 RATE_WINDOW_S = 20.0  # recent rows/s is measured over this window
 RECENT_ERRORS = 8  # how many recent errors the progress snapshot keeps
@@ -107,6 +128,14 @@ MAX_SHEET_CELLS = 10_000_000
 MAX_SHEET_SLACK_ROWS = 1_000  # blank or title rows above and below the data, beyond MAX_ROWS
 MAX_SHEET_XML_MB = 1024
 PREVIEW_ROWS = 3
+
+# --- The app's form: bounds of its inputs (core checks what it must in RunSpec and KeyEntry) ---
+FORM_MAX_ATTEMPTS = 10  # the Run page's "max attempts" slider (the command line has no cap)
+FORM_MAX_RPM = 100_000
+FORM_MAX_TPM = 100_000_000
+FORM_MAX_TOKENS = 200_000
+FORM_FIRST_ROWS = 10  # "Test N rows": the N a tab starts with
+FORM_TABLE_ROWS = 1_000  # result rows drawn on the Run page; downloads always have every row
 
 # --- Storage --------------------------------------------------------------------------------
 DEFAULT_DATA_DIR = "data"

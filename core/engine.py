@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import heapq
-import json
 import random
 import re
 import time
@@ -30,30 +28,19 @@ import openai
 from . import constants as C
 from .clients import ClientFactory, default_client_factory
 from .errors import ErrorKind, Failure, backoff_delay, classify, param_fallback, redact
+from .estimate import price_for
 from .keys import KeyEntry
+from .gate_view import GateView
 from .limits import GateRegistry, KeyGate
 from .output import answers_match, parse_output
 from .progress import ProgressTracker
 from .spec import RunSpec
-from .store import RowResult, RunStore
+from .status import RowStatus, RunStatus
+from .store import RowResult, RunStore, cache_key
 from .template import PromptTemplate, estimate_message_tokens
 from .writer import ResultWriter
 
 __all__ = ["BatchEngine", "ClientFactory", "default_client_factory", "cache_key", "price_for", "clean_text"]
-
-
-def cache_key(base_url: str, model: str, messages: list[dict[str, str]], params: dict) -> str:
-    payload = json.dumps({"base_url": base_url.rstrip("/"), "model": model, "messages": messages, "params": params}, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def price_for(spec: RunSpec, model: str) -> tuple[float, float]:
-    """USD per million tokens (in, out): the run's own price if set, else the built-in one."""
-    known = C.MODEL_PRICES.get(model, (0.0, 0.0))
-    return (
-        spec.price_in if spec.price_in is not None else known[0],
-        spec.price_out if spec.price_out is not None else known[1],
-    )
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -240,7 +227,7 @@ class _Latency:
 
 @dataclass
 class _Stop:
-    state: str
+    state: RunStatus
     message: str
 
 
@@ -301,7 +288,7 @@ class BatchEngine:
     def pause(self) -> None:
         if self._stop is None and not self._closing:
             self._running.clear()
-            self._set_state("paused", "Paused: requests already sent will finish.")
+            self._set_state(RunStatus.PAUSED, "Paused: requests already sent will finish.")
 
     def resume(self) -> bool:
         """Go on after a pause, or after a stop whose in-flight requests are still finishing.
@@ -318,7 +305,7 @@ class BatchEngine:
         self._after_keys_changed()
         return True
 
-    def stop(self, state: str = "cancelled", message: str = "") -> None:
+    def stop(self, state: RunStatus = RunStatus.CANCELLED, message: str = "") -> None:
         """Cancel (or, from the command line, pause) the run: nothing more is sent; requests
         already sent may finish (they are paid) up to a deadline."""
         if self._stop is None and not self._closing:
@@ -359,22 +346,26 @@ class BatchEngine:
         if self._queue.outstanding > 0 and not self._live():
             self._waiting_for_keys()
         else:
-            self._set_state("running")
+            self._set_state(RunStatus.RUNNING)
 
     # --- the run ------------------------------------------------------------------------------
 
     async def run(self) -> str:
         """Run until every row is finished or the run is stopped. Returns the final state."""
         loop = asyncio.get_running_loop()
-        self._writer = ResultWriter(self.store, on_error=lambda exc: loop.call_soon_threadsafe(self._store_failed, exc))
+
+        def on_error(exc: BaseException) -> None:  # on the writer's thread
+            loop.call_soon_threadsafe(self._store_failed, exc)
+
+        self._writer = ResultWriter(self.store, on_error=on_error)
         try:
             return await self._run()
         except Exception as exc:
             message = redact(f"The run stopped on an internal error ({type(exc).__name__}: {exc}); finished rows are kept, resume it to continue.", self._secrets)
             self._closing = True
             await self._shutdown()
-            self._writer.set_status(self.run_id, "failed", message)
-            self.tracker.set_state("failed", message)
+            self._writer.set_status(self.run_id, RunStatus.FAILED, message)
+            self.tracker.set_state(RunStatus.FAILED, message)
             raise
         finally:
             # A store that still refuses writes gets a little longer, not forever: what it holds
@@ -386,11 +377,11 @@ class BatchEngine:
     def _store_failed(self, exc: BaseException) -> None:
         # Without the store nothing we do is kept: stop sending rather than pay for lost rows.
         # The writer keeps trying the rows it holds; freeing disk space saves them.
-        self.stop("failed", f"Could not save results ({exc}); the run stopped. Free disk space, then resume it.")
+        self.stop(RunStatus.FAILED, f"Could not save results ({exc}); the run stopped. Free disk space, then resume it.")
 
     async def _run(self) -> str:
         self.tracker.pace_source = self._pace_view
-        self._set_state("running")
+        self._set_state(RunStatus.RUNNING)
         self._queue = _RowQueue(self.rows, self._signal.set)
         self._feeder = asyncio.create_task(self._feed(self.rows), name=f"feed-{self.run_id}")
         self._feeder.add_done_callback(self._task_done)
@@ -412,14 +403,14 @@ class BatchEngine:
             watchdog.cancel()
         self._closing = True
         stop = self._stop
-        state = stop.state if stop is not None and self._queue.outstanding > 0 else "done"
+        state = stop.state if stop is not None and self._queue.outstanding > 0 else RunStatus.DONE
         await self._shutdown()
-        message = (stop.message if stop is not None and state != "done" else "") or self._summary()
+        message = (stop.message if stop is not None and state != RunStatus.DONE else "") or self._summary()
         assert self._writer is not None
         # The final state lands after the last rows; whoever sees it finds every row saved.
         self._writer.set_status(self.run_id, state, message)
         if not await asyncio.to_thread(self._writer.flush, C.STOP_GRACE_S):
-            state, message = "failed", f"Could not save results ({self._writer.error}); the run stopped. Free disk space, then resume it."
+            state, message = RunStatus.FAILED, f"Could not save results ({self._writer.error}); the run stopped. Free disk space, then resume it."
         self.tracker.set_state(state, message)
         return state
 
@@ -442,7 +433,7 @@ class BatchEngine:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            self.tracker.set_state("finishing", f"Finishing {len(self._inflight)} requests already sent (up to {int(C.STOP_GRACE_S)} s); nothing new is sent.")
+            self.tracker.set_state(RunStatus.FINISHING, f"Finishing {len(self._inflight)} requests already sent (up to {int(C.STOP_GRACE_S)} s); nothing new is sent.")
             self._signal.clear()
             signal = asyncio.ensure_future(self._signal.wait())
             await asyncio.wait([*self._inflight, signal], timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
@@ -493,7 +484,7 @@ class BatchEngine:
         if self._queue is not None:
             self._queue.close()
 
-    def _pace_view(self, fp: str) -> object:
+    def _pace_view(self, fp: str) -> GateView | None:
         lane = self._lanes.get(fp)
         return lane.gate.view() if lane is not None else None
 
@@ -519,7 +510,7 @@ class BatchEngine:
         message = redact(f"Internal error in {task.get_name()}: {type(exc).__name__}: {exc}", self._secrets)
         self.tracker.note_error(message)
         if task is self._feeder:
-            self.stop("failed", f"{message}. Finished rows are kept; resume the run to continue.")
+            self.stop(RunStatus.FAILED, f"{message}. Finished rows are kept; resume the run to continue.")
             return
         for lane in self._lanes.values():
             if lane.pump is task:
@@ -665,10 +656,10 @@ class BatchEngine:
                 result = self._result_from(response, lane, row, messages, state, latency)
             except Exception as exc:  # the answer could not be turned into a row: fail it, plainly
                 result = RowResult(
-                    row=row, status="failed", error=redact(f"The provider's answer could not be read ({type(exc).__name__}: {exc})", self._secrets)[:500],
+                    row=row, status=RowStatus.FAILED, error=redact(f"The provider's answer could not be read ({type(exc).__name__}: {exc})", self._secrets)[:500],
                     attempts=state.sent, key_fp=fp, model=lane.entry.model,
                 )  # fmt: skip
-            self.tracker.request_ended(fp, ok=result.status != "failed")
+            self.tracker.request_ended(fp, ok=result.status != RowStatus.FAILED)
             ended = True
             self._finish_row(result, cache_for=(lane.entry, messages) if self.spec.use_cache else None)
         except asyncio.CancelledError:
@@ -682,7 +673,7 @@ class BatchEngine:
                 self.tracker.request_ended(fp)
             message = redact(f"Internal error while recording row {row + 1}: {type(exc).__name__}: {exc}", self._secrets)
             self.tracker.note_error(message)
-            self._finish_row(RowResult(row=row, status="failed", error=message[:500], attempts=state.sent, key_fp=fp, model=lane.entry.model))
+            self._finish_row(RowResult(row=row, status=RowStatus.FAILED, error=message[:500], attempts=state.sent, key_fp=fp, model=lane.entry.model))
         finally:
             self._slots.release()
             if self.spec.auto_concurrency:
@@ -731,15 +722,15 @@ class BatchEngine:
         text = clean_text(text)
         parsed = parse_output(text, self.spec.json_fields)
         fields = {k: clean_text(v) if isinstance(v, str) else v for k, v in parsed.fields.items()} if parsed.fields is not None else None
-        status, error = "ok", parsed.error
+        status, error = RowStatus.OK, parsed.error
         if parsed.error is not None and parsed.fields is None:
-            status = "unparsed"
+            status = RowStatus.UNPARSED
         if finish == "content_filter":
-            status, error = "failed", "The provider's content filter blocked this answer."
+            status, error = RowStatus.FAILED, "The provider's content filter blocked this answer."
         elif finish == "length":
             error = "The answer was cut off at the max tokens limit." + (f" {error}" if error else "")
         correct = None
-        if self.label_index is not None and status != "failed":
+        if self.label_index is not None and status != RowStatus.FAILED:
             field_name = self.spec.compared_field
             answer = (fields or {}).get(field_name) if field_name else text
             correct = answers_match(answer, self.cells[row][self.label_index])
@@ -751,7 +742,7 @@ class BatchEngine:
         )  # fmt: skip
 
     def _fail_row(self, lane: _Lane, row: int, state: _RowState, message: str) -> None:
-        self._finish_row(RowResult(row=row, status="failed", error=message, attempts=state.sent, key_fp=lane.fp, model=lane.entry.model))
+        self._finish_row(RowResult(row=row, status=RowStatus.FAILED, error=message, attempts=state.sent, key_fp=lane.fp, model=lane.entry.model))
 
     def _handle_failure(self, lane: _Lane, row: int, state: _RowState, failure: Failure) -> None:
         assert self._queue is not None
@@ -783,7 +774,7 @@ class BatchEngine:
         if failure.unsupported_param is not None:
             # Every row would be refused the same way: stop with the reason, fail nothing.
             self._queue.put(row)
-            self.stop("failed", f"{failure.message} Finished rows are kept; start a new run with other settings.")
+            self.stop(RunStatus.FAILED, f"{failure.message} Finished rows are kept; start a new run with other settings.")
             return
         if kind is ErrorKind.KEY_DEAD:
             self._key_died(lane, failure.message)
@@ -811,12 +802,12 @@ class BatchEngine:
         reasons = sorted({lane.dead or "" for lane in self._lanes.values()} - {""})
         why = f" ({'; '.join(reasons)})" if reasons else ""
         message = f"Every key stopped working{why}. Add a working key to continue; finished rows are kept."
-        self._set_state("waiting_for_keys", redact(message, self._secrets))
+        self._set_state(RunStatus.WAITING_FOR_KEYS, redact(message, self._secrets))
 
-    def _set_state(self, state: str, message: str = "") -> None:
+    def _set_state(self, state: RunStatus, message: str = "") -> None:
         # The store first: it is the source of truth, and whoever sees the new state on screen
         # must find it there too.
-        if state in ("running", "paused", "waiting_for_keys") and self._writer is not None:
+        if state in (RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.WAITING_FOR_KEYS) and self._writer is not None:
             self._writer.set_status(self.run_id, state, message)
         self.tracker.set_state(state, message)
 
@@ -825,7 +816,7 @@ class BatchEngine:
         if result.row not in self._queue.pending:
             return  # already finished (a duplicate answer after a resume race): keep the first
         key = None
-        if cache_for is not None and result.status != "failed" and not result.cached:
+        if cache_for is not None and result.status != RowStatus.FAILED and not result.cached:
             entry, messages = cache_for
             key = cache_key(entry.base_url, entry.model, messages, self.params)
         if self._record(result, key):

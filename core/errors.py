@@ -1,13 +1,14 @@
 """What went wrong, in one place: bad input, and the classification of every provider error.
 
-    Exception
+    ValueError
      └── InputError            the user's file, template or settings cannot be used (plain sentence)
 
     Provider failures are not raised past the engine; `classify` turns each into a `Failure`:
      ├── RATE_LIMITED  429 rate_limit_exceeded: the key cools down, the row goes back at once for
      │                 any key to take, and no attempt is used
-     ├── RETRY         408, 409, 5xx, timeouts, dropped connections, bodies that are not JSON:
-     │                 the row comes back after a delay and uses one of its attempts
+     ├── RETRY         408, 409, 5xx, timeouts, dropped connections, bodies that are not JSON,
+     │                 and anything else a request raises: the row comes back after a delay
+     │                 and uses one of its attempts
      ├── KEY_DEAD      401, 402, 403, 429 insufficient_quota: the key leaves the run
      └── ROW_BAD       400, 404, 413, 422 and other 4xx: the row fails at once, and also
                          - 429 "Request too large" (one prompt above the key's tokens/min: no wait helps)
@@ -28,9 +29,10 @@ The engine acts on the class and the parsed fields, never on message text.
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -43,7 +45,7 @@ from .retry import backoff_delay, describe_seconds, parse_retry_after, should_re
 
 __all__ = [
     "InputError", "ErrorKind", "Failure", "classify", "param_fallback", "parse_retry_after",
-    "should_retry_header", "backoff_delay", "redact", "describe_seconds",
+    "should_retry_header", "backoff_delay", "redact", "describe_seconds", "exception_chain",
 ]
 
 
@@ -225,17 +227,24 @@ _STATUS_WORDS = {
 }
 
 
-def _connect_failure(exc: BaseException) -> str | None:
-    """Why the connection could not be made, if that is what happened. The aiohttp transport
-    reports a refused connection or an unknown host as a ConnectTimeout, so look at the chain."""
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then what it was raised from (or during), and so on down to the innermost cause;
+    each exception once, so a chain that loops back on itself ends."""
     seen: set[int] = set()
     node: BaseException | None = exc
     while node is not None and id(node) not in seen:
         seen.add(id(node))
+        yield node
+        node = node.__cause__ or node.__context__
+
+
+def _connect_failure(exc: BaseException) -> str | None:
+    """Why the connection could not be made, if that is what happened. The aiohttp transport
+    reports a refused connection or an unknown host as a ConnectTimeout, so look at the chain."""
+    for node in exception_chain(exc):
         if isinstance(node, (httpx2.ConnectError, httpx2.ConnectTimeout)) or (isinstance(node, OSError) and not isinstance(node, TimeoutError)):
             text = str(node) or type(node).__name__
             return text.split(" [")[0] if "Cannot connect to host" in text else text
-        node = node.__cause__ or node.__context__
     return None
 
 
@@ -336,7 +345,7 @@ def classify(exc: BaseException, secrets: Iterable[str] = ()) -> Failure:
             return Failure(ErrorKind.RETRY, clean(f"Could not reach the provider: {connect}"))
         if isinstance(exc, openai.APITimeoutError):
             return Failure(ErrorKind.RETRY, "The request timed out (the provider may still bill it)", timeout=True)
-        cause = exc.__cause__ or exc.__context__
+        cause = next(itertools.islice(exception_chain(exc), 1, None), None)
         detail = f": {type(cause).__name__}" if cause is not None else ""
         return Failure(ErrorKind.RETRY, clean(f"Could not reach the provider (connection failed{detail})"))
     if isinstance(exc, openai.APIStatusError):

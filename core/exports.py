@@ -17,7 +17,7 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pandas
@@ -119,7 +119,7 @@ _MAX_EXACT_INT = 10**15
 # otherwise, so the same table gave different bytes a second later (a download's checksum
 # changed, a test comparing two exports flaked). A fixed stamp makes exports reproducible;
 # it is the date xlsxwriter already gives every file inside the zip.
-XLSX_CREATED = datetime(1980, 1, 1, tzinfo=timezone.utc)
+XLSX_CREATED = datetime(1980, 1, 1, tzinfo=UTC)
 
 
 def _utf16_len(text: str) -> int:

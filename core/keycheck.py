@@ -18,25 +18,23 @@ import time
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
-from .engine import ClientFactory, default_client_factory
-from .errors import ErrorKind, Failure, classify, describe_seconds, param_fallback, redact
+from . import constants as C
+from .clients import ClientFactory, default_client_factory
+from .errors import ErrorKind, Failure, classify, describe_seconds, exception_chain, param_fallback, redact
 from .keys import KeyEntry
 
-if TYPE_CHECKING:  # runner imports the engine; only the type is needed here
+if TYPE_CHECKING:  # the runner imports the engine, which a key check does not need
     from .runner import Runner
 
 __all__ = ["KeyCheck", "VERDICTS", "check_keys", "check_keys_async"]
 
 VERDICTS = ("ok", "invalid_key", "no_quota", "rate_limited", "unreachable", "unknown_model", "error")
 CHECK_PROMPT = "Reply with OK."
-DEFAULT_CHECK_TIMEOUT_S = 20.0
-# check_keys waits this much longer than the checks themselves may take before giving up on the
-# loop: every check already ends by its own deadline, so this only matters if the loop is stuck.
-_LOOP_SLACK_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -92,14 +90,8 @@ def _detail(failure: Failure) -> str:
 def _root_cause(exc: BaseException) -> str:
     """The innermost reason of a network failure ("Cannot connect to host ... [Connect call
     failed]", "Name or service not known"): the SDK's own wrapper only says "Connection error"."""
-    seen: set[int] = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        inner = exc.__cause__ or exc.__context__
-        if inner is None:
-            break
-        exc = inner
-    text = str(exc).strip() or type(exc).__name__
+    *_, innermost = exception_chain(exc)
+    text = str(innermost).strip() or type(innermost).__name__
     return text[:200]
 
 
@@ -140,7 +132,7 @@ def _verdict(entry: KeyEntry, exc: BaseException, elapsed: float, timeout: float
 
 
 async def _check_one(entry: KeyEntry, client_factory: ClientFactory, timeout: float) -> KeyCheck:
-    messages = [{"role": "user", "content": CHECK_PROMPT}]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": CHECK_PROMPT}]
     started = time.monotonic()
     client: openai.AsyncOpenAI | None = None
     try:
@@ -148,7 +140,7 @@ async def _check_one(entry: KeyEntry, client_factory: ClientFactory, timeout: fl
         # server that trickles bytes cannot hold the check (and the UI waiting on it) forever.
         async with asyncio.timeout(timeout):
             client = client_factory(entry, timeout)
-            params: dict[str, object] = {"max_tokens": 1}
+            params: dict[str, Any] = {"max_tokens": 1}
             try:
                 response = await client.chat.completions.create(model=entry.model, messages=messages, **params)
             except openai.APIStatusError as exc:
@@ -183,14 +175,14 @@ async def _check_one(entry: KeyEntry, client_factory: ClientFactory, timeout: fl
 
 
 async def check_keys_async(
-    keys: Sequence[KeyEntry], *, client_factory: ClientFactory = default_client_factory, timeout: float = DEFAULT_CHECK_TIMEOUT_S
+    keys: Sequence[KeyEntry], *, client_factory: ClientFactory = default_client_factory, timeout: float = C.KEY_CHECK_TIMEOUT_S
 ) -> list[KeyCheck]:
     """Check every key concurrently, each with one tiny request; results in the order of `keys`.
     Each check ends within `timeout` seconds."""
     return list(await asyncio.gather(*(_check_one(entry, client_factory, timeout) for entry in keys)))
 
 
-def check_keys(keys: Sequence[KeyEntry], *, runner: Runner | None = None, timeout: float = DEFAULT_CHECK_TIMEOUT_S) -> list[KeyCheck]:
+def check_keys(keys: Sequence[KeyEntry], *, runner: Runner | None = None, timeout: float = C.KEY_CHECK_TIMEOUT_S) -> list[KeyCheck]:
     """Blocking form for the UI thread: runs the checks on the runner's loop, with the runner's
     client factory, and waits for them. Must not be called from that loop's own thread."""
     keys = list(keys)
@@ -202,7 +194,7 @@ def check_keys(keys: Sequence[KeyEntry], *, runner: Runner | None = None, timeou
         runner = get_runner()
     future = runner.submit(check_keys_async(keys, client_factory=runner.client_factory, timeout=timeout))
     try:
-        return future.result(timeout + _LOOP_SLACK_S)
+        return future.result(timeout + C.KEY_CHECK_LOOP_SLACK_S)
     except concurrent.futures.TimeoutError:
         # Only a stuck loop gets here: every check has its own deadline.
         future.cancel()

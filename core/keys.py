@@ -3,12 +3,14 @@ logged or exported; everything else refers to it by its fingerprint or shows it 
 
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import constants as C
 from .errors import InputError
@@ -28,10 +30,13 @@ __all__ = [
     "expected_rpm",
     "demo_pool",
     "pool_from_env",
+    "server_pool",
+    "KeySource",
+    "pool_from_settings",
+    "key_settings",
 ]
 
 SIMULATED_PROVIDER = "Simulated (demo)"
-SIMULATED_BASE_URL = "http://simulated.invalid/v1"
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class ProviderPreset:
 PROVIDER_PRESETS: dict[str, ProviderPreset] = {
     p.label: p
     for p in (
-        ProviderPreset(SIMULATED_PROVIDER, SIMULATED_BASE_URL, "simulated", ("simulated",), False, start_rpm=600),
+        ProviderPreset(SIMULATED_PROVIDER, C.SIMULATED_BASE_URL, "simulated", ("simulated",), False, start_rpm=600),
         ProviderPreset("OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"), start_rpm=500),
         ProviderPreset("DeepSeek", "https://api.deepseek.com/v1", "deepseek-chat", ("deepseek-chat", "deepseek-reasoner"), start_rpm=60),
         ProviderPreset(
@@ -96,7 +101,7 @@ class KeyInfo:
 
     @property
     def simulated(self) -> bool:
-        return self.base_url == SIMULATED_BASE_URL
+        return self.base_url == C.SIMULATED_BASE_URL
 
     @property
     def limit_id(self) -> str:
@@ -134,7 +139,7 @@ class KeyEntry:
 
     @property
     def simulated(self) -> bool:
-        return self.base_url == SIMULATED_BASE_URL
+        return self.base_url == C.SIMULATED_BASE_URL
 
     def info(self) -> KeyInfo:
         return KeyInfo(self.provider, self.base_url, self.model, self.rpm, self.tpm, self.fingerprint, self.masked, self.group)
@@ -203,9 +208,9 @@ def make_pool(
     return [KeyEntry(provider, base_url, model.strip(), k, rpm, tpm, group) for k in keys]
 
 
-def demo_pool(n: int = 4, rpm: int | None = None, tpm: int | None = None) -> list[KeyEntry]:
+def demo_pool(n: int = C.DEMO_KEYS, rpm: int | None = None, tpm: int | None = None) -> list[KeyEntry]:
     """Keys for the built-in simulated provider: no network, no real key."""
-    return [KeyEntry(SIMULATED_PROVIDER, SIMULATED_BASE_URL, "simulated", f"sim-key-{i + 1}", rpm, tpm) for i in range(n)]
+    return [KeyEntry(SIMULATED_PROVIDER, C.SIMULATED_BASE_URL, "simulated", f"sim-key-{i + 1}", rpm, tpm) for i in range(n)]
 
 
 def pool_from_env(env: Mapping[str, str] | None = None, *, rpm: int | None = None, shared_limit: bool = False) -> list[KeyEntry]:
@@ -219,3 +224,74 @@ def pool_from_env(env: Mapping[str, str] | None = None, *, rpm: int | None = Non
     preset = _preset_for("", base_url)
     model = env.get("OPENAI_MODEL") or (preset.model if preset else "gpt-4o-mini")
     return make_pool(keys, provider=preset.label if preset else "Custom", base_url=base_url, model=model, rpm=rpm, shared_limit=shared_limit)
+
+
+def server_pool(
+    section: Mapping[str, Any] | None, env: Mapping[str, str] | None = None, *, rpm: int | None = None, shared_limit: bool = False
+) -> list[KeyEntry]:
+    """Keys preset on the server, so a demo never shows one: the `[provider]` section of the app's
+    secrets if it has keys (its `rpm` and `shared_limit`, when set, win over the form's), else
+    the environment (`pool_from_env`). Empty when neither has a key."""
+    if section and section.get("keys"):
+        preset = PROVIDER_PRESETS.get(section.get("name", ""))
+        return make_pool(
+            list(section["keys"]),
+            provider=section.get("name", "Custom"),
+            base_url=section.get("base_url") or (preset.base_url if preset else ""),
+            model=section.get("model") or (preset.model if preset else ""),
+            rpm=int(section["rpm"]) if section.get("rpm") else rpm,
+            tpm=section.get("tpm"),
+            shared_limit=bool(section.get("shared_limit", shared_limit)),
+        )
+    return pool_from_env(env, rpm=rpm, shared_limit=shared_limit)
+
+
+class KeySource(enum.StrEnum):
+    """Where the keys of a run come from (`pool_from_settings`)."""
+
+    USER = "user"  # typed or pasted by the user (or none needed: a local server)
+    PRESET = "preset"  # preset on the server (`server_pool`), once the app's password was given
+    SIMULATED = "simulated"  # the built-in simulated provider's demo keys
+
+
+def pool_from_settings(
+    settings: Mapping[str, Any], preset: Callable[[], Sequence[KeyEntry]] = list
+) -> tuple[list[KeyEntry], KeySource]:
+    """The keys a run will use, and where they come from. `settings` are the form's: `user_keys`,
+    `provider`, `base_url`, `model`, `rpm` (empty: Auto), `tpm` (0 or empty: none),
+    `shared_limit`; `preset()` gives the server's keys the user may use (asked only when needed).
+
+    The user's own keys win; then a provider that needs no key (a local server); then the
+    server's preset keys; then, on the simulated provider, the demo keys. A provider that needs a
+    key, with none given, is an InputError ("needs_key"): never the simulator behind the user's back."""
+    rpm = int(settings["rpm"]) if settings.get("rpm") else None
+    tpm = int(settings.get("tpm") or 0) or None
+    shared = bool(settings.get("shared_limit"))
+    provider, base_url, model = settings["provider"], settings["base_url"], settings["model"]
+    user_keys = list(settings.get("user_keys") or ())
+    if user_keys:
+        return make_pool(user_keys, provider=provider, base_url=base_url, model=model, rpm=rpm, tpm=tpm, shared_limit=shared), KeySource.USER
+    if provider != SIMULATED_PROVIDER and not PROVIDER_PRESETS.get(provider, PROVIDER_PRESETS["OpenAI"]).needs_key:
+        return make_pool([], provider=provider, base_url=base_url, model=model, rpm=rpm, tpm=tpm), KeySource.USER
+    preset_keys = list(preset())
+    if preset_keys:
+        return preset_keys, KeySource.PRESET
+    if provider == SIMULATED_PROVIDER:
+        return demo_pool(C.DEMO_KEYS, rpm=rpm, tpm=tpm), KeySource.SIMULATED
+    raise InputError(
+        f"{provider} needs an API key: paste one on the Keys & limits page, or use the simulated provider for a demo.", "needs_key", provider=provider
+    )
+
+
+def key_settings(key: KeyInfo) -> dict[str, Any]:
+    """The form's provider settings for a stored key, the inverse of `pool_from_settings` for what
+    a run keeps (never the key): `provider` is the preset the key belongs to, by name, else by
+    base URL, else OpenAI's (whose base URL and model boxes then hold the run's own)."""
+    if key.simulated:
+        provider = SIMULATED_PROVIDER
+    elif key.provider in PROVIDER_PRESETS:
+        provider = key.provider
+    else:
+        same_url = [p.label for p in PROVIDER_PRESETS.values() if p.base_url.rstrip("/") == key.base_url.rstrip("/")]
+        provider = same_url[0] if same_url else "OpenAI"
+    return {"provider": provider, "base_url": key.base_url, "model": key.model, "rpm": key.rpm, "tpm": key.tpm or 0}

@@ -36,7 +36,7 @@ _PATTERNS: list[tuple[str, str]] = [
     ("row", r"Row (?P<row>[\d,]+): (?P<inner>.+)"),
     ("key_stopped", r"Key (?P<masked>\S+) stopped: (?P<inner>.+)"),
     ("refused", r"Could not reach the provider: (?P<detail>.*(?:Connect call failed|Connection refused|ECONNREFUSED).*)"),
-    ("dns", r"Could not reach the provider: (?P<detail>.*(?:Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution|No address associated).*)"),
+    ("dns", r"Could not reach the provider: (?P<detail>.*(?:Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution|No address associated).*)"),  # noqa: E501
     ("unreachable", r"Could not reach the provider: (?P<detail>.+)"),
     ("connection_failed", r"Could not reach the provider \(connection failed(?:: (?P<detail>.+))?\)"),
     ("timeout", r"The request timed out \(the provider may still bill it\)"),
@@ -46,7 +46,7 @@ _PATTERNS: list[tuple[str, str]] = [
     ("provider_error", r"Provider error: (?P<detail>.+)"),
     ("unexpected", r"Unexpected answer from the provider \((?P<detail>.+)"),
     ("content_filter", r"The provider's content filter blocked this answer\."),
-    ("too_large_tpm", r"The prompt is too large for this key's tokens-per-(?P<per>\w+) limit \(429\)(?:: it needs (?P<needs>[\d,]+) tokens, the key allows (?P<allows>[\d,]+) per \w+)?\. Shorten the prompt or lower max tokens \(both count\), or use a key with a higher limit\."),
+    ("too_large_tpm", r"The prompt is too large for this key's tokens-per-(?P<per>\w+) limit \(429\)(?:: it needs (?P<needs>[\d,]+) tokens, the key allows (?P<allows>[\d,]+) per \w+)?\. Shorten the prompt or lower max tokens \(both count\), or use a key with a higher limit\."),  # noqa: E501
     ("moderation", r"The provider's moderation flagged this row \(403\): (?P<detail>.*)"),
     ("refused_max_tokens", r"This model does not accept max_tokens, only max_completion_tokens \(400\): (?P<detail>.*)"),
     ("refused_temperature", r"This model does not accept this temperature \(400\): (?P<detail>.*)"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 __all__ = ["MIGRATIONS", "migration", "migrate"]
 
@@ -41,7 +41,7 @@ def migrate(db: sqlite3.Connection) -> None:
                 fn(db)
                 db.execute(
                     "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
-                    (name, datetime.now(timezone.utc).isoformat(timespec="milliseconds")),
+                    (name, datetime.now(UTC).isoformat(timespec="milliseconds")),
                 )
         except BaseException:
             db.execute("ROLLBACK")

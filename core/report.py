@@ -21,6 +21,7 @@ from datetime import datetime
 from .messages import Explained, explain, root_cause
 from .output import answers_match
 from .spec import RunSpec
+from .status import RowStatus, RunStatus
 from .store import RunStore
 
 __all__ = ["RunOutcome", "run_outcome", "FailureCause", "failure_causes", "RunReport", "run_report", "output_tokens_sample", "measured_output", "MAX_CLASSES"]
@@ -29,7 +30,6 @@ MAX_CLASSES = 8  # a label column with at most this many values gets a confusion
 MAX_THROUGHPUT_POINTS = 240  # seconds are merged into wider buckets past this
 MAX_LATENCIES = 20_000  # enough for a histogram; a larger run is sampled evenly
 _BUCKETS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
-_IN_PROGRESS = ("starting", "running")
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,11 @@ class RunOutcome:
 def run_outcome(state: str, *, failed: int, unparsed: int = 0, pending: int = 0) -> RunOutcome:
     """How a run ended, honestly: "done" only when every row succeeded."""
     problems = failed + unparsed
-    if state == "done":
-        return RunOutcome("done_with_failures" if problems else "done", "warning" if problems else "ok", problems)
-    if state == "failed":
+    if state == RunStatus.DONE:
+        return RunOutcome("done_with_failures" if problems else RunStatus.DONE, "warning" if problems else "ok", problems)
+    if state == RunStatus.FAILED:
         return RunOutcome(state, "error", problems)
-    if state in ("cancelled", "interrupted", "waiting_for_keys"):
+    if state in (RunStatus.CANCELLED, RunStatus.INTERRUPTED, RunStatus.WAITING_FOR_KEYS):
         return RunOutcome(state, "warning", problems)
     return RunOutcome(state, "neutral", problems)
 
@@ -92,8 +92,8 @@ def failure_causes(store: RunStore, run_id: str) -> list[FailureCause]:
     """The run's failed and unreadable rows grouped by cause, most common first."""
     rows = _query(
         store,
-        "SELECT error, COUNT(*), MIN(row) FROM results WHERE run_id = ? AND status IN ('failed', 'unparsed') GROUP BY error",
-        (run_id,),
+        "SELECT error, COUNT(*), MIN(row) FROM results WHERE run_id = ? AND status IN (?, ?) GROUP BY error",
+        (run_id, RowStatus.FAILED, RowStatus.UNPARSED),
     )
     groups: dict[tuple, list] = {}
     for error, count, first in rows:
@@ -160,7 +160,7 @@ def _confusion(store: RunStore, run_id: str, label_index: int, field_name: str |
     if not n_labels or n_labels > MAX_CLASSES:
         return {}
     answer = "trim(json_extract(r.fields_json, ?))" if field_name else "trim(r.output)"
-    params: list[object] = [path] + ([f'$."{field_name}"'] if field_name else []) + [run_id]
+    params: list[object] = [path, *([f'$."{field_name}"'] if field_name else []), run_id]
     pairs = _query(
         store,
         f"SELECT trim(json_extract(i.cells_json, ?)) AS label, {answer} AS answer, COUNT(*) FROM results r "
@@ -186,7 +186,7 @@ def run_report(store: RunStore, run_id: str) -> RunReport | None:
         return None
     throughput, bucket = _throughput(store, run_id)
     # The keys' set ceilings together; Auto keys (rpm None) have a pace the live run knows, not the store.
-    limit = sum(k.rpm for k in record.keys) / 60.0 if record.keys and all(k.rpm for k in record.keys) else None
+    limit = sum(k.rpm or 0 for k in record.keys) / 60.0 if record.keys and all(k.rpm for k in record.keys) else None
     confusion: dict[str, dict[str, int]] = {}
     spec = record.spec
     if spec.label_column and spec.label_column in record.columns and record.judged:
@@ -207,7 +207,7 @@ def output_tokens_sample(store: RunStore, run_ids: Sequence[str]) -> tuple[float
         return None
     marks = ",".join("?" * len(run_ids))
     total, n = _query(
-        store, f"SELECT SUM(tokens_out), COUNT(*) FROM results WHERE run_id IN ({marks}) AND status != 'failed'", list(run_ids)
+        store, f"SELECT SUM(tokens_out), COUNT(*) FROM results WHERE run_id IN ({marks}) AND status != ?", [*run_ids, RowStatus.FAILED]
     )[0]
     return (total / n, n) if n else None
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 
 from . import constants as C
+from .durations import describe_seconds
 
 __all__ = ["parse_retry_after", "should_retry_header", "backoff_delay", "describe_seconds"]
 
@@ -110,14 +111,3 @@ def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
     rows that failed together."""
     cap = min(C.BACKOFF_MAX_S, C.BACKOFF_BASE_S * (2 ** max(attempt - 1, 0)))
     return (rng or random).uniform(cap / 2, cap)
-
-
-def describe_seconds(seconds: float) -> str:
-    """A duration as a person says it: "0.3 s", "45 s", "5 min", "1.5 h", "forever"."""
-    if not math.isfinite(seconds):
-        return "forever"
-    if seconds < 60:
-        return f"{seconds:.2g} s" if seconds < 1 else f"{seconds:.3g} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.3g} min"
-    return f"{seconds / 3600:.3g} h"

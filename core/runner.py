@@ -1,7 +1,9 @@
 """The engine's home: one asyncio loop in one background thread per process, hosting every run,
 and thread-safe handles that the UI and the command line use to watch and steer a run.
 
-One loop for all runs is what lets two browser tabs that share a key share its limiter too."""
+One loop for all runs is what lets two browser tabs that share a key share its limiter too.
+This is machinery, not policy: what to run (which rows, which keys, resume or start) is decided
+in `runs.py`, whose functions hand a ready `BatchEngine` to `Runner.launch`."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from .engine import BatchEngine
 from .keys import KeyEntry
 from .limits import GateRegistry
 from .progress import ProgressSnapshot, ProgressTracker
+from .status import RunStatus
 
 __all__ = ["Runner", "RunHandle", "get_runner"]
 
@@ -76,11 +79,11 @@ class RunHandle:
             return False
 
     def cancel(self) -> None:
-        self._call("stop", "cancelled", "Cancelled: finished rows are kept; resume to do the rest.")
+        self._call("stop", RunStatus.CANCELLED, "Cancelled: finished rows are kept; resume to do the rest.")
 
     def stop(self, message: str) -> None:
         """Stop sending and leave the run paused in the store, to be resumed later."""
-        self._call("stop", "paused", message)
+        self._call("stop", RunStatus.PAUSED, message)
 
     def abort(self) -> None:
         """Cut requests still in flight after a stop instead of letting them finish."""

@@ -1,50 +1,29 @@
-"""What a page or the command line does with runs, one call each: estimate, start, resume, retry
-the failed rows, and tell a stored run's real status."""
+"""The actions on a run, one call per button of a page or command of the command line: validate,
+start, resume (or retry the failed rows), and read a run's progress and real status.
+
+Not to be confused with `runner.py`, the machinery underneath: the one background event loop that
+hosts every engine, and the thread-safe `RunHandle`. This module decides *what* to run (the store's
+record, the keys, the rows still to do); the runner only runs it. The estimate is in `estimate.py`."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 
 from . import constants as C
-from .engine import BatchEngine, price_for
+from .engine import BatchEngine
 from .errors import InputError
-from .keys import KeyEntry, demo_pool, expected_rpm
+from .keys import KeyEntry, demo_pool
 from .progress import KeyStatus, ProgressSnapshot, ProgressTracker
 from .runner import Runner, RunHandle, get_runner
 from .spec import RunSpec
+from .status import RowStatus, RunStatus
 from .store import RunRecord, RunStore
-from .template import PromptTemplate, estimate_message_tokens, estimate_tokens
+from .template import PromptTemplate
 
-__all__ = ["RunEstimate", "estimate_run", "validate_run", "start_run", "resume_run", "check_same_model", "run_progress", "effective_status"]
-
-# For the time estimate only: a typical hosted model's answer to a short prompt.
-ASSUMED_LATENCY_S = 2.0
-SIMULATED_LATENCY_S = 0.3
-ESTIMATE_SAMPLE_ROWS = 2_000
-
-
-@dataclass(frozen=True)
-class RunEstimate:
-    requests: int
-    tokens_in: int
-    tokens_out: int
-    cost: float
-    seconds: float
-    limited_by: str  # "rate" (the keys' requests/min) or "concurrency"
-    # Where tokens_out comes from, most sure first: "measured" (answers of a test run of the same
-    # prompt and model), "label" (the expected answers' length), "fields" (the JSON asked
-    # for), "guess" (a typical short answer). `sample` is how many answers were measured.
-    out_basis: str = "guess"
-    sample: int = 0
-    out_per_row: float = C.DEFAULT_OUTPUT_TOKENS_ESTIMATE
-
-# Tokens of a JSON answer around its values: braces, quotes, colons and commas.
-JSON_OVERHEAD_TOKENS = 4
-JSON_VALUE_TOKENS = 15  # a field with no expected answer to measure: a short phrase
+__all__ = ["validate_run", "start_run", "resume_run", "resume_keys", "check_same_model", "run_progress", "effective_status"]
 
 
 def validate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry]) -> None:
@@ -56,47 +35,6 @@ def validate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry]) -
         raise InputError(f"The label column {spec.label_column!r} is not in the table.", "no_label_column", column=spec.label_column)
     if not keys:
         raise InputError("Add at least one API key, or use the simulated provider for a demo.", "no_keys")
-
-
-def _output_per_row(sample: pd.DataFrame, spec: RunSpec, measured: tuple[float, int] | None) -> tuple[float, str, int]:
-    """Output tokens per answer, and what that number rests on (see RunEstimate.out_basis)."""
-    if measured is not None and measured[1] > 0 and measured[0] > 0:  # 0: a provider that reports no usage
-        return measured[0], "measured", measured[1]
-    label = None
-    if spec.label_column and spec.label_column in sample.columns and len(sample):
-        label = sum(estimate_tokens(str(v)) for v in sample[spec.label_column]) / len(sample)
-    if spec.json_fields:
-        compared = spec.compared_field if label is not None else None
-        per_field = [estimate_tokens(f) + (label if f == compared and label is not None else JSON_VALUE_TOKENS) for f in spec.json_fields]
-        return JSON_OVERHEAD_TOKENS + sum(per_field), "label" if compared else "fields", 0
-    if label is not None:
-        return label, "label", 0
-    return float(C.DEFAULT_OUTPUT_TOKENS_ESTIMATE), "guess", 0
-
-
-def estimate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry], *, measured: tuple[float, int] | None = None) -> RunEstimate:
-    """Requests, tokens, cost and time at these limits, before anything is sent. `measured` is
-    (output tokens per answer, answers) from a test run of the same prompt and model
-    (core.measured_output); without it the label column or the JSON fields give a rougher one."""
-    n = len(frame)
-    template = PromptTemplate(spec.template, spec.system)
-    columns = [str(c) for c in frame.columns]
-    sample = frame.head(ESTIMATE_SAMPLE_ROWS)
-    sampled = sum(estimate_message_tokens(template.messages(dict(zip(columns, r)))) for r in sample.itertuples(index=False, name=None))
-    tokens_in = round(sampled * n / max(len(sample), 1))
-    per_row, basis, measured_rows = _output_per_row(sample, spec, measured)
-    if spec.max_tokens:
-        per_row = min(per_row, spec.max_tokens)  # an answer never runs past the cap
-    tokens_out = round(n * per_row)
-    model = keys[0].model if keys else ""
-    p_in, p_out = price_for(spec, model)
-    cost = (tokens_in * p_in + tokens_out * p_out) / 1e6
-    rate = expected_rpm(keys) / 60.0  # Auto keys count at their provider's typical limit
-    latency = SIMULATED_LATENCY_S if keys and all(k.simulated for k in keys) else ASSUMED_LATENCY_S
-    by_concurrency = spec.concurrency / latency
-    per_s = min(rate, by_concurrency) if rate else by_concurrency
-    limited_by = "rate" if rate and rate <= by_concurrency else "concurrency"
-    return RunEstimate(n, tokens_in, tokens_out, cost, n / per_s if per_s else float("inf"), limited_by, basis, measured_rows, per_row)
 
 
 def _launch(
@@ -176,10 +114,10 @@ def resume_run(
     if not keys:
         if not record.simulated:
             raise InputError("Enter the API keys again to resume this run: keys are never saved.", "keys_again")
-        rpm = record.keys[0].rpm if record.keys else 600
-        keys = demo_pool(len(record.keys) or 4, rpm=rpm)
+        rpm = record.keys[0].rpm if record.keys else C.SIMULATED_RESUME_RPM
+        keys = demo_pool(len(record.keys) or C.DEMO_KEYS, rpm=rpm)
     if retry_failed:
-        store.reset_rows(run_id, "failed")
+        store.reset_rows(run_id, RowStatus.FAILED)
     infos = [k.info() for k in keys]
     if switch_model:  # the run keeps the record of every provider and model it was sent to
         infos = [k for k in record.keys if (k.fingerprint, k.model) not in {(i.fingerprint, i.model) for i in infos}] + infos
@@ -187,6 +125,14 @@ def resume_run(
     record = store.get_run(run_id)
     assert record is not None
     return _launch(store, record, keys, runner, rng)
+
+
+def resume_keys(record: RunRecord, offered: Sequence[KeyEntry] | None) -> Sequence[KeyEntry] | None:
+    """Which of the keys a page has now go to `resume_run` for this run. A run made on the
+    simulator resumes on simulated keys like its own (None), whatever keys the page holds: real
+    answers must not be mixed into a demo run. A run made with real keys gets the page's keys;
+    resume_run itself refuses simulated ones for it, and asks for keys when there are none."""
+    return None if record.simulated else offered
 
 
 def check_same_model(record: RunRecord, keys: Sequence[KeyEntry], switch_model: bool = False) -> None:
@@ -225,11 +171,11 @@ def run_progress(store: RunStore, run_id: str, runner: Runner | None = None) -> 
     )  # fmt: skip
 
 
-def effective_status(record: RunRecord, runner: Runner | None = None) -> str:
+def effective_status(record: RunRecord, runner: Runner | None = None) -> RunStatus:
     """A run the store says is running but that no engine in this process is running was cut
     off (server restart, crash): it is 'interrupted' and can be resumed."""
-    if record.status in ("running", "waiting_for_keys"):
+    if record.status in (RunStatus.RUNNING, RunStatus.WAITING_FOR_KEYS):
         live = (runner or get_runner()).get(record.id)
         if live is None:
-            return "interrupted" if record.pending else "done"
+            return RunStatus.INTERRUPTED if record.pending else RunStatus.DONE
     return record.status

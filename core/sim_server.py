@@ -36,7 +36,7 @@ def build_app(sim: Simulator) -> web.Application:
             try:
                 await sim._sleep(sim.config.hang_s)
             finally:
-                hanging.discard(task)  # type: ignore[arg-type]
+                hanging.discard(task)
         # "drop" (or a hang that ran out): close the socket with nothing sent. aiohttp's write of
         # the response below then fails with a ConnectionError, which it ignores quietly.
         if request.transport is not None:

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import httpx2
 import openai
 
+from .constants import SIMULATED_BASE_URL
 from .sim_arith import completion, estimate_tokens, read_messages, reply
 from .sim_errors import Refusal, refuse_params, triggered
 
@@ -54,7 +55,6 @@ __all__ = [
     "main", "demo_simulator",
 ]
 
-SIMULATED_BASE_URL = "http://simulated.invalid/v1"  # .invalid never resolves: nothing can leak out
 DEMO_HISTORY = 1_000  # the app's simulator lives as long as the process: its stats stay small
 DEFAULT_MODELS = ("simulated", "gpt-4o-mini", "gpt-4o", "deepseek-chat")
 TOKEN_BURST_S = 6.0  # a key's token bucket holds six seconds of its tokens/min
@@ -274,7 +274,7 @@ class Simulator:
         if over:
             kind, per_minute, _, amount, wait = over[0]  # requests before tokens, as OpenAI reports them
             longest = max(limit[4] for limit in over)
-            headers = {}
+            headers: dict[str, str] = {}
             if cfg.retry_after:
                 headers |= {"retry-after-ms": str(math.ceil(longest * 1000)), "retry-after": str(math.ceil(longest))}
             if cfg.limit_headers:
@@ -349,10 +349,10 @@ class Simulator:
         now = self._clock()
         key = _bearer(headers)
         tally = self._arrive(key)
-        refusal = self._refuse_key(key)
-        if refusal is not None:
+        refused = self._refuse_key(key)
+        if refused is not None:
             self._count(tally, "unauthorized")
-            return refusal
+            return refused
         try:
             req = json.loads(body)
         except ValueError:

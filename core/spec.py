@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,65 @@ class RunSpec:
         if self.json_response_format:
             params["response_format"] = {"type": "json_object"}
         return params
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], *, free: bool = False) -> RunSpec:
+        """A run's settings from the form's (the app's session, or the command line's options):
+
+            template, system ("" is none), output_mode ("text" | "json"), json_fields (comma-separated
+            text), json_format, label_column ("" is none), label_field, set_temperature, temperature,
+            max_tokens (0 is none), concurrency, auto_concurrency, max_attempts, timeout_s,
+            use_cache, price_in, price_out
+
+        Missing ones take RunSpec's defaults. JSON fields and the JSON response format count only
+        in JSON mode (a hidden widget keeps its value), and the temperature only with `set_temperature` (else the provider's own).
+        `free` (the simulated provider) drops any price: nothing is paid. InputError if unusable."""
+        s = settings
+        json_mode = s.get("output_mode", "text") == "json"
+        fields = s.get("json_fields") or ""
+        if isinstance(fields, str):
+            fields = fields.split(",")
+        json_fields = tuple(f.strip() for f in fields if f and f.strip()) if json_mode else ()
+        return cls(
+            template=s.get("template") or "",
+            system=s.get("system") or None,
+            temperature=s.get("temperature") if s.get("set_temperature") else None,
+            max_tokens=s.get("max_tokens") or None,
+            json_fields=json_fields,
+            json_response_format=bool(s.get("json_format")) and json_mode,
+            label_column=s.get("label_column") or None,
+            label_field=s.get("label_field") or None,
+            concurrency=int(s.get("concurrency", C.DEFAULT_CONCURRENCY)),
+            auto_concurrency=bool(s.get("auto_concurrency", False)),
+            max_attempts=int(s.get("max_attempts", C.DEFAULT_MAX_ATTEMPTS)),
+            timeout_s=float(s["timeout_s"]) if s.get("timeout_s") is not None else C.DEFAULT_TIMEOUT_S,
+            use_cache=bool(s.get("use_cache", True)),
+            price_in=None if free else s.get("price_in"),
+            price_out=None if free else s.get("price_out"),
+        )
+
+    def to_settings(self) -> dict[str, Any]:
+        """The form's settings for this run (see `from_settings`, of which this is the inverse):
+        what a page shows after a reload, so that what it shows and what it would run agree."""
+        return {
+            "template": self.template,
+            "system": self.system or "",
+            "output_mode": "json" if self.json_fields or self.json_response_format else "text",
+            "json_fields": ", ".join(self.json_fields),
+            "json_format": self.json_response_format,
+            "label_column": self.label_column or "",
+            "label_field": self.label_field or "",
+            "set_temperature": self.temperature is not None,
+            "temperature": self.temperature or 0.0,
+            "max_tokens": self.max_tokens or 0,
+            "concurrency": self.concurrency,
+            "auto_concurrency": self.auto_concurrency,
+            "max_attempts": self.max_attempts,
+            "timeout_s": self.timeout_s,
+            "use_cache": self.use_cache,
+            "price_in": self.price_in,
+            "price_out": self.price_out,
+        }
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False)

@@ -3,6 +3,7 @@ so that a refresh, a second tab or a restarted server finds a run again. Keys ne
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -10,8 +11,9 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -19,35 +21,47 @@ from . import constants as C
 from .keys import KeyInfo
 from .migrations import migrate
 from .spec import RunSpec
+from .status import RowStatus, RunStatus
 
-__all__ = ["RowResult", "RunRecord", "RunStore", "new_run_id", "default_data_dir", "ROW_STATUSES"]
+__all__ = ["RowResult", "RunRecord", "RunStore", "get_store", "new_run_id", "default_data_dir", "cache_key", "ROW_STATUSES", "RUN_STATUSES"]
 
-ROW_STATUSES = ("ok", "unparsed", "failed")
-RUN_STATUSES = ("running", "paused", "waiting_for_keys", "done", "cancelled", "failed", "interrupted")
+ROW_STATUSES = (RowStatus.OK, RowStatus.UNPARSED, RowStatus.FAILED)  # what a stored result can be
+# What `set_status` may store: never 'creating' or 'deleting' (create_run and delete_run own
+# those), nor the live-only 'starting' and 'finishing'.
+RUN_STATUSES = (
+    RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.WAITING_FOR_KEYS, RunStatus.DONE, RunStatus.CANCELLED, RunStatus.FAILED, RunStatus.INTERRUPTED,
+)  # fmt: skip
 
 # A run being written or removed in chunks: invisible to every reader until it is complete, and
 # removed on open if a crash cut it off (see `purge_incomplete`).
-INCOMPLETE_STATUSES = ("creating", "deleting")
-_VISIBLE = f"status NOT IN ({', '.join(repr(s) for s in INCOMPLETE_STATUSES)})"
+INCOMPLETE_STATUSES = (RunStatus.CREATING, RunStatus.DELETING)
+_VISIBLE = f"status NOT IN ({', '.join(repr(str(s)) for s in INCOMPLETE_STATUSES)})"
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def new_run_id() -> str:
     """Time-sortable and URL-safe: 20261121-203712-3fa9c2."""
-    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def default_data_dir() -> Path:
     return Path(os.environ.get(C.DATA_DIR_ENV) or C.DEFAULT_DATA_DIR)
 
 
+def cache_key(base_url: str, model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> str:
+    """The response cache's key: the same messages with the same parameters to the same model at
+    the same provider get the same answer from the cache (`cache_lookup`)."""
+    payload = json.dumps({"base_url": base_url.rstrip("/"), "model": model, "messages": messages, "params": params}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class RowResult:
     row: int
-    status: str  # one of ROW_STATUSES
+    status: RowStatus  # one of ROW_STATUSES; a string is made a RowStatus (a typo is a ValueError)
     output: str | None = None
     fields: dict[str, str] | None = None
     error: str | None = None
@@ -62,13 +76,17 @@ class RowResult:
     cached: bool = False
     correct: bool | None = None
 
+    def __post_init__(self) -> None:
+        if type(self.status) is not RowStatus:
+            object.__setattr__(self, "status", RowStatus(self.status))
+
 
 @dataclass(frozen=True)
 class RunRecord:
     id: str
     created_at: str
     updated_at: str
-    status: str
+    status: RunStatus
     message: str
     file_name: str
     n_rows: int
@@ -171,8 +189,8 @@ class RunStore:
         now = _now()
         self._tx([(
             "INSERT INTO runs (id, created_at, updated_at, status, message, file_name, n_rows, columns_json, spec_json, keys_json) "
-            "VALUES (?, ?, ?, 'creating', '', ?, ?, ?, ?, ?)",
-            (run_id, now, now, file_name, len(frame), json.dumps(columns, ensure_ascii=False), spec.to_json(), _keys_json(keys)),
+            "VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?)",
+            (run_id, now, now, RunStatus.CREATING, file_name, len(frame), json.dumps(columns, ensure_ascii=False), spec.to_json(), _keys_json(keys)),
         )])  # fmt: skip
         try:
             rows = frame.itertuples(index=False, name=None)
@@ -187,7 +205,7 @@ class RunStore:
                 self._in_tx(insert)
                 if on_progress is not None:
                     on_progress(start + len(chunk), len(frame))
-            self._tx([("UPDATE runs SET status = 'paused', updated_at = ? WHERE id = ? AND status = 'creating'", (_now(), run_id))])
+            self._tx([("UPDATE runs SET status = ?, updated_at = ? WHERE id = ? AND status = ?", (RunStatus.PAUSED, _now(), run_id, RunStatus.CREATING))])
         except BaseException:
             try:
                 self._purge(run_id)
@@ -236,7 +254,7 @@ class RunStore:
                     id=r["id"],
                     created_at=r["created_at"],
                     updated_at=r["updated_at"],
-                    status=r["status"],
+                    status=RunStatus(r["status"]),
                     message=r["message"],
                     file_name=r["file_name"],
                     n_rows=r["n_rows"],
@@ -258,7 +276,7 @@ class RunStore:
     def delete_run(self, run_id: str, *, on_progress: Callable[[int, int], None] | None = None) -> None:
         """Delete a run with its rows, in chunks (see `create_run`). It disappears from readers
         at once; a crash halfway leaves it 'deleting', and the next open finishes the job."""
-        self._tx([("UPDATE runs SET status = 'deleting', updated_at = ? WHERE id = ?", (_now(), run_id))])
+        self._tx([("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?", (RunStatus.DELETING, _now(), run_id))])
         self._purge(run_id, on_progress)
 
     def _purge(self, run_id: str, on_progress: Callable[[int, int], None] | None = None) -> None:
@@ -270,7 +288,10 @@ class RunStore:
         for start in range(0, end, C.STORE_CHUNK_ROWS):
             # By primary-key range: each chunk is a contiguous slice of both tables.
             self._tx(
-                [(f"DELETE FROM {table} WHERE run_id = ? AND row >= ? AND row < ?", (run_id, start, start + C.STORE_CHUNK_ROWS)) for table in ("results", "inputs")]
+                [
+                    (f"DELETE FROM {table} WHERE run_id = ? AND row >= ? AND row < ?", (run_id, start, start + C.STORE_CHUNK_ROWS))
+                    for table in ("results", "inputs")
+                ]
             )
             if on_progress is not None:
                 on_progress(min(start + C.STORE_CHUNK_ROWS, end), end)
@@ -280,10 +301,12 @@ class RunStore:
         """Finish removing runs a crash cut off: any run left 'deleting', and any run still
         'creating' that has not moved for `stale_after_s` (a younger one may be being created
         by another process right now). Returns their ids."""
-        cutoff = (datetime.now(timezone.utc) - timedelta(seconds=stale_after_s)).isoformat(timespec="milliseconds")
+        cutoff = (datetime.now(UTC) - timedelta(seconds=stale_after_s)).isoformat(timespec="milliseconds")
         ids = [
             r[0]
-            for r in self._conn().execute("SELECT id FROM runs WHERE status = 'deleting' OR (status = 'creating' AND updated_at <= ?)", (cutoff,))
+            for r in self._conn().execute(
+                "SELECT id FROM runs WHERE status = ? OR (status = ? AND updated_at <= ?)", (RunStatus.DELETING, RunStatus.CREATING, cutoff)
+            )
         ]
         for run_id in ids:
             self._purge(run_id)
@@ -298,7 +321,9 @@ class RunStore:
         run = self.get_run(run_id, counts=False)
         if run is None:
             raise KeyError(run_id)
-        cur = self._conn().execute("SELECT cells_json FROM inputs WHERE run_id = ? AND row < ? ORDER BY row", (run_id, limit if limit is not None else run.n_rows))
+        cur = self._conn().execute(
+            "SELECT cells_json FROM inputs WHERE run_id = ? AND row < ? ORDER BY row", (run_id, limit if limit is not None else run.n_rows)
+        )
         data = [json.loads(r[0]) for r in cur]
         return pd.DataFrame(data, columns=list(run.columns), dtype=object)
 
@@ -336,7 +361,7 @@ class RunStore:
                 statements.append(_keys_statement(run_id, keys, now))
         self._tx(statements)
 
-    def reset_rows(self, run_id: str, status: str = "failed") -> int:
+    def reset_rows(self, run_id: str, status: RowStatus = RowStatus.FAILED) -> int:
         """Forget the results with this status so that a resumed run does those rows again."""
         conn = self._conn()
         n = conn.execute("SELECT COUNT(*) FROM results WHERE run_id = ? AND status = ?", (run_id, status)).fetchone()[0]
@@ -375,7 +400,9 @@ class RunStore:
         out_col = fresh("output_raw" if fields else "output")
         status_col, error_col = fresh("status"), fresh("error")
         correct_col = fresh("correct") if run.spec.label_column else None
-        extra = {name: fresh(name) for name in ("attempts", "latency_ms", "tokens_in", "tokens_out", "model", "key", "finish_reason", "cached")} if details else {}
+        extra = (
+            {name: fresh(name) for name in ("attempts", "latency_ms", "tokens_in", "tokens_out", "model", "key", "finish_reason", "cached")} if details else {}
+        )
 
         n = len(inputs)
         columns: dict[str, list[object]] = {c: [None] * n for c in [*field_cols.values(), out_col, status_col, error_col]}
@@ -386,7 +413,7 @@ class RunStore:
         for i in range(n):
             r = by_row.get(i)
             if r is None:
-                columns[status_col][i] = "pending"
+                columns[status_col][i] = RowStatus.PENDING.value  # plain text in the table, as stored ones are
                 continue
             parsed = json.loads(r["fields_json"]) if r["fields_json"] else {}
             for f, col in field_cols.items():
@@ -422,6 +449,24 @@ class RunStore:
             self._local.conn = None
 
 
+# The process's stores, one per data folder: see get_store.
+_stores: dict[Path, RunStore] = {}
+_stores_lock = threading.Lock()
+
+
+def get_store(data_dir: str | os.PathLike[str] | None = None) -> RunStore:
+    """The process's store for a data folder (default: $LLM_BATCH_DATA_DIR, else ./data), opened
+    on first use, as `get_runner` is the process's runner. The app's pages share it across
+    sessions; each thread still gets its own connection. The folder is read at every call, so a
+    changed $LLM_BATCH_DATA_DIR (a test's) gets a store of its own."""
+    path = (Path(data_dir) if data_dir is not None else default_data_dir()).resolve()
+    with _stores_lock:
+        store = _stores.get(path)
+        if store is None:
+            store = _stores[path] = RunStore(path)
+        return store
+
+
 _RESULT_COLUMNS = (
     "run_id, row, status, output, fields_json, error, attempts, latency_ms, tokens_in, tokens_out, cost, "
     "model, key_fp, finish_reason, cached, correct, finished_at"
@@ -442,7 +487,7 @@ def _result_statements(run_id: str, result: RowResult, cache_key: str | None, no
     statements: list[tuple[str, Sequence[object]]] = [
         (f"INSERT OR REPLACE INTO results ({_RESULT_COLUMNS}) SELECT {', '.join('?' * 17)} WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?)", (*values, run_id))
     ]
-    if cache_key is not None and result.status != "failed" and not result.cached and result.output is not None:
+    if cache_key is not None and result.status != RowStatus.FAILED and not result.cached and result.output is not None:
         statements.append(
             (
                 "INSERT OR REPLACE INTO cache (key, model, output, finish_reason, tokens_in, tokens_out, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -452,7 +497,7 @@ def _result_statements(run_id: str, result: RowResult, cache_key: str | None, no
     return statements
 
 
-def _status_statement(run_id: str, status: str, message: str, now: str) -> tuple[str, Sequence[object]]:
+def _status_statement(run_id: str, status: RunStatus | str, message: str, now: str) -> tuple[str, Sequence[object]]:
     if status not in RUN_STATUSES:
         raise ValueError(f"not a run status: {status!r}")
     # Never on a run being created or deleted: a late status must not make a half-made run look real.

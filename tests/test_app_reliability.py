@@ -451,7 +451,7 @@ def test_two_sessions_two_runs_at_once_share_two_keys_within_their_limit(tmp_pat
         run_ids = {who: run_id_of(s) for who, s in ss.items()}
         assert run_ids["a"] != run_ids["b"], run_ids
 
-        for who, s in ss.items():
+        for s in ss.values():
             wait_progress(s, lambda p: p[0] == SESSION_ROWS and p[2] == tr("state.done"), 90, "the run did not finish")
         for who, s in ss.items():
             page = s.page

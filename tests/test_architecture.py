@@ -25,3 +25,15 @@ def test_the_public_api_is_listed_in_all():
 
     for name in core.__all__:
         assert hasattr(core, name), name
+
+
+def test_process_wide_objects_have_one_holder_in_core(tmp_path, monkeypatch):
+    """The runner and the store are core's (get_runner, get_store); no page caches its own."""
+    import core
+
+    for path in [ROOT / "app.py", *(ROOT / "app_pages").glob("*.py")]:
+        assert "@st.cache_resource" not in path.read_text(encoding="utf-8"), path
+    assert core.get_runner() is core.get_runner()
+    monkeypatch.setenv("LLM_BATCH_DATA_DIR", str(tmp_path / "data"))
+    assert core.get_store() is core.get_store()
+    assert core.get_store().data_dir == (tmp_path / "data").resolve()

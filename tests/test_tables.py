@@ -280,7 +280,7 @@ def test_invalid_separator_override_is_an_input_error() -> None:
 
 
 def test_utf8_file_with_one_damaged_byte_opens_with_a_note() -> None:
-    data = "name,city\n".encode() + "Zoë,Köln\n".encode() * 20 + b"Bad\xff,Paris\n"
+    data = b"name,city\n" + "Zoë,Köln\n".encode() * 20 + b"Bad\xff,Paris\n"
     table = load_table(data, "x.csv")
     assert table.info.encoding == "utf-8"
     assert table.frame["name"].iloc[0] == "Zoë" and table.frame["name"].iloc[-1] == "Bad\ufffd"

@@ -100,7 +100,6 @@ def test_a_run_whose_store_fills_up_stops_and_a_resume_after_freeing_space_finis
         full["on"] = True
         run = Run(store, frame, SPEC, [key("k")], sim_factory(sim))
         state = await run.end()
-        message = store.get_run(run.run_id).message or run.tracker.snapshot().message
         saved = store.get_run(run.run_id).done
         full["on"] = False
         # resume: a fresh engine on the rows still pending
