@@ -7,6 +7,8 @@
     RunStore().results_table(handle.run_id)
 """
 
+from .batch import BatchCost, batch_cost, batch_jobs, batch_supported
+from .batch_store import BatchJob
 from .constants import MAX_ROWS, MAX_UPLOAD_MB, MODEL_PRICES
 from .engine import ClientFactory, default_client_factory
 from .errors import InputError
@@ -28,6 +30,7 @@ from .tables import ENCODINGS, SEPARATORS, LoadedTable, TableInfo, list_sheets, 
 from .template import PromptTemplate, TemplateProblem, estimate_tokens
 
 __all__ = [
+    "BatchCost", "batch_cost", "batch_jobs", "batch_supported", "BatchJob",
     "MAX_ROWS", "MAX_UPLOAD_MB", "MODEL_PRICES",
     "ClientFactory", "default_client_factory",
     "InputError",

@@ -36,7 +36,7 @@ from .runner import Runner, RunHandle
 from .store import RowResult, RunRecord, RunStore
 from .template import PromptTemplate
 
-__all__ = ["BatchRun", "BatchCost", "batch_cost", "batch_supported", "launch_batch", "check_no_open_batch", "METADATA_RUN", "METADATA_PART"]
+__all__ = ["BatchRun", "BatchCost", "batch_cost", "batch_supported", "launch_batch", "check_no_open_batch", "batch_jobs", "METADATA_RUN", "METADATA_PART"]
 
 METADATA_RUN = "llm_batch_run"
 METADATA_PART = "llm_batch_part"
@@ -296,6 +296,11 @@ class _Retry(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def batch_jobs(store: RunStore, run_id: str) -> list[BatchJob]:
+    """A run's batch jobs as the store has them: what every page, tab and process shows."""
+    return BatchJobs(store).list(run_id)
 
 
 def check_no_open_batch(store: RunStore, run_id: str) -> None:
