@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import pandas as pd
@@ -31,9 +32,10 @@ from app_pages.common import (
     spec,
     store,
     template_problems,
+    worded_choice,
 )
 from app_pages import charts
-from app_pages.i18n import pace_text, t
+from app_pages.i18n import language, pace_text, t, t_in
 from app_pages.results import shown_results
 
 KEEP = "session"
@@ -46,13 +48,20 @@ def start(first_rows: int | None) -> None:
     current = dataset()
     try:
         entries, _ = pool()
-        handle = core.start_run(store(), current["table"].frame, spec(entries), entries, file_name=current["name"], first_rows=first_rows, runner=runner())
+        batch = st.session_state.get("run_mode") == "batch" and bool(entries) and core.batch_supported(entries[0].provider)
+        handle = core.start_run(
+            store(), current["table"].frame, spec(entries).replace(batch=batch), entries, file_name=current["name"], first_rows=first_rows, runner=runner()
+        )
     except core.InputError as exc:
         st.session_state["start_error"] = input_error_text(exc)
         return
     st.session_state.pop("start_error", None)
     st.session_state.pop("action_error", None)
     show_run(handle.run_id)
+
+
+def mode_label(mode: str, lang: str) -> str:
+    return t_in(lang, f"run.mode.{mode}")
 
 
 def flash(key: str) -> str | None:
@@ -132,6 +141,17 @@ with st.container(border=True, key="run_settings"):
         e3.metric(t("run.est_cost"), fmt_money(est.cost), help=t("run.est_cost_help"))
         e4.metric(t("run.est_time"), core.clock(est.seconds), help=t(f"run.limited_by.{est.limited_by}", keys=len(entries)))
         st.caption(t(f"run.est_basis.{est.out_basis}", n=est.sample, per=est.out_per_row), help=t("run.est_basis_help"))
+        if core.batch_supported(entries[0].provider):
+            costs = core.batch_cost(est.cost)
+            window = t(f"run.window.{costs.window}")
+            # Worded in the page's language, keeping the choice across a switch (see worded_choice).
+            worded_choice(
+                st.radio, t("run.mode"), ["now", "batch"], format_func=functools.partial(mode_label, lang=language()), key="run_mode",
+                horizontal=True, persist_state=KEEP, help=t("run.mode_help", window=window),
+            )  # fmt: skip
+            st.caption(t("run.batch_costs", now=fmt_money(costs.now), batch=fmt_money(costs.batch), window=window))
+            if entries[0].provider not in core.PROVIDER_PRESETS and st.session_state.get("run_mode") == "batch":
+                st.caption(t("run.mode_custom"))
         if source == core.KeySource.SIMULATED:
             st.caption(t("common.simulated_note"))
         # One run at a time from a tab: a second click must not pay for the same rows again.
@@ -188,6 +208,8 @@ def progress_panel() -> None:
         # whole page so that polling starts and the note by the start buttons says the truth.
         st.rerun()
     result = progress_bar(snap, "run_bar")
+    if record.spec.batch:
+        batch_panel()
     if result.problems:
         causes = core.failure_causes(store(), run_id)
         if causes:
@@ -222,7 +244,10 @@ def progress_panel() -> None:
     else:
         if snap.pending:
             c.button(t("run.resume"), key="resume_stored", on_click=resume, icon=":material/play_arrow:")
-        if snap.failed:
+        if snap.failed and record.spec.batch:
+            c.button(t("batch.retry_batch"), key="retry_failed", on_click=resume, args=(True,), icon=":material/replay:")
+            c.button(t("batch.retry_now"), key="retry_failed_now", on_click=resume, args=(True, False, True), icon=":material/bolt:")
+        elif snap.failed:
             c.button(t("run.retry_failed"), key="retry_failed", on_click=resume, args=(True,), icon=":material/replay:")
 
     answer = flash("action_error")
@@ -256,14 +281,41 @@ def progress_panel() -> None:
         st.rerun()  # the run ended: redraw the page once so polling stops and downloads show
 
 
-def resume(retry_failed: bool = False, switch_model: bool = False) -> None:
+def batch_panel() -> None:
+    """The provider's own stages of each batch, from the store: the same in every tab and after a restart."""
+    jobs = core.batch_jobs(store(), run_id)
+    if not jobs:
+        return
+    with st.container(border=True, key="batch_panel"):
+        st.markdown(f"**{t('batch.title')}**")
+        for job in jobs:
+            if job.batch_id is None:
+                st.caption(t("batch.line_intent", part=job.part + 1, total=len(job.rows)))
+                continue
+            st.markdown(
+                t(
+                    "batch.line",
+                    part=job.part + 1,
+                    state=t(f"batch.state.{job.state}"),
+                    done=job.completed,
+                    total=job.total,
+                    failed=job.failed,
+                    batch=job.batch_id,
+                )
+            )
+        polled = max((j.polled_at for j in jobs if j.polled_at), default=None)
+        if polled and any(not j.finished for j in jobs):
+            st.caption(t("batch.polled", at=polled[:19].replace("T", " ")))
+
+
+def resume(retry_failed: bool = False, switch_model: bool = False, now: bool = False) -> None:
     try:
         try:
             entries: list[core.KeyEntry] | None = pool()[0]
         except core.InputError:
             entries = None  # no keys: resume_run says what is missing
         keys = core.resume_keys(record, entries)  # which keys may continue this run is core's rule
-        core.resume_run(store(), run_id, keys, retry_failed=retry_failed, switch_model=switch_model, runner=runner())
+        core.resume_run(store(), run_id, keys, retry_failed=retry_failed, switch_model=switch_model, runner=runner(), now=now)
     except core.InputError as exc:
         # Said under the button that was pressed (this runs in the fragment that drew it), once:
         # a later visit to the page does not find a stale answer.

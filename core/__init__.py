@@ -7,6 +7,8 @@
     RunStore().results_table(handle.run_id)
 """
 
+from .batch import BatchCost, batch_cost, batch_jobs, batch_supported
+from .batch_store import BatchJob
 from .constants import MAX_ROWS, MAX_UPLOAD_MB, MODEL_PRICES
 from .clients import ClientFactory, default_client_factory
 from .durations import clock, describe_seconds
@@ -34,6 +36,7 @@ from .tables import ENCODINGS, SEPARATORS, LoadedTable, TableInfo, list_sheets, 
 from .template import PromptTemplate, TemplateProblem, estimate_tokens
 
 __all__ = [
+    "BatchCost", "batch_cost", "batch_jobs", "batch_supported", "BatchJob",
     "MAX_ROWS", "MAX_UPLOAD_MB", "MODEL_PRICES",
     "ClientFactory", "default_client_factory",
     "clock", "describe_seconds",

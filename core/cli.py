@@ -16,11 +16,13 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from . import constants as C
 from .durations import clock
+from .batch_cli import BatchReporter
 from .errors import InputError
 from .exports import format_for_path, write_export
 from .keys import SIMULATED_PROVIDER, KeyEntry, parse_keys, pool_from_settings
@@ -91,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--switch-model", action="store_true", help="with --resume: continue the run with keys for another provider or model (recorded in the run)"
     )
+    run.add_argument("--batch", action="store_true", help="send through the provider's Batch API: half price, done within 24 h (resume with --resume)")
     run.add_argument("--no-cache", action="store_true", help="do not answer repeated prompts from the response cache")
     lst = sub.add_parser("list", help="list stored runs")
     lst.add_argument("--data-dir")
@@ -180,13 +183,15 @@ def _progress_line(snap: ProgressSnapshot, width: int = 24) -> str:
     )
 
 
-def _watch(handle: RunHandle, err: TextIO) -> ProgressSnapshot:
+def _watch(handle: RunHandle, err: TextIO, on_tick: Callable[[], None] | None = None) -> ProgressSnapshot:
     tty = err.isatty()
     last_print = 0.0
     stopped_for_keys = False
     while True:
         finished = handle.wait(0.5)
         snap = handle.snapshot()
+        if on_tick is not None:
+            on_tick()
         if snap.state == RunStatus.WAITING_FOR_KEYS and not stopped_for_keys:
             stopped_for_keys = True
             handle.stop(snap.message)
@@ -227,7 +232,8 @@ def _run(args: argparse.Namespace, err: TextIO, *, owns_process: bool = False) -
             raise InputError(f"Cannot read {args.input}: {exc.strerror}.") from None
         separator = "\t" if args.separator in ("\\t", "tab", "TAB") else args.separator
         table = load_table(data, path.name, args.sheet, encoding=args.encoding, separator=separator)
-        handle = start_run(store, table.frame, _spec(args), keys or [], file_name=path.name, first_rows=args.first_rows)
+        spec = _spec(args)
+        handle = start_run(store, table.frame, spec.replace(batch=True) if args.batch else spec, keys or [], file_name=path.name, first_rows=args.first_rows)
     err.write(f"run: {handle.run_id}\n")
     err.flush()
     if owns_process:  # a caller of main(argv) in its own process keeps its collector as it is
@@ -245,9 +251,11 @@ def _run(args: argparse.Namespace, err: TextIO, *, owns_process: bool = False) -
         else:
             handle.abort()
 
+    record = store.get_run(handle.run_id, counts=False)
+    reporter = BatchReporter(store, handle.run_id, err) if record is not None and record.spec.batch else None
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
-        snap = _watch(handle, err)
+        snap = _watch(handle, err, reporter.tick if reporter is not None else None)
     finally:
         signal.signal(signal.SIGINT, previous)
     write_export(store.results_table(handle.run_id), args.output)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Final
 
 # --- Requests -------------------------------------------------------------------------------
 # A request that timed out may still be billed, so the default is generous: minutes, not seconds.
@@ -182,3 +183,14 @@ MODEL_PRICES: dict[str, tuple[float, float]] = {
     "glm-4-flash": (0.0, 0.0),
     "simulated": (0.0, 0.0),  # the built-in demo provider: nothing is paid, so nothing is shown
 }
+
+# --- Batch mode (the provider's own Batch API) -------------------------------------------------
+# OpenAI's limits per input file; other providers' are the same or larger.
+BATCH_MAX_REQUESTS = 50_000
+BATCH_MAX_BYTES = 200 * 1024 * 1024
+BATCH_WINDOW: Final = "24h"  # the completion window every provider of the interface offers
+BATCH_PRICE_FACTOR = 0.5  # a batch's tokens cost half the price of the same tokens sent now
+# Polling backs off from seconds to minutes: a batch takes minutes to hours, and every poll is a request.
+BATCH_POLL_FIRST_S = 2.0
+BATCH_POLL_MAX_S = 300.0
+BATCH_POLL_GROWTH = 1.5

@@ -163,7 +163,10 @@ def decode(data: bytes, override: str | None, notes: list[str]) -> tuple[str, st
                 notes.append(f"Removed {nuls:,} NUL byte{'' if nuls == 1 else 's'} (invisible characters a damaged save leaves behind).")
             encoding = "utf-8" if _decodes(data, "utf-8") or _mostly_utf8(data) else _guess_legacy(data)
             if encoding in _NAMES:
-                notes.append(f"Read as {encoding_name(encoding)}, guessed from the file's bytes; if the text looks wrong, choose the encoding under Reading options.")
+                notes.append(
+                    f"Read as {encoding_name(encoding)}, guessed from the file's bytes; "
+                    "if the text looks wrong, choose the encoding under Reading options."
+                )
     if encoding is not None and _decodes(data, encoding):
         return data.decode(encoding), encoding
     # Nothing decodes cleanly: accept a handful of bad bytes (a truncated or spliced file) but not more.

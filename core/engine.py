@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import heapq
+import json
 import random
 import re
 import time

@@ -49,21 +49,28 @@ class ProviderPreset:
     # A typical requests/min for one key: where "Auto" starts pacing before the provider's
     # headers or 429s say more, and the time estimate's guess. Never a ceiling.
     start_rpm: int = C.AUTO_START_RPM
+    # The provider serves the OpenAI Batch API (/v1/files + /v1/batches): batch mode is offered.
+    batch: bool = False
 
 
 PROVIDER_PRESETS: dict[str, ProviderPreset] = {
     p.label: p
     for p in (
-        ProviderPreset(SIMULATED_PROVIDER, C.SIMULATED_BASE_URL, "simulated", ("simulated",), False, start_rpm=600),
-        ProviderPreset("OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"), start_rpm=500),
+        ProviderPreset(SIMULATED_PROVIDER, C.SIMULATED_BASE_URL, "simulated", ("simulated",), False, start_rpm=600, batch=True),
+        ProviderPreset("OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"), start_rpm=500, batch=True),
         ProviderPreset("DeepSeek", "https://api.deepseek.com/v1", "deepseek-chat", ("deepseek-chat", "deepseek-reasoner"), start_rpm=60),
         ProviderPreset(
-            "Qwen (DashScope)", "https://dashscope.aliyuncs.com/compatible-mode/v1", "qwen-plus", ("qwen-plus", "qwen-turbo", "qwen-max"), start_rpm=60
+            "Qwen (DashScope)",
+            "https://dashscope.aliyuncs.com/compatible-mode/v1",
+            "qwen-plus",
+            ("qwen-plus", "qwen-turbo", "qwen-max"),
+            start_rpm=60,
+            batch=True,
         ),
-        ProviderPreset("Moonshot (Kimi)", "https://api.moonshot.cn/v1", "moonshot-v1-8k", ("moonshot-v1-8k", "moonshot-v1-32k"), start_rpm=20),
+        ProviderPreset("Moonshot (Kimi)", "https://api.moonshot.cn/v1", "moonshot-v1-8k", ("moonshot-v1-8k", "moonshot-v1-32k"), start_rpm=20, batch=True),
         ProviderPreset("Zhipu (GLM)", "https://open.bigmodel.cn/api/paas/v4", "glm-4-flash", ("glm-4-flash", "glm-4-plus"), start_rpm=60),
-        ProviderPreset("SiliconFlow", "https://api.siliconflow.cn/v1", "Qwen/Qwen2.5-7B-Instruct", ("Qwen/Qwen2.5-7B-Instruct",), start_rpm=60),
-        ProviderPreset("OpenRouter", "https://openrouter.ai/api/v1", "openai/gpt-4o-mini", ("openai/gpt-4o-mini",), start_rpm=60),
+        ProviderPreset("SiliconFlow", "https://api.siliconflow.cn/v1", "Qwen/Qwen2.5-7B-Instruct", ("Qwen/Qwen2.5-7B-Instruct",), start_rpm=60, batch=True),
+        ProviderPreset("OpenRouter", "https://openrouter.ai/api/v1", "openai/gpt-4o-mini", ("openai/gpt-4o-mini",), start_rpm=60, batch=True),
         ProviderPreset("Ollama (local)", "http://localhost:11434/v1", "llama3.2", ("llama3.2", "qwen2.5"), needs_key=False, start_rpm=600),
         ProviderPreset("vLLM / llama.cpp (local)", "http://localhost:8000/v1", "default", (), needs_key=False, start_rpm=600),
     )
@@ -189,7 +196,13 @@ def parse_keys(text: str) -> list[str]:
 
 
 def make_pool(
-    keys: Iterable[str], *, provider: str, base_url: str, model: str, rpm: int | None = None, tpm: int | None = None,
+    keys: Iterable[str],
+    *,
+    provider: str,
+    base_url: str,
+    model: str,
+    rpm: int | None = None,
+    tpm: int | None = None,
     shared_limit: bool = False,
 ) -> list[KeyEntry]:
     """One entry per key, all with the same provider settings. A local server needs no key, so an
@@ -254,9 +267,7 @@ class KeySource(enum.StrEnum):
     SIMULATED = "simulated"  # the built-in simulated provider's demo keys
 
 
-def pool_from_settings(
-    settings: Mapping[str, Any], preset: Callable[[], Sequence[KeyEntry]] = list
-) -> tuple[list[KeyEntry], KeySource]:
+def pool_from_settings(settings: Mapping[str, Any], preset: Callable[[], Sequence[KeyEntry]] = list) -> tuple[list[KeyEntry], KeySource]:
     """The keys a run will use, and where they come from. `settings` are the form's: `user_keys`,
     `provider`, `base_url`, `model`, `rpm` (empty: Auto), `tpm` (0 or empty: none),
     `shared_limit`; `preset()` gives the server's keys the user may use (asked only when needed).

@@ -115,3 +115,32 @@ def m001_initial(db: sqlite3.Connection) -> None:
         ) WITHOUT ROWID
         """
     )
+
+
+@migration
+def m002_batch_jobs(db: sqlite3.Connection) -> None:
+    # One row per request file of a batch-mode run. The row is written (state 'intent') before
+    # anything is uploaded, and each provider id the moment it exists, so a resume polls what was
+    # made and never makes it twice (core/batch_store.py).
+    db.execute(
+        """
+        CREATE TABLE batch_jobs (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            part INTEGER NOT NULL,
+            rows_json TEXT NOT NULL,
+            input_file_id TEXT,
+            batch_id TEXT,
+            state TEXT NOT NULL,
+            total INTEGER NOT NULL DEFAULT 0,
+            completed INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            output_file_id TEXT,
+            error_file_id TEXT,
+            message TEXT NOT NULL DEFAULT '',
+            applied INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            polled_at TEXT,
+            PRIMARY KEY (run_id, part)
+        ) WITHOUT ROWID
+        """
+    )

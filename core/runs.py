@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from . import constants as C
+from .batch import check_no_open_batch, launch_batch
 from .engine import BatchEngine
 from .errors import InputError
 from .keys import KeyEntry, demo_pool
@@ -77,6 +78,8 @@ def start_run(
     run_id = store.create_run(spec, frame, [k.info() for k in keys], file_name=file_name)
     record = store.get_run(run_id)
     assert record is not None
+    if spec.batch:
+        return launch_batch(store, record, keys, runner or get_runner())
     return _launch(store, record, keys, runner or get_runner(), rng, cells=list(frame.itertuples(index=False, name=None)))
 
 
@@ -89,11 +92,14 @@ def resume_run(
     switch_model: bool = False,
     runner: Runner | None = None,
     rng: random.Random | None = None,
+    now: bool = False,
 ) -> RunHandle:
     """Continue a stored run: rows that already have a result are not sent again. A run still
     live in this process gets the new keys instead (even while a cancel is finishing its last
     requests). A simulated run needs no keys. Keys for another provider or model continue the
-    run only with `switch_model=True`, which the run records."""
+    run only with `switch_model=True`, which the run records. A batch-mode run polls its stored
+    batches (never submitting them again) and retries failed rows as a new batch, or sends them
+    now with `now=True`."""
     runner = runner or get_runner()
     record = store.get_run(run_id, counts=False)  # the counts are read below, once up to date
     if record is None:
@@ -116,6 +122,8 @@ def resume_run(
             raise InputError("Enter the API keys again to resume this run: keys are never saved.", "keys_again")
         rpm = record.keys[0].rpm if record.keys else C.SIMULATED_RESUME_RPM
         keys = demo_pool(len(record.keys) or C.DEMO_KEYS, rpm=rpm)
+    if now and record.spec.batch:
+        check_no_open_batch(store, run_id)
     if retry_failed:
         store.reset_rows(run_id, RowStatus.FAILED)
     infos = [k.info() for k in keys]
@@ -124,6 +132,8 @@ def resume_run(
     store.update_keys(run_id, infos)
     record = store.get_run(run_id)
     assert record is not None
+    if record.spec.batch and not now:
+        return launch_batch(store, record, keys, runner)
     return _launch(store, record, keys, runner, rng)
 
 

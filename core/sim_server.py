@@ -1,6 +1,6 @@
 """The simulated provider over loopback HTTP, for tests and benchmarks in another process:
 `python -m core.simulator --port N` (or `python -m core.sim_server`). Routes: /v1/chat/completions,
-/v1/models, and /_sim/stats, /_sim/revoke, /_sim/reset for the tests that drive it."""
+/v1/models, /v1/files, /v1/batches, and /_sim/stats, /_sim/revoke, /_sim/reset, /_sim/batches for the tests that drive it."""
 
 from __future__ import annotations
 
@@ -59,6 +59,14 @@ def build_app(sim: Simulator) -> web.Application:
         sim.revoke(key)
         return as_json({"revoked": True})
 
+    async def batches(request: web.Request) -> web.Response:
+        return as_json({"created": sim.batch.created, "answered": dict(sim.batch.answered),
+                        "states": {b: d["status"] for b, d in sim.batch.batches.items()}})
+
+    async def finish_batches(request: web.Request) -> web.Response:
+        sim.batch.finish_all()
+        return as_json({"finished": True})
+
     async def reset(request: web.Request) -> web.Response:
         sim.reset_stats()
         return as_json({"reset": True})
@@ -70,6 +78,8 @@ def build_app(sim: Simulator) -> web.Application:
     app.router.add_get("/_sim/stats", stats)
     app.router.add_post("/_sim/revoke", revoke)
     app.router.add_post("/_sim/reset", reset)
+    app.router.add_get("/_sim/batches", batches)
+    app.router.add_post("/_sim/batches/finish", finish_batches)
     app.router.add_route("*", "/{tail:.*}", api)
     app.on_shutdown.append(cancel_hanging)
     return app
@@ -97,7 +107,8 @@ def _parser() -> argparse.ArgumentParser:
                                 ("--jitter", float, d.latency_jitter_s), ("--error-rate", float, d.error_rate),
                                 ("--p-5xx", float, d.p_5xx), ("--p-timeout", float, d.p_timeout),
                                 ("--p-drop", float, d.p_drop), ("--p-nonjson", float, d.p_nonjson),
-                                ("--hang", float, d.hang_s), ("--seed", int, d.seed)):
+                                ("--hang", float, d.hang_s), ("--seed", int, d.seed),
+                                ("--batch-completion", float, d.batch_completion_s)):
         p.add_argument(flag, type=kind, default=default)
     p.add_argument("--dead-key", action="append", default=[])
     p.add_argument("--no-quota-key", action="append", default=[])
@@ -134,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         p_5xx=a.p_5xx, p_timeout=a.p_timeout, p_drop=a.p_drop, p_nonjson=a.p_nonjson, hang_s=a.hang,
         dead_keys=frozenset(a.dead_key), no_quota_keys=frozenset(a.no_quota_key),
         models=frozenset(a.model) if a.model else None, reasoning_models=frozenset(a.reasoning_model),
-        error_style=a.error_style, seed=a.seed,
+        error_style=a.error_style, seed=a.seed, batch_completion_s=a.batch_completion,
         shared_limit_groups=tuple(frozenset(k.strip() for k in g.split(",") if k.strip()) for g in a.shared_limit),
         limit_headers=not a.no_limit_headers, retry_after=not a.no_retry_after,
     )

@@ -47,6 +47,7 @@ import httpx2
 import openai
 
 from .constants import SIMULATED_BASE_URL
+from .sim_batch import BatchSim
 from .sim_arith import completion, estimate_tokens, read_messages, reply
 from .sim_errors import Refusal, refuse_params, triggered
 
@@ -98,6 +99,7 @@ class SimulatorConfig:
     reasoning_models: frozenset[str] = frozenset()
     error_style: str = "openai"  # "openai" | "detail" | "text": the shape of every error body
     seed: int = 0
+    batch_completion_s: float = 30.0  # how long a batch takes, validating to completed (core/sim_batch.py)
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,7 @@ class Simulator:
         self._buckets: dict[tuple[str, str], _Bucket] = {}  # (kind, account); kind: "requests" | "tokens"
         self._account = {key: min(group) for group in self.config.shared_limit_groups for key in group}
         self._ids = itertools.count(1)
+        self.batch = BatchSim(self)  # /v1/files and /v1/batches
 
     # --- Stats and control ------------------------------------------------------------------
 
@@ -332,6 +335,8 @@ class Simulator:
             return await self._chat(headers, body)
         if route.endswith("/models") and method.upper() == "GET":
             return self._models(headers)
+        if "/files" in route or "/batches" in route:
+            return await self.batch.handle(method, route, headers, body)
         return self._error(404, f"Unknown request URL: {method} {path}.", "invalid_request_error", "unknown_url")
 
     def _models(self, headers: Mapping[str, str]) -> SimResponse:

@@ -40,6 +40,8 @@ class RunSpec:
     price_out: float | None = None
     # A test run: its rows are the first of a table this many rows long (None: the whole table).
     test_of: int | None = None
+    # Batch mode: sent through the provider's Batch API (half price, done within its window).
+    batch: bool = False
 
     def __post_init__(self) -> None:
         if not self.template.strip():

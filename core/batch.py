@@ -1,0 +1,329 @@
+"""Batch mode: a run sent through the provider's own Batch API (`/v1/files` + `/v1/batches`), at
+half price, done within the provider's window (24 h), with nothing lost or submitted twice across
+restarts.
+
+    handle = start_run(store, frame, spec.replace(batch=True), keys)   # core.runs calls start_batch_run
+    handle.wait(); store.results_table(handle.run_id)
+
+How a batch run travels: the pending rows become request files (`batch_files`), recorded as
+intents (`batch_store`) before anything is uploaded. Each file is uploaded and its id stored;
+then a batch is created with metadata naming the run and part, and its id stored. A crash
+between the create and the store is the one window where the provider knows a batch the store
+does not: a resume first lists the provider's batches for that metadata and adopts the one it
+finds. Polling backs off from seconds to minutes. A finished batch's output and error files are
+read back by custom_id: every row of the file gets one result, in one transaction with the mark
+that the part is applied. Cancel cancels at the provider and keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import openai
+
+from . import constants as C
+from .batch_files import BatchLimits, RequestFile, read_outcomes, request_lines, split_requests
+from .batch_rows import BatchRowReader
+from .batch_store import TERMINAL_STATES, BatchJob, BatchJobs
+from .clients import ClientFactory
+from .errors import ErrorKind, InputError, classify, redact
+from .keys import PROVIDER_PRESETS, KeyEntry
+from .progress import ProgressTracker
+from .runner import Runner, RunHandle
+from .store import RunRecord, RunStore
+from .template import PromptTemplate
+
+__all__ = ["BatchRun", "BatchCost", "batch_cost", "batch_supported", "launch_batch", "check_no_open_batch", "batch_jobs", "METADATA_RUN", "METADATA_PART"]
+
+METADATA_RUN = "llm_batch_run"
+METADATA_PART = "llm_batch_part"
+
+
+def batch_supported(provider: str) -> bool:
+    """Batch mode is offered for presets that serve the Batch API; a custom base URL may try."""
+    preset = PROVIDER_PRESETS.get(provider)
+    return preset.batch if preset is not None else True
+
+
+@dataclass(frozen=True)
+class BatchCost:
+    now: float
+    batch: float
+    window: str
+
+
+def batch_cost(now_cost: float) -> BatchCost:
+    """The estimate's two prices side by side: sent now, and as a batch within the window."""
+    return BatchCost(now_cost, now_cost * C.BATCH_PRICE_FACTOR, C.BATCH_WINDOW)
+
+
+def poll_delays(first: float | None = None, most: float | None = None, growth: float | None = None):  # type: ignore[no-untyped-def]
+    """Seconds between polls: from seconds at first, growing to minutes."""
+    delay = C.BATCH_POLL_FIRST_S if first is None else first
+    most = C.BATCH_POLL_MAX_S if most is None else most
+    growth = C.BATCH_POLL_GROWTH if growth is None else growth
+    while True:
+        yield delay
+        delay = min(most, delay * growth)
+
+
+class BatchRun:
+    """One batch-mode run on the engine loop, steered like a `BatchEngine` through a `RunHandle`
+    (pause, resume, stop, abort, add_keys). Pause and stop only stop polling: the batch goes on
+    at the provider, and a resume polls it again."""
+
+    def __init__(
+        self, *, store: RunStore, record: RunRecord, keys: Sequence[KeyEntry], tracker: ProgressTracker, client_factory: ClientFactory,
+        limits: BatchLimits | None = None, retry_failed: bool = False,
+    ) -> None:  # fmt: skip
+        self.run_id = record.id
+        self.store = store
+        self.record = record
+        self.jobs = BatchJobs(store)
+        self.keys = list(keys)
+        self.tracker = tracker
+        self.client_factory = client_factory
+        self.limits = limits or BatchLimits(C.BATCH_MAX_REQUESTS, C.BATCH_MAX_BYTES)  # read now: tests shrink them
+        self._secrets = [k.api_key for k in keys]
+        self._wake = asyncio.Event()
+        self._paused = False
+        self._stop: tuple[str, str] | None = None
+        self._cancel = False
+        self._cancelled: set[int] = set()
+        self._client: openai.AsyncOpenAI | None = None
+        self._cells: list[tuple] | None = None
+
+    # --- control (on the loop) ----------------------------------------------------------------
+
+    def pause(self) -> None:
+        self._paused = True
+        self.tracker.set_state("paused", "Paused: the batch goes on at the provider; resume to follow it.")
+        self.store.set_status(self.run_id, "paused", "Paused: the batch goes on at the provider; resume to follow it.")
+
+    def resume(self) -> bool:
+        if self._stop is not None:
+            return False
+        self._paused = False
+        self.tracker.set_state("running")
+        self.store.set_status(self.run_id, "running")
+        self._wake.set()
+        return True
+
+    def stop(self, state: str = "cancelled", message: str = "") -> None:
+        if state == "cancelled":  # cancel at the provider, then keep polling until it says cancelled
+            self._cancel = True
+            self._paused = False
+        else:
+            self._stop = (state, message)
+        self._wake.set()
+
+    def abort(self) -> None:
+        self._stop = self._stop or ("paused", "Stopped: the batch goes on at the provider; resume to follow it.")
+        self._wake.set()
+
+    def add_keys(self, keys: Sequence[KeyEntry]) -> None:
+        self.keys = list(keys) + self.keys
+        self._secrets += [k.api_key for k in keys]
+
+    # --- the run --------------------------------------------------------------------------------
+
+    async def run(self) -> str:
+        state, message = "failed", ""
+        try:
+            self._client = self.client_factory(self.keys[0], self.record.spec.timeout_s)
+            self._set("running")
+            await self._plan()
+            for job in self.jobs.list(self.run_id):
+                if not job.applied and job.batch_id is None and self._stop is None and not self._cancel:
+                    try:
+                        await self._submit(job)
+                    except _Retry as retry:  # the provider could not be reached: polling tries again
+                        self.tracker.note_error(retry.message)
+            state, message = await self._follow()
+        except _Halt as halt:
+            state, message = halt.state, halt.message
+        except Exception as exc:  # the provider refused, or a bug: the run stops with the reason, rows stay pending
+            state, message = "failed", redact(f"Batch mode stopped: {type(exc).__name__}: {exc}", self._secrets)[:500]
+        finally:
+            if self._client is not None:
+                try:
+                    await self._client.close()
+                except Exception:
+                    pass
+        self._set(state, message)
+        return state
+
+    def _set(self, state: str, message: str = "") -> None:
+        self.store.set_status(self.run_id, state, message)
+        self.tracker.set_state(state, message)
+
+    def _cells_of(self) -> list[tuple]:
+        if self._cells is None:
+            self._cells = list(self.store.load_inputs(self.run_id).itertuples(index=False, name=None))
+        return self._cells
+
+    def _files(self, rows: Sequence[int]) -> tuple[list[RequestFile], list[int]]:
+        spec = self.record.spec
+        template = PromptTemplate(spec.template, spec.system)
+        cells = self._cells_of()
+        columns = list(self.record.columns)
+
+        def messages_of(row: int) -> list[dict[str, str]]:
+            return template.messages(dict(zip(columns, cells[row])))
+
+        lines = request_lines(self.run_id, rows, messages_of, self.keys[0].model, spec.request_params())
+        return split_requests(lines, self.limits)
+
+    async def _plan(self) -> None:
+        """Intents for the pending rows no unfinished part holds yet (all of them on a first start,
+        the failed ones after a retry), in one transaction, before anything is uploaded."""
+        held = {row for job in self.jobs.list(self.run_id) if not job.applied for row in job.rows}
+        rows = [r for r in self.store.pending_rows(self.run_id) if r not in held]
+        if not rows:
+            return
+        files, too_large = self._files(rows)
+        if too_large:
+            reader = self._reader()
+            from .batch_files import LineOutcome
+
+            limit = f"{self.limits.max_bytes:,} bytes"
+            self.store.record_results(
+                self.run_id,
+                [
+                    (reader.result(LineOutcome(r, error=f"This row's request is larger than a batch file may be ({limit}): send it now instead.")), None)
+                    for r in too_large
+                ],
+            )
+            for _ in too_large:
+                self.tracker.row_finished("failed", tokens_in=0, tokens_out=0, cost=0.0, cached=False, correct=None)
+        self.jobs.add_intents(self.run_id, [f.rows for f in files])
+
+    async def _submit(self, job: BatchJob) -> None:
+        assert self._client is not None
+        client = self._client
+        file_id = job.input_file_id
+        if file_id is None:
+            # Rebuilt from the stored rows: the same rows give the same file.
+            content = self._files(job.rows)[0][0].content
+            uploaded = await self._call(client.files.create(file=(f"{self.run_id}-part{job.part}.jsonl", content, "application/jsonl"), purpose="batch"))
+            file_id = uploaded.id
+            self.jobs.set_file(self.run_id, job.part, file_id)
+        else:
+            found = await self._find(job)  # the crash window: created, but its id never stored
+            if found is not None:
+                self.jobs.set_batch(self.run_id, job.part, found.id, found.status)
+                return
+        metadata = {METADATA_RUN: self.run_id, METADATA_PART: str(job.part)}
+        batch = await self._call(
+            client.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions", completion_window=C.BATCH_WINDOW, metadata=metadata)
+        )
+        self.jobs.set_batch(self.run_id, job.part, batch.id, batch.status)
+
+    async def _find(self, job: BatchJob):  # type: ignore[no-untyped-def]
+        assert self._client is not None
+        async for batch in self._client.batches.list(limit=100):
+            meta = batch.metadata or {}
+            if meta.get(METADATA_RUN) == self.run_id and meta.get(METADATA_PART) == str(job.part) and batch.input_file_id == job.input_file_id:
+                return batch
+        return None
+
+    async def _call(self, coro):  # type: ignore[no-untyped-def]
+        """A request to the provider; a refusal that no wait can cure stops the run with the reason
+        (the rows stay pending, the intents and ids stay stored)."""
+        try:
+            return await coro
+        except Exception as exc:
+            failure = classify(exc, self._secrets)
+            if failure.kind in (ErrorKind.KEY_DEAD, ErrorKind.ROW_BAD):
+                raise _Halt("failed", f"The provider refused the batch: {failure.message}") from None
+            raise _Retry(failure.message) from None
+
+    async def _follow(self) -> tuple[str, str]:
+        delays = poll_delays()
+        rng = random.Random()
+        while True:
+            if self._stop is not None:
+                return self._stop
+            open_jobs = [j for j in self.jobs.list(self.run_id) if not j.applied]
+            if not open_jobs:
+                return ("cancelled", "Cancelled: finished rows are kept; retry the failed rows to do the rest.") if self._cancel else ("done", "")
+            if not self._paused:
+                for job in open_jobs:
+                    try:
+                        if job.batch_id is None:
+                            await self._submit(job)  # a retry after the provider could not be reached
+                        else:
+                            await self._poll(job)
+                    except _Retry as retry:
+                        self.tracker.note_error(retry.message)
+            # The wait is cut short by pause, resume, stop and cancel.
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), next(delays) * (0.9 + 0.2 * rng.random()))
+            except TimeoutError:
+                pass
+
+    async def _poll(self, job: BatchJob) -> None:
+        assert self._client is not None and job.batch_id is not None
+        client = self._client
+        if self._cancel and job.part not in self._cancelled and job.state not in TERMINAL_STATES:
+            await self._call(client.batches.cancel(job.batch_id))
+            self._cancelled.add(job.part)
+        batch = await self._call(client.batches.retrieve(job.batch_id))
+        counts = batch.request_counts
+        errors = getattr(batch, "errors", None)
+        message = "; ".join(e.message or e.code or "" for e in (errors.data or [])) if errors is not None and errors.data else ""
+        self.jobs.polled(
+            self.run_id, job.part, state=batch.status, total=counts.total if counts else len(job.rows),
+            completed=counts.completed if counts else 0, failed=counts.failed if counts else 0,
+            output_file_id=batch.output_file_id, error_file_id=batch.error_file_id, message=redact(message, self._secrets),
+        )  # fmt: skip
+        if batch.status in TERMINAL_STATES:
+            output = (await self._call(client.files.content(batch.output_file_id))).text if batch.output_file_id else ""
+            errors_text = (await self._call(client.files.content(batch.error_file_id))).text if batch.error_file_id else ""
+            outcomes = read_outcomes(self.run_id, job.rows, output, errors_text, state=batch.status, batch_message=message, secrets=self._secrets)
+            reader = self._reader()
+            results = [reader.result(o) for o in outcomes]
+            self.jobs.apply(self.run_id, job.part, results)
+            for r in results:
+                self.tracker.row_finished(r.status, tokens_in=r.tokens_in, tokens_out=r.tokens_out, cost=r.cost, cached=False, correct=r.correct)
+
+    def _reader(self) -> BatchRowReader:
+        return BatchRowReader(self.record.spec, self.record.columns, self._cells_of(), self.keys[0].model, self.keys[0].fingerprint)
+
+
+class _Halt(Exception):
+    def __init__(self, state: str, message: str) -> None:
+        super().__init__(message)
+        self.state, self.message = state, message
+
+
+class _Retry(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def batch_jobs(store: RunStore, run_id: str) -> list[BatchJob]:
+    """A run's batch jobs as the store has them: what every page, tab and process shows."""
+    return BatchJobs(store).list(run_id)
+
+
+def check_no_open_batch(store: RunStore, run_id: str) -> None:
+    """Rows a batch still holds must not also be sent now: they would be paid twice."""
+    if any(not j.applied for j in BatchJobs(store).list(run_id)):
+        raise InputError("A batch of this run is still at the provider: wait for it to finish, or cancel it, then retry now.", "batch_open")
+
+
+def launch_batch(store: RunStore, record: RunRecord, keys: Sequence[KeyEntry], runner: Runner, *, limits: BatchLimits | None = None) -> RunHandle:
+    """Start (or continue) a batch-mode run on the runner's loop."""
+    tracker = ProgressTracker(record.id, record.n_rows, [k.info() for k in keys], simulated=all(k.simulated for k in keys))
+    tracker.preload(
+        ok=record.ok, unparsed=record.unparsed, failed=record.failed, tokens_in=record.tokens_in, tokens_out=record.tokens_out,
+        cost=record.cost, correct=record.correct, judged=record.judged,
+    )  # fmt: skip
+    job = BatchRun(store=store, record=record, keys=keys, tracker=tracker, client_factory=runner.client_factory, limits=limits)
+    return runner.launch(job)  # type: ignore[arg-type]  # steered as an engine is
