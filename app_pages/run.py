@@ -138,6 +138,7 @@ with st.container(border=True, key="run_settings"):
         b3.button(t("run.run_all", n=est.requests), key="run_all", on_click=start, args=(None,), type="primary", icon=":material/play_arrow:", width="stretch", disabled=busy)
         if busy:
             st.caption(t("run.busy_paused" if busy_state == "paused" else "run.busy"))
+        st.page_link("app_pages/compare.py", label=t("run.compare_link"), icon=":material/compare:")
     start_error = flash("start_error")
     if start_error:
         st.error(plain(start_error), icon=":material/error:")
