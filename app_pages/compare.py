@@ -156,7 +156,7 @@ def classic_experiment() -> None:
 cid = current_comparison()
 live = False
 with st.container(border=True, key="cmp_demo"):
-    d1, d2 = st.columns([3, 1], vertical_alignment="center")
+    d1, d2 = st.columns([5, 2], vertical_alignment="center")
     d1.markdown(f"**{t('compare.demo.title')}**")
     d1.caption(t("compare.demo.text"))
     d2.button(t("compare.demo.button"), key="cmp_classic", on_click=classic_experiment, icon=":material/science:", type="primary" if cid is None else "secondary", width="stretch")

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import fmt_money, plain, say, short, state_label, store
+from app_pages.common import fmt_money, plain, say, short, state_label, store, worded_choice
 from app_pages.i18n import STRINGS, t
 
 HEIGHT = 300
@@ -140,7 +140,10 @@ def row_view(data: core.CompareTable) -> None:
     """The inputs, then each variant's answer next to the others' and the label."""
     names = [s.name for s in data.summaries if s.name in data.answer_columns]
     options = ["all", "disagree"] + (["all_wrong"] + [f"only_right:{n}" for n in names] if data.correct_columns and len(names) > 1 else [])
-    choice = st.selectbox(t("compare.filter"), options, format_func=filter_label, key="cmp_filter")
+    for key in [k for k in st.session_state if str(k).startswith("cmp_filter")]:
+        if st.session_state[key] not in options:  # another comparison's "only X right"
+            del st.session_state[key]
+    choice = worded_choice(st.selectbox, t("compare.filter"), options, format_func=filter_label, key="cmp_filter")
     kind, _, name = choice.partition(":")
     rows = data.rows(kind, name or None)
     st.caption(t("compare.filter_count", n=len(rows), total=len(data.wide)))

@@ -25,6 +25,7 @@ from . import constants as C
 from .cli import _concurrency, _fmt_time, _rpm
 from .compare import ComparisonProgress, comparison_progress, resume_comparison, start_comparison
 from .compare_report import CompareTable, compare_table
+from .compare_store import get_comparison
 from .errors import InputError
 from .exports import format_for_path, write_export
 from .keys import SIMULATED_BASE_URL, SIMULATED_PROVIDER, KeyEntry, demo_pool, make_pool, parse_keys
@@ -191,6 +192,9 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
         format_for_path(args.summary)
     store = RunStore(args.data_dir)
     if args.resume:
+        record = get_comparison(store, args.resume)
+        if record is not None and not args.base_url:  # the keys are for the provider it was made with
+            args.base_url = next((v.base_url for v in record.variants if not v.simulated), None)
         keys = _keys(args) if (args.demo or args.key or args.keys_env) else None
         cid = resume_comparison(store, args.resume, keys).id
     else:

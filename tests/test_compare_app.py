@@ -47,10 +47,10 @@ def test_the_classic_experiment_runs_with_no_key_and_names_the_careful_prompt_th
     assert any("Simulated provider" in c.value for c in at.caption)
     # the row view: why the careful prompt is better
     assert len(table_with(at, "careful")) == 300
-    at.selectbox(key="cmp_filter").set_value("only_right:careful").run()
+    at.selectbox(key="cmp_filter__en").set_value("only_right:careful").run()
     shown = table_with(at, "careful")
     assert len(shown) == 17 and set(shown["careful right"]) == {"✓"} and set(shown["terse right"]) == {"✗"}
-    at.selectbox(key="cmp_filter").set_value("all_wrong").run()
+    at.selectbox(key="cmp_filter__en").set_value("all_wrong").run()
     assert len(table_with(at, "careful")) == 4
     assert len(at.get("download_button")) == 6  # wide and summary, as CSV, XLSX and JSONL
     # and in Chinese
