@@ -51,11 +51,12 @@ def current_comparison() -> str | None:
 
 def show(cid: str | None) -> None:
     st.session_state["compare_id"] = cid
+    st.session_state.pop("cmp_rescore", None)  # the next one's own scoring, not this one's
     if cid:
         st.query_params["compare"] = cid
 
 
-def new_variant(template: str, system: str = "", model: str | None = None, name: str | None = None) -> str:
+def new_variant(template: str, system: str = "", model: str | None = None, name: str | None = None, fields: str = "") -> str:
     """A variant's widgets live under its own id, so removing one never shifts the others."""
     uid = secrets.token_hex(3)
     s = st.session_state
@@ -64,13 +65,14 @@ def new_variant(template: str, system: str = "", model: str | None = None, name:
     s[f"cmp_{uid}_template"], s[f"cmp_{uid}_system"] = template, system
     s[f"cmp_{uid}_model"] = model or s.get("model") or "simulated"
     s[f"cmp_{uid}_set_temperature"], s[f"cmp_{uid}_temperature"], s[f"cmp_{uid}_max_tokens"] = False, 0.0, 0
+    s[f"cmp_{uid}_fields"] = fields
     ids.append(uid)
     return uid
 
 
 def copy_variant(uid: str) -> None:
     s = st.session_state
-    new_variant(s[f"cmp_{uid}_template"], s[f"cmp_{uid}_system"], s[f"cmp_{uid}_model"])
+    new_variant(s[f"cmp_{uid}_template"], s[f"cmp_{uid}_system"], s[f"cmp_{uid}_model"], fields=s.get(f"cmp_{uid}_fields", ""))
 
 
 def remove_variant(uid: str) -> None:
@@ -91,7 +93,8 @@ def make_grid() -> None:
 
 if not st.session_state.get("cmp_ids"):
     # Start from the Prompt page's prompt, as the Run page's "compare" link promises.
-    new_variant(st.session_state.get("template") or TERSE, st.session_state.get("system") or "")
+    s0 = st.session_state
+    new_variant(s0.get("template") or TERSE, s0.get("system") or "", fields=s0.get("json_fields") or "" if s0.get("output_mode") == "json" else "")
 
 
 def variants(provider: str, base_url: str) -> list[core.Variant]:
@@ -101,7 +104,7 @@ def variants(provider: str, base_url: str) -> list[core.Variant]:
         out.append(core.Variant(
             name=s[f"cmp_{uid}_name"], template=s[f"cmp_{uid}_template"], system=s[f"cmp_{uid}_system"] or None, provider=provider, base_url=base_url,
             model=s[f"cmp_{uid}_model"] or "simulated", temperature=s[f"cmp_{uid}_temperature"] if s[f"cmp_{uid}_set_temperature"] else None,
-            max_tokens=int(s[f"cmp_{uid}_max_tokens"]) or None,
+            max_tokens=int(s[f"cmp_{uid}_max_tokens"]) or None, json_fields=tuple(f.strip() for f in (s.get(f"cmp_{uid}_fields") or "").split(",")),
         ))  # fmt: skip
     return out
 
@@ -209,6 +212,12 @@ if cid:
         except core.InputError as exc:
             st.session_state["cmp_action_answer"] = input_error_text(exc)
 
+    def rescore() -> None:
+        try:
+            core.set_scoring(store(), cid, core.Scoring.parse(st.session_state.get("cmp_rescore") or "exact"))
+        except core.InputError as exc:
+            st.session_state["cmp_rescore_answer"] = input_error_text(exc)
+
     live_panel()
 
     @st.fragment(run_every=3.0 if live else None)
@@ -218,6 +227,13 @@ if cid:
 
     rows_panel()
     view.downloads(cid)
+    with st.expander(t("compare.rescore", score=plain(record.scoring.describe())), icon=":material/rule:"):
+        st.session_state.setdefault("cmp_rescore", record.scoring.describe())
+        st.text_input(t("compare.rescore_as"), key="cmp_rescore", help=t("compare.rescore_help"))
+        st.button(t("compare.rescore_button"), key="cmp_rescore_go", on_click=rescore, icon=":material/rule:")
+        rescore_answer = st.session_state.pop("cmp_rescore_answer", None)
+        if rescore_answer:
+            st.error(plain(rescore_answer), icon=":material/error:")
     st.divider()
 
 # --- a new comparison -------------------------------------------------------------------------------
@@ -276,6 +292,7 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
                 n2.text_input(t("keys.col.model"), key=f"cmp_{uid}_model", persist_state=KEEP, disabled=source == "simulated")
                 st.text_area(t("prompt.template"), key=f"cmp_{uid}_template", height=110, persist_state=KEEP)
                 st.text_input(t("prompt.system"), key=f"cmp_{uid}_system", persist_state=KEEP, placeholder=t("prompt.system_placeholder"))
+                st.text_input(t("compare.fields"), key=f"cmp_{uid}_fields", persist_state=KEEP, placeholder="reason, answer", help=t("compare.fields_help"))
                 m1, m2, m3 = st.columns([1, 1, 1], vertical_alignment="bottom")
                 m1.checkbox(t("compare.set_temperature"), key=f"cmp_{uid}_set_temperature", persist_state=KEEP)
                 m2.number_input(t("compare.temperature"), 0.0, 2.0, step=0.1, key=f"cmp_{uid}_temperature", persist_state=KEEP, disabled=not st.session_state[f"cmp_{uid}_set_temperature"])

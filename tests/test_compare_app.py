@@ -115,3 +115,43 @@ def test_a_comparison_is_found_again_from_its_url_and_from_history(at):
     assert list(listed["Comparison id"]) == [cid] and list(listed["Variants"]) == ["terse, careful"]
     on(other, "run")
     assert any(link.proto.page.endswith("compare.py") or "compare" in link.proto.page for link in other.get("page_link"))
+
+
+def test_a_comparison_can_be_cancelled_resumed_and_scored_again_from_the_page(at):
+    on(at, "compare")
+    at.button(key="cmp_classic").click().run()
+    at.button(key="cmp_cancel").click().run()  # at once: most rows are still to do
+    deadline = time.monotonic() + 60
+    while not [b for b in at.button if b.key == "cmp_resume"]:
+        assert time.monotonic() < deadline, [p.proto.text for p in at.get("progress")]
+        time.sleep(0.2)
+        at.run()
+    assert any("cancelled" in p.proto.text for p in at.get("progress"))
+    stopped = core.comparison_progress(_store(), at.session_state["compare_id"])
+    assert stopped.state == "cancelled" and stopped.pending > 0
+    at.button(key="cmp_resume").click().run()
+    until_finished(at)
+    assert metrics(at, "Right")[:2] == ["279 / 300", "296 / 300"]  # the same answers, each row once
+    # another scoring, with nothing sent again
+    at.text_input(key="cmp_rescore").set_value("numeric:3").run()
+    at.button(key="cmp_rescore_go").click().run()
+    assert metrics(at, "Right")[:2] == ["300 / 300", "300 / 300"]
+    at.text_input(key="cmp_rescore").set_value("regex:(").run()
+    at.button(key="cmp_rescore_go").click().run()
+    assert any("does not compile" in e.value for e in at.error)
+
+
+def test_one_of_scoring_draws_a_confusion_matrix_per_variant(at):
+    on(at, "compare")
+    at.selectbox(key="cmp_rows_mode__en").set_value("first").run()
+    at.number_input(key="cmp_rows_n").set_value(8).run()
+    at.selectbox(key="cmp_score_mode__en").set_value("oneof").run()
+    assert any("at least two classes" in e.value for e in at.error)  # said before anything runs
+    at.text_input(key="cmp_classes").set_value("-48, -99, 1").run()
+    ids = at.session_state["cmp_ids"]
+    at.button(key=f"cmp_copy_{ids[0]}").click().run()
+    at.text_input(key=f"cmp_{at.session_state['cmp_ids'][1]}_system").set_value("Work carefully.").run()
+    at.button(key="cmp_run").click().run()
+    until_finished(at)
+    assert not at.exception
+    assert sum("Expected vs answered" in m.value for m in at.markdown) == 2
