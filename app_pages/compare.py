@@ -157,18 +157,17 @@ def classic_experiment() -> None:
 # --- the comparison shown ---------------------------------------------------------------------------
 
 cid = current_comparison()
-live = False
+live = bool(cid and (p := core.comparison_progress(store(), cid, runner())) and p.live)
 with st.container(border=True, key="cmp_demo"):
     d1, d2 = st.columns([5, 2], vertical_alignment="center")
     d1.markdown(f"**{t('compare.demo.title')}**")
     d1.caption(t("compare.demo.text"))
-    d2.button(t("compare.demo.button"), key="cmp_classic", on_click=classic_experiment, icon=":material/science:", type="primary" if cid is None else "secondary", width="stretch")
+    d2.button(t("compare.demo.button"), key="cmp_classic", on_click=classic_experiment, icon=":material/science:", type="primary" if cid is None else "secondary", width="stretch", disabled=live)
     d2.badge(t("common.simulated_badge"), icon=":material/science:", color="orange")
 
 if cid:
     record = core.get_comparison(store(), cid)
     assert record is not None
-    live = bool((p := core.comparison_progress(store(), cid, runner())) and p.live)
     st.subheader(t("compare.current", name=plain(record.name or record.file_name or cid)))
     st.caption(t("compare.current_line", id=cid, n=record.n_rows, variants=len(record.variants), score=plain(record.scoring.describe())))
     if record.simulated:

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from app_pages.i18n import LANGUAGES
 from tests.browser import SHOTS, App, chromium, screenshot, tr, wait_until_settled
 from tests.conftest import ROOT
+from tests.test_browser_truth import ANY_CUT_OFF
 
 pytestmark = pytest.mark.slow
 
@@ -44,6 +45,7 @@ def test_the_classic_experiment_runs_in_the_browser_and_both_tables_download(tmp
             expect(page.locator(".st-key-cmp_variant_1")).to_contain_text("98.7%")
             expect(page.locator(".st-key-cmp_chart canvas, .st-key-cmp_chart svg").first).to_be_visible()
             assert not page.locator('[data-testid="stException"]').count(), page.locator('[data-testid="stException"]').first.inner_text()
+            assert not page.evaluate(ANY_CUT_OFF), page.evaluate(ANY_CUT_OFF)  # no label or button cut short
             page.wait_for_timeout(500)  # the chart's first paint
             shot = screenshot(page, SHOTS / "compare-en.png")
             DOCS_SHOT.parent.mkdir(exist_ok=True)
@@ -75,6 +77,12 @@ def test_the_classic_experiment_runs_in_the_browser_and_both_tables_download(tmp
             expect(page.locator(".st-key-cmp_variant_1")).to_contain_text("准确率")
             page.wait_for_timeout(500)
             screenshot(page, SHOTS / "compare-zh.png")
+            assert not page.evaluate(ANY_CUT_OFF), page.evaluate(ANY_CUT_OFF)
+            page.locator("[data-testid=stExpander] summary").filter(has_text=tr("compare.new", "zh")).click()
+            wait_until_settled(page)
+            page.wait_for_timeout(500)  # the expander's opening animation
+            assert not page.evaluate(ANY_CUT_OFF), page.evaluate(ANY_CUT_OFF)
+            screenshot(page, SHOTS / "compare-zh-new.png")
             assert not page.locator('[data-testid="stException"]').count()
             context.close()
     finally:
