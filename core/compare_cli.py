@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import constants as C
-from .cli import _concurrency, _fmt_time, _rpm
+from .cli import _concurrency, _rpm
 from .compare import ComparisonProgress, comparison_progress, resume_comparison, start_comparison
 from .compare_report import CompareTable, compare_table
 from .compare_store import get_comparison

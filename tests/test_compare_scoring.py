@@ -107,7 +107,8 @@ def test_a_prompt_that_asks_for_care_makes_the_simulated_model_wrong_less_often_
     import csv
     from pathlib import Path
 
-    rows = list(csv.DictReader(open(Path(__file__).resolve().parent.parent / "core" / "data" / "demo_arithmetic.csv", encoding="utf-8")))
+    with open(Path(__file__).resolve().parent.parent / "core" / "data" / "demo_arithmetic.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     assert asks_for_care("Work step by step") and asks_for_care("请仔细计算") and not asks_for_care("Reply with the number only.")
 
     def wrong(template: str) -> set[str]:
