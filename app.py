@@ -22,6 +22,7 @@ pages = [
     st.Page("app_pages/prompt.py", title=t("nav.prompt"), icon=":material/edit_note:", url_path="prompt"),
     st.Page("app_pages/keys.py", title=t("nav.keys"), icon=":material/key:", url_path="keys"),
     st.Page("app_pages/run.py", title=t("nav.run"), icon=":material/play_circle:", url_path="run"),
+    st.Page("app_pages/compare.py", title=t("nav.compare"), icon=":material/compare:", url_path="compare"),
     st.Page("app_pages/history.py", title=t("nav.history"), icon=":material/history:", url_path="history"),
 ]
 page = st.navigation(pages, position="sidebar")

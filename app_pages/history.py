@@ -10,9 +10,11 @@ import streamlit as st
 
 import core
 from app_pages.common import TONE_COLOURS, fmt_money, outcome, outcome_label, plain, runner, show_run, short, store
+from app_pages import compare_view
 from app_pages.i18n import t
 
 st.title(t("history.title"))
+compare_view.history_section()  # comparisons first: each is a few of the runs below
 
 records = store().list_runs()
 if not records:

@@ -10,6 +10,7 @@ import streamlit as st
 if TYPE_CHECKING:
     from core import GateView
 from app_pages.i18n_batch import BATCH_STRINGS
+from app_pages.i18n_compare import COMPARE_STRINGS
 from app_pages.i18n_core import CORE_STRINGS
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}
@@ -462,6 +463,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "history.delete_live": ("This run is still going: cancel it first.", "该任务仍在运行，请先取消。"),
     **CORE_STRINGS,
     **BATCH_STRINGS,
+    **COMPARE_STRINGS,
 }
 
 

@@ -173,6 +173,7 @@ with st.container(border=True, key="run_settings"):
         )
         if busy:
             st.caption(t("run.busy_paused" if busy_state == RunStatus.PAUSED else "run.busy"))
+        st.page_link("app_pages/compare.py", label=t("run.compare_link"), icon=":material/compare:")
     start_error = flash("start_error")
     if start_error:
         st.error(plain(start_error), icon=":material/error:")

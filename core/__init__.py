@@ -9,6 +9,12 @@
 
 from .batch import BatchCost, batch_cost, batch_jobs, batch_supported
 from .batch_store import BatchJob
+from .compare import (
+    ComparisonEstimate, ComparisonProgress, VariantProgress, cancel_comparison, comparison_progress, continue_comparison, estimate_comparison,
+    pause_comparison, resume_comparison, select_rows, start_comparison, validate_comparison,
+)  # fmt: skip
+from .compare_report import FILTERS, CompareTable, Verdict, VariantSummary, compare_file_name, compare_table, wilson_interval
+from .compare_store import ComparisonRecord, comparison_of_run, delete_comparison, get_comparison, list_comparisons, set_scoring
 from .constants import MAX_ROWS, MAX_UPLOAD_MB, MODEL_PRICES
 from .clients import ClientFactory, default_client_factory
 from .durations import clock, describe_seconds
@@ -28,15 +34,23 @@ from .output import answers_match, parse_output
 from .progress import KeyStatus, ProgressSnapshot
 from .report import FailureCause, RunOutcome, RunReport, failure_causes, measured_output, output_tokens_sample, run_outcome, run_report
 from .runner import Runner, RunHandle, get_runner
+from .scoring import SCORING_MODES, Scoring
 from .runs import effective_status, resume_keys, resume_run, run_progress, start_run, validate_run
 from .spec import RunSpec
 from .status import RowStatus, RunStatus
 from .store import RowResult, RunRecord, RunStore, get_store
 from .tables import ENCODINGS, SEPARATORS, LoadedTable, TableInfo, list_sheets, load_table, read_table
 from .template import PromptTemplate, TemplateProblem, estimate_tokens
+from .variants import MAX_VARIANTS, SELECTION_MODES, RowSelection, Variant, grid, variant_keys
 
 __all__ = [
     "BatchCost", "batch_cost", "batch_jobs", "batch_supported", "BatchJob",
+    "ComparisonEstimate", "ComparisonProgress", "VariantProgress", "cancel_comparison", "comparison_progress", "continue_comparison",
+    "estimate_comparison", "pause_comparison", "resume_comparison", "select_rows", "start_comparison", "validate_comparison",
+    "FILTERS", "CompareTable", "Verdict", "VariantSummary", "compare_file_name", "compare_table", "wilson_interval",
+    "ComparisonRecord", "comparison_of_run", "delete_comparison", "get_comparison", "list_comparisons", "set_scoring",
+    "SCORING_MODES", "Scoring",
+    "MAX_VARIANTS", "SELECTION_MODES", "RowSelection", "Variant", "grid", "variant_keys",
     "MAX_ROWS", "MAX_UPLOAD_MB", "MODEL_PRICES",
     "ClientFactory", "default_client_factory",
     "clock", "describe_seconds",

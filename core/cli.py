@@ -95,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--batch", action="store_true", help="send through the provider's Batch API: half price, done within 24 h (resume with --resume)")
     run.add_argument("--no-cache", action="store_true", help="do not answer repeated prompts from the response cache")
+    # Parsed by core.compare_cli (see main): listed here so that -h shows it.
+    sub.add_parser("compare", help="several prompts and models on the same rows, side by side", add_help=False)
     lst = sub.add_parser("list", help="list stored runs")
     lst.add_argument("--data-dir")
     return parser
@@ -280,6 +282,11 @@ def _list(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["compare"]:
+        from .compare_cli import main as compare
+
+        return compare(argv[1:], out=out, err=err)
     args = _parser().parse_args(argv)
     try:
         if args.command == "list":

@@ -144,3 +144,25 @@ def m002_batch_jobs(db: sqlite3.Connection) -> None:
         ) WITHOUT ROWID
         """
     )
+
+
+@migration
+def m003_comparisons(db: sqlite3.Connection) -> None:
+    # A comparison is a few ordinary runs (one per variant, on the same rows) and how to score
+    # them; its variants' run ids are in variants_json. Deleting a run leaves the comparison,
+    # which then shows that variant as deleted.
+    db.execute(
+        """
+        CREATE TABLE comparisons (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            file_name TEXT NOT NULL DEFAULT '',
+            label_column TEXT,
+            scoring_json TEXT NOT NULL,
+            selection_json TEXT NOT NULL,
+            rows_json TEXT NOT NULL,
+            variants_json TEXT NOT NULL
+        )
+        """
+    )

@@ -1,6 +1,12 @@
 """The simulated model itself: what it answers to a chat request. It finds an arithmetic expression
 in the prompt and answers it exactly (no eval: a two-level precedence parser), wrong on purpose for a
 deterministic fraction of questions. Auth, rate limits and faults are the provider's: `simulator`.
+
+A prompt that asks for care (any of CARE_PHRASES, in the system prompt or the user message: "step
+by step", "carefully", "double-check", "仔细" ...) is wrong CARE_ERROR_FACTOR times as often: on
+exactly those questions whose draw falls under the lower rate, so the careful prompt's mistakes are
+a subset of the terse one's. That is the seed article's experiment (one prompt 85% right, a better
+one 98%), made deterministic so that the Compare page's demo shows the same result every time.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from fractions import Fraction
 
 __all__ = [
     "find_expression", "evaluate", "format_number", "is_deliberately_wrong", "answer_content",
-    "estimate_tokens", "read_messages", "reply", "completion",
+    "estimate_tokens", "read_messages", "reply", "completion", "asks_for_care", "CARE_PHRASES", "CARE_ERROR_FACTOR",
 ]
 
 # Operands are non-negative integers. A number glued to a decimal point ("3.5") is not an operand,
@@ -29,6 +35,16 @@ _TOKEN = re.compile(rf"\d+|{_OP}")
 _CANONICAL_OP = {"x": "*", "X": "*", "\u00d7": "*", "*": "*", "/": "/", "\u00f7": "/", "+": "+", "-": "-", "\u2212": "-"}
 
 CHARS_PER_TOKEN = 4
+
+# Words that make the simulated model take care (matched case-insensitively anywhere in the
+# messages), and how much rarer its mistakes then are.
+CARE_PHRASES = ("careful", "step by step", "double-check", "double check", "check your", "仔细", "认真", "一步一步", "逐步")
+CARE_ERROR_FACTOR = 0.2
+
+
+def asks_for_care(text: str) -> bool:
+    lowered = text.lower()
+    return any(phrase in lowered for phrase in CARE_PHRASES)
 
 
 def estimate_tokens(text: str) -> int:
@@ -148,7 +164,8 @@ def reply(request: Mapping[str, object], prompt: str, everything: str, *, seed: 
         return "", "content_filter"
     fmt = request.get("response_format")
     json_mode = (isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")) or "json" in everything.lower()
-    content = answer_content(prompt, json_mode=json_mode, seed=seed, error_rate=error_rate)
+    rate = error_rate * CARE_ERROR_FACTOR if asks_for_care(everything) else error_rate
+    content = answer_content(prompt, json_mode=json_mode, seed=seed, error_rate=rate)
     limit = request.get("max_completion_tokens") or request.get("max_tokens")
     if isinstance(limit, int) and not isinstance(limit, bool) and estimate_tokens(content) > limit:
         return content[: max(0, limit) * CHARS_PER_TOKEN], "length"

@@ -8,6 +8,9 @@ limit; faults are drawn from a seeded RNG and the clock and sleep are injected, 
     client = sim.client("sk-a", max_retries=0)
     reply = await client.chat.completions.create(model="simulated", messages=[{"role": "user", "content": "2 + 3 x 4"}])
 
+Care: a prompt that asks for it ("step by step", "carefully", "double-check", "仔细"; see
+`sim_arith.CARE_PHRASES`) gets `error_rate` x 0.2 wrong answers, on a subset of the same questions.
+
 Triggers: a word anywhere in the messages (system prompt included) gets the same answer every time,
 so a test can reach each error shape over the real SDK. The first in this list wins:
 

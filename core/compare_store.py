@@ -1,0 +1,104 @@
+"""Comparisons in the run store: the `comparisons` table (migration m002) holds what a comparison
+is (its variants and their run ids, the rows chosen, how answers are scored); the answers are
+the variants' ordinary runs. Keys are never part of either."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from .scoring import Scoring
+from .store import RunStore, _now, new_run_id
+from .variants import RowSelection, Variant
+
+__all__ = ["ComparisonRecord", "save_comparison", "get_comparison", "list_comparisons", "delete_comparison", "set_scoring", "comparison_of_run"]
+
+
+@dataclass(frozen=True)
+class ComparisonRecord:
+    id: str
+    created_at: str
+    name: str
+    file_name: str
+    label_column: str | None
+    scoring: Scoring
+    selection: RowSelection
+    rows: tuple[int, ...]  # the table's 0-based row numbers every variant got, ascending
+    variants: tuple[Variant, ...]
+    run_ids: tuple[str, ...]  # one per variant, in the same order
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows)
+
+    @property
+    def simulated(self) -> bool:
+        return all(v.simulated for v in self.variants)
+
+    def run_of(self, name: str) -> str | None:
+        return next((r for v, r in zip(self.variants, self.run_ids) if v.name == name), None)
+
+
+def save_comparison(
+    store: RunStore, *, name: str, file_name: str, label_column: str | None, scoring: Scoring, selection: RowSelection,
+    rows: Sequence[int], variants: Sequence[Variant], run_ids: Sequence[str], comparison_id: str | None = None,
+) -> ComparisonRecord:  # fmt: skip
+    """Store a comparison whose variant runs exist; one short transaction."""
+    record = ComparisonRecord(
+        id=comparison_id or new_run_id(), created_at=_now(), name=name, file_name=file_name, label_column=label_column or None,
+        scoring=scoring, selection=selection, rows=tuple(int(r) for r in rows), variants=tuple(variants), run_ids=tuple(run_ids),
+    )  # fmt: skip
+    variants_json = json.dumps([{**v.to_dict(), "run_id": r} for v, r in zip(record.variants, record.run_ids)], ensure_ascii=False)
+    store._tx([(
+        "INSERT INTO comparisons (id, created_at, name, file_name, label_column, scoring_json, selection_json, rows_json, variants_json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (record.id, record.created_at, name, file_name, record.label_column,
+         scoring.to_json(), selection.to_json(), json.dumps(list(record.rows)), variants_json),
+    )])  # fmt: skip
+    return record
+
+
+def _record(row: object) -> ComparisonRecord:
+    items = json.loads(row["variants_json"])  # type: ignore[index]
+    return ComparisonRecord(
+        id=row["id"], created_at=row["created_at"], name=row["name"], file_name=row["file_name"], label_column=row["label_column"],  # type: ignore[index]
+        scoring=Scoring.from_json(row["scoring_json"]), selection=RowSelection.from_json(row["selection_json"]),  # type: ignore[index]
+        rows=tuple(json.loads(row["rows_json"])), variants=tuple(Variant.from_dict(i) for i in items),  # type: ignore[index]
+        run_ids=tuple(i["run_id"] for i in items),
+    )  # fmt: skip
+
+
+def get_comparison(store: RunStore, comparison_id: str) -> ComparisonRecord | None:
+    row = store._conn().execute("SELECT * FROM comparisons WHERE id = ?", (comparison_id,)).fetchone()
+    return _record(row) if row is not None else None
+
+
+def list_comparisons(store: RunStore, limit: int = 200) -> list[ComparisonRecord]:
+    return [_record(r) for r in store._conn().execute("SELECT * FROM comparisons ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+def comparison_of_run(store: RunStore, run_id: str) -> str | None:
+    """The comparison a run is a variant of, if any (History says so next to the run)."""
+    pattern = f'%"run_id": {json.dumps(run_id)}%'
+    row = store._conn().execute("SELECT id FROM comparisons WHERE variants_json LIKE ? ORDER BY id DESC LIMIT 1", (pattern,)).fetchone()
+    return row[0] if row is not None else None
+
+
+def set_scoring(store: RunStore, comparison_id: str, scoring: Scoring) -> ComparisonRecord | None:
+    """Score a comparison another way from now on: nothing is sent again, answers are re-read."""
+    store._tx([("UPDATE comparisons SET scoring_json = ? WHERE id = ?", (scoring.to_json(), comparison_id))])
+    record = get_comparison(store, comparison_id)
+    return replace(record, scoring=scoring) if record is not None else None
+
+
+def delete_comparison(store: RunStore, comparison_id: str, *, with_runs: bool = True) -> None:
+    """Delete a comparison and (unless `with_runs=False`) its variants' runs."""
+    record = get_comparison(store, comparison_id)
+    if record is None:
+        return
+    store._tx([("DELETE FROM comparisons WHERE id = ?", (comparison_id,))])
+    if with_runs:
+        for run_id in record.run_ids:
+            if store.get_run(run_id, counts=False) is not None:
+                store.delete_run(run_id)

@@ -1,0 +1,193 @@
+"""The pieces of a comparison before anything runs: a Variant (a prompt and a model), the grid of
+templates x models, and which rows every variant gets (all, the first N, or N at random with a
+seed, so that every variant sees the same rows).
+
+    variants = grid(["Compute {q}.", "Compute {q} step by step."], ["gpt-4o-mini", "gpt-4o"])
+    [v.name for v in variants]    # ['t1/gpt-4o-mini', 't1/gpt-4o', 't2/gpt-4o-mini', 't2/gpt-4o']
+    RowSelection("random", 50, seed=7).rows(1_000)   # the same 50 row numbers every time
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import constants as C
+from .errors import InputError
+from .constants import SIMULATED_BASE_URL
+from .keys import SIMULATED_PROVIDER, KeyEntry, demo_pool
+from .spec import RunSpec
+
+__all__ = ["Variant", "RowSelection", "grid", "variant_keys", "check_variants", "SELECTION_MODES", "MAX_VARIANTS"]
+
+SELECTION_MODES = ("all", "first", "random")
+MAX_VARIANTS = 12  # columns side by side a page can still show
+DEMO_KEYS = 4
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of answering the rows: a prompt (+ system prompt) on a provider's model, with its
+    own temperature, max tokens and output fields. Keys are not part of it: they are never stored."""
+
+    name: str
+    template: str
+    system: str | None = None
+    provider: str = SIMULATED_PROVIDER
+    base_url: str = SIMULATED_BASE_URL
+    model: str = "simulated"
+    temperature: float | None = C.DEFAULT_TEMPERATURE
+    max_tokens: int | None = C.DEFAULT_MAX_TOKENS
+    json_fields: tuple[str, ...] = ()
+    price_in: float | None = None
+    price_out: float | None = None
+
+    def __post_init__(self) -> None:
+        name = " ".join(str(self.name).split())
+        if not name:
+            raise InputError("Give every variant a name.", "variant_no_name")
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "json_fields", tuple(f.strip() for f in self.json_fields if f and f.strip()))
+        object.__setattr__(self, "system", self.system or None)
+
+    @property
+    def simulated(self) -> bool:
+        return self.base_url.rstrip("/") == SIMULATED_BASE_URL
+
+    def spec(self, base: RunSpec) -> RunSpec:
+        """The run settings of this variant: the comparison's (label, concurrency, attempts,
+        cache) with this variant's prompt, model parameters and output fields."""
+        free = self.simulated  # the simulated provider costs nothing, whatever price was set
+        return base.replace(
+            template=self.template, system=self.system, temperature=self.temperature, max_tokens=self.max_tokens,
+            json_fields=self.json_fields,
+            label_field=base.label_field if base.label_field in self.json_fields else None,
+            json_response_format=base.json_response_format and bool(self.json_fields),
+            price_in=None if free else (self.price_in if self.price_in is not None else base.price_in),
+            price_out=None if free else (self.price_out if self.price_out is not None else base.price_out),
+        )  # fmt: skip
+
+    def request_identity(self, base: RunSpec) -> tuple[Any, ...]:
+        """What makes this variant's requests what they are: two variants with the same would send
+        identical requests, paid twice while they run side by side."""
+        spec = self.spec(base)
+        return (self.base_url.rstrip("/"), self.model, spec.template, spec.system or "", json.dumps(spec.request_params(), sort_keys=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["json_fields"] = list(self.json_fields)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Variant:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["json_fields"] = tuple(values.get("json_fields") or ())
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Variant:
+        return dataclasses.replace(self, **changes)
+
+
+def grid(
+    templates: Sequence[str],
+    models: Sequence[str],
+    *,
+    systems: Sequence[str | None] | None = None,
+    base: Variant | None = None,
+    names: Sequence[str] | None = None,
+) -> list[Variant]:
+    """Every template x every model, templates first. Named after what differs: t1, t2 for
+    templates, the model for models, t1/model for both (or `names`, one per template)."""
+    templates = [t for t in templates if t and t.strip()]
+    models = list(dict.fromkeys(m.strip() for m in models if m and m.strip())) or [(base.model if base else "simulated")]
+    if not templates:
+        raise InputError("Give at least one prompt template.", "no_templates")
+    systems = list(systems) if systems is not None else [base.system if base else None] * len(templates)
+    base = base or Variant("base", templates[0])
+    labels = list(names) if names else [f"t{i + 1}" for i in range(len(templates))]
+    out = []
+    for label, template, system in zip(labels, templates, systems):
+        for model in models:
+            if len(models) == 1:
+                name = label
+            elif len(templates) == 1 and not names:
+                name = model
+            else:
+                name = f"{label}/{model}"
+            out.append(base.replace(name=name, template=template, system=system, model=model))
+    return out
+
+
+def check_variants(variants: Sequence[Variant], base: RunSpec) -> None:
+    """Raise InputError for a set of variants that cannot be compared: none, too many, two
+    with one name, or two that would send the very same requests."""
+    if not variants:
+        raise InputError("Add at least one variant to compare.", "no_variants")
+    if len(variants) > MAX_VARIANTS:
+        raise InputError(f"Compare at most {MAX_VARIANTS} variants at once.", "too_many_variants", n=MAX_VARIANTS)
+    names: set[str] = set()
+    seen: dict[tuple[Any, ...], str] = {}
+    for v in variants:
+        if v.name.casefold() in names:
+            raise InputError(f"Two variants are called {v.name!r}: give each its own name.", "variant_same_name", name=v.name)
+        names.add(v.name.casefold())
+        ident = v.request_identity(base)
+        if ident in seen:
+            raise InputError(
+                f"Variants {seen[ident]!r} and {v.name!r} would send the same requests: change the prompt, the model or a setting of one.",
+                "variant_same_requests", first=seen[ident], second=v.name,
+            )  # fmt: skip
+        seen[ident] = v.name
+
+
+def variant_keys(variant: Variant, keys: Sequence[KeyEntry]) -> list[KeyEntry]:
+    """The keys a variant is sent with: those for its provider (base URL), asking for its model.
+    The simulated provider needs none. Two variants on one key share its gate, so its limit."""
+    url = variant.base_url.rstrip("/")
+    mine = [dataclasses.replace(k, model=variant.model) for k in keys if k.base_url.rstrip("/") == url]
+    if mine:
+        return mine
+    if variant.simulated:
+        return [dataclasses.replace(k, model=variant.model) for k in demo_pool(DEMO_KEYS)]
+    raise InputError(
+        f"Variant {variant.name!r} uses {variant.provider} ({url}) but no key for it was given.",
+        "variant_no_keys",
+        name=variant.name,
+        provider=variant.provider,
+    )
+
+
+@dataclass(frozen=True)
+class RowSelection:
+    """Which rows of the table every variant gets, in input order."""
+
+    mode: str = "all"
+    n: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in SELECTION_MODES:
+            raise InputError(f"Rows: choose one of {', '.join(SELECTION_MODES)}.", "bad_selection")
+        if self.mode != "all" and (self.n is None or self.n < 1):
+            raise InputError("Choose how many rows to compare on: at least 1.", "selection_n")
+
+    def rows(self, total: int) -> list[int]:
+        """0-based row numbers, ascending. A random sample depends on the seed and the table's
+        length only, so the same choice on the same table is the same rows."""
+        if self.mode == "all" or self.n is None or self.n >= total:
+            return list(range(total))
+        if self.mode == "first":
+            return list(range(self.n))
+        return sorted(random.Random(self.seed).sample(range(total), self.n))
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> RowSelection:
+        return cls(**json.loads(text))

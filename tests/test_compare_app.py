@@ -1,0 +1,157 @@
+"""The Compare page with Streamlit's AppTest: the classic experiment with no key, building
+variants, the estimate, a comparison found again from its URL and from History, in English and
+Chinese. AppTest's `run_every` timers do not fire, so tests call `at.run()` to poll."""
+
+from __future__ import annotations
+
+import time
+
+from streamlit.testing.v1 import AppTest
+
+import core
+from tests.conftest import ROOT
+from tests.test_app_truth import metric, on, texts
+
+
+def until_finished(app: AppTest, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app.run()
+        assert not app.exception, app.exception
+        bars = [p.proto.text for p in app.get("progress")]
+        if bars and not any("running" in b or "运行中" in b or "starting" in b for b in bars):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the comparison did not finish: {[p.proto.text for p in app.get('progress')]}")
+
+
+def table_with(app: AppTest, column: str):  # type: ignore[no-untyped-def]
+    """The drawn table that has this column (AppTest finds dataframes by position, not key)."""
+    return next(d.value for d in app.dataframe if column in d.value.columns)
+
+
+def metrics(app: AppTest, label: str) -> list[str]:
+    return [m.value for m in app.metric if m.label == label]
+
+
+def test_the_classic_experiment_runs_with_no_key_and_names_the_careful_prompt_the_winner(at):
+    on(at, "compare")
+    assert any("simulated" in c.value for c in at.caption)  # said up front: it is the simulated provider
+    at.button(key="cmp_classic").click().run()
+    until_finished(at)
+    cid = at.session_state["compare_id"]
+    assert at.query_params["compare"] == cid
+    assert metrics(at, "Accuracy")[:2] == ["93.0%", "98.7%"]
+    assert metrics(at, "Right")[:2] == ["279 / 300", "296 / 300"]
+    assert "careful wins by 5.7 points over terse" in " ".join(s.value.replace("\\", "") for s in at.success)
+    assert any("Simulated provider" in c.value for c in at.caption)
+    # the row view: why the careful prompt is better
+    assert len(table_with(at, "careful")) == 300
+    at.selectbox(key="cmp_filter").set_value("only_right:careful").run()
+    shown = table_with(at, "careful")
+    assert len(shown) == 17 and set(shown["careful right"]) == {"✓"} and set(shown["terse right"]) == {"✗"}
+    at.selectbox(key="cmp_filter").set_value("all_wrong").run()
+    assert len(table_with(at, "careful")) == 4
+    assert len(at.get("download_button")) == 6  # wide and summary, as CSV, XLSX and JSONL
+    # and in Chinese
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert at.title[0].value == "对比提示词与模型"
+    assert metrics(at, "准确率")[:2] == ["93.0%", "98.7%"]
+    assert "careful 以领先 5.7 个百分点胜过 terse" in " ".join(s.value.replace("\\", "") for s in at.success)
+    assert not [x for x in texts(at) if "compare." in x]  # no text shown as its key
+
+
+def test_variants_are_built_on_the_page_checked_estimated_and_run_on_the_rows_chosen(at):
+    on(at, "compare")
+    ids = at.session_state["cmp_ids"]
+    assert len(ids) == 1 and at.session_state[f"cmp_{ids[0]}_template"] == at.session_state["template"]  # the Prompt page's prompt
+    at.button(key=f"cmp_copy_{ids[0]}").click().run()
+    assert any("would send the same requests" in e.value.replace("\\", "") for e in at.error)
+    second = at.session_state["cmp_ids"][1]
+    at.text_area(key=f"cmp_{second}_template").set_value("Compute {question} step by step. Reply with the number only.").run()
+    assert not at.error
+    at.selectbox(key="cmp_rows_mode").set_value("random").run()
+    at.number_input(key="cmp_rows_n").set_value(12).run()
+    at.number_input(key="cmp_seed").set_value(5).run()
+    assert metric(at, "Requests") == "24"
+    run = at.button(key="cmp_run")
+    assert run.label == "Run 2 variants on 12 rows"
+    run.click().run()
+    assert not at.exception and not at.error
+    until_finished(at)
+    record = core.get_comparison(_store(), at.session_state["compare_id"])
+    assert record.rows == tuple(core.RowSelection("random", 12, seed=5).rows(300)) and [v.name for v in record.variants] == ["A", "B"]
+    assert metrics(at, "Right")[:2] and all(v.endswith("/ 12") for v in metrics(at, "Right")[:2])
+
+    # the grid: every template x every model, in one click
+    at.text_area(key="cmp_grid_templates").set_value("Compute {question}.\n---\nWhat is {question}?")
+    at.text_input(key="cmp_grid_models").set_value("simulated, gpt-4o-mini")
+    at.button(key="cmp_make_grid").click().run()
+    names = [at.session_state[f"cmp_{u}_name"] for u in at.session_state["cmp_ids"]]
+    assert names == ["t1/simulated", "t1/gpt-4o-mini", "t2/simulated", "t2/gpt-4o-mini"]
+
+
+def _store() -> core.RunStore:
+    import os
+
+    return core.RunStore(os.environ["LLM_BATCH_DATA_DIR"])
+
+
+def test_a_comparison_is_found_again_from_its_url_and_from_history(at):
+    on(at, "compare")
+    at.button(key="cmp_classic").click().run()
+    until_finished(at)
+    cid = at.session_state["compare_id"]
+    fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)  # a reload is a new session
+    fresh.query_params["compare"] = cid
+    fresh.run()
+    on(fresh, "compare")
+    assert fresh.session_state["compare_id"] == cid and metrics(fresh, "Accuracy")[:2] == ["93.0%", "98.7%"]
+
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    other.run()
+    on(other, "history")
+    listed = table_with(other, "Comparison id")
+    assert list(listed["Comparison id"]) == [cid] and list(listed["Variants"]) == ["terse, careful"]
+    on(other, "run")
+    assert any(link.proto.page.endswith("compare.py") or "compare" in link.proto.page for link in other.get("page_link"))
+
+
+def test_a_comparison_can_be_cancelled_resumed_and_scored_again_from_the_page(at):
+    on(at, "compare")
+    at.button(key="cmp_classic").click().run()
+    at.button(key="cmp_cancel").click().run()  # at once: most rows are still to do
+    deadline = time.monotonic() + 60
+    while not [b for b in at.button if b.key == "cmp_resume"]:
+        assert time.monotonic() < deadline, [p.proto.text for p in at.get("progress")]
+        time.sleep(0.2)
+        at.run()
+    assert any("cancelled" in p.proto.text for p in at.get("progress"))
+    stopped = core.comparison_progress(_store(), at.session_state["compare_id"])
+    assert stopped.state == "cancelled" and stopped.pending > 0
+    at.button(key="cmp_resume").click().run()
+    until_finished(at)
+    assert metrics(at, "Right")[:2] == ["279 / 300", "296 / 300"]  # the same answers, each row once
+    # another scoring, with nothing sent again
+    at.text_input(key="cmp_rescore").set_value("numeric:3").run()
+    at.button(key="cmp_rescore_go").click().run()
+    assert metrics(at, "Right")[:2] == ["300 / 300", "300 / 300"]
+    at.text_input(key="cmp_rescore").set_value("regex:(").run()
+    at.button(key="cmp_rescore_go").click().run()
+    assert any("does not compile" in e.value for e in at.error)
+
+
+def test_one_of_scoring_draws_a_confusion_matrix_per_variant(at):
+    on(at, "compare")
+    at.selectbox(key="cmp_rows_mode").set_value("first").run()
+    at.number_input(key="cmp_rows_n").set_value(8).run()
+    at.selectbox(key="cmp_score_mode").set_value("oneof").run()
+    assert any("at least two classes" in e.value for e in at.error)  # said before anything runs
+    at.text_input(key="cmp_classes").set_value("-48, -99, 1").run()
+    ids = at.session_state["cmp_ids"]
+    at.button(key=f"cmp_copy_{ids[0]}").click().run()
+    at.text_input(key=f"cmp_{at.session_state['cmp_ids'][1]}_system").set_value("Work carefully.").run()
+    at.button(key="cmp_run").click().run()
+    until_finished(at)
+    assert not at.exception
+    assert sum("Expected vs answered" in m.value for m in at.markdown) == 2
