@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from . import constants as C
 from .batch_files import LineOutcome
-from .engine import clean_text, price_for
-from .output import answers_match, parse_output
+from .answers import judge, read_completion
+from .estimate import price_for
 from .spec import RunSpec
 from .status import RowStatus
 from .store import RowResult
@@ -45,41 +45,15 @@ class BatchRowReader:
             )  # fmt: skip
 
     def _answer(self, row: int, body: dict) -> RowResult:
-        choices = body.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise ValueError("the answer has no choices")
-        message = choices[0].get("message")
-        content = message.get("content") if isinstance(message, dict) else None
-        if content is not None and not isinstance(content, str):
-            raise ValueError(f"the answer's content is a {type(content).__name__}, not text")
-        text = clean_text(content or "")
-        finish = choices[0].get("finish_reason")
-        finish = finish if isinstance(finish, str) else None
-        usage = body.get("usage") or {}
-        if not isinstance(usage, dict):
-            raise ValueError("the answer's usage is not an object")
-        tokens_in = usage.get("prompt_tokens")
-        tokens_out = usage.get("completion_tokens")
-        if not isinstance(tokens_in, int) or isinstance(tokens_in, bool):  # the provider did not say: estimated, as the engine does
+        answer = read_completion(body)
+        tokens_in, tokens_out = answer.tokens_in, answer.tokens_out
+        if tokens_in is None:  # the provider did not say: estimated, as the engine does
             tokens_in = estimate_message_tokens(self.template.messages(dict(zip(self.columns, self.cells[row]))))
-        if not isinstance(tokens_out, int) or isinstance(tokens_out, bool):
-            tokens_out = max(1, len(text) // 4)
-        parsed = parse_output(text, self.spec.json_fields)
-        fields = {k: clean_text(v) if isinstance(v, str) else v for k, v in parsed.fields.items()} if parsed.fields is not None else None
-        status, error = RowStatus.OK, parsed.error
-        if parsed.error is not None and parsed.fields is None:
-            status = RowStatus.UNPARSED
-        if finish == "content_filter":
-            status, error = RowStatus.FAILED, "The provider's content filter blocked this answer."
-        elif finish == "length":
-            error = "The answer was cut off at the max tokens limit." + (f" {error}" if error else "")
-        correct = None
-        if self.label_index is not None and status != "failed":
-            name = self.spec.compared_field
-            answer = (fields or {}).get(name) if name else text
-            correct = answers_match(answer, self.cells[row][self.label_index])
+        if tokens_out is None:
+            tokens_out = max(1, len(answer.text) // 4)
+        v = judge(answer.text, answer.finish, self.spec, self.cells[row][self.label_index] if self.label_index is not None else None)
         cost = (tokens_in * self.price[0] + tokens_out * self.price[1]) / 1e6
         return RowResult(
-            row=row, status=status, output=text, fields=fields, error=error, attempts=1, tokens_in=tokens_in, tokens_out=tokens_out,
-            cost=cost, model=str(body.get("model") or self.model), key_fp=self.key_fp, finish_reason=finish, correct=correct,
+            row=row, status=v.status, output=v.text, fields=v.fields, error=v.error, attempts=1, tokens_in=tokens_in, tokens_out=tokens_out,
+            cost=cost, model=answer.model or self.model, key_fp=self.key_fp, finish_reason=answer.finish, correct=v.correct,
         )  # fmt: skip

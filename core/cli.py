@@ -102,18 +102,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _keys(args: argparse.Namespace) -> list[KeyEntry]:
-    """The options' keys, chosen by the app's own rule (core.pool_from_settings): `--demo` is the
-    simulated provider, else the keys given, for the provider at --base-url."""
-    settings = {"rpm": args.rpm, "tpm": args.tpm, "shared_limit": args.shared_limit}
-    if args.demo:
-        return pool_from_settings({**settings, "provider": SIMULATED_PROVIDER, "base_url": "", "model": ""})[0]
+def given_keys(args: argparse.Namespace) -> list[str]:
+    """The keys of --key and --keys-env (the variable's value never printed)."""
     keys = list(args.key)
     if args.keys_env:
         value = os.environ.get(args.keys_env, "")
         if not value.strip():
             raise InputError(f"The environment variable {args.keys_env} is empty: put your comma-separated keys in it.")
         keys += parse_keys(value)
+    return keys
+
+
+def _keys(args: argparse.Namespace) -> list[KeyEntry]:
+    """The options' keys, chosen by the app's own rule (core.pool_from_settings): `--demo` is the
+    simulated provider, else the keys given, for the provider at --base-url."""
+    settings = {"rpm": args.rpm, "tpm": args.tpm, "shared_limit": args.shared_limit}
+    if args.demo:
+        return pool_from_settings({**settings, "provider": SIMULATED_PROVIDER, "base_url": "", "model": ""})[0]
+    keys = given_keys(args)
     if not (args.base_url and args.model):
         raise InputError("Give --base-url and --model with your keys, or use --demo.")
     keys = parse_keys(",".join(keys))

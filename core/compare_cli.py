@@ -14,7 +14,6 @@ succeeded, 1 some did not (the tables still have every row), 2 bad input.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import constants as C
-from .cli import _concurrency, _rpm
+from .cli import _concurrency, _rpm, given_keys
 from .compare import ComparisonProgress, comparison_progress, resume_comparison, start_comparison
 from .compare_report import CompareTable, compare_table
 from .compare_store import get_comparison
@@ -80,12 +79,7 @@ def parser() -> argparse.ArgumentParser:
 def _keys(args: argparse.Namespace) -> list[KeyEntry]:
     if args.demo:
         return demo_pool(4, rpm=args.rpm)
-    keys = list(args.key)
-    if args.keys_env:
-        value = os.environ.get(args.keys_env, "")
-        if not value.strip():
-            raise InputError(f"The environment variable {args.keys_env} is empty: put your comma-separated keys in it.")
-        keys += parse_keys(value)
+    keys = given_keys(args)
     if not args.base_url:
         raise InputError("Give --base-url with your keys (and --model), or use --demo.")
     if not args.model and not args.resume:

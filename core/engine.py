@@ -18,7 +18,6 @@ import functools
 import heapq
 import json
 import random
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,13 +26,13 @@ import httpx2
 import openai
 
 from . import constants as C
+from .answers import judge, read_completion
 from .clients import ClientFactory, default_client_factory
 from .errors import ErrorKind, Failure, backoff_delay, classify, param_fallback, redact
 from .estimate import price_for
 from .keys import KeyEntry
 from .gate_view import GateView
 from .limits import GateRegistry, KeyGate
-from .output import answers_match, parse_output
 from .progress import ProgressTracker
 from .spec import RunSpec
 from .status import RowStatus, RunStatus
@@ -41,16 +40,7 @@ from .store import RowResult, RunStore, cache_key
 from .template import PromptTemplate, estimate_message_tokens
 from .writer import ResultWriter
 
-__all__ = ["BatchEngine", "ClientFactory", "default_client_factory", "cache_key", "price_for", "clean_text"]
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def clean_text(text: str) -> str:
-    """Text that SQLite and every export can hold. A model cut off mid-emoji leaves half a
-    surrogate pair, which no UTF-8 encoder accepts; it becomes U+FFFD."""
-    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+__all__ = ["BatchEngine", "ClientFactory", "default_client_factory", "cache_key", "price_for"]
 
 
 class _RowQueue:
@@ -689,57 +679,24 @@ class BatchEngine:
         return max(1, min(self.spec.concurrency, wanted))
 
     def _result_from(self, data: object, lane: _Lane, row: int, messages: list, state: _RowState, latency: float) -> RowResult:
-        """A chat.completion's JSON into a row. Nothing validated it (the SDK does not either), so
-        every field read is checked: a wrong shape fails the row with the reason, never the run."""
-        choices = data.get("choices") if isinstance(data, dict) else None
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise ValueError("the answer has no choices")
-        assert isinstance(data, dict)
-        choice = choices[0]
-        message = choice.get("message")
-        content = message.get("content") if isinstance(message, dict) else None
-        if content is not None and not isinstance(content, str):
-            raise ValueError(f"the answer's content is a {type(content).__name__}, not text")
-        text = content or ""
-        finish = choice.get("finish_reason")
-        usage = data.get("usage") or {}
-        if not isinstance(usage, dict):
-            raise ValueError("the answer's usage is not an object")
-        tokens_in = _count(usage, "prompt_tokens")
-        tokens_out = _count(usage, "completion_tokens")
-        if tokens_in is None:  # the provider did not say: estimated, as for the estimate
-            tokens_in = estimate_message_tokens(messages)
-        if tokens_out is None:
-            tokens_out = max(1, len(text) // 4)
-        model = data.get("model") or lane.entry.model
+        answer = read_completion(data)  # a wrong shape raises: the row fails with the reason
+        tokens_in = answer.tokens_in if answer.tokens_in is not None else estimate_message_tokens(messages)  # not said: estimated
+        tokens_out = answer.tokens_out if answer.tokens_out is not None else max(1, len(answer.text) // 4)
         return self._build_result(
-            row, text, finish if isinstance(finish, str) else None, tokens_in, tokens_out, lane.entry.model,
-            fp=lane.fp, attempts=state.sent, latency_ms=int(latency * 1000), reported_model=str(model),
+            row, answer.text, answer.finish, tokens_in, tokens_out, lane.entry.model,
+            fp=lane.fp, attempts=state.sent, latency_ms=int(latency * 1000), reported_model=answer.model or lane.entry.model,
         )  # fmt: skip
 
     def _build_result(
         self, row: int, text: str, finish: str | None, tokens_in: int, tokens_out: int, price_model: str, *, fp: str | None, attempts: int, latency_ms: int | None, reported_model: str, cached: bool = False
     ) -> RowResult:
-        text = clean_text(text)
-        parsed = parse_output(text, self.spec.json_fields)
-        fields = {k: clean_text(v) if isinstance(v, str) else v for k, v in parsed.fields.items()} if parsed.fields is not None else None
-        status, error = RowStatus.OK, parsed.error
-        if parsed.error is not None and parsed.fields is None:
-            status = RowStatus.UNPARSED
-        if finish == "content_filter":
-            status, error = RowStatus.FAILED, "The provider's content filter blocked this answer."
-        elif finish == "length":
-            error = "The answer was cut off at the max tokens limit." + (f" {error}" if error else "")
-        correct = None
-        if self.label_index is not None and status != RowStatus.FAILED:
-            field_name = self.spec.compared_field
-            answer = (fields or {}).get(field_name) if field_name else text
-            correct = answers_match(answer, self.cells[row][self.label_index])
+        label = self.cells[row][self.label_index] if self.label_index is not None else None
+        v = judge(text, finish, self.spec, label)
         p_in, p_out = price_for(self.spec, price_model)
         cost = 0.0 if cached else (tokens_in * p_in + tokens_out * p_out) / 1e6
         return RowResult(
-            row=row, status=status, output=text, fields=fields, error=error, attempts=attempts, latency_ms=latency_ms,
-            tokens_in=tokens_in, tokens_out=tokens_out, cost=cost, model=reported_model, key_fp=fp, finish_reason=finish, cached=cached, correct=correct,
+            row=row, status=v.status, output=v.text, fields=v.fields, error=v.error, attempts=attempts, latency_ms=latency_ms,
+            tokens_in=tokens_in, tokens_out=tokens_out, cost=cost, model=reported_model, key_fp=fp, finish_reason=finish, cached=cached, correct=v.correct,
         )  # fmt: skip
 
     def _fail_row(self, lane: _Lane, row: int, state: _RowState, message: str) -> None:
@@ -829,16 +786,6 @@ class BatchEngine:
         self._writer.record(self.run_id, result, cache_key)
         self.tracker.row_finished(result.status, tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost=result.cost, cached=result.cached, correct=result.correct)
         return True
-
-
-def _count(usage: dict, name: str) -> int | None:
-    """A token count from `usage`, None when the provider did not say."""
-    value = usage.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"usage.{name} is {value!r}, not a number")
-    return value
 
 
 async def _close_quietly(client: openai.AsyncOpenAI) -> None:

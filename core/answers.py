@@ -1,0 +1,96 @@
+"""A provider's answer into a row's verdict, the same way for every path that gets one (a request
+sent now, a batch's output line, the response cache).
+
+    answer = read_completion(json.loads(body))    # ChatAnswer(text, finish, tokens_in, tokens_out, model)
+    verdict = judge(answer.text, answer.finish, spec, label="42")  # Verdict(status, text, fields, error, correct)
+
+Nothing validated the JSON (the SDK does not either), so every field read is checked: a wrong
+shape raises ValueError with the reason, which fails that row, never the run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .output import answers_match, parse_output
+from .spec import RunSpec
+from .status import RowStatus
+
+__all__ = ["ChatAnswer", "Verdict", "clean_text", "read_completion", "judge"]
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Lone surrogates (half an emoji, from an answer cut mid-character) become U+FFFD: SQLite,
+    CSV and XLSX all refuse them."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    text: str
+    finish: str | None
+    tokens_in: int | None  # None: the provider did not say
+    tokens_out: int | None
+    model: str | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: RowStatus
+    text: str  # cleaned
+    fields: dict | None
+    error: str | None
+    correct: bool | None  # None: no label to judge by, or the row failed
+
+
+def _count(usage: dict, name: str) -> int | None:
+    value = usage.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"usage.{name} is {value!r}, not a number")
+    return value
+
+
+def read_completion(data: object) -> ChatAnswer:
+    """A chat.completion object's text, finish reason, token counts and model."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ValueError("the answer has no choices")
+    assert isinstance(data, dict)
+    choice = choices[0]
+    message = choice.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if content is not None and not isinstance(content, str):
+        raise ValueError(f"the answer's content is a {type(content).__name__}, not text")
+    finish = choice.get("finish_reason")
+    usage = data.get("usage") or {}
+    if not isinstance(usage, dict):
+        raise ValueError("the answer's usage is not an object")
+    model = data.get("model")
+    return ChatAnswer(
+        content or "", finish if isinstance(finish, str) else None, _count(usage, "prompt_tokens"), _count(usage, "completion_tokens"),
+        str(model) if model else None,
+    )  # fmt: skip
+
+
+def judge(text: str, finish: str | None, spec: RunSpec, label: str | None) -> Verdict:
+    """The row's status, its JSON fields, a plain note, and whether it matches the label."""
+    text = clean_text(text)
+    parsed = parse_output(text, spec.json_fields)
+    fields = {k: clean_text(v) if isinstance(v, str) else v for k, v in parsed.fields.items()} if parsed.fields is not None else None
+    status, error = RowStatus.OK, parsed.error
+    if parsed.error is not None and parsed.fields is None:
+        status = RowStatus.UNPARSED
+    if finish == "content_filter":
+        status, error = RowStatus.FAILED, "The provider's content filter blocked this answer."
+    elif finish == "length":
+        error = "The answer was cut off at the max tokens limit." + (f" {error}" if error else "")
+    correct = None
+    if label is not None and status != RowStatus.FAILED:
+        name = spec.compared_field
+        correct = answers_match((fields or {}).get(name) if name else text, label)
+    return Verdict(status, text, fields, error, correct)
