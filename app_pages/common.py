@@ -357,10 +357,18 @@ def plain(text: str) -> str:
 
 def input_error_text(exc: InputError) -> str:
     """Core words its errors in English; the ones a user meets most have a translation."""
+    if language() == "en":
+        return str(exc)
+    params = dict(exc.params)
+    variant = params.pop("variant", None)  # a Compare variant's own error: said with its name
     key = f"error.{exc.code}"
-    if exc.code and key in STRINGS and language() != "en":
-        return t(key, **exc.params)
-    return str(exc)
+    if exc.code == "template":
+        text = " ".join(problem_text(p) for p in params.get("problems", ()))
+    elif exc.code and key in STRINGS:
+        text = t(key, **params)
+    else:
+        return str(exc)
+    return f"{variant}：{text}" if variant else text
 
 
 def show_input_error(exc: InputError) -> None:

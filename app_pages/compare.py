@@ -17,6 +17,7 @@ from app_pages.common import (
     input_error_text,
     plain,
     pool,
+    provider_label,
     runner,
     show_input_error,
     store,
@@ -266,7 +267,7 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
             "compare.data_line",
             file=plain(current["name"]),
             rows=len(frame),
-            provider=plain(t("common.simulated_provider") if source == "simulated" else provider),
+            provider=plain(provider_label(core.SIMULATED_PROVIDER if source == "simulated" else provider)),
         )
     )
 

@@ -208,6 +208,10 @@ def progress_panel() -> None:
         # Resume or Pause was clicked in this fragment, which only reruns itself: redraw the
         # whole page so that polling starts and the note by the start buttons says the truth.
         st.rerun()
+    if live and (handle is None or snap.finished):
+        # The run ended: redraw the whole page once, before anything says so, so that the bar,
+        # the note by the start buttons and the downloads change together; polling stops.
+        st.rerun()
     result = progress_bar(snap, "run_bar")
     if record.spec.batch:
         batch_panel()
@@ -278,8 +282,6 @@ def progress_panel() -> None:
     if snap.recent_errors:
         with st.expander(t("run.recent_errors", n=len(snap.recent_errors)), icon=":material/report:"):
             st.text("\n".join(say(e) for e in snap.recent_errors))
-    if live and (handle is None or snap.finished):
-        st.rerun()  # the run ended: redraw the page once so polling stops and downloads show
 
 
 def batch_panel() -> None:

@@ -237,7 +237,7 @@ class PromptTemplate:
     def check(self, columns: Sequence[str]) -> None:
         found = self.problems(columns)
         if found:
-            raise InputError(" ".join(p.message for p in found))
+            raise InputError(" ".join(p.message for p in found), "template", problems=tuple(found))
 
     def render(self, row: Mapping[str, object]) -> str:
         """The user message for one row. Raises InputError for a placeholder the row lacks."""

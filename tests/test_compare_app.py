@@ -155,3 +155,12 @@ def test_one_of_scoring_draws_a_confusion_matrix_per_variant(at):
     until_finished(at)
     assert not at.exception
     assert sum("Expected vs answered" in m.value for m in at.markdown) == 2
+
+
+def test_a_variants_template_problem_is_said_in_chinese_with_the_variants_name(at):
+    at.segmented_control(key="lang").set_value("zh").run()
+    at.file_uploader(key="upload").upload("题目.csv", "问题,答案\n1 + 1,2\n".encode(), "text/csv").run()
+    on(at, "compare")
+    errors = [e.value.replace("\\", "") for e in at.error]
+    assert errors and errors[0].startswith("A："), errors  # the variant named, then its problem in Chinese
+    assert "Unknown column" not in errors[0] and "{question}" in errors[0]
