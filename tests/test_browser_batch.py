@@ -254,6 +254,8 @@ def test_a_batch_run_shows_the_providers_stages_and_every_answer_at_the_batch_pr
         expect(s.page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').last.locator('[role="gridcell"]', has_text=re.compile(r"^ok$"))).to_have_count(ROWS)
         shown = results_rows(s)
         assert [[r["id"], r["question"], r["output"], r["status"]] for r in shown] == [[i, q, a, "ok"] for i, q, a in frame[["id", "question", "answer"]].values.tolist()], shown
+        expect(s.page.locator(".st-key-chart_confusion")).to_be_visible()  # the answers judged against the label column
+        expect(s.page.locator(".st-key-chart_throughput, .st-key-chart_latency")).to_have_count(0)  # no rows/s of a batch that came back at once
         shoot(s, "5-done")
         check_results(read_download(s, run_id), frame, "the batch run")
         check_answered_once(sim, run_id)
@@ -303,6 +305,8 @@ def test_kill_9_of_the_app_during_a_batch_then_resume_polls_the_same_batch(tmp_p
         expect(page.locator('[data-testid="stMain"]')).to_contain_text(run_id)
         expect(bar(b)).to_contain_text(f"0 / {ROWS} · {tr('state.interrupted')}", timeout=30_000)
         expect(panel(b)).to_contain_text(created[0][0])
+        expect(panel(b)).to_contain_text(tr("batch.polled_idle", at="").split(". ")[1])  # no promise of polling while nobody polls
+        expect(panel(b)).not_to_contain_text(tr("batch.polled", at="").split(". ")[1])
         expect(page.locator(".st-key-resume_stored button")).to_be_visible()
         shoot(b, "2-interrupted")
 
