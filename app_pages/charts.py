@@ -116,12 +116,13 @@ def confusion_chart(report: RunReport) -> alt.LayerChart:
     return alt.layer(heat, text).properties(height=max(HEIGHT, 40 * len(labels)))
 
 
-def draw(report: RunReport, snap: ProgressSnapshot | None) -> None:
-    """Every picture that has something to show, two to a row."""
+def draw(report: RunReport, snap: ProgressSnapshot | None, *, batch: bool = False) -> None:
+    """Every picture that has something to show, two to a row. A batch's rows all come back at
+    once when the provider finishes it: rows per second and latencies would be one meaningless point."""
     pictures: list[tuple[str, str, object]] = []
-    if report.throughput:
+    if report.throughput and not batch:
         pictures.append(("charts.throughput", "chart_throughput", throughput_chart(report, limit_per_s(report, snap))))
-    if report.latencies_ms:
+    if report.latencies_ms and not batch:
         pictures.append(("charts.latency", "chart_latency", latency_chart(report)))
     if report.causes:
         pictures.append(("charts.causes", "chart_causes", causes_chart(report)))

@@ -17,6 +17,10 @@ BATCH_STRINGS: dict[str, tuple[str, str]] = {
     "batch.line": ("File {part}: {state} · {done:,} of {total:,} done, {failed:,} failed · batch `{batch}`", "文件 {part}：{state} · 已完成 {done:,}/{total:,}，失败 {failed:,} · 批次 `{batch}`"),
     "batch.line_intent": ("File {part}: being uploaded ({total:,} rows)", "文件 {part}：正在上传（{total:,} 行）"),
     "batch.polled": ("Last asked the provider: {at} (UTC). Polling slows from seconds to minutes; the results come when the batch is done.", "上次查询服务商：{at}（UTC）。查询间隔从几秒逐渐延长到几分钟；批次完成后才有结果。"),
+    "batch.polled_idle": (
+        "Last asked the provider: {at} (UTC). Nobody is following this batch now: Resume asks the provider again, and never sends the batch twice.",
+        "上次查询服务商：{at}（UTC）。目前没有在跟踪该批次：点击“继续”会再次查询服务商，批次不会重复提交。",
+    ),
     "batch.state.intent": ("not created yet", "尚未创建"),
     "batch.state.validating": ("validating", "校验中"),
     "batch.state.in_progress": ("in progress", "处理中"),

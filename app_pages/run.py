@@ -308,7 +308,8 @@ def batch_panel() -> None:
             )
         polled = max((j.polled_at for j in jobs if j.polled_at), default=None)
         if polled and any(not j.finished for j in jobs):
-            st.caption(t("batch.polled", at=polled[:19].replace("T", " ")))
+            # Nobody polls a batch whose run is not going in this app (after a restart, say): no promise of polling then.
+            st.caption(t("batch.polled" if live else "batch.polled_idle", at=polled[:19].replace("T", " ")))
 
 
 def resume(retry_failed: bool = False, switch_model: bool = False, now: bool = False) -> None:
@@ -345,10 +346,11 @@ def results_panel() -> None:
 @st.fragment(run_every=3.0 if live else None)
 def charts_panel() -> None:
     report = core.run_report(store(), run_id)
-    if report is None or not (report.throughput or report.causes or report.judged):
+    batch = record.spec.batch
+    if report is None or not ((report.throughput and not batch) or report.causes or report.judged):
         return
     st.subheader(t("charts.title"))
-    charts.draw(report, core.run_progress(store(), run_id, runner()))  # a run of this process knows its keys' pace
+    charts.draw(report, core.run_progress(store(), run_id, runner()), batch=batch)  # a run of this process knows its keys' pace
 
 
 charts_panel()
