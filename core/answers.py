@@ -50,6 +50,8 @@ def _count(usage: dict, name: str) -> int | None:
     value = usage.get(name)
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)  # 12.0 from a proxy: a count all the same, and the answer is paid for
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"usage.{name} is {value!r}, not a number")
     return value

@@ -222,12 +222,35 @@ class BatchRun:
         )
         self.jobs.set_batch(self.run_id, job.part, batch.id, batch.status)
 
+    async def _drop_unsent(self, job: BatchJob) -> None:
+        """A part not yet made into a batch when the run was cancelled: if a crash left it created
+        after all, it is adopted (and cancelled at the next poll); otherwise its rows fail with the
+        reason, and "retry failed rows" sends them."""
+        if job.input_file_id is not None:
+            found = await self._find(job)
+            if found is not None:
+                self.jobs.set_batch(self.run_id, job.part, found.id, found.status)
+                return
+        from .batch_files import LineOutcome
+
+        reader = self._reader()
+        results = [reader.result(LineOutcome(r, error="Cancelled before this part of the batch was sent; retry the failed rows to send it.")) for r in job.rows]
+        self.jobs.apply(self.run_id, job.part, results)
+        for r in results:
+            self.tracker.row_finished(r.status, tokens_in=0, tokens_out=0, cost=0.0, cached=False, correct=None)
+
     async def _find(self, job: BatchJob):  # type: ignore[no-untyped-def]
         assert self._client is not None
-        async for batch in self._client.batches.list(limit=100):
-            meta = batch.metadata or {}
-            if meta.get(METADATA_RUN) == self.run_id and meta.get(METADATA_PART) == str(job.part) and batch.input_file_id == job.input_file_id:
-                return batch
+        try:
+            async for batch in self._client.batches.list(limit=100):
+                meta = batch.metadata or {}
+                if meta.get(METADATA_RUN) == self.run_id and meta.get(METADATA_PART) == str(job.part) and batch.input_file_id == job.input_file_id:
+                    return batch
+        except Exception as exc:  # as _call: a passing failure is tried again at the next poll
+            failure = classify(exc, self._secrets)
+            if failure.kind in (ErrorKind.KEY_DEAD, ErrorKind.ROW_BAD):
+                raise _Halt("failed", f"The provider refused the batch: {failure.message}") from None
+            raise _Retry(failure.message) from None
         return None
 
     async def _call(self, coro):  # type: ignore[no-untyped-def]
@@ -253,7 +276,9 @@ class BatchRun:
             if not self._paused:
                 for job in open_jobs:
                     try:
-                        if job.batch_id is None:
+                        if job.batch_id is None and self._cancel:
+                            await self._drop_unsent(job)  # cancelled before it was sent: never sent now
+                        elif job.batch_id is None:
                             await self._submit(job)  # a retry after the provider could not be reached
                         else:
                             await self._poll(job)

@@ -49,5 +49,10 @@ def test_the_verdict_of_an_answer(text, finish, spec, label, status, correct, no
     assert (v.error is None) if note is None else (note in (v.error or ""))
 
 
+def test_a_whole_float_token_count_is_a_count():
+    a = read_completion({"choices": [{"message": {"content": "x"}}], "usage": {"prompt_tokens": 12.0, "completion_tokens": 3}})
+    assert (a.tokens_in, a.tokens_out) == (12, 3)
+
+
 def test_half_an_emoji_becomes_a_replacement_character():
     assert clean_text("cut \ud83d") == "cut \ufffd" and clean_text("whole 😀") == "whole 😀"

@@ -181,3 +181,25 @@ def test_failed_rows_of_a_batch_run_can_be_retried_now(harness, store):
     assert h.sim.total_requests() == 1  # the one failed row, sent now; the batch was not made again
     assert len(h.sim.batch.created) == 1
     assert list(store.results_table(handle.run_id)["status"]) == ["ok", "ok", "ok"]
+
+
+def test_cancel_never_sends_a_part_that_was_not_yet_a_batch(harness, store, monkeypatch):
+    # Part 2's batch could not be created (the provider answered 503); the run is cancelled before
+    # the retry. The part must not be created afterwards: its rows fail, to be retried by choice.
+    monkeypatch.setattr(C, "BATCH_MAX_REQUESTS", 3)
+    h = harness(batch_completion_s=100)
+    create, calls = h.sim.batch._create, []
+
+    def create_refusing_the_second(body: bytes):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return h.sim._error(503, "Busy, try again.", "server_error", None) if len(calls) >= 2 else create(body)
+
+    monkeypatch.setattr(h.sim.batch, "_create", create_refusing_the_second)
+    handle = run_batch(h, store, arithmetic_frame(6))
+    jobs = lambda: BatchJobs(store).list(handle.run_id)  # noqa: E731
+    assert wait_for(lambda: len(jobs()) == 2 and jobs()[0].batch_id and jobs()[1].input_file_id and len(calls) >= 2, timeout=30)
+    handle.cancel()
+    assert handle.wait(30) and handle.result() == "cancelled"
+    assert len(h.sim.batch.created) == 1  # the first part only
+    table = store.results_table(handle.run_id)
+    assert list(table["status"][3:]) == ["failed"] * 3 and all("Cancelled before" in e for e in table["error"][3:])
