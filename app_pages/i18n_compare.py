@@ -75,7 +75,18 @@ COMPARE_STRINGS: dict[str, tuple[str, str]] = {
     "compare.download.summary": ("Summary", "汇总"),
     # a new comparison
     "compare.new": ("New comparison", "新建对比"),
-    "compare.data_line": ("{file} · {rows:,} rows · {provider} (from the Data and Keys pages)", "{file} · {rows:,} 行 · {provider}（来自“数据”和“密钥”页）"),
+    "compare.data_line": (
+        "{file} · {rows:,} rows (from the Data page) · providers a variant can use: {providers} (keys from the Keys page)",
+        "{file} · {rows:,} 行（来自“数据”页）· 方案可用的服务商：{providers}（密钥来自“密钥”页）",
+    ),
+    "compare.provider_keys": ("{provider} · {n} keys", "{provider} · {n} 个密钥"),
+    "compare.provider_key": ("{provider} · 1 key", "{provider} · 1 个密钥"),
+    "compare.models_help": ("For example: {models}.", "例如：{models}。"),
+    "compare.keys_missing": (
+        "{problem} Until then, variants can use the simulated provider only.",
+        "{problem} 在此之前，方案只能使用模拟模型。",
+    ),
+    "compare.grid_provider": ("Provider for these variants", "这些方案使用的服务商"),
     "compare.rows": ("Rows", "数据行"),
     "compare.rows.all": ("all rows", "全部行"),
     "compare.rows.first": ("the first N rows", "前 N 行"),

@@ -9,6 +9,7 @@ import time
 from streamlit.testing.v1 import AppTest
 
 import core
+from core import constants as C
 from tests.conftest import ROOT
 from tests.test_app_truth import metric, on, texts
 
@@ -164,3 +165,63 @@ def test_a_variants_template_problem_is_said_in_chinese_with_the_variants_name(a
     errors = [e.value.replace("\\", "") for e in at.error]
     assert errors and errors[0].startswith("A："), errors  # the variant named, then its problem in Chinese
     assert "Unknown column" not in errors[0] and "{question}" in errors[0]
+
+
+LOCAL = "vLLM / llama.cpp (local)"
+
+
+def test_a_variant_picks_its_provider_from_the_keys_page_and_is_sent_with_that_providers_keys_only(at, sim_server):
+    server = sim_server("--model", "simulated", "--rpm", "0", "--latency", "0.01", "--error-rate", "0")
+    on(at, "keys")
+    at.selectbox(key="provider").set_value(LOCAL).run()
+    at.text_input(key="base_url").set_value(server.base_url).run()
+    at.text_input(key="model").set_value("simulated").run()
+    at.text_area(key="keys_text").set_value("sk-good-0123456789abcd").run()
+    at.button(key="add_keys").click().run()
+    on(at, "compare")
+    first = at.session_state["cmp_ids"][0]
+    provider = at.selectbox(key=f"cmp_{first}_provider")
+    assert provider.options == ["vLLM / llama.cpp (local) · 1 key", "Simulated (demo)"]  # the Keys page's provider, then the demo
+    assert provider.value == server.base_url  # the Keys page's provider first
+    assert at.text_input(key=f"cmp_{first}_model").value == "simulated" and not at.text_input(key=f"cmp_{first}_model").disabled
+    # a second variant, the same prompt, on the simulated provider: not the same requests
+    at.button(key=f"cmp_copy_{first}").click().run()
+    second = at.session_state["cmp_ids"][1]
+    assert at.session_state[f"cmp_{second}_provider"] == server.base_url  # a copy keeps the provider
+    at.selectbox(key=f"cmp_{second}_provider").set_value(C.SIMULATED_BASE_URL).run()
+    assert at.text_input(key=f"cmp_{second}_model").disabled and at.session_state[f"cmp_{second}_model"] == "simulated"
+    assert not at.error, [e.value for e in at.error]
+    at.selectbox(key="cmp_rows_mode").set_value("first").run()
+    at.number_input(key="cmp_rows_n").set_value(6).run()
+    assert metric(at, "Requests") == "12"
+    at.button(key="cmp_run").click().run()
+    until_finished(at)
+    record = core.get_comparison(_store(), at.session_state["compare_id"])
+    assert [(v.name, v.base_url, v.simulated) for v in record.variants] == [("A", server.base_url, False), ("B", C.SIMULATED_BASE_URL, True)]
+    # only A's six rows went to the loopback server, on the user's key; B's were answered by the built-in simulator
+    assert sum(s["requests"] for s in server.stats().values()) == 6
+    runs = [_store().get_run(r, counts=False) for r in record.run_ids]
+    assert [k.masked for k in runs[0].keys] == ["sk-...abcd"] and all(k.simulated for k in runs[1].keys)
+    assert metrics(at, "Right")[:2] and all(v.endswith("/ 6") for v in metrics(at, "Right")[:2])
+
+    # the grid on a provider of its own choice
+    at.text_area(key="cmp_grid_templates").set_value("Compute {question}.\n---\nWhat is {question}?")
+    at.selectbox(key="cmp_grid_provider").set_value(C.SIMULATED_BASE_URL)
+    at.text_input(key="cmp_grid_models").set_value("")
+    at.button(key="cmp_make_grid").click().run()
+    ids = at.session_state["cmp_ids"]
+    assert [at.session_state[f"cmp_{u}_name"] for u in ids] == ["t1", "t2"]
+    assert {at.session_state[f"cmp_{u}_provider"] for u in ids} == {C.SIMULATED_BASE_URL}
+    at.selectbox(key=f"cmp_{ids[0]}_provider").set_value(server.base_url).run()
+    at.text_input(key=f"cmp_{ids[0]}_model").set_value("my-model").run()
+
+    # keys removed on the Keys page: a variant on that provider falls back to one that can run, said in Chinese too
+    on(at, "keys")
+    at.session_state["user_keys"] = []
+    at.selectbox(key="provider").set_value("OpenAI").run()
+    on(at, "compare")
+    assert at.selectbox(key=f"cmp_{ids[0]}_provider").options == ["Simulated (demo)"]
+    assert at.session_state[f"cmp_{ids[0]}_provider"] == C.SIMULATED_BASE_URL and at.session_state[f"cmp_{ids[0]}_model"] == "simulated"
+    assert any("needs an API key" in w.value for w in at.warning)
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert any("方案只能使用模拟模型" in w.value for w in at.warning)
