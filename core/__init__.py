@@ -11,7 +11,7 @@ from .batch import BatchCost, batch_cost, batch_jobs, batch_supported
 from .batch_store import BatchJob
 from .compare import (
     ComparisonEstimate, ComparisonProgress, VariantProgress, cancel_comparison, comparison_progress, continue_comparison, estimate_comparison,
-    pause_comparison, resume_comparison, select_rows, start_comparison, validate_comparison,
+    pause_comparison, remove_comparison, resume_comparison, select_rows, start_comparison, validate_comparison,
 )  # fmt: skip
 from .compare_report import FILTERS, CompareTable, Verdict, VariantSummary, compare_file_name, compare_table, wilson_interval
 from .compare_store import ComparisonRecord, comparison_of_run, delete_comparison, get_comparison, list_comparisons, set_scoring
@@ -46,7 +46,7 @@ from .variants import MAX_VARIANTS, SELECTION_MODES, ProviderChoice, RowSelectio
 __all__ = [
     "BatchCost", "batch_cost", "batch_jobs", "batch_supported", "BatchJob",
     "ComparisonEstimate", "ComparisonProgress", "VariantProgress", "cancel_comparison", "comparison_progress", "continue_comparison",
-    "estimate_comparison", "pause_comparison", "resume_comparison", "select_rows", "start_comparison", "validate_comparison",
+    "estimate_comparison", "pause_comparison", "remove_comparison", "resume_comparison", "select_rows", "start_comparison", "validate_comparison",
     "FILTERS", "CompareTable", "Verdict", "VariantSummary", "compare_file_name", "compare_table", "wilson_interval",
     "ComparisonRecord", "comparison_of_run", "delete_comparison", "get_comparison", "list_comparisons", "set_scoring",
     "SCORING_MODES", "Scoring",

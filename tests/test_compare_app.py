@@ -225,3 +225,60 @@ def test_a_variant_picks_its_provider_from_the_keys_page_and_is_sent_with_that_p
     assert any("needs an API key" in w.value for w in at.warning)
     at.segmented_control(key="lang").set_value("zh").run()
     assert any("方案只能使用模拟模型" in w.value for w in at.warning)
+
+
+def _finished_comparison(name: str, template: str) -> core.ComparisonRecord:
+    """A small comparison made and finished outside the page, in the page's data folder."""
+    from tests.conftest import arithmetic_frame, wait_for
+
+    store, runner = _store(), core.Runner()
+    try:
+        variants = [core.Variant("terse", template), core.Variant("careful", template + " Work carefully.")]
+        base = core.RunSpec(template="-", label_column="answer")
+        record = core.start_comparison(store, arithmetic_frame(4), variants, core.demo_pool(2), base=base, name=name, runner=runner)
+        assert wait_for(lambda: not core.comparison_progress(store, record.id, runner).live, timeout=60)
+        return record
+    finally:
+        runner.shutdown()
+
+
+def test_history_deletes_the_comparison_it_names_with_its_runs_and_not_while_it_runs(at):
+    kept = _finished_comparison("kept", "Compute {question}.")
+    gone = _finished_comparison("gone", "What is {question}?")
+    on(at, "history")
+    assert list(table_with(at, "Comparison id")["Comparison id"]) == [gone.id, kept.id]
+    assert not [b for b in at.button if b.key == "history_delete_comparison"]  # nothing picked, nothing to delete
+    at.session_state["history_comparison"] = gone.id  # as a click on its row does
+    at.run()
+    confirm = " ".join(m.value for m in at.markdown)
+    assert f"Delete comparison gone (`{gone.id}`), and the 2 runs of its 2 variants" in confirm.replace("\\", "")
+    delete = at.button(key="history_delete_comparison")
+    assert delete.label == "Delete the comparison and its 2 runs"
+    delete.click().run()
+    assert not at.exception
+    store = _store()
+    assert core.get_comparison(store, gone.id) is None and all(store.get_run(r, counts=False) is None for r in gone.run_ids)
+    assert core.get_comparison(store, kept.id) is not None and all(store.get_run(r, counts=False) is not None for r in kept.run_ids)
+    assert any("Deleted comparison gone and its 2 runs." in s.value.replace("\\", "") for s in at.success), [s.value for s in at.success]
+    assert list(table_with(at, "Comparison id")["Comparison id"]) == [kept.id]
+    assert not [b for b in at.button if b.key == "history_delete_comparison"]  # the pick went with it
+    # in Chinese, naming it too
+    at.session_state["history_comparison"] = kept.id
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert f"确定删除对比 kept（`{kept.id}`）及其 2 个方案的 2 个任务和结果吗" in " ".join(m.value for m in at.markdown).replace("\\", "")
+    assert at.button(key="history_delete_comparison").label == "删除该对比及其 2 个任务"
+    at.segmented_control(key="lang").set_value("en").run()
+
+    # a comparison still going in this app is not deleted: it is said, and it stays
+    on(at, "compare")
+    at.button(key="cmp_classic").click().run()
+    at.button(key="cmp_pause").click().run()  # paused: still going, most rows still to do
+    live = at.session_state["compare_id"]
+    on(at, "history")
+    at.session_state["history_comparison"] = live
+    at.run()
+    at.button(key="history_delete_comparison").click().run()
+    assert any("still running: cancel it first" in e.value.replace("\\", "") for e in at.error), [e.value for e in at.error]
+    assert core.get_comparison(_store(), live) is not None
+    on(at, "compare")
+    at.button(key="cmp_cancel").click().run()
