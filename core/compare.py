@@ -63,7 +63,8 @@ def validate_comparison(frame: pd.DataFrame, variants: Sequence[Variant], keys: 
         except InputError as exc:
             if exc.code in ("header_only", "no_label_column"):
                 raise
-            raise InputError(f"{v.name}: {exc}", exc.code or "", **{**exc.params, "variant": v.name}) from None
+            params = {**exc.params, "variant": v.name}  # the page says it in its language, with the name
+            raise InputError(f"{v.name}: {exc}", exc.code or "", **params) from None
     if scoring.mode == "oneof" and base.label_column is None:
         raise InputError("One-of scoring compares answers with a label column: choose it.", "oneof_needs_label")
 

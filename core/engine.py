@@ -770,22 +770,19 @@ class BatchEngine:
         self.tracker.set_state(state, message)
 
     def _finish_row(self, result: RowResult, cache_for: tuple[KeyEntry, list] | None = None) -> None:
-        assert self._queue is not None
+        """The one way a row ends: handed to the writer thread (with its cache key when it may be
+        answered from the cache next time), counted, and taken off the queue. `_fail_row` and
+        `_result_from` / `_build_result` only make the RowResult."""
+        assert self._queue is not None and self._writer is not None
         if result.row not in self._queue.pending:
             return  # already finished (a duplicate answer after a resume race): keep the first
         key = None
         if cache_for is not None and result.status != RowStatus.FAILED and not result.cached:
             entry, messages = cache_for
             key = cache_key(entry.base_url, entry.model, messages, self.params)
-        if self._record(result, key):
-            self._queue.finished(result.row)
-
-    def _record(self, result: RowResult, cache_key: str | None = None) -> bool:
-        """Hand a finished row to the writer thread, then count it."""
-        assert self._writer is not None
-        self._writer.record(self.run_id, result, cache_key)
+        self._writer.record(self.run_id, result, key)
         self.tracker.row_finished(result.status, tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost=result.cost, cached=result.cached, correct=result.correct)
-        return True
+        self._queue.finished(result.row)
 
 
 async def _close_quietly(client: openai.AsyncOpenAI) -> None:

@@ -29,12 +29,10 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """The app in Streamlit's AppTest, on a fresh data folder, with no key from the environment."""
-    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("LLM_BATCH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    st.cache_resource.clear()  # a fresh store in this test's data folder
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
     app.run()
     assert not app.exception, app.exception

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app_pages.i18n import STRINGS
@@ -201,7 +200,6 @@ def preset_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore
     monkeypatch.setenv("LLM_BATCH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-team-preset-0000aaaa,sk-team-preset-1111bbbb")
     monkeypatch.setenv("OPENAI_BASE_URL", "https://api.deepseek.com/v1")
-    st.cache_resource.clear()
     return monkeypatch
 
 

@@ -11,7 +11,6 @@ import time
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import core
@@ -64,7 +63,6 @@ def test_a_100k_row_run_completes_with_peak_memory_well_under_1_gib(tmp_path):
 @pytest.mark.slow
 def test_progress_updates_stay_quick_while_a_100k_row_run_is_going(tmp_path, monkeypatch):
     monkeypatch.setenv("LLM_BATCH_DATA_DIR", str(tmp_path / "data"))
-    st.cache_resource.clear()
     big = pd.DataFrame({"id": [str(i) for i in range(N)], "question": [f"{i} + {i * 2}" for i in range(N)]})
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.file_uploader(key="upload").upload("big.csv", big.to_csv(index=False).encode(), "text/csv").run()
