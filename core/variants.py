@@ -187,12 +187,18 @@ class ProviderChoice:
 
 
 def compare_pool(*pools: Sequence[KeyEntry]) -> list[KeyEntry]:
-    """The keys a comparison may use, from several sources (the user's, the server's preset
-    ones), each key once: a variant is sent with those of its provider (`variant_keys`)."""
+    """The keys a comparison may use, from several sources in order of precedence (the user's,
+    then the server's preset ones): a provider is served by the first pool that has keys for it,
+    as the user's own keys win on the Run page; each key once. A variant is then sent with those
+    of its provider (`variant_keys`)."""
     seen: dict[str, KeyEntry] = {}
+    covered: set[str] = set()
     for pool in pools:
+        urls = {k.base_url.rstrip("/") for k in pool}
         for k in pool:
-            seen.setdefault(k.fingerprint, k)
+            if k.base_url.rstrip("/") not in covered:
+                seen.setdefault(k.fingerprint, k)
+        covered |= urls
     return list(seen.values())
 
 

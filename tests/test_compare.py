@@ -291,8 +291,12 @@ def test_keys_never_reach_the_comparison(harness, store, tmp_path: Path):
 def test_provider_choices_are_the_pools_providers_each_once_then_the_simulated_one():
     openai = core.make_pool(["sk-one-0123456789", "sk-two-0123456789"], provider="OpenAI", base_url="https://api.openai.com/v1/", model="gpt-4o")
     deepseek = core.make_pool(["sk-ds-0123456789"], provider="DeepSeek", base_url="https://api.deepseek.com/v1", model="deepseek-chat")
-    keys = core.compare_pool(openai, deepseek, openai[:1])  # a key given twice counts once
+    keys = core.compare_pool(openai + openai[:1], deepseek)  # a key given twice counts once
     assert len(keys) == 3
+    # the server's preset keys serve only the providers the user has no key for: the user's own win
+    preset = core.make_pool(["sk-server-0123456789"], provider="OpenAI", base_url="https://api.openai.com/v1", model="gpt-4o")
+    assert core.compare_pool(openai, preset) == openai
+    assert core.compare_pool(deepseek, preset) == deepseek + preset
     choices = core.provider_choices(keys)
     assert [(c.provider, c.id, c.model, c.n_keys) for c in choices] == [
         ("OpenAI", "https://api.openai.com/v1", "gpt-4o", 2),
