@@ -348,14 +348,14 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
         cols = st.columns(2)
         for col, uid in zip(cols, ids[start_at : start_at + 2]):
             with col.container(border=True, key=f"cmp_edit_{uid}"):
-                n1, n2, n3 = st.columns([2, 3, 3])
+                n1, n2 = st.columns([1, 2])
                 n1.text_input(t("compare.variant_name"), key=f"cmp_{uid}_name", persist_state=KEEP)
                 n2.selectbox(
                     t("keys.provider"), list(CHOICES), key=f"cmp_{uid}_provider", format_func=choice_label, on_change=provider_changed, args=(uid,),
                     persist_state=KEEP,
                 )  # fmt: skip
                 picked = CHOICES[st.session_state[f"cmp_{uid}_provider"]]
-                n3.text_input(
+                st.text_input(
                     t("keys.col.model"), key=f"cmp_{uid}_model", persist_state=KEEP, disabled=picked.simulated,
                     help=t("compare.models_help", models=", ".join(picked.models)) if picked.models and not picked.simulated else None,
                 )  # fmt: skip
