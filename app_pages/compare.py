@@ -17,6 +17,7 @@ from app_pages.common import (
     input_error_text,
     plain,
     pool,
+    preset_pool,
     provider_label,
     runner,
     show_input_error,
@@ -31,6 +32,38 @@ CAREFUL = "Compute {question} carefully, step by step, and check your result. Re
 
 st.title(t("compare.title"))
 st.caption(t("compare.intro"))
+
+
+# --- the keys: each variant is sent with those of its own provider ------------------------------------
+
+
+def compare_keys() -> tuple[list[core.KeyEntry], str, core.InputError | None]:
+    """The Keys page's keys (and the server's preset ones the user may use), each once; the
+    simulated provider needs none. A variant picks its provider among those."""
+    try:
+        entries, source = pool()
+    except core.InputError as exc:  # e.g. a provider that needs a key, and none yet: the simulator still works
+        return [], "", exc
+    extra = preset_pool() if source == core.KeySource.USER else []
+    return core.compare_pool(entries, extra), str(source), None
+
+
+KEYS, SOURCE, POOL_ERROR = compare_keys()
+CHOICES = {c.id: c for c in core.provider_choices(KEYS)}
+DEFAULT_PROVIDER = next(iter(CHOICES))
+
+
+def choice_label(choice_id: str) -> str:
+    c = CHOICES[choice_id]
+    if c.simulated:
+        return provider_label(core.SIMULATED_PROVIDER)
+    return t("compare.provider_key" if c.n_keys == 1 else "compare.provider_keys", provider=provider_label(c.provider), n=c.n_keys)
+
+
+def provider_changed(uid: str) -> None:
+    """Another provider: its keys' model, as the Keys page's preset does."""
+    s = st.session_state
+    s[f"cmp_{uid}_model"] = CHOICES[s[f"cmp_{uid}_provider"]].model
 
 
 # --- this tab's comparison and variants -------------------------------------------------------------
@@ -56,14 +89,15 @@ def show(cid: str | None) -> None:
         st.query_params["compare"] = cid
 
 
-def new_variant(template: str, system: str = "", model: str | None = None, name: str | None = None, fields: str = "") -> str:
+def new_variant(template: str, system: str = "", model: str | None = None, name: str | None = None, fields: str = "", provider: str | None = None) -> str:
     """A variant's widgets live under its own id, so removing one never shifts the others."""
     uid = secrets.token_hex(3)
     s = st.session_state
     ids = s.setdefault("cmp_ids", [])
     s[f"cmp_{uid}_name"] = name or chr(ord("A") + len(ids) % 26)
     s[f"cmp_{uid}_template"], s[f"cmp_{uid}_system"] = template, system
-    s[f"cmp_{uid}_model"] = model or s.get("model") or "simulated"
+    s[f"cmp_{uid}_provider"] = provider if provider in CHOICES else DEFAULT_PROVIDER
+    s[f"cmp_{uid}_model"] = model or CHOICES[s[f"cmp_{uid}_provider"]].model
     s[f"cmp_{uid}_set_temperature"], s[f"cmp_{uid}_temperature"], s[f"cmp_{uid}_max_tokens"] = False, 0.0, 0
     s[f"cmp_{uid}_fields"] = fields
     ids.append(uid)
@@ -72,7 +106,9 @@ def new_variant(template: str, system: str = "", model: str | None = None, name:
 
 def copy_variant(uid: str) -> None:
     s = st.session_state
-    new_variant(s[f"cmp_{uid}_template"], s[f"cmp_{uid}_system"], s[f"cmp_{uid}_model"], fields=s.get(f"cmp_{uid}_fields", ""))
+    new_variant(
+        s[f"cmp_{uid}_template"], s[f"cmp_{uid}_system"], s[f"cmp_{uid}_model"], fields=s.get(f"cmp_{uid}_fields", ""), provider=s.get(f"cmp_{uid}_provider")
+    )
 
 
 def remove_variant(uid: str) -> None:
@@ -86,10 +122,16 @@ def make_grid() -> None:
     if not templates:
         s["cmp_answer"] = t("compare.grid_empty")
         return
+    provider = s.get("cmp_grid_provider") if s.get("cmp_grid_provider") in CHOICES else DEFAULT_PROVIDER
     s["cmp_ids"] = []
-    for v in core.grid(templates, models or [s.get("model") or "simulated"]):
-        new_variant(v.template, "", v.model, v.name)
+    for v in core.grid(templates, models or [CHOICES[provider].model]):
+        new_variant(v.template, "", v.model, v.name, provider=provider)
 
+
+for _uid in st.session_state.get("cmp_ids", []):
+    if st.session_state.get(f"cmp_{_uid}_provider") not in CHOICES:  # its keys were removed on the Keys page
+        st.session_state[f"cmp_{_uid}_provider"] = DEFAULT_PROVIDER
+        provider_changed(_uid)
 
 if not st.session_state.get("cmp_ids"):
     # Start from the Prompt page's prompt, as the Run page's "compare" link promises.
@@ -97,12 +139,13 @@ if not st.session_state.get("cmp_ids"):
     new_variant(s0.get("template") or TERSE, s0.get("system") or "", fields=s0.get("json_fields") or "" if s0.get("output_mode") == "json" else "")
 
 
-def variants(provider: str, base_url: str) -> list[core.Variant]:
+def variants() -> list[core.Variant]:
     s = st.session_state
     out = []
     for uid in s["cmp_ids"]:
+        c = CHOICES[s[f"cmp_{uid}_provider"]]
         out.append(core.Variant(
-            name=s[f"cmp_{uid}_name"], template=s[f"cmp_{uid}_template"], system=s[f"cmp_{uid}_system"] or None, provider=provider, base_url=base_url,
+            name=s[f"cmp_{uid}_name"], template=s[f"cmp_{uid}_template"], system=s[f"cmp_{uid}_system"] or None, provider=c.provider, base_url=c.base_url,
             model=s[f"cmp_{uid}_model"] or "simulated", temperature=s[f"cmp_{uid}_temperature"] if s[f"cmp_{uid}_set_temperature"] else None,
             max_tokens=int(s[f"cmp_{uid}_max_tokens"]) or None, json_fields=tuple(f.strip() for f in (s.get(f"cmp_{uid}_fields") or "").split(",")),
         ))  # fmt: skip
@@ -213,12 +256,9 @@ if cid:
             st.rerun()  # it ended: draw the page once more, without polling
 
     def resume(retry_failed: bool = False) -> None:
+        real = [k for k in KEYS if not k.simulated]  # the simulated variants need none
         try:
-            keys, source = pool()
-        except core.InputError:
-            keys, source = [], ""
-        try:
-            core.resume_comparison(store(), cid, None if source == "simulated" else keys, retry_failed=retry_failed, runner=runner())
+            core.resume_comparison(store(), cid, real or None, retry_failed=retry_failed, runner=runner())
         except core.InputError as exc:
             st.session_state["cmp_action_answer"] = input_error_text(exc)
 
@@ -255,21 +295,10 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
         st.stop()
     frame = current["table"].frame
     columns = [str(c) for c in frame.columns]
-    try:
-        keys, source = pool()
-        pool_error = None
-    except core.InputError as exc:
-        keys, source, pool_error = [], "", exc
-    provider = keys[0].provider if keys else core.SIMULATED_PROVIDER
-    base_url = keys[0].base_url if keys else core.PROVIDER_PRESETS[core.SIMULATED_PROVIDER].base_url
-    st.caption(
-        t(
-            "compare.data_line",
-            file=plain(current["name"]),
-            rows=len(frame),
-            provider=plain(provider_label(core.SIMULATED_PROVIDER if source == "simulated" else provider)),
-        )
-    )
+    keys, source = KEYS, SOURCE
+    st.caption(t("compare.data_line", file=plain(current["name"]), rows=len(frame), providers=plain(", ".join(choice_label(c) for c in CHOICES))))
+    if POOL_ERROR is not None:  # the Keys page's provider has no key yet: the simulated provider still works
+        st.warning(t("compare.keys_missing", problem=plain(input_error_text(POOL_ERROR))), icon=":material/key:")
 
     r1, r2, r3 = st.columns([2, 1, 1])
     modes = list(core.SELECTION_MODES)
@@ -319,9 +348,17 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
         cols = st.columns(2)
         for col, uid in zip(cols, ids[start_at : start_at + 2]):
             with col.container(border=True, key=f"cmp_edit_{uid}"):
-                n1, n2 = st.columns([2, 2])
+                n1, n2 = st.columns([1, 2])
                 n1.text_input(t("compare.variant_name"), key=f"cmp_{uid}_name", persist_state=KEEP)
-                n2.text_input(t("keys.col.model"), key=f"cmp_{uid}_model", persist_state=KEEP, disabled=source == "simulated")
+                n2.selectbox(
+                    t("keys.provider"), list(CHOICES), key=f"cmp_{uid}_provider", format_func=choice_label, on_change=provider_changed, args=(uid,),
+                    persist_state=KEEP,
+                )  # fmt: skip
+                picked = CHOICES[st.session_state[f"cmp_{uid}_provider"]]
+                st.text_input(
+                    t("keys.col.model"), key=f"cmp_{uid}_model", persist_state=KEEP, disabled=picked.simulated,
+                    help=t("compare.models_help", models=", ".join(picked.models)) if picked.models and not picked.simulated else None,
+                )  # fmt: skip
                 st.text_area(t("prompt.template"), key=f"cmp_{uid}_template", height=110, persist_state=KEEP)
                 st.text_input(t("prompt.system"), key=f"cmp_{uid}_system", persist_state=KEEP, placeholder=t("prompt.system_placeholder"))
                 st.text_input(t("compare.fields"), key=f"cmp_{uid}_fields", persist_state=KEEP, placeholder="reason, answer", help=t("compare.fields_help"))
@@ -345,13 +382,14 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
                     b.button(t("compare.remove"), key=f"cmp_remove_{uid}", on_click=remove_variant, args=(uid,), icon=":material/delete:")
     with st.popover(t("compare.grid"), icon=":material/grid_on:"):
         st.text_area(t("compare.grid_templates"), key="cmp_grid_templates", height=150, help=t("compare.grid_templates_help"))
+        if st.session_state.get("cmp_grid_provider") not in CHOICES:
+            st.session_state["cmp_grid_provider"] = DEFAULT_PROVIDER
+        st.selectbox(t("compare.grid_provider"), list(CHOICES), key="cmp_grid_provider", format_func=choice_label)
         st.text_input(t("compare.grid_models"), key="cmp_grid_models", placeholder="gpt-4o-mini, gpt-4o")
         st.button(t("compare.grid_make"), key="cmp_make_grid", on_click=make_grid, icon=":material/grid_on:")
 
     try:
-        if pool_error is not None:
-            raise pool_error
-        chosen = variants(provider, base_url)
+        chosen = variants()
         base = base_spec(st.session_state.get("cmp_label"), source == "simulated")
         score = scoring()
         rows, part = core.select_rows(frame, selection())
@@ -367,7 +405,7 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
         e[1].metric(t("run.est_tokens"), f"{est.tokens_in + est.tokens_out:,}", help=t("run.est_tokens_help", tin=est.tokens_in, tout=est.tokens_out))
         e[2].metric(t("run.est_cost"), fmt_money(0.0 if source == "simulated" else est.cost), help=t("run.est_cost_help"))
         e[3].metric(t("run.est_time"), core.clock(est.seconds), help=t("compare.est_time_help"))
-        if source == "simulated":
+        if any(v.simulated for v in chosen):
             st.caption(t("common.simulated_note"))
         st.button(
             t("compare.run", n=len(chosen), rows=len(rows)), key="cmp_run", type="primary", icon=":material/play_arrow:",

@@ -4,12 +4,15 @@ comparisons. Numbers come from core.compare_table; nothing here decides anything
 
 from __future__ import annotations
 
+import functools
+import zlib
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import fmt_money, plain, say, short, state_label, store, worded_choice
+from app_pages.common import fmt_money, input_error_text, plain, runner, say, short, state_label, store, worded_choice
 from app_pages.i18n import STRINGS, t
 
 HEIGHT = 300
@@ -215,17 +218,58 @@ def comparisons_table(records: list[core.ComparisonRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def pick_comparison(table_key: str) -> None:
+    """Remember the comparison clicked by its id, read against the list the user saw (as History's
+    runs are): a row position would point at another one once the list changes."""
+    event = st.session_state.get(table_key)
+    picked = event.selection.rows if event is not None else []
+    shown = st.session_state.get("history_comparison_ids", [])
+    st.session_state["history_comparison"] = shown[picked[0]] if picked and picked[0] < len(shown) else None
+
+
+def delete_comparison(comparison_id: str) -> None:
+    try:
+        record = core.remove_comparison(store(), comparison_id, runner())
+    except core.InputError as exc:
+        st.session_state["history_comparison_answer"] = ("error", input_error_text(exc))
+        return
+    st.session_state["history_comparison"] = None
+    st.session_state["history_comparison_answer"] = ("success", t("compare.history.deleted", name=record.name or record.id, n=len(record.run_ids)))
+    if st.session_state.get("compare_id") == comparison_id:
+        st.session_state["compare_id"] = None  # the Compare page then offers a new one
+    if st.session_state.get("run_id") in record.run_ids:
+        st.session_state["run_id"] = None
+
+
 def history_section() -> None:
-    """History's list of comparisons: pick one to open it on the Compare page."""
+    """History's list of comparisons: pick one to open it on the Compare page, or delete it."""
     records = core.list_comparisons(store())
+    answer = st.session_state.pop("history_comparison_answer", None)
     if not records:
+        if answer:
+            (st.success if answer[0] == "success" else st.error)(plain(answer[1]))
         return
     st.subheader(t("compare.history.title"))
-    event = st.dataframe(comparisons_table(records), hide_index=True, on_select="rerun", selection_mode="single-row", key="history_comparisons")
-    picked = event.selection.rows if event is not None else []
-    if picked and picked[0] < len(records):
-        chosen = records[picked[0]]
-        if st.button(t("compare.history.open", name=chosen.name or chosen.id), key="history_open_comparison", icon=":material/compare:", type="primary"):
+    ids = [r.id for r in records]
+    st.session_state["history_comparison_ids"] = ids
+    # A new key when the list changes, so no row stays ticked that now holds another comparison.
+    table_key = f"history_comparisons_{zlib.crc32(' '.join(ids).encode()):08x}"
+    st.dataframe(
+        comparisons_table(records), hide_index=True, on_select=functools.partial(pick_comparison, table_key), selection_mode="single-row", key=table_key
+    )
+    if answer:
+        (st.success if answer[0] == "success" else st.error)(plain(answer[1]))
+    chosen = next((r for r in records if r.id == st.session_state.get("history_comparison")), None)
+    if chosen is not None:
+        name = plain(chosen.name or chosen.file_name or chosen.id)
+        c = st.container(horizontal=True)
+        if c.button(t("compare.history.open", name=name), key="history_open_comparison", icon=":material/compare:", type="primary"):
             st.session_state["compare_id"] = chosen.id
             st.switch_page("app_pages/compare.py")
+        with c.popover(t("compare.history.delete"), icon=":material/delete:"):
+            st.write(t("compare.history.delete_confirm", name=name, id=chosen.id, variants=len(chosen.variants), n=len(chosen.run_ids)))
+            st.button(
+                t("compare.history.delete_yes", n=len(chosen.run_ids)), key="history_delete_comparison", type="primary",
+                on_click=delete_comparison, args=(chosen.id,),
+            )  # fmt: skip
     st.subheader(t("compare.history.runs"))

@@ -75,7 +75,18 @@ COMPARE_STRINGS: dict[str, tuple[str, str]] = {
     "compare.download.summary": ("Summary", "汇总"),
     # a new comparison
     "compare.new": ("New comparison", "新建对比"),
-    "compare.data_line": ("{file} · {rows:,} rows · {provider} (from the Data and Keys pages)", "{file} · {rows:,} 行 · {provider}（来自“数据”和“密钥”页）"),
+    "compare.data_line": (
+        "{file} · {rows:,} rows (from the Data page) · providers a variant can use: {providers} (keys from the Keys page)",
+        "{file} · {rows:,} 行（来自“数据”页）· 方案可用的服务商：{providers}（密钥来自“密钥”页）",
+    ),
+    "compare.provider_keys": ("{provider} · {n} keys", "{provider} · {n} 个密钥"),
+    "compare.provider_key": ("{provider} · 1 key", "{provider} · 1 个密钥"),
+    "compare.models_help": ("For example: {models}.", "例如：{models}。"),
+    "compare.keys_missing": (
+        "{problem} Until then, variants can use the simulated provider only.",
+        "{problem} 在此之前，方案只能使用模拟模型。",
+    ),
+    "compare.grid_provider": ("Provider for these variants", "这些方案使用的服务商"),
     "compare.rows": ("Rows", "数据行"),
     "compare.rows.all": ("all rows", "全部行"),
     "compare.rows.first": ("the first N rows", "前 N 行"),
@@ -129,6 +140,13 @@ COMPARE_STRINGS: dict[str, tuple[str, str]] = {
     "compare.history.title": ("Comparisons", "对比记录"),
     "compare.history.open": ("Open {name}", "查看 {name}"),
     "compare.history.runs": ("Runs", "任务"),
+    "compare.history.delete": ("Delete", "删除"),
+    "compare.history.delete_confirm": (
+        "Delete comparison {name} (`{id}`), and the {n} runs of its {variants} variants with their results? This cannot be undone.",
+        "确定删除对比 {name}（`{id}`）及其 {variants} 个方案的 {n} 个任务和结果吗？此操作无法撤销。",
+    ),
+    "compare.history.delete_yes": ("Delete the comparison and its {n} runs", "删除该对比及其 {n} 个任务"),
+    "compare.history.deleted": ("Deleted comparison {name} and its {n} runs.", "已删除对比 {name} 及其 {n} 个任务。"),
     "compare.col.name": ("Name", "名称"),
     "compare.col.variants": ("Variants", "方案"),
     "compare.col.rows": ("Rows", "行数"),
@@ -152,5 +170,6 @@ COMPARE_STRINGS: dict[str, tuple[str, str]] = {
     "error.no_templates": ("Give at least one prompt template.", "请至少提供一个提示词模板。"),
     "error.bad_scoring": ("Unknown scoring {mode}: choose exact, numeric, oneof, contains or regex.", "未知的评分方式 {mode}：请选择 exact、numeric、oneof、contains 或 regex。"),
     "error.bad_selection": ("Rows: choose all, the first N, or N at random.", "数据行：请选择全部、前 N 行或随机 N 行。"),
+    "error.comparison_live": ("This comparison is still running: cancel it first.", "该对比仍在运行，请先取消。"),
     "error.oneof_needs_label": ("One-of scoring compares answers with a label column: choose it.", "分类评分需要与标准答案列比较：请选择该列。"),
 }

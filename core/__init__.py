@@ -11,7 +11,7 @@ from .batch import BatchCost, batch_cost, batch_jobs, batch_supported
 from .batch_store import BatchJob
 from .compare import (
     ComparisonEstimate, ComparisonProgress, VariantProgress, cancel_comparison, comparison_progress, continue_comparison, estimate_comparison,
-    pause_comparison, resume_comparison, select_rows, start_comparison, validate_comparison,
+    pause_comparison, remove_comparison, resume_comparison, select_rows, start_comparison, validate_comparison,
 )  # fmt: skip
 from .compare_report import FILTERS, CompareTable, Verdict, VariantSummary, compare_file_name, compare_table, wilson_interval
 from .compare_store import ComparisonRecord, comparison_of_run, delete_comparison, get_comparison, list_comparisons, set_scoring
@@ -41,16 +41,16 @@ from .status import RowStatus, RunStatus
 from .store import RowResult, RunRecord, RunStore, get_store
 from .tables import ENCODINGS, SEPARATORS, LoadedTable, TableInfo, list_sheets, load_table, read_table
 from .template import PromptTemplate, TemplateProblem, estimate_tokens
-from .variants import MAX_VARIANTS, SELECTION_MODES, RowSelection, Variant, grid, variant_keys
+from .variants import MAX_VARIANTS, SELECTION_MODES, ProviderChoice, RowSelection, Variant, compare_pool, grid, provider_choices, variant_keys
 
 __all__ = [
     "BatchCost", "batch_cost", "batch_jobs", "batch_supported", "BatchJob",
     "ComparisonEstimate", "ComparisonProgress", "VariantProgress", "cancel_comparison", "comparison_progress", "continue_comparison",
-    "estimate_comparison", "pause_comparison", "resume_comparison", "select_rows", "start_comparison", "validate_comparison",
+    "estimate_comparison", "pause_comparison", "remove_comparison", "resume_comparison", "select_rows", "start_comparison", "validate_comparison",
     "FILTERS", "CompareTable", "Verdict", "VariantSummary", "compare_file_name", "compare_table", "wilson_interval",
     "ComparisonRecord", "comparison_of_run", "delete_comparison", "get_comparison", "list_comparisons", "set_scoring",
     "SCORING_MODES", "Scoring",
-    "MAX_VARIANTS", "SELECTION_MODES", "RowSelection", "Variant", "grid", "variant_keys",
+    "MAX_VARIANTS", "SELECTION_MODES", "ProviderChoice", "RowSelection", "Variant", "compare_pool", "grid", "provider_choices", "variant_keys",
     "MAX_ROWS", "MAX_UPLOAD_MB", "MODEL_PRICES",
     "ClientFactory", "default_client_factory",
     "clock", "describe_seconds",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .compare_store import ComparisonRecord, get_comparison, save_comparison
+from .compare_store import ComparisonRecord, delete_comparison, get_comparison, save_comparison
 from .errors import InputError
 from .keys import KeyEntry
 from .progress import ProgressSnapshot
@@ -31,6 +31,7 @@ from .variants import RowSelection, Variant, check_variants, variant_keys
 __all__ = [
     "ComparisonEstimate", "VariantProgress", "ComparisonProgress", "select_rows", "estimate_comparison", "validate_comparison",
     "start_comparison", "resume_comparison", "comparison_progress", "pause_comparison", "continue_comparison", "cancel_comparison",
+    "remove_comparison",
 ]  # fmt: skip
 
 # How a comparison stands when its variants stand differently: the first that applies.
@@ -165,6 +166,16 @@ def continue_comparison(store: RunStore, comparison_id: str, runner: Runner | No
 def cancel_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None) -> None:
     for h in _handles(_record(store, comparison_id), runner):
         h.cancel()
+
+
+def remove_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None) -> ComparisonRecord:
+    """Delete a comparison and its variants' runs, as History's delete does: not while a variant
+    is still going in this process (cancel it first). Returns what was deleted."""
+    record = _record(store, comparison_id)
+    if _handles(record, runner):
+        raise InputError("This comparison is still running: cancel it first.", "comparison_live")
+    delete_comparison(store, comparison_id)
+    return record
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,13 @@ from typing import Any
 from . import constants as C
 from .errors import InputError
 from .constants import SIMULATED_BASE_URL
-from .keys import SIMULATED_PROVIDER, KeyEntry, demo_pool
+from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, demo_pool
 from .spec import RunSpec
 
-__all__ = ["Variant", "RowSelection", "grid", "variant_keys", "check_variants", "SELECTION_MODES", "MAX_VARIANTS"]
+__all__ = [
+    "Variant", "RowSelection", "ProviderChoice", "grid", "variant_keys", "check_variants", "provider_choices", "compare_pool",
+    "SELECTION_MODES", "MAX_VARIANTS",
+]  # fmt: skip
 
 SELECTION_MODES = ("all", "first", "random")
 MAX_VARIANTS = 12  # columns side by side a page can still show
@@ -160,6 +163,61 @@ def variant_keys(variant: Variant, keys: Sequence[KeyEntry]) -> list[KeyEntry]:
         name=variant.name,
         provider=variant.provider,
     )
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    """A provider a variant may be sent to: one the user has keys for (or a local server, or the
+    server's preset keys), or the simulated provider, which needs none."""
+
+    provider: str
+    base_url: str
+    model: str  # the model its keys were added with: a new variant's default
+    models: tuple[str, ...] = ()  # models to suggest: the keys' own, then the preset's
+    n_keys: int = 0
+
+    @property
+    def simulated(self) -> bool:
+        return self.base_url.rstrip("/") == SIMULATED_BASE_URL
+
+    @property
+    def id(self) -> str:
+        """What a page keeps to remember the choice: its base URL (keys are never kept)."""
+        return self.base_url.rstrip("/")
+
+
+def compare_pool(*pools: Sequence[KeyEntry]) -> list[KeyEntry]:
+    """The keys a comparison may use, from several sources in order of precedence (the user's,
+    then the server's preset ones): a provider is served by the first pool that has keys for it,
+    as the user's own keys win on the Run page; each key once. A variant is then sent with those
+    of its provider (`variant_keys`)."""
+    seen: dict[str, KeyEntry] = {}
+    covered: set[str] = set()
+    for pool in pools:
+        urls = {k.base_url.rstrip("/") for k in pool}
+        for k in pool:
+            if k.base_url.rstrip("/") not in covered:
+                seen.setdefault(k.fingerprint, k)
+        covered |= urls
+    return list(seen.values())
+
+
+def provider_choices(keys: Sequence[KeyEntry]) -> list[ProviderChoice]:
+    """The providers a variant may pick, in the order of the keys, then the simulated provider
+    (always there, for a demo). One choice per base URL: keys of one provider are one pool."""
+    by_url: dict[str, list[KeyEntry]] = {}
+    for k in keys:
+        by_url.setdefault(k.base_url.rstrip("/"), []).append(k)
+    out = []
+    for url, group in by_url.items():
+        first = group[0]
+        preset = PROVIDER_PRESETS.get(first.provider)
+        models = tuple(dict.fromkeys([*(k.model for k in group), *(preset.models if preset else ())]))
+        name = SIMULATED_PROVIDER if first.simulated else first.provider
+        out.append(ProviderChoice(name, url, first.model, models, len(group)))
+    if SIMULATED_BASE_URL not in by_url:
+        out.append(ProviderChoice(SIMULATED_PROVIDER, SIMULATED_BASE_URL, "simulated", ("simulated",), 0))
+    return out
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import core
+from core import constants as C
+
 from core.compare import comparison_progress, estimate_comparison, resume_comparison, select_rows, start_comparison
 from core.compare_report import compare_table, mcnemar_p, percentile, wilson_interval
 from core.compare_store import comparison_of_run, delete_comparison, get_comparison, list_comparisons, set_scoring
@@ -283,3 +286,28 @@ def test_keys_never_reach_the_comparison(harness, store, tmp_path: Path):
     store.close()
     for path in store.data_dir.iterdir():
         assert secret.encode() not in path.read_bytes(), path
+
+
+def test_provider_choices_are_the_pools_providers_each_once_then_the_simulated_one():
+    openai = core.make_pool(["sk-one-0123456789", "sk-two-0123456789"], provider="OpenAI", base_url="https://api.openai.com/v1/", model="gpt-4o")
+    deepseek = core.make_pool(["sk-ds-0123456789"], provider="DeepSeek", base_url="https://api.deepseek.com/v1", model="deepseek-chat")
+    keys = core.compare_pool(openai + openai[:1], deepseek)  # a key given twice counts once
+    assert len(keys) == 3
+    # the server's preset keys serve only the providers the user has no key for: the user's own win
+    preset = core.make_pool(["sk-server-0123456789"], provider="OpenAI", base_url="https://api.openai.com/v1", model="gpt-4o")
+    assert core.compare_pool(openai, preset) == openai
+    assert core.compare_pool(deepseek, preset) == deepseek + preset
+    choices = core.provider_choices(keys)
+    assert [(c.provider, c.id, c.model, c.n_keys) for c in choices] == [
+        ("OpenAI", "https://api.openai.com/v1", "gpt-4o", 2),
+        ("DeepSeek", "https://api.deepseek.com/v1", "deepseek-chat", 1),
+        (core.SIMULATED_PROVIDER, C.SIMULATED_BASE_URL, "simulated", 0),
+    ]
+    assert choices[0].models[:2] == ("gpt-4o", "gpt-4o-mini") and choices[2].simulated
+    # a variant on each provider is sent with that provider's keys only, asking for its own model
+    a = core.Variant("a", "{q}", provider="OpenAI", base_url=choices[0].base_url, model="gpt-4.1")
+    b = core.Variant("b", "{q}", provider="DeepSeek", base_url=choices[1].base_url, model="deepseek-reasoner")
+    assert [(k.masked, k.model) for k in core.variant_keys(a, keys)] == [("sk-...6789", "gpt-4.1"), ("sk-...6789", "gpt-4.1")]
+    assert [k.provider for k in core.variant_keys(b, keys)] == ["DeepSeek"]
+    # the demo pool alone: one choice, the simulated provider with its keys
+    assert [(c.provider, c.n_keys) for c in core.provider_choices(core.demo_pool(3))] == [(core.SIMULATED_PROVIDER, 3)]

@@ -9,6 +9,7 @@ import time
 from streamlit.testing.v1 import AppTest
 
 import core
+from core import constants as C
 from tests.conftest import ROOT
 from tests.test_app_truth import metric, on, texts
 
@@ -164,3 +165,120 @@ def test_a_variants_template_problem_is_said_in_chinese_with_the_variants_name(a
     errors = [e.value.replace("\\", "") for e in at.error]
     assert errors and errors[0].startswith("A："), errors  # the variant named, then its problem in Chinese
     assert "Unknown column" not in errors[0] and "{question}" in errors[0]
+
+
+LOCAL = "vLLM / llama.cpp (local)"
+
+
+def test_a_variant_picks_its_provider_from_the_keys_page_and_is_sent_with_that_providers_keys_only(at, sim_server):
+    server = sim_server("--model", "simulated", "--rpm", "0", "--latency", "0.01", "--error-rate", "0")
+    on(at, "keys")
+    at.selectbox(key="provider").set_value(LOCAL).run()
+    at.text_input(key="base_url").set_value(server.base_url).run()
+    at.text_input(key="model").set_value("simulated").run()
+    at.text_area(key="keys_text").set_value("sk-good-0123456789abcd").run()
+    at.button(key="add_keys").click().run()
+    on(at, "compare")
+    first = at.session_state["cmp_ids"][0]
+    provider = at.selectbox(key=f"cmp_{first}_provider")
+    assert provider.options == ["vLLM / llama.cpp (local) · 1 key", "Simulated (demo)"]  # the Keys page's provider, then the demo
+    assert provider.value == server.base_url  # the Keys page's provider first
+    assert at.text_input(key=f"cmp_{first}_model").value == "simulated" and not at.text_input(key=f"cmp_{first}_model").disabled
+    # a second variant, the same prompt, on the simulated provider: not the same requests
+    at.button(key=f"cmp_copy_{first}").click().run()
+    second = at.session_state["cmp_ids"][1]
+    assert at.session_state[f"cmp_{second}_provider"] == server.base_url  # a copy keeps the provider
+    at.selectbox(key=f"cmp_{second}_provider").set_value(C.SIMULATED_BASE_URL).run()
+    assert at.text_input(key=f"cmp_{second}_model").disabled and at.session_state[f"cmp_{second}_model"] == "simulated"
+    assert not at.error, [e.value for e in at.error]
+    at.selectbox(key="cmp_rows_mode").set_value("first").run()
+    at.number_input(key="cmp_rows_n").set_value(6).run()
+    assert metric(at, "Requests") == "12"
+    at.button(key="cmp_run").click().run()
+    until_finished(at)
+    record = core.get_comparison(_store(), at.session_state["compare_id"])
+    assert [(v.name, v.base_url, v.simulated) for v in record.variants] == [("A", server.base_url, False), ("B", C.SIMULATED_BASE_URL, True)]
+    # only A's six rows went to the loopback server, on the user's key; B's were answered by the built-in simulator
+    assert sum(s["requests"] for s in server.stats().values()) == 6
+    runs = [_store().get_run(r, counts=False) for r in record.run_ids]
+    assert [k.masked for k in runs[0].keys] == ["sk-...abcd"] and all(k.simulated for k in runs[1].keys)
+    assert metrics(at, "Right")[:2] and all(v.endswith("/ 6") for v in metrics(at, "Right")[:2])
+
+    # the grid on a provider of its own choice
+    at.text_area(key="cmp_grid_templates").set_value("Compute {question}.\n---\nWhat is {question}?")
+    at.selectbox(key="cmp_grid_provider").set_value(C.SIMULATED_BASE_URL)
+    at.text_input(key="cmp_grid_models").set_value("")
+    at.button(key="cmp_make_grid").click().run()
+    ids = at.session_state["cmp_ids"]
+    assert [at.session_state[f"cmp_{u}_name"] for u in ids] == ["t1", "t2"]
+    assert {at.session_state[f"cmp_{u}_provider"] for u in ids} == {C.SIMULATED_BASE_URL}
+    at.selectbox(key=f"cmp_{ids[0]}_provider").set_value(server.base_url).run()
+    at.text_input(key=f"cmp_{ids[0]}_model").set_value("my-model").run()
+
+    # keys removed on the Keys page: a variant on that provider falls back to one that can run, said in Chinese too
+    on(at, "keys")
+    at.session_state["user_keys"] = []
+    at.selectbox(key="provider").set_value("OpenAI").run()
+    on(at, "compare")
+    assert at.selectbox(key=f"cmp_{ids[0]}_provider").options == ["Simulated (demo)"]
+    assert at.session_state[f"cmp_{ids[0]}_provider"] == C.SIMULATED_BASE_URL and at.session_state[f"cmp_{ids[0]}_model"] == "simulated"
+    assert any("needs an API key" in w.value for w in at.warning)
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert any("方案只能使用模拟模型" in w.value for w in at.warning)
+
+
+def _finished_comparison(name: str, template: str) -> core.ComparisonRecord:
+    """A small comparison made and finished outside the page, in the page's data folder."""
+    from tests.conftest import arithmetic_frame, wait_for
+
+    store, runner = _store(), core.Runner()
+    try:
+        variants = [core.Variant("terse", template), core.Variant("careful", template + " Work carefully.")]
+        base = core.RunSpec(template="-", label_column="answer")
+        record = core.start_comparison(store, arithmetic_frame(4), variants, core.demo_pool(2), base=base, name=name, runner=runner)
+        assert wait_for(lambda: not core.comparison_progress(store, record.id, runner).live, timeout=60)
+        return record
+    finally:
+        runner.shutdown()
+
+
+def test_history_deletes_the_comparison_it_names_with_its_runs_and_not_while_it_runs(at):
+    kept = _finished_comparison("kept", "Compute {question}.")
+    gone = _finished_comparison("gone", "What is {question}?")
+    on(at, "history")
+    assert list(table_with(at, "Comparison id")["Comparison id"]) == [gone.id, kept.id]
+    assert not [b for b in at.button if b.key == "history_delete_comparison"]  # nothing picked, nothing to delete
+    at.session_state["history_comparison"] = gone.id  # as a click on its row does
+    at.run()
+    confirm = " ".join(m.value for m in at.markdown)
+    assert f"Delete comparison gone (`{gone.id}`), and the 2 runs of its 2 variants" in confirm.replace("\\", "")
+    delete = at.button(key="history_delete_comparison")
+    assert delete.label == "Delete the comparison and its 2 runs"
+    delete.click().run()
+    assert not at.exception
+    store = _store()
+    assert core.get_comparison(store, gone.id) is None and all(store.get_run(r, counts=False) is None for r in gone.run_ids)
+    assert core.get_comparison(store, kept.id) is not None and all(store.get_run(r, counts=False) is not None for r in kept.run_ids)
+    assert any("Deleted comparison gone and its 2 runs." in s.value.replace("\\", "") for s in at.success), [s.value for s in at.success]
+    assert list(table_with(at, "Comparison id")["Comparison id"]) == [kept.id]
+    assert not [b for b in at.button if b.key == "history_delete_comparison"]  # the pick went with it
+    # in Chinese, naming it too
+    at.session_state["history_comparison"] = kept.id
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert f"确定删除对比 kept（`{kept.id}`）及其 2 个方案的 2 个任务和结果吗" in " ".join(m.value for m in at.markdown).replace("\\", "")
+    assert at.button(key="history_delete_comparison").label == "删除该对比及其 2 个任务"
+    at.segmented_control(key="lang").set_value("en").run()
+
+    # a comparison still going in this app is not deleted: it is said, and it stays
+    on(at, "compare")
+    at.button(key="cmp_classic").click().run()
+    at.button(key="cmp_pause").click().run()  # paused: still going, most rows still to do
+    live = at.session_state["compare_id"]
+    on(at, "history")
+    at.session_state["history_comparison"] = live
+    at.run()
+    at.button(key="history_delete_comparison").click().run()
+    assert any("still running: cancel it first" in e.value.replace("\\", "") for e in at.error), [e.value for e in at.error]
+    assert core.get_comparison(_store(), live) is not None
+    on(at, "compare")
+    at.button(key="cmp_cancel").click().run()
