@@ -163,8 +163,18 @@ def questions_csv() -> tuple[bytes, pd.DataFrame]:
     return frame.to_csv(index=False).encode(), frame
 
 
+NO_ICONS = """() => { const s = document.createElement('style'); s.id = 'no-icons';
+    s.textContent = '[data-testid*=Icon] { display: none !important; }'; document.head.appendChild(s); }"""
+
+
 def visible_text(page: Page) -> str:
-    return page.locator('[data-testid="stApp"]').inner_text()
+    """What a reader sees as words: Material icons are drawn from ligatures ("error", "key"), which
+    are glyphs on screen but words in innerText, so they are hidden while reading."""
+    page.evaluate(NO_ICONS)
+    try:
+        return page.locator('[data-testid="stApp"]').inner_text()
+    finally:
+        page.evaluate("() => document.getElementById('no-icons')?.remove()")
 
 
 RAW_KEY = re.compile(r"\b(?:nav|sidebar|common|state|data|prompt|keys|run|history)\.[a-z_]+(?:\.[a-z_]+)*\b")
