@@ -249,7 +249,13 @@ def compare_table(store: RunStore, comparison_id: str, *, scoring: Scoring | Non
             answers[i] = fields.get(field_name) if field_name else r["output"]
             for f in extra:
                 extra[f][i] = fields.get(f)
-        verdicts = [scoring.score(answers[i], labels[i]) if statuses[i] in ANSWERED else None for i in range(n)]
+        # A failed row is a wrong answer (judged, when there is a label to judge by): otherwise a
+        # variant that fails most rows is ranked on the few it answered and may "win". Pending
+        # rows are not judged yet.
+        verdicts = [
+            scoring.score(answers[i], labels[i]) if statuses[i] in ANSWERED else scoring.score(None, labels[i]) if statuses[i] == "failed" else None
+            for i in range(n)
+        ]
         scored[v.name] = verdicts
         answer_cols[v.name] = _fresh(v.name, taken)
         wide[answer_cols[v.name]] = answers

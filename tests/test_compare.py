@@ -311,3 +311,20 @@ def test_provider_choices_are_the_pools_providers_each_once_then_the_simulated_o
     assert [k.provider for k in core.variant_keys(b, keys)] == ["DeepSeek"]
     # the demo pool alone: one choice, the simulated provider with its keys
     assert [(c.provider, c.n_keys) for c in core.provider_choices(core.demo_pool(3))] == [(core.SIMULATED_PROVIDER, 3)]
+
+
+def test_a_variant_that_fails_most_rows_does_not_win_on_the_few_it_answered(harness, store):
+    # B is refused on 7 of 10 rows (moderation) and right on the 3 it answers; A answers all 10 and
+    # is right on 9 (the last label is wrong on purpose). Judged on its 3 answers B was "100%".
+    h = harness(error_rate=0.0)
+    frame = arithmetic_frame(10)
+    frame["tag"] = ["", "", ""] + ["SIMULATE_MODERATION"] * 7
+    frame.loc[9, "answer"] = "-1"
+    variants = [variant("A", TERSE), variant("B", "Compute {question}. {tag} Reply with the number only.")]
+    record = start_comparison(store, frame, variants, h.keys("k1"), base=BASE, file_name="t.csv", runner=h.runner)
+    assert wait_done(store, record.id, h.runner).state == "done"
+    data = compare_table(store, record.id, runner=h.runner)
+    by = {s.name: s for s in data.summaries}
+    assert (by["B"].failed, by["B"].correct, by["B"].judged) == (7, 3, 10)  # a failed row is a wrong answer
+    assert (by["A"].correct, by["A"].judged) == (9, 10)
+    assert data.verdict.winner == "A" and data.verdict.runner_up == "B"

@@ -118,10 +118,25 @@ def test_a_comparison_is_found_again_from_its_url_and_from_history(at):
     assert any(link.proto.page.endswith("compare.py") or "compare" in link.proto.page for link in other.get("page_link"))
 
 
+class slow_demo:  # noqa: N801 - used as a context: `with slow_demo():`
+    """Demo answers that take 20 s while inside: a click right after starting finds every row
+    still to do, on any machine. Requests sent meanwhile keep their 20 s."""
+
+    def __enter__(self) -> None:
+        from core.simulator import demo_simulator
+
+        self.config = demo_simulator().config
+        self.was, self.config.latency_s = self.config.latency_s, 20.0
+
+    def __exit__(self, *exc: object) -> None:
+        self.config.latency_s = self.was
+
+
 def test_a_comparison_can_be_cancelled_resumed_and_scored_again_from_the_page(at):
     on(at, "compare")
-    at.button(key="cmp_classic").click().run()
-    at.button(key="cmp_cancel").click().run()  # at once: most rows are still to do
+    with slow_demo():
+        at.button(key="cmp_classic").click().run()
+        at.button(key="cmp_cancel").click().run()  # every row is still to do: no answer came yet
     deadline = time.monotonic() + 60
     while not [b for b in at.button if b.key == "cmp_resume"]:
         assert time.monotonic() < deadline, [p.proto.text for p in at.get("progress")]
@@ -271,8 +286,9 @@ def test_history_deletes_the_comparison_it_names_with_its_runs_and_not_while_it_
 
     # a comparison still going in this app is not deleted: it is said, and it stays
     on(at, "compare")
-    at.button(key="cmp_classic").click().run()
-    at.button(key="cmp_pause").click().run()  # paused: still going, most rows still to do
+    with slow_demo():
+        at.button(key="cmp_classic").click().run()
+        at.button(key="cmp_pause").click().run()  # paused: still going, every row still to do
     live = at.session_state["compare_id"]
     on(at, "history")
     at.session_state["history_comparison"] = live
