@@ -110,3 +110,54 @@ def test_ordinary_workbooks_measure_what_they_hold_and_open(writer):
     assert extent is not None and (extent.rows, extent.columns, extent.far_cell) == (301, 3, "A301")  # the first cell of the last row
     table = load_table(data, "book.xlsx", "Data")
     assert table.frame.shape == (300, 3)
+
+
+def with_sheet_xml(sheet_data: str, namespace: str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main") -> bytes:
+    """An openpyxl workbook whose sheet's cells are replaced by `sheet_data`, written as a
+    spreadsheet program may write it."""
+    wb = openpyxl.Workbook()
+    wb.active.title = "Data"
+    wb.active.append(["question"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    src, out = zipfile.ZipFile(io.BytesIO(buf.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            body = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                body = f'<?xml version="1.0"?><worksheet xmlns="{namespace}"><sheetData>{sheet_data}</sheetData></worksheet>'.encode()
+            dst.writestr(item.filename, body)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("sheet_data", "extent"),
+    [
+        pytest.param('<row r="1"><c r="A1" t="inlineStr"><is><t>q</t></is></c></row>'
+                     '<row r="300000"><c t="inlineStr"><is><t>x</t></is></c></row>', (300_000, 1), id="cells-without-r"),
+        pytest.param("<row r='1'><c r='A1'><v>1</v></c></row><row r='250000'><c r='C250000'><v>2</v></c></row>", (250_000, 3), id="single-quotes"),
+        pytest.param('<row r="1"><c r="A1"><v>1</v></c></row><row r="300000"><c r="C300000" s="1"></c></row>', (1, 1), id="empty-styled-cell"),
+        pytest.param('<row><c><v>1</v></c><c><v>2</v></c></row><row><c><v>3</v></c></row>', (2, 2), id="no-positions-at-all"),
+    ],
+)
+def test_the_extent_follows_the_cells_as_readers_place_them(sheet_data, extent):
+    found = sheet_extent(with_sheet_xml(sheet_data), "Data")
+    assert found is not None and (found.rows, found.columns) == extent
+
+
+def test_a_strict_ooxml_sheet_is_measured_too():
+    strict = "http://purl.oclc.org/ooxml/spreadsheetml/main"
+    data = with_sheet_xml('<row r="1"><c r="A1"><v>1</v></c></row><row r="900000"><c r="B900000"><v>2</v></c></row>', strict)
+    found = sheet_extent(data, "Data")
+    assert found is not None and (found.rows, found.columns) == (900_000, 2)
+    with pytest.raises(InputError) as caught:
+        load_table(data, "strict.xlsx")
+    assert caught.value.code == "sheet_too_far"
+
+
+def test_a_far_cell_holding_only_a_style_does_not_refuse_the_sheet():
+    # The fast bound counts it; the cell-by-cell measure, as the reader, does not.
+    data = with_sheet_xml('<row r="1"><c r="A1" t="inlineStr"><is><t>question</t></is></c></row>'
+                          '<row r="2"><c r="A2" t="inlineStr"><is><t>1 + 1</t></is></c></row>'
+                          '<row r="300000"><c r="C300000" s="1"></c></row>')
+    assert list(load_table(data, "styled.xlsx").frame["question"]) == ["1 + 1"]
