@@ -15,17 +15,15 @@ Screenshots go to artifacts/screenshots/batch-*.png (one stage in Chinese) and a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import sqlite3
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
-from playwright.sync_api import Error as PlaywrightError
 
 from app_pages.common import fmt_money
 from core import constants as C
@@ -40,6 +38,7 @@ from tests.test_app_reliability import (
     questions_csv,
     read_download,
     run_id_of,
+    sessions,  # noqa: F401 - the fixture, shared with the other browser tests
     settle,
     upload,
     write_prompt,
@@ -67,21 +66,6 @@ def apps() -> Iterator[list[App]]:
     yield started
     for app in started:
         app.stop()
-
-
-@pytest.fixture
-def sessions(browser: Browser) -> Iterator[Callable[[str], Session]]:
-    made: list[Session] = []
-
-    def make(name: str) -> Session:
-        s = Session(browser, name)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        with contextlib.suppress(PlaywrightError):  # a context whose app was killed may be broken
-            s.close()
 
 
 def shoot(s: Session, name: str) -> Path:
@@ -193,7 +177,7 @@ def bar(s: Session):  # type: ignore[no-untyped-def]
 # --- 1. a batch run, stage by stage ----------------------------------------------------------
 
 
-def test_a_batch_run_shows_the_providers_stages_and_every_answer_at_the_batch_price(tmp_path: Path, apps: list[App], sessions) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_run_shows_the_providers_stages_and_every_answer_at_the_batch_price(tmp_path: Path, apps: list[App], sessions) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 - the imported fixture
     # Two minutes from validating to completed on the simulator's clock: validating for the first
     # 12 s, then in progress; the test finishes it at the simulator long before it would end.
     sim = SimServer("--latency", "0", "--error-rate", "0", "--rpm", "0", "--batch-completion", "120")
@@ -267,7 +251,7 @@ def test_a_batch_run_shows_the_providers_stages_and_every_answer_at_the_batch_pr
 # --- 2. kill -9 of the app while the batch is at the provider --------------------------------
 
 
-def test_kill_9_of_the_app_during_a_batch_then_resume_polls_the_same_batch(tmp_path: Path, apps: list[App], sessions) -> None:  # type: ignore[no-untyped-def]
+def test_kill_9_of_the_app_during_a_batch_then_resume_polls_the_same_batch(tmp_path: Path, apps: list[App], sessions) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 - the imported fixture
     sim = SimServer("--latency", "0", "--error-rate", "0", "--rpm", "0", "--batch-completion", "3600")  # an hour: at the provider at the kill
     key = "sk-batch-crash-ui-01"
     try:
