@@ -104,6 +104,18 @@ KEY_CHECK_TIMEOUT_S = 20.0  # the whole check of one key, connect to answer
 # loop: every check already ends by its own deadline, so this only matters if the loop is stuck.
 KEY_CHECK_LOOP_SLACK_S = 10.0
 
+# --- Output columns (core/columns.py, core/structured.py) --------------------------------------
+MAX_OUTPUT_COLUMNS = 50  # columns one answer may be asked for (OpenAI's strict mode takes up to 100 properties)
+MAX_COLUMN_NAME_CHARS = 100
+PROBLEM_VALUE_CHARS = 60  # how much of a wrong value a problem quotes
+# An answer that does not fit the columns is asked again this many times (the answer and what is
+# wrong with it added to the conversation) before the row is marked invalid.
+DEFAULT_MAX_REASKS = 2
+MAX_REASKS = 5  # the form's and the command line's cap: every re-ask is paid
+# An answer cut off at the token limit (finish_reason "length") is asked once more with a larger
+# limit: twice the cut-off answer's length, at least this, at most FORM_MAX_TOKENS.
+LENGTH_REASK_MIN_TOKENS = 1024
+
 # --- Estimate (core/estimate.py) ------------------------------------------------------------
 # For the time estimate only: a typical hosted model's answer to a short prompt.
 ESTIMATE_LATENCY_S = 2.0
