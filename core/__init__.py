@@ -30,7 +30,9 @@ from .keys import (
 )  # fmt: skip
 from .limits import GateRegistry, KeyGate
 from .messages import Explained, explain, host_of, root_cause
-from .output import answers_match, parse_output
+from .output import answers_match
+from .columns import ColumnType, OutputColumn, columns_from_json, columns_from_rows, columns_to_json, columns_to_rows, json_schema, validate
+from .structured import ASK_MODES, AskMode, remembered_mode, request_body
 from .progress import KeyStatus, ProgressSnapshot
 from .report import FailureCause, RunOutcome, RunReport, failure_causes, measured_output, output_tokens_sample, run_outcome, run_report
 from .runner import Runner, RunHandle, get_runner
@@ -63,7 +65,9 @@ __all__ = [
     "PROVIDER_PRESETS", "SIMULATED_PROVIDER", "KeyEntry", "KeyInfo", "KeySource", "demo_pool", "expected_rpm", "key_settings", "make_pool", "mask_key",
     "parse_keys", "pool_from_env", "pool_from_settings", "server_pool",
     "GateRegistry", "KeyGate",
-    "answers_match", "parse_output",
+    "answers_match",
+    "ColumnType", "OutputColumn", "columns_from_json", "columns_from_rows", "columns_to_json", "columns_to_rows", "json_schema", "validate",
+    "ASK_MODES", "AskMode", "remembered_mode", "request_body",
     "Explained", "explain", "host_of", "root_cause",
     "KeyStatus", "ProgressSnapshot",
     "FailureCause", "RunOutcome", "RunReport", "failure_causes", "measured_output", "output_tokens_sample", "run_outcome", "run_report",

@@ -26,10 +26,11 @@ from typing import Any
 from . import constants as C
 from .coerce import Unreadable, normalize, read_boolean, read_date, read_integer, read_number
 from .errors import InputError
+from .output import answers_match
 
 __all__ = [
-    "ColumnType", "OutputColumn", "columns_from_json", "columns_from_rows", "columns_to_json", "columns_to_rows", "text_columns",
-    "json_schema", "validate", "label_matches", "cell_text", "SCHEMA_NAME",
+    "ColumnType", "OutputColumn", "check_columns", "columns_from_file", "columns_from_json", "columns_from_rows", "columns_to_json",
+    "columns_to_rows", "text_columns", "json_schema", "validate", "label_matches", "cell_text", "SCHEMA_NAME",
 ]  # fmt: skip
 
 SCHEMA_NAME = "row_answer"  # response_format.json_schema.name: [a-zA-Z0-9_-]{1,64}
@@ -120,10 +121,11 @@ class OutputColumn:
 
 def text_columns(names: Iterable[str]) -> tuple[OutputColumn, ...]:
     """The old comma-separated JSON fields: each one a required text column."""
-    return _checked([OutputColumn(n) for n in names if n and str(n).strip()])
+    return check_columns([OutputColumn(n) for n in names if n and str(n).strip()])
 
 
-def _checked(columns: Sequence[OutputColumn]) -> tuple[OutputColumn, ...]:
+def check_columns(columns: Sequence[OutputColumn]) -> tuple[OutputColumn, ...]:
+    """The columns as a tuple; InputError for two of one name (up to case) or too many."""
     seen: set[str] = set()
     for column in columns:
         folded = column.name.casefold()
@@ -158,7 +160,7 @@ def columns_from_rows(rows: Iterable[Mapping[str, object]]) -> tuple[OutputColum
             name=str(row.get("name") or ""), type=row.get("type") or ColumnType.TEXT, description=str(row.get("description") or ""),  # type: ignore[arg-type]
             required=True if required is None else bool(required), choices=_choices_of(row.get("choices")),
         ))  # fmt: skip
-    return _checked(out)
+    return check_columns(out)
 
 
 def columns_from_json(text: str | bytes) -> tuple[OutputColumn, ...]:
@@ -174,6 +176,16 @@ def columns_from_json(text: str | bytes) -> tuple[OutputColumn, ...]:
     if not isinstance(data, list):
         raise InputError("The output columns must be a JSON list of objects, one per column.", "columns_not_list")
     return columns_from_rows(data)
+
+
+def columns_from_file(path: str) -> tuple[OutputColumn, ...]:
+    """The command line's `--columns FILE`."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise InputError(f"Cannot read the columns file {path}: {exc.strerror}.", "columns_unreadable", path=path) from None
+    return columns_from_json(data.decode("utf-8-sig", errors="replace"))
 
 
 def columns_to_rows(columns: Iterable[OutputColumn]) -> list[dict[str, Any]]:
@@ -291,7 +303,7 @@ def validate(obj: object, columns: Sequence[OutputColumn]) -> tuple[dict[str, ob
     and the problems, each a short sentence naming the column. No problems: the answer fits."""
     values: dict[str, object] = {c.name: None for c in columns}
     if not isinstance(obj, Mapping):
-        return values, ["The answer is not a JSON object"]
+        return values, ["the answer is not a JSON object"]
     problems: list[str] = []
     for column in columns:
         key = _key_for(obj, column.name)
@@ -311,8 +323,6 @@ def label_matches(value: object, label: str | None, column: OutputColumn | None)
     """Whether a typed answer equals the row's label, as the column's type reads both: numbers
     as numbers ("12" is 12.0), yes/no as yes/no ("是" is true), dates as dates, one of a list
     regardless of case. None when there is no label."""
-    from .output import answers_match
-
     if label is None or str(label).strip() == "":
         return None
     if value is None:

@@ -124,6 +124,7 @@ ESTIMATE_SAMPLE_ROWS = 2_000  # rows whose prompts are measured; the rest are as
 # Tokens of a JSON answer around its values: braces, quotes, colons and commas.
 ESTIMATE_JSON_OVERHEAD_TOKENS = 4
 ESTIMATE_JSON_VALUE_TOKENS = 15  # a field with no expected answer to measure: a short phrase
+ESTIMATE_VALUE_TOKENS = {"number": 3, "integer": 2, "boolean": 1, "date": 5}  # a typed column's value
 
 # --- Progress -------------------------------------------------------------------------------
 RATE_WINDOW_S = 20.0  # recent rows/s is measured over this window

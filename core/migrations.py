@@ -166,3 +166,23 @@ def m003_comparisons(db: sqlite3.Connection) -> None:
         )
         """
     )
+
+
+@migration
+def m004_output_columns(db: sqlite3.Connection) -> None:
+    # How many times each row was asked again because its answer did not fit the output columns
+    # (the progress counts re-asked rows, after a resume too) ...
+    db.execute("ALTER TABLE results ADD COLUMN reasks INTEGER NOT NULL DEFAULT 0")
+    # ... and the way of asking for columns that worked per provider and model (core/structured.py),
+    # so that a resume or the next run does not pay for the refusals again.
+    db.execute(
+        """
+        CREATE TABLE ask_modes (
+            base_url TEXT NOT NULL,
+            model TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (base_url, model)
+        ) WITHOUT ROWID
+        """
+    )

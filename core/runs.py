@@ -49,7 +49,7 @@ def _launch(
     tracker = ProgressTracker(record.id, record.n_rows, [k.info() for k in keys], simulated=all(k.simulated for k in keys))
     tracker.preload(
         ok=record.ok, unparsed=record.unparsed, failed=record.failed, tokens_in=record.tokens_in, tokens_out=record.tokens_out,
-        cost=record.cost, correct=record.correct, judged=record.judged,
+        cost=record.cost, correct=record.correct, judged=record.judged, reasked=record.reasked,
     )  # fmt: skip
     engine = BatchEngine(
         run_id=record.id, store=store, spec=record.spec, columns=record.columns, cells=cells,
@@ -177,7 +177,7 @@ def run_progress(store: RunStore, run_id: str, runner: Runner | None = None) -> 
         failed=record.failed, in_flight=0, cached=0, timeouts=0, retries=0, rows_per_s=0.0, eta_s=None, elapsed_s=0.0,
         tokens_in=record.tokens_in, tokens_out=record.tokens_out, cost=record.cost,
         projected_cost=record.cost / record.done * record.n_rows if record.done else None,
-        correct=record.correct, judged=record.judged, keys=keys, recent_errors=(), simulated=record.simulated,
+        correct=record.correct, judged=record.judged, keys=keys, recent_errors=(), simulated=record.simulated, reasked=record.reasked,
     )  # fmt: skip
 
 

@@ -224,8 +224,8 @@ def test_missing_required_columns_are_named_and_missing_optional_ones_are_null()
 
 
 def test_an_answer_that_is_not_an_object_is_one_problem():
-    assert validate(["positive"], COLUMNS)[1] == ["The answer is not a JSON object"]
-    assert validate(None, COLUMNS)[1] == ["The answer is not a JSON object"]
+    assert validate(["positive"], COLUMNS)[1] == ["the answer is not a JSON object"]
+    assert validate(None, COLUMNS)[1] == ["the answer is not a JSON object"]
 
 
 def test_a_long_wrong_value_is_quoted_short():

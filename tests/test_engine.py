@@ -138,15 +138,16 @@ def test_timeouts_dropped_connections_and_non_json_bodies_are_retried_and_counte
     assert list(store.results_table(snap.run_id)["output"]) == list(arithmetic_frame(80)["answer"])
 
 
-def test_json_fields_become_columns_and_unparsable_answers_keep_their_raw_text(harness, store):
+def test_json_fields_become_columns_and_answers_that_do_not_fit_keep_their_raw_text(harness, store):
     h = harness()
     frame = pd.DataFrame({"question": ["3 + 4", "no arithmetic here"]}, dtype=object)
-    spec = RunSpec(template="Return JSON for {question}", json_fields=("expression", "infer"), json_response_format=True)
+    spec = RunSpec(template="Return JSON for {question}", json_fields=("expression", "infer"), max_reasks=1)
     snap = run_to_end(start_run(store, frame, spec, h.keys("k"), runner=h.runner))
-    table = store.results_table(snap.run_id)
+    table = store.results_table(snap.run_id, details=True)
     assert table["infer"][0] == "7" and table["expression"][0] == "3 + 4" and table["status"][0] == "ok"
-    # the second answer is JSON without the asked fields: kept raw, flagged
-    assert table["status"][1] == "ok" and "no field" in table["error"][1] and table["output_raw"][1]
+    # the second answer is JSON without the asked fields: asked again once, then kept raw and flagged invalid
+    assert table["status"][1] == "unparsed" and "is missing" in table["error"][1] and table["output_raw"][1]
+    assert table["reasks"][1] == 1 and snap.reasked == 1 and snap.unparsed == 1
 
 
 def test_accuracy_against_a_label_column(harness, store):
