@@ -31,6 +31,10 @@ def _say(said: core.Explained) -> str:
         return t("msg.finished", parts="，".join(parts))
     if code in ("too_large_tpm",):
         params["per"] = t(f"msg.per.{params['per']}") if f"msg.per.{params['per']}" in STRINGS else params["per"]
+    if code == "invalid_answer" and "n" not in params:
+        return t("msg.invalid_answer.now", inner="；".join(_say(i) for i in said.inner))
+    if code == "col_ambiguous_date":
+        params["options"] = params.get("options", "").replace(" or ", " 或 ")
     if code == "all_keys_dead" and not said.inner:
         return t("msg.all_keys_dead.plain")
     if code == "dropped_rows":

@@ -1,19 +1,22 @@
-"""Prompt: the template with clickable column chips, system prompt, model parameters, output mode,
-an optional label column, and a live preview of the first prompts."""
+"""Prompt: the template with clickable column chips, system prompt, model parameters, output (plain
+text, or output columns in a small table editor), an optional label column, and a live preview of
+the first prompts and of exactly what is sent for the first row."""
 
 from __future__ import annotations
 
 import functools
+import json
 
 import streamlit as st
 
 import core
 from core import constants as C
-from app_pages.common import dataset, plain, problem_text
+from app_pages.columns_editor import columns_editor
+from app_pages.common import dataset, input_error_text, plain, problem_text, store
 from app_pages.i18n import language, t, t_in
 
 KEEP = "session"  # widget values survive page switches
-MODES = ("text", "json")  # a keyed widget keeps its value when format_func's words change language
+MODES = ("text", "columns")  # a keyed widget keeps its value when format_func's words change language
 NO_LABEL = "—"
 
 
@@ -51,15 +54,30 @@ with side:
     st.segmented_control(
         t("prompt.output_mode"), MODES, format_func=functools.partial(mode_label, lang=language()), key="output_mode", required=True, persist_state=KEEP
     )
-    if st.session_state["output_mode"] == "json":
-        st.text_input(t("prompt.json_fields"), key="json_fields", persist_state=KEEP, placeholder="reason, infer", help=t("prompt.json_fields_help"))
-        st.checkbox(t("prompt.json_format"), key="json_format", persist_state=KEEP, help=t("prompt.json_format_help"))
+    output_columns: tuple[core.OutputColumn, ...] = ()
+    if st.session_state["output_mode"] == "columns":
+        st.caption(t("prompt.columns_intro"))
+        try:
+            output_columns = core.columns_from_rows(columns_editor())
+        except core.InputError as exc:
+            st.error(plain(input_error_text(exc)), icon=":material/error:")
+        else:
+            if not output_columns:
+                st.info(t("columns.none_yet"), icon=":material/view_column:")
+        st.number_input(
+            t("prompt.max_reasks"), min_value=0, max_value=C.MAX_REASKS, step=1, key="max_reasks", persist_state=KEEP, help=t("prompt.max_reasks_help")
+        )
     label_options = ["", *columns]  # "" is "no label": a None option would show as unselected
     if st.session_state["label_column"] not in label_options:
         st.session_state["label_column"] = ""
     st.selectbox(
         t("prompt.label_column"), label_options, format_func=lambda c: c or NO_LABEL, key="label_column", persist_state=KEEP, help=t("prompt.label_help")
     )
+    names = [c.name for c in output_columns]
+    if st.session_state["label_column"] and len(names) > 1:
+        if st.session_state.get("label_field") not in names:
+            st.session_state["label_field"] = names[-1]
+        st.selectbox(t("prompt.label_field"), names, key="label_field", persist_state=KEEP)
     st.subheader(t("prompt.parameters"))
     st.checkbox(t("prompt.set_temperature"), key="set_temperature", persist_state=KEEP, help=t("prompt.set_temperature_help"))
     if st.session_state["set_temperature"]:
@@ -80,3 +98,19 @@ else:
         with col.container(border=True, key=f"preview_{i}"):
             st.caption(t("prompt.row", n=i + 1))
             st.code(text, language=None, wrap_lines=True)
+    if output_columns:
+        # Exactly what the first row's request holds, asked the way this provider and model took
+        # before (json_schema, the strongest, if no run found otherwise).
+        s = st.session_state
+        mode = core.remembered_mode(store(), s["base_url"], s["model"]) or core.AskMode.JSON_SCHEMA
+        try:
+            spec = core.RunSpec.from_settings({**s, "template": s["template"], "output_columns": s["output_columns"]})
+            frame = current["table"].frame
+            row = dict(zip([str(c) for c in frame.columns], frame.iloc[0].tolist())) if len(frame) else {}
+            body = core.request_body(spec, core.PromptTemplate(spec.template, spec.system).messages(row), mode, spec.request_params())
+        except (core.InputError, KeyError, IndexError):
+            body = None  # the problems are shown above
+        if body is not None:
+            with st.expander(t("prompt.sent"), icon=":material/data_object:", expanded=True):
+                st.caption(t(f"prompt.sent_mode.{mode.value}"))
+                st.code(json.dumps({"model": s["model"], **body}, ensure_ascii=False, indent=2), language="json", wrap_lines=True)

@@ -54,6 +54,7 @@ _TYPE_ALIASES = {
     "enum": ColumnType.CHOICE, "one of": ColumnType.CHOICE, "oneof": ColumnType.CHOICE, "category": ColumnType.CHOICE,
 }  # fmt: skip
 _KEYS = ("name", "type", "description", "required", "choices")
+_EXAMPLE = '[{"name": "sentiment", "type": "choice", "choices": ["positive", "negative"]}]'  # for a file that is not JSON
 
 
 def _type_of(value: object, name: str) -> ColumnType:
@@ -169,8 +170,7 @@ def columns_from_json(text: str | bytes) -> tuple[OutputColumn, ...]:
         data = json.loads(text)
     except ValueError as exc:
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise InputError(f"The output columns are not valid JSON{where}: write a list like "
-                         '[{"name": "sentiment", "type": "choice", "choices": ["positive", "negative"]}].', "columns_not_json", where=where) from None
+        raise InputError(f"The output columns are not valid JSON{where}: write a list like {_EXAMPLE}.", "columns_not_json", where=where) from None
     if isinstance(data, Mapping) and isinstance(data.get("columns"), list):
         data = data["columns"]  # {"columns": [...]} is the same list
     if not isinstance(data, list):

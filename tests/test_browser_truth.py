@@ -221,11 +221,11 @@ def test_labels_are_not_cut_off_and_the_two_csvs_have_their_own_names(page: Page
         names.append(info.value.suggested_filename)
     assert names == [f"results-{run_id}.csv", f"results-{run_id}-utf8.csv"]
     open_page(page, "prompt")
-    page.locator(".st-key-output_mode button", has_text="JSON").click()
+    page.locator(".st-key-output_mode button", has_text="Columns").click()
     settle(page)
-    assert not cut_off(page, "json_format")
+    assert not cut_off(page, "max_reasks")
     assert not cut_off(page, "set_temperature")
-    shoot(page, "prompt-json")
+    shoot(page, "prompt-columns")
     for name in PAGES:  # and no other label or button on any page ends in "…"
         open_page(page, name)
         assert not page.evaluate(ANY_CUT_OFF), (name, page.evaluate(ANY_CUT_OFF))
