@@ -18,6 +18,9 @@ from core.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The browser tests' fixtures (`browser`, `apps`, `sessions`), for every test module.
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
