@@ -31,6 +31,9 @@ def shown_results(table: pd.DataFrame, record: RunRecord) -> tuple[pd.DataFrame,
     for column, name in zip(record.spec.columns, table.columns[start : start + len(record.spec.columns)]):
         if column.type == "boolean":
             shown[name] = [t("columns.yes") if v is True else t("columns.no") if v is False else "" for v in table[name].tolist()]
+        elif column.type in ("integer", "number"):  # numbers with blanks, right-aligned as numbers
+            values = [v if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in table[name].tolist()]
+            shown[name] = pd.array(values, dtype="Int64" if column.type == "integer" else "Float64")
     if "status" in roles:
         shown[roles["status"]] = [t(f"row_status.{v}") if f"row_status.{v}" in STRINGS else v for v in shown[roles["status"]]]
     if "error" in roles:

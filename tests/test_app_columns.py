@@ -130,3 +130,24 @@ def test_a_run_with_columns_counts_valid_invalid_and_re_asked_rows(at):
     labels = {m.label: m.value for m in at.metric}
     assert (labels["Valid"], labels["Invalid"], labels["Re-asked"]) == (str(record.ok), str(record.unparsed), str(record.reasked)), labels
     assert "Succeeded" not in labels  # a run with columns says valid, not succeeded
+
+
+def test_a_stored_run_shows_its_typed_columns_and_why_a_row_is_invalid_in_chinese(at, tmp_path):
+    store = core.RunStore(tmp_path / "data")
+    spec = core.RunSpec(template="Rate {review}", columns=(core.OutputColumn("stars", "integer"), core.OutputColumn("spam", "boolean")))
+    run_id = store.create_run(spec, core.read_table(b"review\ngood\nbad\n", "r.csv"), [k.info() for k in core.demo_pool(1)])
+    store.record_result(run_id, core.RowResult(row=0, status="ok", output="{}", fields={"stars": 5, "spam": False}))
+    error = 'The answer does not fit the output columns after 2 re-asks: "stars" should be a whole number, not "lots"; "spam" is missing.'
+    store.record_result(run_id, core.RowResult(row=1, status="unparsed", output="{}", fields={"stars": None, "spam": None}, error=error, reasks=2))
+    store.set_status(run_id, "done", "Finished: 1 ok, 1 unparsed.")
+    at.segmented_control(key="lang").set_value("zh").run()
+    on(at, "run")
+    at.query_params["run"] = run_id
+    at.run()
+    assert not at.exception, at.exception
+    shown = next(d.value for d in at.dataframe if "stars" in d.value.columns)
+    assert shown["stars"][0] == 5 and shown["stars"].isna().tolist() == [False, True] and shown["spam"].tolist() == ["否", ""]
+    assert shown["状态"].tolist() == ["成功", "不符合"]
+    assert shown["错误"].tolist()[1] == "重问 2 次后，回答仍不符合输出列：“stars”应为整数，而不是 \"lots\"；缺少“spam”。"
+    labels = {m.label: m.value for m in at.metric}
+    assert (labels["符合"], labels["不符合"], labels["重问过"]) == ("1", "1", "1")
