@@ -37,3 +37,14 @@ def test_process_wide_objects_have_one_holder_in_core(tmp_path, monkeypatch):
     monkeypatch.setenv("LLM_BATCH_DATA_DIR", str(tmp_path / "data"))
     assert core.get_store() is core.get_store()
     assert core.get_store().data_dir == (tmp_path / "data").resolve()
+
+
+def test_only_the_store_touches_its_connections_and_transactions():
+    """batch_store and compare_store write through RunStore's public `transaction()` and read
+    through `connection`, not its private helpers: the store can change how it connects."""
+    private = ("._conn(", "._tx(", "._in_tx(", "._tx_many(", "_result_statements", "import RowResult, RunStore, _now", "_now,")
+    for path in (ROOT / "core").glob("*.py"):
+        if path.name == "store.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert not [p for p in private if p in text], path
