@@ -59,7 +59,7 @@ class BatchJobs:
             for r in cur
         ]
 
-    def open_runs(self) -> list[str]:
+    def open_runs(self) -> Sequence[str]:
         """Runs with a part not yet applied: batches that someone should be following."""
         return [r[0] for r in self.store.connection.execute("SELECT DISTINCT run_id FROM batch_jobs WHERE applied = 0 ORDER BY run_id")]
 
