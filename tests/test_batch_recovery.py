@@ -13,6 +13,7 @@ from core import constants as C
 from core.batch_follow import follow_batches
 from core.batch_store import BatchJobs
 from core.keys import KeyEntry, demo_pool, mask_key
+from core.messages import explain
 from core.runner import Runner
 from core.runs import effective_status, resume_run, start_run
 from core.sim_batch import owner_of
@@ -201,6 +202,7 @@ def test_a_part_whose_key_is_gone_on_resume_waits_for_that_key_and_says_which(ha
     message = store.get_run(handle.run_id).message
     assert message == f"Waiting for the key {mask_key(KEY_B)}: it sent file 2 of this batch, and only that key can follow it. Enter it again (keys are never saved)."
     assert resumed.snapshot().state == "waiting_for_keys" and resumed.snapshot().message == message
+    assert explain(message).code == "batch_key_missing" and explain(message).params == {"keys": mask_key(KEY_B), "files": "2"}  # said in Chinese too
     assert len(h.sim.batch.created) == 2  # the waiting part is not sent again with the other key
 
     assert follow_batches(store, runner, h.keys(KEY_B), run_id=handle.run_id) == []  # the page has the key again: the live run takes it
