@@ -6,13 +6,15 @@ restarts.
     handle.wait(); store.results_table(handle.run_id)
 
 How a batch run travels: the pending rows become request files (`batch_files`), recorded as
-intents (`batch_store`) before anything is uploaded. Each file is uploaded and its id stored;
-then a batch is created with metadata naming the run and part, and its id stored. A crash
-between the create and the store is the one window where the provider knows a batch the store
-does not: a resume first lists the provider's batches for that metadata and adopts the one it
-finds. Polling backs off from seconds to minutes. A finished batch's output and error files are
-read back by custom_id: every row of the file gets one result, in one transaction with the mark
-that the part is applied. Cancel cancels at the provider and keeps what it finished.
+intents (`batch_store`) before anything is uploaded. The parts are spread over the keys; each
+part's key is stored (its fingerprint) before it uploads the file, then the file id, then the
+batch (created with metadata naming the run and part) and its id. Two crash windows are where
+the provider knows what the store does not: an upload whose id was not stored (a resume lists
+that key's files by name, adopts a whole one and deletes the rest) and a create whose id was not
+stored (a resume lists the batches for that metadata and adopts the one it finds). Polling backs
+off from seconds to minutes, each part with its own key. A finished batch's output and error
+files are read back by custom_id: every row of the file gets one result, in one transaction with
+the mark that the part is applied. Cancel cancels at the provider and keeps what it finished.
 """
 
 from __future__ import annotations
