@@ -166,3 +166,12 @@ def m003_comparisons(db: sqlite3.Connection) -> None:
         )
         """
     )
+
+
+@migration
+def m004_batch_job_key(db: sqlite3.Connection) -> None:
+    # Which key a batch part belongs to (its fingerprint, never the key): the key that uploads its
+    # file owns the file and the batch at the provider, and only that key can poll them. Written
+    # before the upload, so a crash after it knows whose files to look through. NULL for parts
+    # made before this column (sent with the run's first key).
+    db.execute("ALTER TABLE batch_jobs ADD COLUMN key_fp TEXT")
