@@ -47,6 +47,32 @@ def runner() -> core.Runner:
     return core.get_runner()
 
 
+def follow_stored_batches() -> None:
+    """At the app's start: the batches a restart left unfollowed are polled again (core decides
+    which, and with which keys: the server's preset ones, or none for a demo run)."""
+    _follow_stored_batches(str(store().data_dir))
+
+
+# Once per process and data folder: st.cache_resource only guards the call here, it holds nothing
+# (the runner and the store stay core's). After "Clear cache" it runs again, which is harmless:
+# a run already followed is left alone.
+@st.cache_resource(show_spinner=False)
+def _follow_stored_batches(data_dir: str) -> int:
+    return len(core.follow_batches(store(), runner(), core.server_pool(_secret("provider"))))
+
+
+def follow_batch(record: core.RunRecord) -> None:
+    """A page opening a batch run that this process does not follow (the app restarted): it is
+    followed again, with this tab's keys if it was made with them."""
+    if not record.spec.batch or record.status not in (core.RunStatus.RUNNING, core.RunStatus.WAITING_FOR_KEYS):
+        return
+    try:
+        keys: list[KeyEntry] = pool()[0]
+    except InputError:
+        keys = []
+    core.follow_batches(store(), runner(), keys, run_id=record.id)
+
+
 # --- this tab -----------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from app_pages.common import (
     dataset,
     failure_summary,
     fmt_money,
+    follow_batch,
     input_error_text,
     is_live,
     plain,
@@ -188,6 +189,7 @@ if record is None:
     show_run(None)
     st.stop()
 
+follow_batch(record)  # a batch run nobody follows since a restart is followed again, without Resume
 live = is_live(run_id)
 st.divider()
 head, badge = st.columns([4, 1], vertical_alignment="center")

@@ -8,6 +8,7 @@
 """
 
 from .batch import BatchCost, batch_cost, batch_jobs, batch_supported
+from .batch_follow import follow_batches
 from .batch_store import BatchJob
 from .compare import (
     ComparisonEstimate, ComparisonProgress, VariantProgress, cancel_comparison, comparison_progress, continue_comparison, estimate_comparison,
@@ -46,7 +47,7 @@ from .template import PromptTemplate, TemplateProblem, estimate_tokens
 from .variants import MAX_VARIANTS, SELECTION_MODES, ProviderChoice, RowSelection, Variant, compare_pool, grid, provider_choices, variant_keys
 
 __all__ = [
-    "BatchCost", "batch_cost", "batch_jobs", "batch_supported", "BatchJob",
+    "BatchCost", "batch_cost", "batch_jobs", "batch_supported", "BatchJob", "follow_batches",
     "ComparisonEstimate", "ComparisonProgress", "VariantProgress", "cancel_comparison", "comparison_progress", "continue_comparison",
     "estimate_comparison", "pause_comparison", "remove_comparison", "resume_comparison", "select_rows", "start_comparison", "validate_comparison",
     "FILTERS", "CompareTable", "Verdict", "VariantSummary", "compare_file_name", "compare_table", "wilson_interval",

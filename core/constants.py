@@ -207,3 +207,7 @@ BATCH_PRICE_FACTOR = 0.5  # a batch's tokens cost half the price of the same tok
 BATCH_POLL_FIRST_S = 2.0
 BATCH_POLL_MAX_S = 300.0
 BATCH_POLL_GROWTH = 1.5
+# The demo simulator keeps its batches and their files in the data folder, so a demo batch
+# survives a restart of the app; what is older than this is removed as new batches are made.
+SIM_BATCH_DIR = "simulator"
+SIM_BATCH_KEEP_S = 7 * 24 * 3600.0

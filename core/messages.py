@@ -80,6 +80,9 @@ _PATTERNS: list[tuple[str, str]] = [
     ("finishing", r"Finishing (?P<n>\d+) requests already sent \(up to (?P<s>\d+) s\); nothing new is sent\."),
     ("internal", r"The run stopped on an internal error \((?P<detail>.+)\); finished rows are kept, resume it to continue\."),
     ("save_failed", r"Could not save results \((?P<detail>.+)\); the run stopped\. Free disk space, then resume it\."),
+    # batch mode (batch.py, batch_keys.py)
+    ("batch_cancelled_waiting", r"Cancelled: finished rows are kept\. (?P<inner>Waiting for the keys? .+)"),
+    ("batch_key_missing", r"Waiting for the keys? (?P<keys>.+?): (?:it|they) sent files? (?P<files>[\d, ]+) of this batch, and only (?:that key|those keys) can follow (?:it|them)\. Enter (?:it|them) again \(keys are never saved\)\."),  # noqa: E501
     # notes about a file (tables, encodings)
     ("read_as_csv", r"The file is named (?P<ext>\S*) but contains plain text, so it was read as CSV\."),
     ("read_as_xlsx", r"The file is named (?P<ext>\S*) but is an Excel workbook, so it was read as one\."),

@@ -169,7 +169,16 @@ def m003_comparisons(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m004_output_columns(db: sqlite3.Connection) -> None:
+def m004_batch_job_key(db: sqlite3.Connection) -> None:
+    # Which key a batch part belongs to (its fingerprint, never the key): the key that uploads its
+    # file owns the file and the batch at the provider, and only that key can poll them. Written
+    # before the upload, so a crash after it knows whose files to look through. NULL for parts
+    # made before this column (sent with the run's first key).
+    db.execute("ALTER TABLE batch_jobs ADD COLUMN key_fp TEXT")
+
+
+@migration
+def m005_output_columns(db: sqlite3.Connection) -> None:
     # How many times each row was asked again because its answer did not fit the output columns
     # (the progress counts re-asked rows, after a resume too) ...
     db.execute("ALTER TABLE results ADD COLUMN reasks INTEGER NOT NULL DEFAULT 0")

@@ -26,7 +26,7 @@ def build_app(sim: Simulator) -> web.Application:
     hanging: set[asyncio.Task[object]] = set()
 
     async def api(request: web.Request) -> web.StreamResponse:
-        res = await sim.handle(request.method, request.path, request.headers, await request.read())
+        res = await sim.handle(request.method, request.path, request.headers, await request.read(), request.query_string)
         if res.action == "respond":
             return web.Response(status=res.status, body=res.body, headers=res.headers)
         if res.action == "hang":

@@ -39,17 +39,19 @@ import functools
 import itertools
 import json
 import math
+import os
 import random
 import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx2
 import openai
 
-from .constants import SIMULATED_BASE_URL
+from .constants import DATA_DIR_ENV, DEFAULT_DATA_DIR, SIM_BATCH_DIR, SIMULATED_BASE_URL
 from .sim_batch import BatchSim
 from .sim_arith import completion, estimate_tokens, read_messages, reply
 from .sim_errors import Refusal, refuse_params, triggered
@@ -189,7 +191,8 @@ class Simulator:
     """The provider: `handle` answers one HTTP request; `transport`/`client` and `build_app` carry it."""
 
     def __init__(self, config: SimulatorConfig | None = None, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, batch_folder: Callable[[], Path] | None = None,
+                 batch_clock: Callable[[], float] | None = None) -> None:
         self.config = config or SimulatorConfig()
         if self.config.error_style not in ERROR_STYLES:
             raise ValueError(f"error_style must be one of {ERROR_STYLES}, not {self.config.error_style!r}")
@@ -201,7 +204,8 @@ class Simulator:
         self._buckets: dict[tuple[str, str], _Bucket] = {}  # (kind, account); kind: "requests" | "tokens"
         self._account = {key: min(group) for group in self.config.shared_limit_groups for key in group}
         self._ids = itertools.count(1)
-        self.batch = BatchSim(self)  # /v1/files and /v1/batches
+        # /v1/files and /v1/batches; kept in `batch_folder` (on the wall clock) when given, so they outlive the process
+        self.batch = BatchSim(self, batch_folder, batch_clock or (time.time if batch_folder is not None else None))
 
     # --- Stats and control ------------------------------------------------------------------
 
@@ -329,8 +333,9 @@ class Simulator:
 
     # --- Requests -----------------------------------------------------------------------------
 
-    async def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> SimResponse:
-        """Answer one HTTP request. Transport-agnostic: the caller acts out "drop" and "hang"."""
+    async def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes, query: str = "") -> SimResponse:
+        """Answer one HTTP request (`query`: the URL's query string). Transport-agnostic: the
+        caller acts out "drop" and "hang"."""
         route = path.rstrip("/")
         if route.endswith("/chat/completions"):
             if method.upper() != "POST":
@@ -339,7 +344,7 @@ class Simulator:
         if route.endswith("/models") and method.upper() == "GET":
             return self._models(headers)
         if "/files" in route or "/batches" in route:
-            return await self.batch.handle(method, route, headers, body)
+            return await self.batch.handle(method, route, headers, body, query)
         return self._error(404, f"Unknown request URL: {method} {path}.", "invalid_request_error", "unknown_url")
 
     def _models(self, headers: Mapping[str, str]) -> SimResponse:
@@ -421,7 +426,7 @@ class Simulator:
     # --- In-process transport -------------------------------------------------------------------
 
     async def _serve_httpx(self, request: httpx2.Request) -> httpx2.Response:
-        res = await self.handle(request.method, request.url.path, request.headers, request.content)
+        res = await self.handle(request.method, request.url.path, request.headers, request.content, request.url.query.decode())
         if res.action == "drop":
             raise httpx2.RemoteProtocolError("Server disconnected without sending a response.", request=request)
         if res.action == "hang":
@@ -445,8 +450,14 @@ class Simulator:
 def demo_simulator() -> Simulator:
     """The process-wide simulator behind the app's demo mode (default config: 600 rpm per key,
     ~0.2 s latency, 5% wrong answers). Shared so its stats cover every demo run; it holds nothing
-    tied to an event loop, so runs on different threads' loops may use it."""
-    return Simulator(SimulatorConfig(history=DEMO_HISTORY))
+    tied to an event loop, so runs on different threads' loops may use it. Its batches are kept in
+    the data folder (`simulator/`), so a demo batch finishes after a restart of the app."""
+    return Simulator(SimulatorConfig(history=DEMO_HISTORY), batch_folder=_demo_batch_folder)
+
+
+def _demo_batch_folder() -> Path:
+    # Read at every use, as the run store's folder is (core.store.default_data_dir).
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR) / SIM_BATCH_DIR
 
 
 def main(argv: list[str] | None = None) -> int:

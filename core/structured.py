@@ -133,7 +133,7 @@ def larger_limit(params: dict[str, Any], tokens_out: int) -> dict[str, Any]:
     return {**params, name: min(max(2 * int(current), C.LENGTH_REASK_MIN_TOKENS), C.FORM_MAX_TOKENS)}
 
 
-# --- what worked, per provider and model (the ask_modes table, migration m004) ------------------
+# --- what worked, per provider and model (the ask_modes table, migration m005) ------------------
 
 
 def _url(base_url: str) -> str:
@@ -142,7 +142,7 @@ def _url(base_url: str) -> str:
 
 def remembered_mode(store: RunStore, base_url: str, model: str) -> AskMode | None:
     """The way of asking that last worked for this provider and model, if any run found one."""
-    row = store._conn().execute("SELECT mode FROM ask_modes WHERE base_url = ? AND model = ?", (_url(base_url), model)).fetchone()
+    row = store.connection.execute("SELECT mode FROM ask_modes WHERE base_url = ? AND model = ?", (_url(base_url), model)).fetchone()
     try:
         return AskMode(row[0]) if row is not None else None
     except ValueError:
@@ -151,8 +151,9 @@ def remembered_mode(store: RunStore, base_url: str, model: str) -> AskMode | Non
 
 def remember_mode(store: RunStore, base_url: str, model: str, mode: AskMode) -> None:
     now = datetime.now(UTC).isoformat(timespec="milliseconds")
-    store._tx([(
-        "INSERT INTO ask_modes (base_url, model, mode, updated_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (base_url, model) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at",
-        (_url(base_url), model, mode.value, now),
-    )])  # fmt: skip
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO ask_modes (base_url, model, mode, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (base_url, model) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at",
+            (_url(base_url), model, mode.value, now),
+        )
