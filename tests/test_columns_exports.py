@@ -98,3 +98,28 @@ def test_the_command_line_fills_columns_from_a_columns_file_and_downloads_them_t
     bad.write_text('[{"name": "mood", "type": "choice", "choices": ["only"]}]', encoding="utf-8")
     refused = cli("run", str(src), "--template", "{review}", "--columns", str(bad), "--demo", "--output", str(out), "--data-dir", str(tmp_path / "d"))
     assert refused.returncode == 2 and "at least two allowed values" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_compare_on_the_command_line_takes_columns_too_and_scores_their_typed_values(tmp_path, stub_provider):  # noqa: F811
+    def handler(body: dict) -> tuple[int, dict]:
+        text = body["messages"][-1]["content"]
+        spam = "WIN" in text and not text.startswith("Lazy")  # the lazy prompt says no to everything
+        return 200, _completion(json.dumps({"spam": "是" if spam else "否"}))
+
+    base_url = stub_provider(handler)
+    columns = tmp_path / "columns.json"
+    columns.write_text(json.dumps([{"name": "spam", "type": "boolean"}]), encoding="utf-8")
+    src = tmp_path / "mail.csv"
+    pd.DataFrame({"mail": ["WIN money now", "lunch at noon", "WIN a prize"], "label": ["yes", "no", "yes"]}).to_csv(src, index=False)
+    wide, summary = tmp_path / "wide.jsonl", tmp_path / "summary.csv"
+    r = cli(
+        "compare", str(src), "--template", "Is this spam? {mail}", "--template", "Lazy: {mail}", "--columns", str(columns),
+        "--base-url", base_url, "--model", "stub", "--keys-env", "KEYS", "--label-column", "label",
+        "--output", str(wide), "--summary", str(summary), "--data-dir", str(tmp_path / "d"), env={"KEYS": "sk-stub-0000aaaa"},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in wide.read_text(encoding="utf-8").splitlines()]
+    assert [row["t1"] for row in rows] == [True, False, True] and [row["t2"] for row in rows] == [False, False, False]
+    assert [row["t1 correct"] for row in rows] == [True, True, True]
+    scores = pd.read_csv(summary, encoding="utf-8-sig").set_index("variant")
+    assert (scores.loc["t1", "correct"], scores.loc["t2", "correct"]) == (3, 1)
