@@ -66,28 +66,37 @@ def _edited(base: list[dict], edits: dict) -> list[dict]:
     return _rows(records)
 
 
-def columns_editor() -> list[dict]:
-    """Draw the editor and return the session's rows. An edit is taken into the rows on the
-    rerun it causes, and the editor starts again from them under a new key: the editor's own
-    state never has to survive a page switch or a change of language (which would reset it)."""
+def take_edits() -> list[dict]:
+    """The session's rows, with the editor's last edit taken in. Called before anything on the
+    page reads the columns; the editor then starts again from them under a new key, so its own
+    state never has to survive a page switch or a change of language (either would reset it)."""
     s = st.session_state
     version = s.get("columns_version", 0)
     edits = s.get(f"columns_editor_{version}")
-    if isinstance(edits, dict) and any(edits.get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
-        s["output_columns"] = _edited(list(s.get("output_columns") or []), edits)
-        version += 1
-        s["columns_version"] = version
     rows = list(s.get("output_columns") or [])
+    if isinstance(edits, dict) and any(edits.get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
+        edited = _edited(rows, edits)
+        # A row just added and still blank changes nothing: the editor stays as it is, or the
+        # name being typed into that row would go with it.
+        if edited != rows:
+            s["output_columns"], s["columns_version"] = edited, version + 1
+            rows = edited
+    return rows
+
+
+def columns_editor() -> None:
+    """Draw the editor of the session's rows (after `take_edits`)."""
+    s = st.session_state
     lang = language()
     config = {
         "name": st.column_config.TextColumn(t("columns.col.name"), help=t("columns.col.name_help"), required=True, max_chars=C.MAX_COLUMN_NAME_CHARS),
         "type": st.column_config.SelectboxColumn(
-            t("columns.col.type"), help=t("columns.col.type_help"), options=TYPES, required=True, default="text",
+            t("columns.col.type"), help=t("columns.col.type_help"), options=TYPES, required=True, default="text", width="medium",
             format_func=lambda v: t_in(lang, f"columns.type.{v}"),
         ),
         "description": st.column_config.TextColumn(t("columns.col.description"), help=t("columns.col.description_help"), width="medium"),
         "required": st.column_config.CheckboxColumn(t("columns.col.required"), help=t("columns.col.required_help"), default=True),
         "choices": st.column_config.TextColumn(t("columns.col.choices"), help=t("columns.col.choices_help"), width="medium"),
     }  # fmt: skip
-    st.data_editor(_frame(rows), key=f"columns_editor_{version}", num_rows="dynamic", hide_index=True, column_config=config, width="stretch")
-    return rows
+    key = f"columns_editor_{s.get('columns_version', 0)}"
+    st.data_editor(_frame(list(s.get("output_columns") or [])), key=key, num_rows="dynamic", hide_index=True, column_config=config, width="stretch")

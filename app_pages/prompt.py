@@ -11,7 +11,7 @@ import streamlit as st
 
 import core
 from core import constants as C
-from app_pages.columns_editor import columns_editor
+from app_pages.columns_editor import columns_editor, take_edits
 from app_pages.common import dataset, input_error_text, plain, problem_text, store
 from app_pages.i18n import language, t, t_in
 
@@ -37,6 +37,16 @@ def insert_column() -> None:
         st.session_state["column_chips"] = None
 
 
+# The output columns first, so that everything below reads them with the last edit in.
+columns_mode = st.session_state["output_mode"] == "columns"
+column_rows = take_edits() if columns_mode else []
+output_columns: tuple[core.OutputColumn, ...] = ()
+columns_error: core.InputError | None = None
+try:
+    output_columns = core.columns_from_rows(column_rows)
+except core.InputError as exc:
+    columns_error = exc
+
 editor, side = st.columns([3, 2], gap="large")
 with editor:
     if columns:
@@ -54,19 +64,8 @@ with side:
     st.segmented_control(
         t("prompt.output_mode"), MODES, format_func=functools.partial(mode_label, lang=language()), key="output_mode", required=True, persist_state=KEEP
     )
-    output_columns: tuple[core.OutputColumn, ...] = ()
-    if st.session_state["output_mode"] == "columns":
-        st.caption(t("prompt.columns_intro"))
-        try:
-            output_columns = core.columns_from_rows(columns_editor())
-        except core.InputError as exc:
-            st.error(plain(input_error_text(exc)), icon=":material/error:")
-        else:
-            if not output_columns:
-                st.info(t("columns.none_yet"), icon=":material/view_column:")
-        st.number_input(
-            t("prompt.max_reasks"), min_value=0, max_value=C.MAX_REASKS, step=1, key="max_reasks", persist_state=KEEP, help=t("prompt.max_reasks_help")
-        )
+    if columns_mode:
+        st.caption(t("prompt.columns_below"))
     label_options = ["", *columns]  # "" is "no label": a None option would show as unselected
     if st.session_state["label_column"] not in label_options:
         st.session_state["label_column"] = ""
@@ -84,6 +83,19 @@ with side:
         st.slider(t("prompt.temperature"), 0.0, 2.0, step=0.1, key="temperature", persist_state=KEEP)
     st.number_input(
         t("prompt.max_tokens"), min_value=0, max_value=C.FORM_MAX_TOKENS, step=64, key="max_tokens", persist_state=KEEP, help=t("prompt.max_tokens_help")
+    )
+
+if columns_mode:
+    # Full width: five columns of a table need the room.
+    st.subheader(t("prompt.columns_editor"))
+    st.caption(t("prompt.columns_intro"))
+    columns_editor()
+    if columns_error is not None:
+        st.error(plain(input_error_text(columns_error)), icon=":material/error:")
+    elif not output_columns:
+        st.info(t("columns.none_yet"), icon=":material/view_column:")
+    st.number_input(
+        t("prompt.max_reasks"), min_value=0, max_value=C.MAX_REASKS, step=1, key="max_reasks", persist_state=KEEP, help=t("prompt.max_reasks_help")
     )
 
 st.subheader(t("prompt.preview"))

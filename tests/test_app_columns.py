@@ -151,3 +151,15 @@ def test_a_stored_run_shows_its_typed_columns_and_why_a_row_is_invalid_in_chines
     assert shown["错误"].tolist()[1] == "重问 2 次后，回答仍不符合输出列：“stars”应为整数，而不是 \"lots\"；缺少“spam”。"
     labels = {m.label: m.value for m in at.metric}
     assert (labels["符合"], labels["不符合"], labels["重问过"]) == ("1", "1", "1")
+
+
+def test_a_row_just_added_and_still_blank_does_not_restart_the_editor(at):
+    # The grid sends the new row before its name is typed: starting the editor again then would
+    # take the half-typed name away (seen in the browser).
+    columns_mode(at)
+    add_rows(at, {"type": "text", "required": True})
+    assert at.session_state["output_columns"] == [] and "columns_version" not in at.session_state
+    assert at.data_editor(key=EDITOR) is not None  # still the same editor, under the same key
+    add_rows(at, {"name": "mood", "type": "text", "required": True})
+    assert at.session_state["output_columns"] == [{"name": "mood", "type": "text", "required": True}]
+    assert at.data_editor(key="columns_editor_1") is not None
