@@ -307,8 +307,8 @@ def test_every_page_in_chinese_is_chinese(page: Page, app: App, data_dir: Path, 
     page.locator(".st-key-use_demo button").click()
 
     open_page(page, "prompt", "zh")
-    page.locator(".st-key-output_mode button", has_text="JSON").click()
-    english_on(page, "prompt-json", seen)
+    page.locator(".st-key-output_mode button", has_text="多列").click()
+    english_on(page, "prompt-columns", seen)
     page.locator(".st-key-output_mode button", has_text="文本").click()
     settle(page)
 
