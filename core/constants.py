@@ -116,6 +116,9 @@ ESTIMATE_JSON_VALUE_TOKENS = 15  # a field with no expected answer to measure: a
 # --- Outbound calls in hosted mode (core/outbound.py) -----------------------------------------
 HOSTED_ENV = "LLM_BATCH_HOSTED"  # =1: base URLs are checked (as [hosting] check_urls = true)
 ALLOW_HOSTS_ENV = "LLM_BATCH_ALLOW_HOSTS"  # hosts, host:port and networks allowed despite the check
+# A base URL checked before a run (DNS included) is not looked up again for this long: the Run page
+# checks its settings on every redraw. Connections are checked at connect time regardless.
+OUTBOUND_CHECK_TTL_S = 30.0
 # An error answer is read up to this many bytes in hosted mode: its message is shown in a line,
 # and a hostile server's gigabyte of "error" must not fill the memory on its way there.
 ERROR_BODY_MAX_BYTES = 16 * 1024

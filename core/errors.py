@@ -145,6 +145,7 @@ _HEADER_LINE = re.compile(
 # (API keys, session ids, signed URLs' signatures), whatever prefix names them.
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]{6,}(?:\.[A-Za-z0-9_\-]*)?")
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9]{20,}")
+_ESCAPED_BREAK = re.compile(r"\\[rn]")
 
 
 def _token(m: re.Match[str]) -> str:
@@ -158,6 +159,7 @@ def scrub(text: str, secrets: Iterable[str] = (), limit: int = C.ERROR_DETAIL_MA
     most `limit` characters. A hostile server's error body reaches the page and the store only
     through here."""
     text = redact(str(text)[: C.ERROR_BODY_MAX_BYTES * 4], secrets)
+    text = _ESCAPED_BREAK.sub("\n", text)  # a JSON text's "\\n" is a line break too: headers dumped into a string
     text = _HEADER_LINE.sub(" ", text)
     text = _HEADER_ANYWHERE.sub(" ", text)
     text = _LONG_TOKEN.sub(_token, _JWT.sub("***", text))
@@ -189,8 +191,18 @@ def _body_message(body: object, fallback: str) -> str:
                 return value.strip()
         return json.dumps(body, ensure_ascii=False)
     if isinstance(body, str) and body.strip():
-        return re.sub(r"<[^>]+>", " ", body[: C.ERROR_BODY_MAX_BYTES * 4])  # an HTML error page becomes its words
+        body = body[: C.ERROR_BODY_MAX_BYTES * 4]
+        cut = _CUT_JSON_MESSAGE.search(body)  # JSON cut short (hosted mode reads 16 KiB): its message still
+        if cut is not None:
+            try:
+                return str(json.loads(f'"{cut.group(1)}"'))
+            except ValueError:
+                return cut.group(1)
+        return re.sub(r"<[^>]+>", " ", body)  # an HTML error page becomes its words
     return fallback
+
+
+_CUT_JSON_MESSAGE = re.compile(r'^\s*\{.*?"(?:message|detail|msg)"\s*:\s*"((?:[^"\\]|\\.)*)', re.DOTALL)
 
 
 def _body_field(body: object, name: str) -> object:

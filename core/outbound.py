@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -247,13 +248,29 @@ def outbound_policy() -> OutboundPolicy:
     return _configured if _configured is not None else policy_from_settings(None, os.environ)
 
 
+# The Run page checks its settings on every redraw: the same base URL is looked up in DNS once in
+# a while, not on every click. The connections are checked afresh whatever this says.
+_recent: dict[tuple[OutboundPolicy, Resolve, str], tuple[float, OutboundRefused | None]] = {}
+
+
 def check_base_urls(urls: Iterable[str], policy: OutboundPolicy | None = None) -> None:
     """InputError, in plain words, for the first base URL the policy refuses."""
     policy = policy or outbound_policy()
     if not policy.check_urls:
         return
+    now = time.monotonic()
     for url in dict.fromkeys(urls):
-        try:
-            policy.check_url(url)
-        except OutboundRefused as refused:
-            raise InputError(str(refused), f"outbound_{refused.reason}", host=refused.host, address=refused.address or refused.host) from None
+        seen = _recent.get((policy, policy.resolve, url))
+        if seen is not None and now - seen[0] < C.OUTBOUND_CHECK_TTL_S:
+            refused = seen[1]
+        else:
+            try:
+                policy.check_url(url)
+                refused = None
+            except OutboundRefused as exc:
+                refused = exc
+            if len(_recent) > 1000:
+                _recent.clear()
+            _recent[(policy, policy.resolve, url)] = (now, refused)
+        if refused is not None:
+            raise InputError(str(refused), f"outbound_{refused.reason}", host=refused.host, address=refused.address or refused.host)
