@@ -59,7 +59,7 @@ _TODO_ADMIN = (
 OUTBOUND_STRINGS: dict[str, tuple[str, str]] = {
     **{f"error.outbound_{r}": _sentence(r) for r in _WHY},
     **{f"msg.outbound_{r}": _sentence(r) for r in _WHY},
-    **{f"keys.short.blocked_{r}": ("✗ not called from this server", "✗ 本服务器不调用此地址") for r in _WHY},
+    **{f"keys.short.blocked_{r}": ("✗ not allowed here", "✗ 本服务器不允许") for r in _WHY},
     **{f"keys.why.blocked_{r}": _WHY[r] for r in _WHY},
     **{f"keys.todo.blocked_{r}": _TODO.get(r, _TODO_ADMIN) for r in _WHY},
     "error.outbound_allow_entry": (

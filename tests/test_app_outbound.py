@@ -111,3 +111,17 @@ def test_a_broken_allow_list_is_said_on_the_page_and_nothing_internal_is_called(
     local_server(at, listener.url())
     assert "loopback address" in unescaped([e.value for e in at.error])  # closed, not open, on a typo
     assert listener.connections == 0
+
+
+def test_every_refusal_has_both_languages_and_cores_english():
+    from app_pages.i18n import STRINGS
+    from core.addresses import REASONS
+    from core.keyverdict import DIAGNOSES
+    from core.refusals import REFUSAL_SENTENCES
+
+    for reason in REASONS:
+        for prefix in ("error.outbound_", "msg.outbound_"):
+            assert STRINGS[prefix + reason][0] == REFUSAL_SENTENCES[reason], reason
+        assert f"blocked_{reason}" in DIAGNOSES
+        for part in ("short", "why", "todo"):
+            assert f"keys.{part}.blocked_{reason}" in STRINGS
