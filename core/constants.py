@@ -122,6 +122,9 @@ OUTBOUND_CHECK_TTL_S = 30.0
 # An error answer is read up to this many bytes in hosted mode: its message is shown in a line,
 # and a hostile server's gigabyte of "error" must not fill the memory on its way there.
 ERROR_BODY_MAX_BYTES = 16 * 1024
+# Hosted mode's connection pool per client, as the SDK's default client has it.
+HTTP_MAX_CONNECTIONS = 1000
+HTTP_KEEPALIVE_S = 5.0
 # A provider's error text, once cleaned, is cut to this many characters wherever it is shown or stored.
 ERROR_DETAIL_MAX_CHARS = 300
 

@@ -28,7 +28,8 @@ import aiohttp
 import httpx2
 import openai
 from aiohttp.abc import AbstractResolver, ResolveResult
-from openai._constants import DEFAULT_CONNECTION_LIMITS
+# The SDK's own aiohttp transport (what openai.DefaultAioHttpClient is built on, present since
+# before 3.50), given a session whose connector resolves and connects through the checks below.
 from openai._vendor.httpx_aiohttp import AiohttpTransport
 
 from . import constants as C
@@ -135,12 +136,11 @@ def guarded_http_client(policy: OutboundPolicy, verify: ssl.SSLContext) -> httpx
     """The SDK's aiohttp client (its defaults: timeouts, limits, redirects followed) on a transport
     whose every request and connection the policy checks."""
     guard = ConnectGuard(policy)
-    limits = DEFAULT_CONNECTION_LIMITS  # as the SDK's own aiohttp transport would be made
 
     def session() -> aiohttp.ClientSession:  # made on the event loop, at the first request
         connector = aiohttp.TCPConnector(
             ssl=verify, resolver=GuardedResolver(guard), socket_factory=guard.socket,
-            limit=limits.max_connections or 0, keepalive_timeout=limits.keepalive_expiry,
+            limit=C.HTTP_MAX_CONNECTIONS, keepalive_timeout=C.HTTP_KEEPALIVE_S,
         )  # fmt: skip
         return aiohttp.ClientSession(connector=connector)
 
