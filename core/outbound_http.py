@@ -28,9 +28,7 @@ import aiohttp
 import httpx2
 import openai
 from aiohttp.abc import AbstractResolver, ResolveResult
-# The SDK's own aiohttp transport (what openai.DefaultAioHttpClient is built on, present since
-# before 3.50), given a session whose connector resolves and connects through the checks below.
-from openai._vendor.httpx_aiohttp import AiohttpTransport
+from openai._vendor.httpx_aiohttp import AiohttpTransport  # what DefaultAioHttpClient is built on (since before 3.50)
 
 from . import constants as C
 from .addresses import shown_address
