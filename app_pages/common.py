@@ -204,6 +204,17 @@ def _secret(section: str) -> dict | None:
     return dict(value) if value else None
 
 
+def configure_outbound() -> None:
+    """Hosted mode's outbound check, from [hosting] in secrets.toml and the environment (core reads
+    them). A broken allow list is said on every page, and the check stays on with nothing allowed:
+    a typo must not open the server's network to its visitors."""
+    try:
+        core.configure_outbound(core.policy_from_settings(_secret("hosting"), os.environ))
+    except InputError as exc:
+        core.configure_outbound(core.OutboundPolicy(check_urls=True))
+        show_input_error(exc)
+
+
 def app_password() -> str | None:
     """The password that guards preset keys: `[auth] password` in secrets, or LLM_BATCH_PASSWORD."""
     auth = _secret("auth") or {}

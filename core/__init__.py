@@ -31,6 +31,7 @@ from .keys import (
 )  # fmt: skip
 from .limits import GateRegistry, KeyGate
 from .messages import Explained, explain, host_of, root_cause
+from .outbound import AllowEntry, OutboundPolicy, check_base_urls, configure_outbound, outbound_policy, policy_from_settings
 from .output import answers_match, parse_output
 from .progress import KeyStatus, ProgressSnapshot
 from .report import FailureCause, RunOutcome, RunReport, failure_causes, measured_output, output_tokens_sample, run_outcome, run_report
@@ -66,6 +67,7 @@ __all__ = [
     "GateRegistry", "KeyGate",
     "answers_match", "parse_output",
     "Explained", "explain", "host_of", "root_cause",
+    "AllowEntry", "OutboundPolicy", "check_base_urls", "configure_outbound", "outbound_policy", "policy_from_settings",
     "KeyStatus", "ProgressSnapshot",
     "FailureCause", "RunOutcome", "RunReport", "failure_causes", "measured_output", "output_tokens_sample", "run_outcome", "run_report",
     "Runner", "RunHandle", "get_runner",
