@@ -274,7 +274,7 @@ class BatchRun:
                 else:
                     await client.files.delete(f.id)
         except Exception as exc:
-            raise self._failure(exc) from None
+            raise _stop_or_retry(classify(exc, self._secrets)) from None
         return adopted
 
     async def _drop_unsent(self, job: BatchJob) -> None:
