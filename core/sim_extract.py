@@ -69,7 +69,7 @@ def find_number(text: str) -> float | None:
 
 def find_rating(text: str) -> float | None:
     """A rating as written in a review: "4/5", "4 out of 5", "4 stars", "four stars", "4星", "五星", "打4分"."""
-    text = mask_ranges(text)
+    text = mask_ranges(mask_dates(text))
     found = [(m.start(), _to_number(m.group(1))) for p in _RATING for m in [p.search(text)] if m]
     for p in _WORD_RATING:
         m = p.search(text)
@@ -81,6 +81,7 @@ def find_rating(text: str) -> float | None:
 
 def find_price(text: str) -> float | None:
     """An amount of money: "$12.99", "¥199", "199元", "45 dollars"."""
+    text = mask_dates(text)
     found = [(m.start(), _to_number(m.group(1))) for p in _PRICE for m in [p.search(text)] if m]
     return min(found)[1] if found else None
 

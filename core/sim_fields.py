@@ -21,10 +21,11 @@ property, of the property's type (`type` a string or a list with "null", or `any
   - any other list: the choice whose name (or description) words occur most in the row, the one
     mentioned first on a tie; with none mentioned, a pick fixed by a hash of the row and the field;
 - number / integer: a rating where the field's name or description says rating/score/stars/评分/星
-  ("4/5", "4 out of 5", "four stars", "五星", "打4分"), a price where it says price/cost/价格
-  ("$12.99", "199元"); else an arithmetic expression in the row, computed exactly (wrong on purpose
-  as often as plain answers are; see `sim_arith`; "4/5" is a score, not a sum); else the first number
-  in the row (dates and scales such as "1 to 5" left out); an integer is rounded half up;
+  ("4/5", "4 out of 5", "four stars", "五星", "打4分"; no rating written, none), a price where it
+  says price/cost/价格 ("$12.99", "199元"); else an arithmetic expression in the row, computed
+  exactly (wrong on purpose as often as plain answers are; see `sim_arith`; "4/5" is a score and
+  "2024-03-03" a date, not sums); else the first number in the row (dates and scales such as
+  "1 to 5" left out); an integer is rounded half up;
 - yes/no (`boolean`): the field's words (name split at _ and capitals, and its description; English
   and a few Chinese synonyms: recommend/推荐, return/refund/退货, buy again/回购, price/价格,
   delivery/快递, broken/坏) are looked for in the row: found, true unless a negator stands just before
@@ -64,7 +65,7 @@ from typing import Any
 
 from .sim_arith import CARE_ERROR_FACTOR, CHARS_PER_TOKEN, answer_content, asks_for_care, estimate_tokens, find_expression, is_deliberately_wrong
 from .sim_arith import _wrong_offset, format_number
-from .sim_extract import find_date, find_number, find_price, find_rating, short_extract
+from .sim_extract import find_date, find_number, find_price, find_rating, mask_dates, short_extract
 from .sim_lexicon import negated_near, sentiment
 
 __all__ = ["reply", "find_schema", "row_text", "answer_schema", "plain_answer", "INVALID_TRIGGER"]
@@ -198,8 +199,9 @@ _SCORE = re.compile(r"\d+/(?:5|10|100)")
 
 
 def arithmetic(text: str) -> tuple[str, Fraction] | None:
-    """The row's arithmetic expression, if any; a score written as "4/5" or "7/10" is a rating, not a sum."""
-    found = find_expression(text)
+    """The row's arithmetic expression, if any: a date ("2024-03-03") is no subtraction, and a score
+    written as "4/5" or "7/10" is a rating, not a division."""
+    found = find_expression(mask_dates(text))
     return None if found is None or _SCORE.fullmatch(found[0]) else found
 
 
@@ -311,8 +313,8 @@ class _Row:
         joined = " ".join(words)
         found = None
         if any(w in joined for w in _RATING_WORDS):
-            found = find_rating(self.text)
-        if found is None and any(w in joined for w in _PRICE_WORDS):
+            return find_rating(self.text)  # a rating or nothing: "after 2 weeks" is no score
+        if any(w in joined for w in _PRICE_WORDS):
             found = find_price(self.text)
         if found is None and self.expression is not None:
             expression, value = self.expression
@@ -466,7 +468,7 @@ def plain_answer(text: str, *, seed: int, json_mode: bool, error_rate: float = 0
             tone = 1 if _digest(seed, text) % 2 else -1
         return named[tone]
     if arithmetic(text) is not None:
-        return answer_content(text, json_mode=json_mode, seed=seed, error_rate=error_rate)
+        return answer_content(mask_dates(text), json_mode=json_mode, seed=seed, error_rate=error_rate)
     asks = re.search(r"\byes\s*(?:or|/)\s*no\b|是或否|是否|是不是|会不会", text, re.I)
     if asks and not json_mode:
         # The asking sentence names what is asked and is left out of what is searched.

@@ -55,13 +55,15 @@ _ZH_WORDS = {
     "难受": -1, "假货": -1, "缩水": -1, "掉色": -1, "生气": -1, "糟糕": -1, "坑": -1, "一星": -1,
     # neutral words that must not be read as parts of others
     "一般": 0, "还行": 0, "凑合": 0, "中规中矩": 0, "好坏": 0, "好像": 0, "正好": 0, "刚好": 0, "只好": 0,
-    "好久": 0, "快递": 0, "卡片": 0, "问题不大": 0, "特别": 0,
+    "好久": 0, "快递": 0, "差不多": 0, "卡片": 0, "问题不大": 0, "特别": 0,
 }
 _ZH_ORDER = sorted(_ZH_WORDS, key=len, reverse=True)
 _ZH_NEGATORS = ("并不", "没有", "不", "没")  # not 别 or 无: 特别好 and 无线 are no negations
 _ZH_CONTRAST = ("但是", "不过", "可是", "然而", "但", "却")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _EN_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_EN_TOKEN_OR_STOP = re.compile(r"[a-z]+(?:'[a-z]+)?|[.,;:!?]")
+_CLAUSE_ENDS = frozenset(".,;:!?")
 _CONTRAST_WEIGHT = 2.0
 
 
@@ -70,7 +72,8 @@ def _is_negator(token: str) -> bool:
 
 
 def _english(text: str) -> float:
-    lowered = " ".join(_EN_TOKEN.findall(text.lower().replace("\u2019", "'")))
+    # Punctuation stays as a token of its own: a negation ends with its clause ("Not cheap, but worth it").
+    lowered = " ".join(_EN_TOKEN_OR_STOP.findall(text.lower().replace("\u2019", "'")))
     score = 0.0
     weight = 1.0
     # Phrases are replaced by a marker token carrying their score, so their words count once.
@@ -85,7 +88,12 @@ def _english(text: str) -> float:
         value = 1 if token in POSITIVE_WORDS or token == "zzpos" else -1 if token in NEGATIVE_WORDS or token == "zzneg" else 0
         if value == 0:
             continue
-        if token not in ("zzpos", "zzneg") and any(_is_negator(t) for t in tokens[max(0, i - 3):i]):
+        window = tokens[max(0, i - 3):i]
+        for stop in range(len(window) - 1, -1, -1):  # only the words after the last clause boundary
+            if window[stop] in _CLAUSE_ENDS or window[stop] in _CONTRAST_EN:
+                window = window[stop + 1:]
+                break
+        if token not in ("zzpos", "zzneg") and any(_is_negator(t) for t in window):
             value = -value
         score += value * weight
     return score

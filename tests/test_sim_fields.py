@@ -357,3 +357,61 @@ def test_find_schema_prefers_response_format_and_else_takes_the_first_object_wit
     assert find_schema({"messages": messages, "response_format": {"type": "json_object"}}) == other
     assert find_schema({"messages": [{"role": "user", "content": "no schema {here}"}]}) is None
     assert reply({"messages": [{"role": "user", "content": "2 + 2"}]}, "2 + 2", "2 + 2", seed=0, error_rate=0) == ("4", "stop")
+
+
+# --- the reviews demo sheet -----------------------------------------------------------------------
+
+
+def load_make_demo():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_demo", ROOT / "core" / "data" / "make_demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def reviews() -> list[dict[str, str]]:
+    import csv
+
+    with (ROOT / "core" / "data" / "demo_reviews.csv").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_reviews_sheet_is_what_make_demo_writes_half_english_half_chinese():
+    rows = reviews()
+    assert [tuple(r.values()) for r in rows] == [tuple(map(str, row)) for row in load_make_demo().make_reviews()]
+    assert len(rows) == 200 and sum(r["lang"] == "zh" for r in rows) == 100
+    assert all(bool(re.search(r"[\u4e00-\u9fff]", r["review"])) == (r["lang"] == "zh") for r in rows)
+    for label in ("positive", "negative", "neutral"):
+        assert sum(r["sentiment"] == label for r in rows) >= 30
+    assert 60 <= sum(bool(r["rating"]) for r in rows) <= 140 and 50 <= sum(bool(r["date"]) for r in rows) <= 110
+    assert len({r["product"] for r in rows}) >= 20
+
+
+def test_the_demo_prompt_gets_most_reviews_right_but_not_the_sarcastic_ones():
+    from core.demos import DEMO_SHEETS
+
+    sheet = DEMO_SHEETS["reviews"]
+    rows = reviews()
+    module = load_make_demo()
+    tricky = {s.format(p=p) for lang in ("en", "zh") for _, s in module.TRICKY[lang] for p in module.PRODUCTS[lang]}
+    for template in (sheet.template, sheet.template_zh):
+        answers = []
+        for r in rows:
+            prompt = template.format(**r)
+            answers.append(reply({"messages": [{"role": "user", "content": prompt}]}, prompt, prompt, seed=0, error_rate=0.05)[0])
+        right = [a == r["sentiment"] for a, r in zip(answers, rows)]
+        assert set(answers) == {"positive", "negative", "neutral"}
+        assert 0.85 <= sum(right) / len(rows) <= 0.97  # a confusion matrix with something in it
+        missed = [r for ok, r in zip(right, rows) if not ok]
+        assert sum(any(r["review"].startswith(t) or t in r["review"] for t in tricky) for r in missed) >= len(missed) * 0.7
+
+
+def test_the_reviews_ratings_dates_and_recommendations_are_read_back_from_the_text():
+    schema = schema_of({"rating": RATING, "date": DATE, "recommend": {"type": "boolean", "description": "would the reviewer recommend it"}})
+    rows = reviews()
+    got = [json.loads(answer_schema(schema, f"Product: {r['product']}\nReview: {r['review']}", seed=0, error_rate=0)) for r in rows]
+    assert [str(g["rating"] or "") for g in got] == [r["rating"] for r in rows]
+    assert [g["date"] or "" for g in got] == [r["date"] for r in rows]
+    assert 0.9 <= sum(g["recommend"] == (r["recommend"] == "yes") for g, r in zip(got, rows)) / len(rows) < 1
