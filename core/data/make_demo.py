@@ -16,6 +16,7 @@ import csv
 import datetime
 import random
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 ROWS = 300
@@ -157,7 +158,7 @@ def make_reviews(rows: int = REVIEWS, seed: int = REVIEW_SEED) -> list[tuple[obj
     return out
 
 
-def write(path: Path, header: tuple[str, ...], rows: list) -> None:  # type: ignore[type-arg]
+def write(path: Path, header: tuple[str, ...], rows: Sequence[Sequence[object]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(header)
