@@ -31,7 +31,8 @@ SIM_STRINGS: dict[str, tuple[str, str]] = {
         "数字、评分、日期和是/否从该行文字中提取；其他提示词得到一段标明“模拟”的简短摘录。"
         "用它可以不用密钥、不花钱地试用本应用；要得到真实回答，请粘贴密钥。",
     ),
-    "sim.cost_value": ("$0 — simulated, not a price", "$0 — 模拟，并非价格"),
+    "sim.cost_value": ("$0", "$0"),
+    "sim.cost_note": ("simulated, not a price", "模拟，并非价格"),
     "sim.cost_help": (
         "The simulated provider charges nothing. A real model's cost for the same rows shows here once you choose it on the Keys & limits page.",
         "模拟模型不收费。在“密钥与限速”页面选择真实模型后，这里会显示同样这些行的费用。",

@@ -139,7 +139,7 @@ with st.container(border=True, key="run_settings"):
         e1.metric(t("run.est_requests"), f"{est.requests:,}")
         e2.metric(t("run.est_tokens"), f"{est.tokens_in + est.tokens_out:,}", help=t("run.est_tokens_help", tin=est.tokens_in, tout=est.tokens_out))
         if source == core.KeySource.SIMULATED:  # nothing is paid: a $0 that could be read as a real price is not shown
-            e3.metric(t("run.est_cost"), t("sim.cost_value"), help=t("sim.cost_help"))
+            e3.metric(t("run.est_cost"), t("sim.cost_value"), t("sim.cost_note"), delta_color="off", delta_arrow="off", help=t("sim.cost_help"))
         else:
             e3.metric(t("run.est_cost"), fmt_money(est.cost), help=t("run.est_cost_help"))
         e4.metric(t("run.est_time"), core.clock(est.seconds), help=t(f"run.limited_by.{est.limited_by}", keys=len(entries)))

@@ -80,7 +80,8 @@ def test_the_keys_page_says_what_the_simulated_provider_is_and_is_not(at):
 def test_the_estimate_shows_the_simulated_cost_as_no_price_and_results_carry_a_badge(at):
     choose_demo(at, "reviews")
     on(at, "app_pages/run.py")
-    assert metric(at, "Cost (estimate)") == "$0 — simulated, not a price"
+    cost = next(m for m in at.metric if m.label == "Cost (estimate)")
+    assert (cost.value, cost.delta) == ("$0", "simulated, not a price")
     assert "Simulated answers, not a real model" not in badges(at)  # nothing run yet
     at.number_input(key="first_n").set_value(20).run()
     at.button(key="run_test").click().run()
