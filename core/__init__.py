@@ -18,6 +18,7 @@ from .compare_report import FILTERS, CompareTable, Verdict, VariantSummary, comp
 from .compare_store import ComparisonRecord, comparison_of_run, delete_comparison, get_comparison, list_comparisons, set_scoring
 from .constants import MAX_ROWS, MAX_UPLOAD_MB, MODEL_PRICES
 from .clients import ClientFactory, default_client_factory
+from .demos import DEMO_SHEETS, DemoSheet, demo_sheet
 from .durations import clock, describe_seconds
 from .errors import InputError
 from .estimate import RunEstimate, estimate_run, price_for
@@ -55,6 +56,7 @@ __all__ = [
     "MAX_VARIANTS", "SELECTION_MODES", "ProviderChoice", "RowSelection", "Variant", "compare_pool", "grid", "provider_choices", "variant_keys",
     "MAX_ROWS", "MAX_UPLOAD_MB", "MODEL_PRICES",
     "ClientFactory", "default_client_factory",
+    "DEMO_SHEETS", "DemoSheet", "demo_sheet",
     "clock", "describe_seconds",
     "InputError",
     "RunEstimate", "estimate_run", "price_for",
