@@ -9,7 +9,6 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 import streamlit as st
 
@@ -27,8 +26,8 @@ from core import (
     TemplateProblem,
 )
 
-DEMO_FILE = Path(__file__).resolve().parent.parent / "core" / "data" / "demo_arithmetic.csv"
-DEMO_TEMPLATE = "Compute {question}. Reply with the number only."
+DEMO_FILE = core.DEMO_SHEETS["arithmetic"].path  # the classic experiment's sheet (the Compare page's demo)
+DEMO_TEMPLATE = core.DEMO_SHEETS["arithmetic"].template
 
 
 # --- process-wide -------------------------------------------------------------------------------
@@ -141,17 +140,19 @@ def restore_from_run(run_id: str | None) -> bool:
     return True
 
 
-def use_demo_dataset() -> None:
-    data = DEMO_FILE.read_bytes()
-    set_dataset(core.load_table(data, DEMO_FILE.name), DEMO_FILE.name, demo=True)
+def use_demo_dataset(sheet: str = "arithmetic") -> None:
+    """A demo sheet (core.DEMO_SHEETS: "arithmetic" or "reviews") with the prompt that fits it."""
+    chosen = core.demo_sheet(sheet)
+    set_dataset(core.load_table(chosen.path.read_bytes(), chosen.file_name), chosen.file_name, demo=chosen.key)
     # The demo's whole prompt, not half of it: a JSON mode or a system prompt left from another
-    # table would make its plain-number answers fail to parse.
+    # table would make its plain answers fail to parse.
     s = st.session_state
-    s["template"], s["system"], s["label_column"] = DEMO_TEMPLATE, "", "answer"
+    s["template"], s["system"], s["label_column"] = chosen.template_in(language()), "", chosen.label_column
     s["output_mode"], s["output_columns"], s["label_field"] = "text", [], ""
 
 
-def set_dataset(table: LoadedTable, name: str, *, demo: bool = False) -> None:
+def set_dataset(table: LoadedTable, name: str, *, demo: str | bool = False) -> None:
+    """`demo` is the demo sheet's key (core.DEMO_SHEETS), False for the user's own table."""
     st.session_state["dataset"] = {"table": table, "name": name, "demo": demo}
     # A label column the new table does not have would block the Run page with an error.
     if st.session_state.get("label_column") not in table.frame.columns:
@@ -216,6 +217,17 @@ def _secret(section: str) -> dict | None:
     except Exception:  # no secrets.toml at all is the normal case
         return None
     return dict(value) if value else None
+
+
+def configure_outbound() -> None:
+    """Hosted mode's outbound check, from [hosting] in secrets.toml and the environment (core reads
+    them). A broken allow list is said on every page, and the check stays on with nothing allowed:
+    a typo must not open the server's network to its visitors."""
+    try:
+        core.configure_outbound(core.policy_from_settings(_secret("hosting"), os.environ))
+    except InputError as exc:
+        core.configure_outbound(core.OutboundPolicy(check_urls=True))
+        show_input_error(exc)
 
 
 def app_password() -> str | None:

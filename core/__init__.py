@@ -18,6 +18,7 @@ from .compare_report import FILTERS, CompareTable, Verdict, VariantSummary, comp
 from .compare_store import ComparisonRecord, comparison_of_run, delete_comparison, get_comparison, list_comparisons, set_scoring
 from .constants import MAX_ROWS, MAX_UPLOAD_MB, MODEL_PRICES
 from .clients import ClientFactory, default_client_factory
+from .demos import DEMO_SHEETS, DemoSheet, demo_sheet
 from .durations import clock, describe_seconds
 from .errors import InputError
 from .estimate import RunEstimate, estimate_run, price_for
@@ -31,6 +32,7 @@ from .keys import (
 )  # fmt: skip
 from .limits import GateRegistry, KeyGate
 from .messages import Explained, explain, host_of, root_cause
+from .outbound import AllowEntry, OutboundPolicy, check_base_urls, configure_outbound, outbound_policy, policy_from_settings
 from .output import answers_match
 from .columns import ColumnType, OutputColumn, columns_from_json, columns_from_rows, columns_to_json, columns_to_rows, json_schema, validate
 from .structured import ASK_MODES, AskMode, remembered_mode, request_body
@@ -56,6 +58,7 @@ __all__ = [
     "MAX_VARIANTS", "SELECTION_MODES", "ProviderChoice", "RowSelection", "Variant", "compare_pool", "grid", "provider_choices", "variant_keys",
     "MAX_ROWS", "MAX_UPLOAD_MB", "MODEL_PRICES",
     "ClientFactory", "default_client_factory",
+    "DEMO_SHEETS", "DemoSheet", "demo_sheet",
     "clock", "describe_seconds",
     "InputError",
     "RunEstimate", "estimate_run", "price_for",
@@ -70,6 +73,7 @@ __all__ = [
     "ColumnType", "OutputColumn", "columns_from_json", "columns_from_rows", "columns_to_json", "columns_to_rows", "json_schema", "validate",
     "ASK_MODES", "AskMode", "remembered_mode", "request_body",
     "Explained", "explain", "host_of", "root_cause",
+    "AllowEntry", "OutboundPolicy", "check_base_urls", "configure_outbound", "outbound_policy", "policy_from_settings",
     "KeyStatus", "ProgressSnapshot",
     "FailureCause", "RunOutcome", "RunReport", "failure_causes", "measured_output", "output_tokens_sample", "run_outcome", "run_report",
     "Runner", "RunHandle", "get_runner",

@@ -34,7 +34,7 @@ from .batch_rows import BatchRowReader
 from .structured import AskMode, ask_messages, ask_params, remembered_mode
 from .batch_store import TERMINAL_STATES, BatchJob, BatchJobs
 from .clients import ClientFactory
-from .errors import ErrorKind, InputError, classify, redact
+from .errors import ErrorKind, Failure, InputError, classify, scrub
 from .keys import PROVIDER_PRESETS, KeyEntry
 from .progress import ProgressTracker
 from .runner import Runner, RunHandle
@@ -169,7 +169,7 @@ class BatchRun:
         except _Halt as halt:
             state, message = halt.state, halt.message
         except Exception as exc:  # the provider refused, or a bug: the run stops with the reason, rows stay pending
-            state, message = "failed", redact(f"Batch mode stopped: {type(exc).__name__}: {exc}", self._secrets)[:500]
+            state, message = "failed", scrub(f"Batch mode stopped: {type(exc).__name__}: {exc}", self._secrets, limit=500)
         finally:
             await self.owners.close()
         self._set(state, message)
@@ -281,7 +281,7 @@ class BatchRun:
                 else:
                     await client.files.delete(f.id)
         except Exception as exc:
-            raise self._failure(exc) from None
+            raise _stop_or_retry(classify(exc, self._secrets)) from None
         return adopted
 
     async def _drop_unsent(self, job: BatchJob) -> None:
@@ -318,7 +318,7 @@ class BatchRun:
                 if meta.get(METADATA_RUN) == self.run_id and meta.get(METADATA_PART) == str(job.part) and batch.input_file_id == job.input_file_id:
                     return batch
         except Exception as exc:  # as _call: a passing failure is tried again at the next poll
-            raise self._failure(exc) from None
+            raise _stop_or_retry(classify(exc, self._secrets)) from None
         return None
 
     async def _call(self, coro):  # type: ignore[no-untyped-def]
@@ -327,13 +327,7 @@ class BatchRun:
         try:
             return await coro
         except Exception as exc:
-            raise self._failure(exc) from None
-
-    def _failure(self, exc: Exception) -> Exception:
-        failure = classify(exc, self._secrets)
-        if failure.kind in (ErrorKind.KEY_DEAD, ErrorKind.ROW_BAD):
-            return _Halt("failed", f"The provider refused the batch: {failure.message}")
-        return _Retry(failure.message)
+            raise _stop_or_retry(classify(exc, self._secrets)) from None
 
     async def _follow(self) -> tuple[str, str]:
         delays = poll_delays()
@@ -400,7 +394,7 @@ class BatchRun:
         self.jobs.polled(
             self.run_id, job.part, state=batch.status, total=counts.total if counts else len(job.rows),
             completed=counts.completed if counts else 0, failed=counts.failed if counts else 0,
-            output_file_id=batch.output_file_id, error_file_id=batch.error_file_id, message=redact(message, self._secrets),
+            output_file_id=batch.output_file_id, error_file_id=batch.error_file_id, message=scrub(message, self._secrets),
         )  # fmt: skip
         if batch.status in TERMINAL_STATES:
             output = (await self._call(client.files.content(batch.output_file_id))).content if batch.output_file_id else b""
@@ -421,6 +415,16 @@ class _Retry(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def _stop_or_retry(failure: Failure) -> _Halt | _Retry:
+    """A refusal no wait can cure stops the run with the reason; anything else is tried again at
+    the next poll. A base URL this server does not call is said as such, not as the provider's."""
+    if failure.outbound is not None:
+        return _Halt("failed", failure.message)
+    if failure.kind in (ErrorKind.KEY_DEAD, ErrorKind.ROW_BAD):
+        return _Halt("failed", f"The provider refused the batch: {failure.message}")
+    return _Retry(failure.message)
 
 
 def batch_jobs(store: RunStore, run_id: str) -> list[BatchJob]:

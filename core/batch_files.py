@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from . import constants as C
-from .errors import redact
+from .errors import scrub
 
 __all__ = [
     "BatchLimits", "RequestFile", "LineOutcome", "custom_id", "row_of", "request_lines", "split_requests", "request_file",
@@ -131,7 +131,7 @@ def _outcome(row: int, line: dict, secrets: Sequence[str]) -> LineOutcome:
     error = line.get("error")
     response = line.get("response")
     if error:
-        return LineOutcome(row, error=redact(_error_text(error), secrets)[:500])
+        return LineOutcome(row, error=scrub(_error_text(error), secrets))
     if not isinstance(response, dict):
         return LineOutcome(row, error="The batch's line for this row has no response.")
     status = response.get("status_code")
@@ -145,7 +145,7 @@ def _outcome(row: int, line: dict, secrets: Sequence[str]) -> LineOutcome:
         return LineOutcome(row, body=body)
     detail = body.get("error") if isinstance(body, dict) else None
     text = _error_text(detail) if detail else f"HTTP {status}"
-    return LineOutcome(row, error=redact(f"The provider answered {status}: {text}", secrets)[:500])
+    return LineOutcome(row, error=scrub(f"The provider answered {status}: {text}", secrets, limit=500))
 
 
 def read_outcomes(

@@ -25,6 +25,7 @@ from .durations import clock
 from .batch_cli import BatchReporter
 from .columns import columns_from_file, columns_to_rows
 from .errors import InputError
+from .outbound import outbound_policy
 from .exports import format_for_path, write_export
 from .keys import SIMULATED_PROVIDER, KeyEntry, parse_keys, pool_from_settings
 from .progress import ProgressSnapshot
@@ -304,6 +305,11 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextI
     out = out or sys.stdout
     err = err or sys.stderr
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:  # hosted mode (LLM_BATCH_HOSTED=1): a broken LLM_BATCH_ALLOW_HOSTS is said before anything runs
+        outbound_policy()
+    except InputError as exc:
+        err.write(f"error: {exc}\n")
+        return 2
     if argv[:1] == ["compare"]:
         from .compare_cli import main as compare
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .refusals import REFUSAL_SENTENCES
+
 __all__ = ["Explained", "explain", "root_cause", "host_of"]
 
 
@@ -35,6 +37,9 @@ _PATTERNS: list[tuple[str, str]] = [
     ("kept_new_run", r"(?P<inner>.+?) Finished rows are kept; start a new run with other settings\."),
     ("row", r"Row (?P<row>[\d,]+): (?P<inner>.+)"),
     ("key_stopped", r"Key (?P<masked>\S+) stopped: (?P<inner>.+)"),
+    # hosted mode's outbound policy refused a base URL (core/refusals.py): outbound_<reason>
+    *((f"outbound_{reason}", re.escape(sentence).replace(r"\{host\}", "(?P<host>.+?)").replace(r"\{address\}", "(?P<address>.+?)"))
+      for reason, sentence in REFUSAL_SENTENCES.items()),
     ("refused", r"Could not reach the provider: (?P<detail>.*(?:Connect call failed|Connection refused|ECONNREFUSED).*)"),
     ("dns", r"Could not reach the provider: (?P<detail>.*(?:Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution|No address associated).*)"),  # noqa: E501
     ("unreachable", r"Could not reach the provider: (?P<detail>.+)"),

@@ -17,6 +17,7 @@ from .batch import batch_jobs, check_no_open_batch, launch_batch
 from .engine import BatchEngine
 from .errors import InputError
 from .keys import KeyEntry, demo_pool
+from .outbound import check_base_urls
 from .progress import KeyStatus, ProgressSnapshot, ProgressTracker
 from .runner import Runner, RunHandle, get_runner
 from .spec import RunSpec
@@ -36,6 +37,13 @@ def validate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry]) -
         raise InputError(f"The label column {spec.label_column!r} is not in the table.", "no_label_column", column=spec.label_column)
     if not keys:
         raise InputError("Add at least one API key, or use the simulated provider for a demo.", "no_keys")
+    check_outbound(keys)
+
+
+def check_outbound(keys: Sequence[KeyEntry]) -> None:
+    """On a hosted server, refuse base URLs it must not call before anything is stored or sent
+    (InputError with code outbound_<reason>). The clients check again at every connection."""
+    check_base_urls(k.base_url for k in keys if not k.simulated)
 
 
 def _launch(
@@ -108,6 +116,7 @@ def resume_run(
         keys = None  # simulated answers must not be mixed into a run made with a real model
     if keys:
         check_same_model(record, keys, switch_model)
+        check_outbound(keys)
     if now and record.spec.batch:
         check_no_open_batch(store, run_id)
     live = runner.get(run_id)

@@ -32,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from . import constants as C
-from .sim_arith import completion, estimate_tokens, read_messages, reply
+from .sim_arith import completion, estimate_tokens, read_messages
+from .sim_errors import refuse_format
+from .sim_fields import reply
 
 if TYPE_CHECKING:
     from .simulator import SimResponse, Simulator
@@ -316,14 +318,15 @@ class BatchSim:
             if "SIMULATE_BATCH_LOST" in everything:
                 continue
             self.answered[cid] += 1
-            if "SIMULATE_BAD_REQUEST" in everything:
+            refusal = refuse_format(req, cfg.structured_outputs)
+            if "SIMULATE_BAD_REQUEST" in everything or refusal is not None:
                 body = {
                     "error": {
                         "message": "This model's maximum context length is 8192 tokens.",
                         "type": "invalid_request_error",
                         "code": "context_length_exceeded",
                     }
-                }
+                } if refusal is None else {"error": {"message": refusal.message, "type": refusal.type, "param": refusal.param, "code": refusal.code}}
                 response = {"status_code": 400, "request_id": f"req_{n}", "body": body}
                 err.append(json.dumps({"id": f"batch_req_{n}", "custom_id": cid, "response": response, "error": None}))
                 b["request_counts"]["failed"] += 1

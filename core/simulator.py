@@ -23,9 +23,17 @@ so a test can reach each error shape over the real SDK. The first in this list w
     SIMULATE_SHOULD_RETRY      400 with `x-should-retry: true`
     SIMULATE_BAD_REQUEST       400 context_length_exceeded (after the rate limiter and the fault draw)
     SIMULATE_CONTENT_FILTER    200 with empty content and finish_reason "content_filter"
+    SIMULATE_INVALID_ANSWER    200 whose answer breaks the schema; a re-ask (an assistant turn in the
+                               conversation) gets a valid one (core/sim_fields.py)
 
 The first five are answered before the rate limiter, as a provider refuses them before counting
 anything: they charge no bucket and draw no fault, so the seeded faults of other rows stay put.
+
+Answers: arithmetic exactly, any JSON schema and other prompts by the documented rules of
+`core/sim_fields.py` (keywords, a small lexicon, extraction; not a real model). `structured_outputs`
+says which `response_format` the provider takes: "json_schema" (both), "json_object" (json_schema is
+refused with DeepSeek's 400 "This response_format type is unavailable now"), "none" (any
+response_format is refused with a 400 naming it, param "response_format").
 
 Models in `reasoning_models` act like OpenAI's o-series: a request with `max_tokens` gets 400
 unsupported_parameter (param "max_tokens"), a temperature other than 1 gets 400 unsupported_value
@@ -53,8 +61,9 @@ import openai
 
 from .constants import DATA_DIR_ENV, DEFAULT_DATA_DIR, SIM_BATCH_DIR, SIMULATED_BASE_URL
 from .sim_batch import BatchSim
-from .sim_arith import completion, estimate_tokens, read_messages, reply
-from .sim_errors import Refusal, refuse_params, triggered
+from .sim_arith import completion, estimate_tokens, read_messages
+from .sim_fields import reply
+from .sim_errors import STRUCTURED_OUTPUTS, Refusal, refuse_format, refuse_params, triggered
 
 __all__ = [
     "SIMULATED_BASE_URL", "SimulatorConfig", "KeyStats", "SimResponse", "Simulator",
@@ -105,6 +114,9 @@ class SimulatorConfig:
     error_style: str = "openai"  # "openai" | "detail" | "text": the shape of every error body
     seed: int = 0
     batch_completion_s: float = 30.0  # how long a batch takes, validating to completed (core/sim_batch.py)
+    # What response_format the provider takes (sim_errors.STRUCTURED_OUTPUTS): "json_schema" takes json_schema and
+    # json_object, "json_object" refuses json_schema as DeepSeek does, "none" refuses any response_format.
+    structured_outputs: str = "json_schema"
 
 
 @dataclass(frozen=True)
@@ -196,6 +208,8 @@ class Simulator:
         self.config = config or SimulatorConfig()
         if self.config.error_style not in ERROR_STYLES:
             raise ValueError(f"error_style must be one of {ERROR_STYLES}, not {self.config.error_style!r}")
+        if self.config.structured_outputs not in STRUCTURED_OUTPUTS:
+            raise ValueError(f"structured_outputs must be one of {STRUCTURED_OUTPUTS}, not {self.config.structured_outputs!r}")
         self._clock, self._sleep = clock, sleep
         self._rng = random.Random(self.config.seed)
         self._lock = threading.Lock()  # stats() may be read from another thread
@@ -385,7 +399,7 @@ class Simulator:
             return self._error(400, "The simulator does not stream; call without stream=True.",
                                "invalid_request_error", None, param="stream")
 
-        refusal = refuse_params(model, req, cfg.reasoning_models)
+        refusal = refuse_params(model, req, cfg.reasoning_models) or refuse_format(req, cfg.structured_outputs)
         if refusal is not None:
             return self._refusal(refusal, tally)
 

@@ -404,6 +404,20 @@ def enter_keys(s: Session, base_url: str, keys: tuple[str, ...], rpm: int) -> No
     assert not error_texts(page), error_texts(page)
 
 
+def choose(page: Page, box: str, option: str) -> None:
+    """Choose an option of a selectbox (CSS selector `box`). A rerun that lands while the list is
+    open (the page's first runs) closes it again, so the list is opened again, three times at most."""
+    for attempt in range(3):
+        page.locator(box).click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            wait_until_settled(page)
+
+
 def set_slider(s: Session, key: str, value: int, low: int) -> None:
     """A slider set with the keyboard: its thumb (a hidden `input type=range` in this Streamlit,
     not a `[role=slider]`) focused, Home for the lowest value, then one step right at a time."""
