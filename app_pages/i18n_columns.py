@@ -13,6 +13,7 @@ COLUMNS_STRINGS: dict[str, tuple[str, str]] = {
         "每一行定义结果中的一列。模型会被要求返回包含这些列的一个 JSON 对象；每个回答都会按类型和允许的取值检查，不符合的回答会被重新询问。",
     ),
     "prompt.columns_editor": ("Output columns", "输出列"),
+    "prompt.demo_columns": ("Use this demo's columns", "使用此演示的输出列"),
     "prompt.columns_below": ("Define the columns in the table below the prompt.", "请在提示词下方的表格中定义输出列。"),
     "columns.col.name": ("name", "列名"),
     "columns.col.name_help": ("The column's name in the results (and the JSON key the model fills in).", "结果中的列名（也是模型要填写的 JSON 键）。"),

@@ -20,6 +20,14 @@ MODES = ("text", "columns")  # a keyed widget keeps its value when format_func's
 NO_LABEL = "—"
 
 
+def use_demo_columns(demo: core.DemoSheet) -> None:
+    """The demo sheet's own output columns, in the editor (replacing what it held)."""
+    s = st.session_state
+    s["output_columns"] = [{**c, "choices": list(c.get("choices") or ())} if c.get("choices") else dict(c) for c in demo.columns]
+    s["label_field"] = ""
+    s["columns_version"] = s.get("columns_version", 0) + 1  # the editor starts again from them
+
+
 def mode_label(mode: str, lang: str) -> str:
     return t_in(lang, f"prompt.mode.{mode}")
 
@@ -73,9 +81,10 @@ with side:
         t("prompt.label_column"), label_options, format_func=lambda c: c or NO_LABEL, key="label_column", persist_state=KEEP, help=t("prompt.label_help")
     )
     names = [c.name for c in output_columns]
-    if st.session_state["label_column"] and len(names) > 1:
-        if st.session_state.get("label_field") not in names:
-            st.session_state["label_field"] = names[-1]
+    label = st.session_state["label_column"]
+    if label and len(names) > 1:
+        if st.session_state.get("label_field") not in names:  # core's default: the column named like the label, else the last
+            st.session_state["label_field"] = label if label in names else names[-1]
         st.selectbox(t("prompt.label_field"), names, key="label_field", persist_state=KEEP)
     st.subheader(t("prompt.parameters"))
     st.checkbox(t("prompt.set_temperature"), key="set_temperature", persist_state=KEEP, help=t("prompt.set_temperature_help"))
@@ -89,6 +98,9 @@ if columns_mode:
     # Full width: five columns of a table need the room.
     st.subheader(t("prompt.columns_editor"))
     st.caption(t("prompt.columns_intro"))
+    demo = core.DEMO_SHEETS.get(current["demo"]) if current and isinstance(current.get("demo"), str) else None
+    if demo is not None and demo.columns:
+        st.button(t("prompt.demo_columns"), key="demo_columns", on_click=use_demo_columns, args=(demo,), icon=":material/auto_awesome:")
     columns_editor()
     if columns_error is not None:
         st.error(plain(input_error_text(columns_error)), icon=":material/error:")

@@ -29,7 +29,8 @@ class RunSpec:
     # become text columns and this is () again, so `columns` is the one place to look.
     json_fields: tuple[str, ...] = ()
     label_column: str | None = None
-    # Which answer is compared with the label: a column (default: the last one) or the text.
+    # Which answer is compared with the label: a column (default: the one named like the label
+    # column, else the last one) or the text.
     label_field: str | None = None
     # An answer that does not fit the columns is asked again up to this many times.
     max_reasks: int = C.DEFAULT_MAX_REASKS
@@ -80,10 +81,15 @@ class RunSpec:
 
     @property
     def compared_column(self) -> OutputColumn | None:
-        """The output column compared with the label column (None: the whole text answer)."""
+        """The output column compared with the label column (None: the whole text answer): the
+        one `label_field` names, else the one named like the label column, else the last."""
         if not self.columns:
             return None
-        return next((c for c in self.columns if c.name == self.label_field), self.columns[-1])
+        for name in (self.label_field, self.label_column):
+            found = next((c for c in self.columns if name and c.name == name), None)
+            if found is not None:
+                return found
+        return self.columns[-1]
 
     @property
     def compared_field(self) -> str | None:

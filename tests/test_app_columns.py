@@ -163,3 +163,19 @@ def test_a_row_just_added_and_still_blank_does_not_restart_the_editor(at):
     add_rows(at, {"name": "mood", "type": "text", "required": True})
     assert at.session_state["output_columns"] == [{"name": "mood", "type": "text", "required": True}]
     assert at.data_editor(key="columns_editor_1") is not None
+
+
+def test_the_reviews_demo_offers_its_own_columns_and_compares_the_one_named_like_the_label(at):
+    at.selectbox(key="demo_sheet").set_value("reviews").run()
+    at.button(key="use_demo").click().run()
+    columns_mode(at)
+    at.button(key="demo_columns").click().run()
+    assert not at.exception, at.exception
+    names = [r["name"] for r in at.session_state["output_columns"]]
+    assert names == ["sentiment", "rating", "date", "recommend"]
+    assert at.data_editor[0].value["name"].tolist() == names
+    assert at.session_state["label_column"] == "sentiment" and at.selectbox(key="label_field").value == "sentiment"
+    s = at.session_state
+    settings = {k: s[k] for k in ("template", "output_mode", "output_columns", "label_column", "label_field")}
+    spec = core.RunSpec.from_settings(settings)
+    assert spec.compared_field == "sentiment" and spec.columns[0].choices == ("positive", "negative", "neutral")

@@ -23,7 +23,7 @@ from core.runs import start_run
 from core.spec import RunSpec
 from core.structured import AskMode, remembered_mode
 from tests.test_engine import run_to_end, within_limit
-from tests.test_engine_v2 import Run, _completion, key, scripted
+from tests.test_engine_v2 import Run, _completion, key, scripted, sim_factory, simulator
 from tests.vclock import vrun
 
 COLUMNS = (OutputColumn("sentiment", "choice", choices=("positive", "negative")), OutputColumn("stars", "integer"))
@@ -196,6 +196,58 @@ def test_a_400_about_something_else_still_fails_the_row(store):
     _, table, _, seen = run_once(store, handler, frame=FRAME.head(1))
     assert table["status"][0] == "failed" and len(seen) == 1
     assert remembered_mode(store, "http://sim.test/v1", "simulated") is None
+
+
+# --- against the simulator, configured to take or refuse json_schema ---------------------------
+
+REVIEWS = pd.DataFrame(
+    {"review": ["Loved it, five stars, would recommend.", "Broke after a day. Terrible.", "非常满意，推荐购买！", "质量很差，不推荐。"],
+     "label": ["positive", "negative", "positive", "negative"]},
+    dtype=object,
+)  # fmt: skip
+SENTIMENT = RunSpec(
+    template="Review: {review}", label_column="label", label_field="sentiment", concurrency=2,
+    columns=(OutputColumn("sentiment", "choice", choices=("positive", "negative", "neutral")), OutputColumn("recommend", "boolean")),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "supports, first, used",
+    [
+        ("json_schema", AskMode.JSON_SCHEMA, "json_schema"),
+        ("json_object", AskMode.JSON_OBJECT, "json_object"),
+        ("none", AskMode.INSTRUCTIONS, None),
+    ],
+)
+def test_each_provider_capability_gets_the_strongest_way_it_takes_and_every_row_fits(store, supports, first, used):
+    async def main():  # type: ignore[no-untyped-def]
+        sim = simulator(structured_outputs=supports, latency_s=0.02)
+        run = Run(store, REVIEWS, SENTIMENT, [key("k")], sim_factory(sim))
+        state = await run.end()
+        return state, run.table(details=True), run.tracker.snapshot(), sim.stats()["k"]
+
+    state, table, snap, stats = vrun(main)
+    assert state == "done" and list(table["status"]) == ["ok"] * 4 and snap.failed == 0
+    assert table["sentiment"].tolist() == ["positive", "negative", "positive", "negative"] and snap.correct == 4
+    assert table["recommend"].tolist() == [True, False, True, False]
+    assert remembered_mode(store, "http://sim.test/v1", "simulated") is (None if supports == "json_schema" else first)
+    refused = {"json_schema": 0, "json_object": 1, "none": 2}[supports]
+    # at most one refusal per request in flight for each way refused, and never an attempt used
+    assert refused <= stats.requests - 4 <= refused * SENTIMENT.concurrency
+    if used is None:
+        assert "refused response_format json_object; the run asks with the schema in the system message only" in snap.message
+
+
+def test_the_simulators_broken_first_answer_is_asked_again_and_then_fits(store):
+    frame = pd.DataFrame({"review": ["SIMULATE_INVALID_ANSWER Loved it.", "Fine."], "label": ["positive", "positive"]}, dtype=object)
+
+    async def main():  # type: ignore[no-untyped-def]
+        run = Run(store, frame, SENTIMENT, [key("k")], sim_factory(simulator(latency_s=0.02)))
+        await run.end()
+        return run.table(details=True), run.tracker.snapshot()
+
+    table, snap = vrun(main)
+    assert list(table["status"]) == ["ok", "ok"] and list(table["reasks"]) == [1, 0] and snap.reasked == 1
 
 
 # --- the cache ----------------------------------------------------------------------------------

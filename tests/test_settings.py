@@ -222,3 +222,10 @@ def test_the_exception_chain_ends_even_when_it_loops():
     outer.__cause__ = inner
     inner.__context__ = outer  # a loop
     assert list(exception_chain(outer)) == [outer, inner]
+
+
+def test_the_label_is_compared_with_the_column_named_like_it_unless_another_is_chosen():
+    columns = (OutputColumn("sentiment", "choice", choices=("a", "b")), OutputColumn("rating", "integer"))
+    assert RunSpec(template="{x}", columns=columns, label_column="sentiment").compared_field == "sentiment"
+    assert RunSpec(template="{x}", columns=columns, label_column="label").compared_field == "rating"  # no such name: the last
+    assert RunSpec(template="{x}", columns=columns, label_column="sentiment", label_field="rating").compared_field == "rating"
