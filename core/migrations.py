@@ -181,12 +181,15 @@ def m004_batch_job_key(db: sqlite3.Connection) -> None:
 def m005_output_columns(db: sqlite3.Connection) -> None:
     # How many times each row was asked again because its answer did not fit the output columns
     # (the progress counts re-asked rows, after a resume too) ...
-    db.execute("ALTER TABLE results ADD COLUMN reasks INTEGER NOT NULL DEFAULT 0")
+    # (Tolerant of a store that already has them: this migration was m004 on its branch before
+    # m004_batch_job_key took that number in main.)
+    if "reasks" not in {r[1] for r in db.execute("PRAGMA table_info(results)")}:
+        db.execute("ALTER TABLE results ADD COLUMN reasks INTEGER NOT NULL DEFAULT 0")
     # ... and the way of asking for columns that worked per provider and model (core/structured.py),
     # so that a resume or the next run does not pay for the refusals again.
     db.execute(
         """
-        CREATE TABLE ask_modes (
+        CREATE TABLE IF NOT EXISTS ask_modes (
             base_url TEXT NOT NULL,
             model TEXT NOT NULL,
             mode TEXT NOT NULL,
