@@ -89,6 +89,9 @@ COLUMNS_STRINGS: dict[str, tuple[str, str]] = {
     "error.columns_unreadable": ("Cannot read the columns file {path}.", "无法读取列定义文件 {path}。"),
     "error.columns_and_fields": ("Give the output columns or JSON fields, not both.", "请只提供输出列或 JSON 字段之一，不要同时提供。"),
     "error.bad_reasks": ("Re-asks must be between 0 and {n}.", "重问次数必须在 0 到 {n} 之间。"),
+    # causes of invalid rows, in a few words (core/report.py groups them by the first problem's column)
+    "cause.invalid_answer": ('the answer does not fit column "{name}"', "回答不符合输出列“{name}”"),
+    "cause.invalid_not_json": ("the answer is not a JSON object", "回答不是一个 JSON 对象"),
     # a row's answer that does not fit (core/answers.py, core/columns.py) and the way of asking (core/structured.py)
     "msg.invalid_answer": ("The answer does not fit the output columns after {n} re-asks: {inner}.", "重问 {n} 次后，回答仍不符合输出列：{inner}。"),
     "msg.invalid_answer.now": ("The answer does not fit the output columns: {inner}.", "回答不符合输出列：{inner}。"),

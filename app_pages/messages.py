@@ -56,6 +56,8 @@ def cause_text(cause: core.FailureCause) -> str:
     if code == "too_large_tpm":
         per = params.get("per", "")
         params = {"per": t(f"msg.per.{per}") if f"msg.per.{per}" in STRINGS else per}
+    if code == "invalid_answer":
+        return t("cause.invalid_answer", name=params["name"]) if params.get("name") else t("cause.invalid_not_json")
     if code and f"cause.{code}" in STRINGS:
         return t(f"cause.{code}", **params)
     return say(core.root_cause(cause.example).text)

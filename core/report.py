@@ -70,6 +70,10 @@ def _cause_key(error: str | None) -> tuple[str, tuple[tuple[str, str], ...], Exp
         keep = {"host": cause.params.get("host", "")}
     elif cause.code == "http":
         keep = {"status": cause.params.get("status", "")}
+    elif cause.code == "invalid_answer" and cause.inner:
+        # An answer that does not fit: grouped by its first problem's column ("sentiment" not one
+        # of the list, "stars" missing), which is what a user would change.
+        keep = {"name": cause.inner[0].params.get("name", "")}
     elif cause.code in ("missing_fields", "refused_setting", "too_large_tpm"):
         name = {"missing_fields": "fields", "refused_setting": "setting", "too_large_tpm": "per"}[cause.code]
         keep = {name: cause.params.get(name, "")}

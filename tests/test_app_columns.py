@@ -151,6 +151,8 @@ def test_a_stored_run_shows_its_typed_columns_and_why_a_row_is_invalid_in_chines
     assert shown["错误"].tolist()[1] == "重问 2 次后，回答仍不符合输出列：“stars”应为整数，而不是 \"lots\"；缺少“spam”。"
     labels = {m.label: m.value for m in at.metric}
     assert (labels["符合"], labels["不符合"], labels["重问过"]) == ("1", "1", "1")
+    boxes = [b.value.replace("\\", "") for b in [*at.warning, *at.error]]
+    assert any("1 × 回答不符合输出列“stars”" in b for b in boxes), boxes  # the cause, in a few words
 
 
 def test_a_row_just_added_and_still_blank_does_not_restart_the_editor(at):

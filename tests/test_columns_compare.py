@@ -112,3 +112,25 @@ def test_a_batch_run_sends_the_schema_on_every_line_and_checks_every_answer(harn
     for r in store.results(handle.run_id):  # whatever the simulator answered, each answer was checked
         fields = json.loads(r["fields_json"]) if r["fields_json"] else {}
         assert (r["status"] == "ok" and type(fields["result"]) is int) or (r["status"] == "unparsed" and r["error"].startswith("The answer does not fit"))
+
+
+def test_invalid_rows_are_grouped_by_the_column_their_first_problem_names(store):
+    from core.keys import demo_pool
+    from core.report import failure_causes
+    from core.store import RowResult
+
+    spec = RunSpec(template="{q}", columns=(OutputColumn("sentiment", "choice", choices=("a", "b")), OutputColumn("stars", "integer")))
+    frame = pd.DataFrame({"q": list("abcd")}, dtype=object)
+    run_id = store.create_run(spec, frame, [k.info() for k in demo_pool(1)])
+    errors = [
+        'The answer does not fit the output columns after 2 re-asks: "sentiment" should be one of a, b, not "c".',
+        'The answer does not fit the output columns after 2 re-asks: "sentiment" should be one of a, b, not "d"; "stars" is missing.',
+        'The answer does not fit the output columns after 2 re-asks: "stars" is missing.',
+        "The answer does not fit the output columns after 2 re-asks: the answer is not a JSON object.",
+    ]
+    for row, error in enumerate(errors):
+        store.record_result(run_id, RowResult(row=row, status="unparsed", error=error))
+    causes = failure_causes(store, run_id)
+    assert [(c.code, c.params, c.count) for c in causes] == [
+        ("invalid_answer", {"name": "sentiment"}, 2), ("invalid_answer", {"name": "stars"}, 1), ("invalid_answer", {"name": ""}, 1),
+    ]  # fmt: skip
