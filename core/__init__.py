@@ -10,17 +10,18 @@
 from .batch import BatchCost, batch_cost, batch_jobs, batch_supported
 from .batch_store import BatchJob
 from .compare import (
-    ComparisonEstimate, ComparisonProgress, VariantProgress, cancel_comparison, comparison_progress, continue_comparison, estimate_comparison,
-    pause_comparison, remove_comparison, resume_comparison, select_rows, start_comparison, validate_comparison,
+    ComparisonEstimate, ComparisonProgress, VariantProgress, cancel_comparison, comparison_progress, comparison_run_ids, continue_comparison,
+    estimate_comparison, pause_comparison, remove_comparison, resume_comparison, select_rows, start_comparison, stop_comparison, validate_comparison,
 )  # fmt: skip
-from .compare_report import FILTERS, CompareTable, Verdict, VariantSummary, compare_file_name, compare_table, wilson_interval
+from .compare_report import FILTERS, CompareTable, Verdict, VariantSummary, compare_file_name, compare_table, compare_workbook, wilson_interval
 from .compare_store import ComparisonRecord, comparison_of_run, delete_comparison, get_comparison, list_comparisons, set_scoring
+from .judge import Judge, JudgeResults
 from .constants import MAX_ROWS, MAX_UPLOAD_MB, MODEL_PRICES
 from .clients import ClientFactory, default_client_factory
 from .durations import clock, describe_seconds
 from .errors import InputError
 from .estimate import RunEstimate, estimate_run, price_for
-from .exports import EXPORT_FORMATS, export_bytes, export_file_name, to_csv_bytes, to_jsonl_bytes, to_xlsx_bytes, write_export
+from .exports import EXPORT_FORMATS, export_bytes, export_file_name, to_csv_bytes, to_jsonl_bytes, to_xlsx_book_bytes, to_xlsx_bytes, write_export
 from .gate_view import PACE_TEXTS, GateView, PaceSource
 from .keycheck import KeyCheck, check_keys, check_keys_async
 from .keyverdict import DIAGNOSES, KeyDiagnosis, diagnose
@@ -47,7 +48,8 @@ __all__ = [
     "BatchCost", "batch_cost", "batch_jobs", "batch_supported", "BatchJob",
     "ComparisonEstimate", "ComparisonProgress", "VariantProgress", "cancel_comparison", "comparison_progress", "continue_comparison",
     "estimate_comparison", "pause_comparison", "remove_comparison", "resume_comparison", "select_rows", "start_comparison", "validate_comparison",
-    "FILTERS", "CompareTable", "Verdict", "VariantSummary", "compare_file_name", "compare_table", "wilson_interval",
+    "comparison_run_ids", "stop_comparison", "Judge", "JudgeResults",
+    "FILTERS", "CompareTable", "Verdict", "VariantSummary", "compare_file_name", "compare_table", "compare_workbook", "wilson_interval",
     "ComparisonRecord", "comparison_of_run", "delete_comparison", "get_comparison", "list_comparisons", "set_scoring",
     "SCORING_MODES", "Scoring",
     "MAX_VARIANTS", "SELECTION_MODES", "ProviderChoice", "RowSelection", "Variant", "compare_pool", "grid", "provider_choices", "variant_keys",
@@ -56,7 +58,7 @@ __all__ = [
     "clock", "describe_seconds",
     "InputError",
     "RunEstimate", "estimate_run", "price_for",
-    "EXPORT_FORMATS", "export_bytes", "export_file_name", "to_csv_bytes", "to_jsonl_bytes", "to_xlsx_bytes", "write_export",
+    "EXPORT_FORMATS", "export_bytes", "export_file_name", "to_csv_bytes", "to_jsonl_bytes", "to_xlsx_book_bytes", "to_xlsx_bytes", "write_export",
     "PACE_TEXTS", "GateView", "PaceSource",
     "KeyCheck", "check_keys", "check_keys_async",
     "DIAGNOSES", "KeyDiagnosis", "diagnose",

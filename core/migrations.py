@@ -166,3 +166,21 @@ def m003_comparisons(db: sqlite3.Connection) -> None:
         )
         """
     )
+
+
+@migration
+def m006_judge(db: sqlite3.Connection) -> None:
+    # A comparison may be scored by a judge (core/judge.py): its settings, never its keys, in
+    # judge_json (NULL: no judge). The judge grades each variant in a run of its own, started once
+    # that variant has answered every row; comparison_judges says which run grades which variant.
+    db.execute("ALTER TABLE comparisons ADD COLUMN judge_json TEXT")
+    db.execute(
+        """
+        CREATE TABLE comparison_judges (
+            comparison_id TEXT NOT NULL REFERENCES comparisons(id) ON DELETE CASCADE,
+            variant INTEGER NOT NULL,
+            run_id TEXT NOT NULL,
+            PRIMARY KEY (comparison_id, variant)
+        ) WITHOUT ROWID
+        """
+    )

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from .sim_judge import grade
+
 __all__ = [
     "find_expression", "evaluate", "format_number", "is_deliberately_wrong", "answer_content",
     "estimate_tokens", "read_messages", "reply", "completion", "asks_for_care", "CARE_PHRASES", "CARE_ERROR_FACTOR",
@@ -162,6 +164,8 @@ def reply(request: Mapping[str, object], prompt: str, everything: str, *, seed: 
     """(content, finish_reason) for a chat request already known to be well formed."""
     if "SIMULATE_CONTENT_FILTER" in everything:
         return "", "content_filter"
+    if (verdict := grade(prompt)) is not None:  # a judge's grading prompt (core/sim_judge.py)
+        return verdict, "stop"
     fmt = request.get("response_format")
     json_mode = (isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")) or "json" in everything.lower()
     rate = error_rate * CARE_ERROR_FACTOR if asks_for_care(everything) else error_rate
