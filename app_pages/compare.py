@@ -25,6 +25,7 @@ from app_pages.common import (
     worded_choice,
 )
 from app_pages.i18n import t
+from app_pages.key_entry import masked, paste_box, remove_menu, take_pasted
 
 KEEP = "session"
 TERSE = "Compute {question}. Reply with the number only."
@@ -35,21 +36,44 @@ st.caption(t("compare.intro"))
 
 
 # --- the keys: each variant is sent with those of its own provider ------------------------------------
+# The Keys page holds one provider's keys. A variant (or the judge) on another provider is sent with
+# keys pasted in its own box here: held in this tab's memory under "cmp_keys" (base URL -> keys), one
+# pool per provider shared by every variant on it, never stored, and dropped once the comparison
+# they were pasted for has ended.
 
 
-def compare_keys() -> tuple[list[core.KeyEntry], str, core.InputError | None]:
-    """The Keys page's keys (and the server's preset ones the user may use), each once; the
-    simulated provider needs none. A variant picks its provider among those."""
+def pasted() -> dict[str, list[str]]:
+    return st.session_state.setdefault("cmp_keys", {})
+
+
+def drop_pasted_keys_of_ended_comparison() -> None:
+    owner = st.session_state.get("cmp_keys_for")
+    if not owner:
+        return
+    progress = core.comparison_progress(store(), owner, runner())
+    if progress is None or not progress.live:
+        st.session_state.pop("cmp_keys", None)
+        st.session_state.pop("cmp_keys_for", None)
+
+
+def compare_keys() -> tuple[list[core.KeyEntry], set[str], str, core.InputError | None]:
+    """The Keys page's keys (and the server's preset ones the user may use), each once, then the
+    keys pasted here for other providers; the simulated provider needs none. A variant picks its
+    provider among those. Also: the providers the Keys page serves, which need no box here."""
+    problem = None
     try:
         entries, source = pool()
     except core.InputError as exc:  # e.g. a provider that needs a key, and none yet: the simulator still works
-        return [], "", exc
+        entries, source, problem = [], "", exc
     extra = preset_pool() if source == core.KeySource.USER else []
-    return core.compare_pool(entries, extra), str(source), None
+    own = core.compare_pool(entries, extra)
+    boxes = [core.provider_pool(url, keys) for url, keys in pasted().items() if keys]
+    return core.compare_pool(own, *boxes), {k.base_url.rstrip("/") for k in own}, str(source), problem
 
 
-KEYS, SOURCE, POOL_ERROR = compare_keys()
-CHOICES = {c.id: c for c in core.provider_choices(KEYS)}
+drop_pasted_keys_of_ended_comparison()
+KEYS, KEYS_PAGE_URLS, SOURCE, POOL_ERROR = compare_keys()
+CHOICES = {c.id: c for c in core.provider_choices(KEYS, offer=True)}
 DEFAULT_PROVIDER = next(iter(CHOICES))
 
 
@@ -57,7 +81,42 @@ def choice_label(choice_id: str) -> str:
     c = CHOICES[choice_id]
     if c.simulated:
         return provider_label(core.SIMULATED_PROVIDER)
+    if c.n_keys == 0:
+        return t("compare.provider_no_key", provider=provider_label(c.provider)) if c.needs_key else provider_label(c.provider)
     return t("compare.provider_key" if c.n_keys == 1 else "compare.provider_keys", provider=provider_label(c.provider), n=c.n_keys)
+
+
+def add_pasted(prefix: str, url: str) -> None:
+    new = take_pasted(f"{prefix}_keys_text")
+    if new:
+        pasted()[url] = list(dict.fromkeys([*pasted().get(url, []), *new]))
+
+
+def remove_pasted(url: str, key: str) -> None:
+    left = [k for k in pasted().get(url, []) if k != key]
+    if left:
+        pasted()[url] = left
+    else:
+        pasted().pop(url, None)
+
+
+def own_keys_box(prefix: str, choice: core.ProviderChoice) -> None:
+    """Keys for a provider the Keys page does not hold: pasted here, masked at once."""
+    if choice.simulated or choice.id in KEYS_PAGE_URLS or not (choice.needs_key or choice.id in pasted()):
+        return
+    name = provider_label(choice.provider)
+    mine = pasted().get(choice.id, [])
+    with st.container(key=f"{prefix}_own_keys"):
+        paste_box(
+            f"{prefix}_keys_text", f"{prefix}_add_keys", add_pasted, args=(prefix, choice.id), label=t("compare.keys_paste", provider=name),
+            help_text=t("compare.keys_paste_help"), height=68, on_change=True,
+        )  # fmt: skip
+        if mine:
+            row = st.container(horizontal=True, vertical_alignment="center")
+            row.caption(t("compare.keys_pasted", n=len(mine), keys=masked(mine), provider=name))
+            remove_menu(row, mine, remove_pasted, f"{prefix}_remove_key", args=(choice.id,))
+        else:
+            st.warning(t("compare.keys_needed", provider=name), icon=":material/key:")
 
 
 def provider_changed(uid: str) -> None:
@@ -164,6 +223,27 @@ def scoring() -> core.Scoring:
     return core.Scoring(mode, case_sensitive=bool(s.get("cmp_case")))
 
 
+def judge_choice() -> core.ProviderChoice:
+    s = st.session_state
+    if s.get("cmp_judge_provider") not in CHOICES:
+        s["cmp_judge_provider"] = DEFAULT_PROVIDER
+        s["cmp_judge_model"] = CHOICES[DEFAULT_PROVIDER].model
+    return CHOICES[s["cmp_judge_provider"]]
+
+
+def judge_provider_changed() -> None:
+    st.session_state["cmp_judge_model"] = CHOICES[st.session_state["cmp_judge_provider"]].model
+
+
+def judge() -> core.Judge | None:
+    """The judge of a comparison scored by one: its provider, model and rubric (never its keys)."""
+    s = st.session_state
+    if s.get("cmp_score_mode") != "judge":
+        return None
+    c = judge_choice()
+    return core.Judge(c.provider, c.base_url, "simulated" if c.simulated else s.get("cmp_judge_model") or "", s.get("cmp_judge_rubric") or "")
+
+
 def base_spec(label: str | None, free: bool) -> core.RunSpec:
     s = st.session_state
     return core.RunSpec(
@@ -181,11 +261,15 @@ def selection() -> core.RowSelection:
 
 def start(frame, file_name: str, chosen: list[core.Variant], keys, base: core.RunSpec) -> None:  # type: ignore[no-untyped-def]
     try:
-        record = core.start_comparison(store(), frame, chosen, keys, base=base, selection=selection(), scoring=scoring(), file_name=file_name, runner=runner())
+        record = core.start_comparison(
+            store(), frame, chosen, keys, base=base, selection=selection(), scoring=scoring(), file_name=file_name, judge=judge(), runner=runner()
+        )
     except core.InputError as exc:
         st.session_state["cmp_answer"] = input_error_text(exc)
         return
     st.session_state.pop("cmp_answer", None)
+    if pasted():
+        st.session_state["cmp_keys_for"] = record.id  # the pasted keys are this comparison's: dropped when it ends
     show(record.id)
 
 
@@ -198,6 +282,20 @@ def classic_experiment() -> None:
         store(), table.frame, chosen, core.demo_pool(4), base=base, name=t("compare.demo.name"), file_name=DEMO_FILE.name, runner=runner()
     )
     show(record.id)
+
+
+def keyless_providers(record: core.ComparisonRecord) -> list[core.ProviderChoice]:
+    """The real providers of a comparison's variants and judge that this tab has no key for."""
+    wanted = {v.base_url.rstrip("/"): v.provider for v in record.variants if not v.simulated}
+    if record.judge is not None and not record.judge.simulated:
+        wanted.setdefault(record.judge.base_url.rstrip("/"), record.judge.provider)
+    have = {k.base_url.rstrip("/") for k in KEYS}
+    out = []
+    for url, provider in wanted.items():
+        known = CHOICES.get(url)
+        if url not in have and (known is None or known.needs_key):
+            out.append(core.ProviderChoice(provider, url, "-", needs_key=True))
+    return out
 
 
 # --- the comparison shown ---------------------------------------------------------------------------
@@ -236,6 +334,8 @@ if cid:
         st.progress(progress.fraction, text=f"{progress.done:,} / {progress.total:,} · {t('state.' + progress.state)}")
         view.verdict_line(data, not progress.live)
         view.variant_columns(data, progress, record.simulated)
+        if record.judge is not None:
+            view.judge_panel(data, progress)
         c = st.container(horizontal=True, key="cmp_actions")
         if progress.live:
             if progress.state == "paused":
@@ -256,11 +356,15 @@ if cid:
             st.rerun()  # it ended: draw the page once more, without polling
 
     def resume(retry_failed: bool = False) -> None:
-        real = [k for k in KEYS if not k.simulated]  # the simulated variants need none
+        # The keys as they are now: some may have been pasted since the page was drawn.
+        real = [k for k in compare_keys()[0] if not k.simulated]  # the simulated variants need none
         try:
             core.resume_comparison(store(), cid, real or None, retry_failed=retry_failed, runner=runner())
         except core.InputError as exc:
             st.session_state["cmp_action_answer"] = input_error_text(exc)
+            return
+        if pasted():
+            st.session_state["cmp_keys_for"] = cid
 
     def rescore() -> None:
         try:
@@ -269,6 +373,12 @@ if cid:
             st.session_state["cmp_rescore_answer"] = input_error_text(exc)
 
     live_panel()
+
+    # Keys are never kept: to resume, the providers this tab has no keys for are asked for them.
+    stopped = None if live else core.comparison_progress(store(), cid, runner())
+    if stopped is not None and (stopped.pending or stopped.failed):
+        for i, choice in enumerate(keyless_providers(record)):
+            own_keys_box(f"cmp_resume_{i}", choice)
 
     @st.fragment(run_every=3.0 if live else None)
     def rows_panel() -> None:
@@ -296,7 +406,8 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
     frame = current["table"].frame
     columns = [str(c) for c in frame.columns]
     keys, source = KEYS, SOURCE
-    st.caption(t("compare.data_line", file=plain(current["name"]), rows=len(frame), providers=plain(", ".join(choice_label(c) for c in CHOICES))))
+    keyed = [choice_label(c) for c, choice in CHOICES.items() if choice.n_keys or choice.simulated]
+    st.caption(t("compare.data_line", file=plain(current["name"]), rows=len(frame), providers=plain(", ".join(keyed))))
     if POOL_ERROR is not None:  # the Keys page's provider has no key yet: the simulated provider still works
         st.warning(t("compare.keys_missing", problem=plain(input_error_text(POOL_ERROR))), icon=":material/key:")
 
@@ -341,6 +452,25 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
             s2.text_input(t("compare.pattern"), key="cmp_pattern", placeholder="answer: *{label}", persist_state=KEEP, help=t("compare.pattern_help"))
         if mode in ("exact", "contains", "regex"):
             s2.checkbox(t("compare.case"), key="cmp_case", persist_state=KEEP)
+    if mode == "judge":
+        with st.container(border=True, key="cmp_judge"):
+            st.markdown(f"**{t('compare.judge.title')}**")
+            st.caption(t("compare.judge.caption"))
+            picked_judge = judge_choice()
+            j1, j2 = st.columns([1, 2])
+            j1.selectbox(
+                t("keys.provider"), list(CHOICES), key="cmp_judge_provider", format_func=choice_label, on_change=judge_provider_changed, persist_state=KEEP
+            )
+            picked_judge = judge_choice()
+            j2.text_input(
+                t("compare.judge.model"), key="cmp_judge_model", persist_state=KEEP, disabled=picked_judge.simulated,
+                help=t("compare.models_help", models=", ".join(picked_judge.models)) if picked_judge.models and not picked_judge.simulated else None,
+            )  # fmt: skip
+            st.text_area(
+                t("compare.judge.rubric"), key="cmp_judge_rubric", height=80, persist_state=KEEP, placeholder=t("compare.judge.rubric_placeholder"),
+                help=t("compare.judge.rubric_help"),
+            )  # fmt: skip
+            own_keys_box("cmp_judge", picked_judge)
 
     st.markdown(f"**{t('compare.variants')}**")
     ids = list(st.session_state["cmp_ids"])
@@ -359,6 +489,7 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
                     t("keys.col.model"), key=f"cmp_{uid}_model", persist_state=KEEP, disabled=picked.simulated,
                     help=t("compare.models_help", models=", ".join(picked.models)) if picked.models and not picked.simulated else None,
                 )  # fmt: skip
+                own_keys_box(f"cmp_{uid}", picked)
                 st.text_area(t("prompt.template"), key=f"cmp_{uid}_template", height=110, persist_state=KEEP)
                 st.text_input(t("prompt.system"), key=f"cmp_{uid}_system", persist_state=KEEP, placeholder=t("prompt.system_placeholder"))
                 st.text_input(t("compare.fields"), key=f"cmp_{uid}_fields", persist_state=KEEP, placeholder="reason, answer", help=t("compare.fields_help"))
@@ -392,20 +523,24 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
         chosen = variants()
         base = base_spec(st.session_state.get("cmp_label"), source == "simulated")
         score = scoring()
+        grader = judge()
         rows, part = core.select_rows(frame, selection())
-        core.validate_comparison(part, chosen, keys, base, score)
+        core.validate_comparison(part, chosen, keys, base, score, grader)
         ready = True
     except core.InputError as exc:
         show_input_error(exc)
         ready = False
     if ready:
-        est = core.estimate_comparison(part, chosen, keys, base)
+        est = core.estimate_comparison(part, chosen, keys, base, grader)
         e = st.columns(4)
         e[0].metric(t("run.est_requests"), f"{est.requests:,}", help=t("compare.est_requests_help", n=len(chosen), rows=len(rows)))
         e[1].metric(t("run.est_tokens"), f"{est.tokens_in + est.tokens_out:,}", help=t("run.est_tokens_help", tin=est.tokens_in, tout=est.tokens_out))
-        e[2].metric(t("run.est_cost"), fmt_money(0.0 if source == "simulated" else est.cost), help=t("run.est_cost_help"))
+        e[2].metric(t("run.est_cost"), fmt_money(est.cost), help=t("run.est_cost_help"))  # the simulated variants' is 0
         e[3].metric(t("run.est_time"), core.clock(est.seconds), help=t("compare.est_time_help"))
-        if any(v.simulated for v in chosen):
+        if est.judge is not None and grader is not None:
+            judge_cost = fmt_money(0.0 if grader.simulated else est.judge.cost)
+            st.caption(t("compare.est_judge", requests=est.judge.requests, tokens=est.judge.tokens_in + est.judge.tokens_out, cost=judge_cost))
+        if any(v.simulated for v in chosen) or (grader is not None and grader.simulated):
             st.caption(t("common.simulated_note"))
         st.button(
             t("compare.run", n=len(chosen), rows=len(rows)), key="cmp_run", type="primary", icon=":material/play_arrow:",

@@ -42,7 +42,9 @@ from .status import RowStatus, RunStatus
 from .store import RowResult, RunRecord, RunStore, get_store
 from .tables import ENCODINGS, SEPARATORS, LoadedTable, TableInfo, list_sheets, load_table, read_table
 from .template import PromptTemplate, TemplateProblem, estimate_tokens
-from .variants import MAX_VARIANTS, SELECTION_MODES, ProviderChoice, RowSelection, Variant, compare_pool, grid, provider_choices, variant_keys
+from .variants import (
+    MAX_VARIANTS, SELECTION_MODES, ProviderChoice, RowSelection, Variant, compare_pool, grid, provider_choices, provider_pool, variant_keys,
+)  # fmt: skip
 
 __all__ = [
     "BatchCost", "batch_cost", "batch_jobs", "batch_supported", "BatchJob",
@@ -52,7 +54,8 @@ __all__ = [
     "FILTERS", "CompareTable", "Verdict", "VariantSummary", "compare_file_name", "compare_table", "compare_workbook", "wilson_interval",
     "ComparisonRecord", "comparison_of_run", "delete_comparison", "get_comparison", "list_comparisons", "set_scoring",
     "SCORING_MODES", "Scoring",
-    "MAX_VARIANTS", "SELECTION_MODES", "ProviderChoice", "RowSelection", "Variant", "compare_pool", "grid", "provider_choices", "variant_keys",
+    "MAX_VARIANTS", "SELECTION_MODES", "ProviderChoice", "RowSelection", "Variant", "compare_pool", "grid", "provider_choices", "provider_pool",
+    "variant_keys",
     "MAX_ROWS", "MAX_UPLOAD_MB", "MODEL_PRICES",
     "ClientFactory", "default_client_factory",
     "clock", "describe_seconds",

@@ -70,7 +70,7 @@ def validate_comparison(
         try:
             validate_run(frame, v.spec(base), variant_keys(v, keys))
         except InputError as exc:
-            if exc.code in ("header_only", "no_label_column"):
+            if exc.code in ("header_only", "no_label_column", "variant_no_keys"):  # the table's, or naming the variant already
                 raise
             params = {**exc.params, "variant": v.name}  # the page says it in its language, with the name
             raise InputError(f"{v.name}: {exc}", exc.code or "", **params) from None
@@ -180,16 +180,19 @@ def resume_comparison(
         if not judge.simulated and not keys:
             raise InputError("Enter the judge's API keys again to resume its grading: keys are never saved.", "judge_keys_again")
         judge_pool = judge_keys(judge, keys or [])
+    todo = _resumable(store, record, runner, retry_failed)
+    for index in todo:  # every variant's keys first: a comparison resumes whole, or not at all
+        v = record.variants[index]
+        if not v.simulated:
+            if not keys:
+                raise InputError("Enter the API keys again to resume this run: keys are never saved.", "keys_again")
+            variant_keys(v, keys)
     regrade = []
     for index, (v, run_id) in enumerate(zip(record.variants, record.run_ids)):
+        if index not in todo:
+            continue
         run = store.get_run(run_id)
-        if run is None:
-            continue  # deleted from History: the comparison goes on without it
-        live = runner.going(run_id)
-        if live is not None and live.snapshot().state != "paused":
-            continue
-        if run.pending == 0 and not (retry_failed and run.failed):
-            continue
+        assert run is not None
         pool = None if v.simulated else (variant_keys(v, keys) if keys else None)
         resume_run(store, run_id, pool, retry_failed=retry_failed, runner=runner)
         if retry_failed and run.failed:
@@ -197,6 +200,21 @@ def resume_comparison(
     if judge_pool is not None:
         resume_judging(store, record, judge_pool, retry_failed=retry_failed, runner=runner, regrade=regrade)
     return record
+
+
+def _resumable(store: RunStore, record: ComparisonRecord, runner: Runner, retry_failed: bool) -> list[int]:
+    """The variants a resume continues: not deleted, not going (a paused one is), with rows left."""
+    out = []
+    for index, run_id in enumerate(record.run_ids):
+        run = store.get_run(run_id)
+        if run is None:
+            continue  # deleted from History: the comparison goes on without it
+        live = runner.going(run_id)
+        if live is not None and live.snapshot().state != "paused":
+            continue
+        if run.pending or (retry_failed and run.failed):
+            out.append(index)
+    return out
 
 
 def _handles(store: RunStore, record: ComparisonRecord, runner: Runner | None) -> list[RunHandle]:

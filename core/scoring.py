@@ -117,7 +117,7 @@ class Scoring:
         if mode == "regex":
             return cls(mode, pattern=arg)
         if mode == "judge" and arg.strip():
-            raise InputError(f"judge takes no value (got {arg!r}): the judge's model and rubric are the comparison's.", "bad_scoring", mode=mode)
+            raise InputError(f"judge takes no value (got {arg!r}): the judge's model and rubric are the comparison's.", "judge_no_value", value=arg)
         return cls(mode)  # raises for an unknown mode
 
     def describe(self) -> str:
