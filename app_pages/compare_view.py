@@ -240,8 +240,9 @@ def downloads(comparison_id: str) -> None:
     row.download_button(
         t("compare.download.both_xlsx"), data=lambda: core.compare_workbook(core.compare_table(store(), comparison_id)),
         file_name=core.compare_file_name(comparison_id, "both", "xlsx"), mime=core.EXPORT_FORMATS["xlsx"][1], key="cmp_download_both_xlsx",
-        icon=":material/download:", on_click="ignore", help=t("compare.download.both_help"),
+        icon=":material/download:", on_click="ignore",
     )  # fmt: skip
+    row.caption(t("compare.download.both_help"))
 
 
 def export(comparison_id: str, table: str, fmt: str) -> bytes:
