@@ -4,6 +4,7 @@ against cost, the rows where they differ, and the downloads."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 import streamlit as st
@@ -458,9 +459,10 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
             st.caption(t("compare.judge.caption"))
             picked_judge = judge_choice()
             j1, j2 = st.columns([1, 2])
-            j1.selectbox(
-                t("keys.provider"), list(CHOICES), key="cmp_judge_provider", format_func=choice_label, on_change=judge_provider_changed, persist_state=KEEP
-            )
+            worded_choice(
+                j1.selectbox, t("keys.provider"), list(CHOICES), key="cmp_judge_provider", format_func=choice_label, on_change=judge_provider_changed,
+                persist_state=KEEP,
+            )  # fmt: skip
             picked_judge = judge_choice()
             j2.text_input(
                 t("compare.judge.model"), key="cmp_judge_model", persist_state=KEEP, disabled=picked_judge.simulated,
@@ -480,9 +482,9 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
             with col.container(border=True, key=f"cmp_edit_{uid}"):
                 n1, n2 = st.columns([1, 2])
                 n1.text_input(t("compare.variant_name"), key=f"cmp_{uid}_name", persist_state=KEEP)
-                n2.selectbox(
-                    t("keys.provider"), list(CHOICES), key=f"cmp_{uid}_provider", format_func=choice_label, on_change=provider_changed, args=(uid,),
-                    persist_state=KEEP,
+                worded_choice(  # its words follow the language (a plain selectbox kept the first language's)
+                    n2.selectbox, t("keys.provider"), list(CHOICES), key=f"cmp_{uid}_provider", format_func=choice_label,
+                    on_change=functools.partial(provider_changed, uid), persist_state=KEEP,
                 )  # fmt: skip
                 picked = CHOICES[st.session_state[f"cmp_{uid}_provider"]]
                 st.text_input(
@@ -515,7 +517,7 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
         st.text_area(t("compare.grid_templates"), key="cmp_grid_templates", height=150, help=t("compare.grid_templates_help"))
         if st.session_state.get("cmp_grid_provider") not in CHOICES:
             st.session_state["cmp_grid_provider"] = DEFAULT_PROVIDER
-        st.selectbox(t("compare.grid_provider"), list(CHOICES), key="cmp_grid_provider", format_func=choice_label)
+        worded_choice(st.selectbox, t("compare.grid_provider"), list(CHOICES), key="cmp_grid_provider", format_func=choice_label, persist_state=KEEP)
         st.text_input(t("compare.grid_models"), key="cmp_grid_models", placeholder="gpt-4o-mini, gpt-4o")
         st.button(t("compare.grid_make"), key="cmp_make_grid", on_click=make_grid, icon=":material/grid_on:")
 

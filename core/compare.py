@@ -20,7 +20,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .compare_judge import judge_keys, judge_problems, judge_work_left, judging, resume_judging, start_judging, stop_judging
+from .compare_judge import (
+    judge_keys, judge_problems, judge_work_left, judging, judging_paused, live_judge_runs, pause_judging, resume_judging, start_judging,
+    stop_judging,
+)  # fmt: skip
 from .compare_store import ComparisonRecord, delete_comparison, get_comparison, judge_run_ids, save_comparison
 from .errors import InputError
 from .judge import Judge
@@ -174,6 +177,7 @@ def resume_comparison(
     runner = runner or get_runner()
     record = _record(store, comparison_id)
     judge = record.judge
+    pause_judging(runner, record.id, False)
     # Checked before anything starts: a judge that cannot go on would leave the variants graded by no one.
     judge_pool = None
     if judge is not None and judge_work_left(store, record, retry_failed=retry_failed):
@@ -230,12 +234,15 @@ def comparison_run_ids(store: RunStore, record: ComparisonRecord) -> list[str]:
 
 
 def pause_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None) -> None:
+    """Pause every variant and the judge (which also starts no new grading meanwhile)."""
+    pause_judging(runner or get_runner(), comparison_id, True)
     for h in _handles(store, _record(store, comparison_id), runner):
         h.pause()
 
 
 def continue_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None) -> None:
     """Undo a pause of the variants (and the judge) still live in this process."""
+    pause_judging(runner or get_runner(), comparison_id, False)
     for h in _handles(store, _record(store, comparison_id), runner):
         h.resume()
 
@@ -326,7 +333,7 @@ def comparison_progress(store: RunStore, comparison_id: str, runner: Runner | No
     record = get_comparison(store, comparison_id)
     if record is None:
         return None
-    judge_runs = judge_run_ids(store, record.id) if record.judge is not None else {}
+    judge_runs = live_judge_runs(store, record.id) if record.judge is not None else {}
     items = []
     live = judging(runner, record.id)
     states: list[str] = []
@@ -349,7 +356,7 @@ def comparison_progress(store: RunStore, comparison_id: str, runner: Runner | No
     state = next((s for s in _STATE_ORDER if s in states), "done")
     if state == "done" and record.judge is not None:  # every variant has answered: the judge's turn
         if live:
-            state = "judging"
+            state = "paused" if judging_paused(runner, record.id) else "judging"
         else:
             # answers no judge grades in this process (a restart, a cancel) are to be resumed
             left = "interrupted" if any(p.judge_waiting for p in items) else "done"

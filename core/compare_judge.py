@@ -29,7 +29,10 @@ from .runs import resume_run, start_run
 from .store import RunStore
 from .variants import variant_keys
 
-__all__ = ["judge_keys", "start_judge_run", "start_judging", "resume_judging", "judging", "stop_judging", "judge_problems", "judge_work_left"]
+__all__ = [
+    "judge_keys", "start_judge_run", "start_judging", "resume_judging", "judging", "stop_judging", "pause_judging", "judging_paused", "judge_problems",
+    "judge_work_left", "live_judge_runs",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ class _Waiter:
 class _Judging:
     waiters: dict[int, _Waiter]
     problems: dict[int, str]
+    paused: threading.Event  # set: a variant that ends meanwhile is not graded until it is cleared
 
 
 # Per runner (a test's runner is not the app's), per comparison: the threads waiting for a variant.
@@ -62,7 +66,13 @@ _by_runner: weakref.WeakKeyDictionary[Runner, dict[str, _Judging]] = weakref.Wea
 
 
 def _judging(runner: Runner, comparison_id: str) -> _Judging:
-    return _by_runner.setdefault(runner, {}).setdefault(comparison_id, _Judging({}, {}))
+    return _by_runner.setdefault(runner, {}).setdefault(comparison_id, _Judging({}, {}, threading.Event()))
+
+
+def live_judge_runs(store: RunStore, comparison_id: str) -> dict[int, str]:
+    """Variant index -> its judge's run, for the runs that still exist (one deleted from History
+    is as if there were none: the variant is graded again)."""
+    return {i: r for i, r in judge_run_ids(store, comparison_id).items() if store.get_run(r, counts=False) is not None}
 
 
 def start_judge_run(store: RunStore, record: ComparisonRecord, index: int, keys: Sequence[KeyEntry], runner: Runner) -> RunHandle | None:
@@ -70,7 +80,7 @@ def start_judge_run(store: RunStore, record: ComparisonRecord, index: int, keys:
     nothing to start: no judge, a judge run already, a deleted or unfinished variant, or no answer
     to grade (every row failed)."""
     judge = record.judge
-    if judge is None or index in judge_run_ids(store, record.id):
+    if judge is None or index in live_judge_runs(store, record.id):
         return None
     run = store.get_run(record.run_ids[index])
     if run is None or run.pending:
@@ -89,11 +99,16 @@ def start_judge_run(store: RunStore, record: ComparisonRecord, index: int, keys:
 
 def _wait_then_judge(store: RunStore, record: ComparisonRecord, index: int, keys: Sequence[KeyEntry], runner: Runner, stop: threading.Event) -> None:
     run_id = record.run_ids[index]
+    with _lock:
+        paused = _judging(runner, record.id).paused
     while not stop.is_set():
         handle = runner.get(run_id)
-        if handle is None:
+        if handle is None and not paused.is_set():
             break
-        handle.wait(C.JUDGE_WAIT_S)
+        if handle is not None:
+            handle.wait(C.JUDGE_WAIT_S)
+        else:
+            stop.wait(C.JUDGE_WAIT_S)  # the comparison is paused: its judge starts nothing new
     if stop.is_set():
         return
     try:
@@ -109,7 +124,7 @@ def start_judging(store: RunStore, record: ComparisonRecord, keys: Sequence[KeyE
     run ends, then starts the judge's run for it (at once for a variant that is not running)."""
     if record.judge is None:
         return
-    existing = judge_run_ids(store, record.id)
+    existing = live_judge_runs(store, record.id)
     with _lock:
         state = _judging(runner, record.id)
         for index in range(len(record.variants)):
@@ -134,6 +149,19 @@ def judging(runner: Runner, comparison_id: str) -> bool:
         return state is not None and any(w.thread.is_alive() and not w.stop.is_set() for w in state.waiters.values())
 
 
+def pause_judging(runner: Runner, comparison_id: str, paused: bool) -> None:
+    """While paused, a variant that ends is not graded yet (its judge's run waits to start)."""
+    with _lock:
+        event = _judging(runner, comparison_id).paused
+    event.set() if paused else event.clear()
+
+
+def judging_paused(runner: Runner, comparison_id: str) -> bool:
+    with _lock:
+        state = _by_runner.get(runner, {}).get(comparison_id)
+        return state is not None and state.paused.is_set()
+
+
 def judge_problems(runner: Runner, comparison_id: str) -> dict[int, str]:
     """Variant index -> why its judge's run could not start, in this process."""
     with _lock:
@@ -153,7 +181,7 @@ def judge_work_left(store: RunStore, record: ComparisonRecord, *, retry_failed: 
     """Whether a resume has anything for the judge to do (and so needs its keys)."""
     if record.judge is None:
         return False
-    runs = judge_run_ids(store, record.id)
+    runs = live_judge_runs(store, record.id)
     for index, run_id in enumerate(record.run_ids):
         variant = store.get_run(run_id, counts=True)
         if variant is None:
@@ -180,7 +208,7 @@ def resume_judging(
     if keys is None and not judge.simulated:
         raise InputError("Enter the judge's API keys again to resume its grading: keys are never saved.", "judge_keys_again")
     pool = judge_keys(judge, keys or [])
-    runs = judge_run_ids(store, record.id)
+    runs = live_judge_runs(store, record.id)
     for index in regrade:
         run_id = runs.pop(index, None)
         if run_id is not None and runner.going(run_id) is None:

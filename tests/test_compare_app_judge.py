@@ -70,6 +70,10 @@ def test_a_judge_chosen_on_the_page_grades_every_answer_and_its_cost_is_shown_ap
     rows = table_with(at, "A 评判")
     assert set(rows["A 评判"]) <= {"正确", "错误"}
     assert any(m.value.startswith("**评判模型：") for m in at.markdown)
+    # the providers' choices speak Chinese too (a plain selectbox kept showing its first language's words)
+    for key in ("cmp_judge_provider", f"cmp_{first}_provider"):
+        chosen = at.selectbox(key=f"{key}__zh")
+        assert chosen.value == core.constants.SIMULATED_BASE_URL and "模拟模型（演示）" in chosen.options
 
 
 def test_a_second_tab_finds_a_running_comparison_live_and_can_stop_it(at):

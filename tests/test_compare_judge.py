@@ -304,3 +304,36 @@ def test_retried_rows_are_graded_too_and_the_answers_graded_before_come_from_the
     assert after.failed == 0 and after.correct == 20 and after.judge.graded == 20
     assert judge_run_ids(store, record.id)[0] != before and store.get_run(before) is None  # graded again in a new run...
     assert after.judge.cached == graded and after.judge.requests == 20 - graded  # ... paying only for what it had not graded
+
+
+def test_a_judge_run_deleted_from_history_is_graded_again_on_resume_from_the_cache(harness, store):
+    h = harness()
+    record = start_comparison(
+        store, arithmetic_frame(8), [variant("a", TERSE), variant("b", CAREFUL)], h.keys("k"), base=BASE, scoring=Scoring("judge"), judge=JUDGE, runner=h.runner
+    )
+    wait_done(store, record.id, h.runner)
+    store.delete_run(judge_run_ids(store, record.id)[0])  # as History's delete does
+    gone = comparison_progress(store, record.id, h.runner)
+    assert gone.state == "interrupted" and gone.judge_pending == 8
+    assert compare_table(store, record.id).summaries[0].judged == 0
+    resume_comparison(store, record.id, h.keys("k"), runner=h.runner)
+    assert wait_done(store, record.id, h.runner).state == "done"
+    again = compare_table(store, record.id).summaries[0]
+    assert again.correct == 8 and again.judge.cached == 8 and again.judge.requests == 0 and h.sim.total_requests() == 32
+
+
+def test_while_a_comparison_is_paused_its_judge_starts_no_grading(harness, store):
+    from core.compare import continue_comparison
+    from core.compare_judge import pause_judging
+
+    h = harness()
+    record = start_comparison(
+        store, arithmetic_frame(8), [variant("a", TERSE), variant("b", CAREFUL)], h.keys("k"), base=BASE, scoring=Scoring("judge"), judge=JUDGE, runner=h.runner
+    )
+    pause_judging(h.runner, record.id, True)  # as a pause does, while the variants finish meanwhile
+    assert wait_for(lambda: all(h.runner.going(r) is None for r in record.run_ids), 60)
+    paused = comparison_progress(store, record.id, h.runner)
+    assert paused.live and paused.state == "paused" and paused.judge_done == 0 and h.sim.total_requests() == 16
+    continue_comparison(store, record.id, h.runner)
+    assert wait_done(store, record.id, h.runner).state == "done"
+    assert [s.correct for s in compare_table(store, record.id).summaries] == [8, 8] and h.sim.total_requests() == 32
