@@ -10,6 +10,7 @@ import secrets
 import streamlit as st
 
 import core
+from app_pages import compare_keys as keys_of_page
 from app_pages import compare_view as view
 from app_pages.common import (
     DEMO_FILE,
@@ -17,16 +18,12 @@ from app_pages.common import (
     fmt_money,
     input_error_text,
     plain,
-    pool,
-    preset_pool,
-    provider_label,
     runner,
     show_input_error,
     store,
     worded_choice,
 )
 from app_pages.i18n import t
-from app_pages.key_entry import masked, paste_box, remove_menu, take_pasted
 
 KEEP = "session"
 TERSE = "Compute {question}. Reply with the number only."
@@ -36,88 +33,24 @@ st.title(t("compare.title"))
 st.caption(t("compare.intro"))
 
 
-# --- the keys: each variant is sent with those of its own provider ------------------------------------
-# The Keys page holds one provider's keys. A variant (or the judge) on another provider is sent with
-# keys pasted in its own box here: held in this tab's memory under "cmp_keys" (base URL -> keys), one
-# pool per provider shared by every variant on it, never stored, and dropped once the comparison
-# they were pasted for has ended.
+# --- the keys: each variant is sent with those of its own provider (app_pages/compare_keys.py) -------
 
-
-def pasted() -> dict[str, list[str]]:
-    return st.session_state.setdefault("cmp_keys", {})
-
-
-def drop_pasted_keys_of_ended_comparison() -> None:
-    owner = st.session_state.get("cmp_keys_for")
-    if not owner:
-        return
-    progress = core.comparison_progress(store(), owner, runner())
-    if progress is None or not progress.live:
-        st.session_state.pop("cmp_keys", None)
-        st.session_state.pop("cmp_keys_for", None)
-
-
-def compare_keys() -> tuple[list[core.KeyEntry], set[str], str, core.InputError | None]:
-    """The Keys page's keys (and the server's preset ones the user may use), each once, then the
-    keys pasted here for other providers; the simulated provider needs none. A variant picks its
-    provider among those. Also: the providers the Keys page serves, which need no box here."""
-    problem = None
-    try:
-        entries, source = pool()
-    except core.InputError as exc:  # e.g. a provider that needs a key, and none yet: the simulator still works
-        entries, source, problem = [], "", exc
-    extra = preset_pool() if source == core.KeySource.USER else []
-    own = core.compare_pool(entries, extra)
-    boxes = [core.provider_pool(url, keys) for url, keys in pasted().items() if keys]
-    return core.compare_pool(own, *boxes), {k.base_url.rstrip("/") for k in own}, str(source), problem
-
-
-drop_pasted_keys_of_ended_comparison()
-KEYS, KEYS_PAGE_URLS, SOURCE, POOL_ERROR = compare_keys()
+keys_of_page.drop_pasted_keys_of_ended_comparison()
+KEYS, KEYS_PAGE_URLS, SOURCE, POOL_ERROR = keys_of_page.compare_keys()
 CHOICES = {c.id: c for c in core.provider_choices(KEYS, offer=True)}
 DEFAULT_PROVIDER = next(iter(CHOICES))
 
 
 def choice_label(choice_id: str) -> str:
-    c = CHOICES[choice_id]
-    if c.simulated:
-        return provider_label(core.SIMULATED_PROVIDER)
-    if c.n_keys == 0:
-        return t("compare.provider_no_key", provider=provider_label(c.provider)) if c.needs_key else provider_label(c.provider)
-    return t("compare.provider_key" if c.n_keys == 1 else "compare.provider_keys", provider=provider_label(c.provider), n=c.n_keys)
-
-
-def add_pasted(prefix: str, url: str) -> None:
-    new = take_pasted(f"{prefix}_keys_text")
-    if new:
-        pasted()[url] = list(dict.fromkeys([*pasted().get(url, []), *new]))
-
-
-def remove_pasted(url: str, key: str) -> None:
-    left = [k for k in pasted().get(url, []) if k != key]
-    if left:
-        pasted()[url] = left
-    else:
-        pasted().pop(url, None)
+    return keys_of_page.choice_label(CHOICES[choice_id])
 
 
 def own_keys_box(prefix: str, choice: core.ProviderChoice) -> None:
-    """Keys for a provider the Keys page does not hold: pasted here, masked at once."""
-    if choice.simulated or choice.id in KEYS_PAGE_URLS or not (choice.needs_key or choice.id in pasted()):
-        return
-    name = provider_label(choice.provider)
-    mine = pasted().get(choice.id, [])
-    with st.container(key=f"{prefix}_own_keys"):
-        paste_box(
-            f"{prefix}_keys_text", f"{prefix}_add_keys", add_pasted, args=(prefix, choice.id), label=t("compare.keys_paste", provider=name),
-            help_text=t("compare.keys_paste_help"), height=68, on_change=True,
-        )  # fmt: skip
-        if mine:
-            row = st.container(horizontal=True, vertical_alignment="center")
-            row.caption(t("compare.keys_pasted", n=len(mine), keys=masked(mine), provider=name))
-            remove_menu(row, mine, remove_pasted, f"{prefix}_remove_key", args=(choice.id,))
-        else:
-            st.warning(t("compare.keys_needed", provider=name), icon=":material/key:")
+    keys_of_page.own_keys_box(prefix, choice, KEYS_PAGE_URLS)
+
+
+def pasted() -> dict[str, list[str]]:
+    return keys_of_page.pasted()
 
 
 def provider_changed(uid: str) -> None:
@@ -285,20 +218,6 @@ def classic_experiment() -> None:
     show(record.id)
 
 
-def keyless_providers(record: core.ComparisonRecord) -> list[core.ProviderChoice]:
-    """The real providers of a comparison's variants and judge that this tab has no key for."""
-    wanted = {v.base_url.rstrip("/"): v.provider for v in record.variants if not v.simulated}
-    if record.judge is not None and not record.judge.simulated:
-        wanted.setdefault(record.judge.base_url.rstrip("/"), record.judge.provider)
-    have = {k.base_url.rstrip("/") for k in KEYS}
-    out = []
-    for url, provider in wanted.items():
-        known = CHOICES.get(url)
-        if url not in have and (known is None or known.needs_key):
-            out.append(core.ProviderChoice(provider, url, "-", needs_key=True))
-    return out
-
-
 # --- the comparison shown ---------------------------------------------------------------------------
 
 cid = current_comparison()
@@ -358,7 +277,7 @@ if cid:
 
     def resume(retry_failed: bool = False) -> None:
         # The keys as they are now: some may have been pasted since the page was drawn.
-        real = [k for k in compare_keys()[0] if not k.simulated]  # the simulated variants need none
+        real = [k for k in keys_of_page.compare_keys()[0] if not k.simulated]  # the simulated variants need none
         try:
             core.resume_comparison(store(), cid, real or None, retry_failed=retry_failed, runner=runner())
         except core.InputError as exc:
@@ -378,7 +297,7 @@ if cid:
     # Keys are never kept: to resume, the providers this tab has no keys for are asked for them.
     stopped = None if live else core.comparison_progress(store(), cid, runner())
     if stopped is not None and (stopped.pending or stopped.failed):
-        for i, choice in enumerate(keyless_providers(record)):
+        for i, choice in enumerate(keys_of_page.keyless_providers(record, KEYS, CHOICES)):
             own_keys_box(f"cmp_resume_{i}", choice)
 
     @st.fragment(run_every=3.0 if live else None)

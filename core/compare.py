@@ -26,7 +26,7 @@ from .compare_judge import (
 )  # fmt: skip
 from .compare_store import ComparisonRecord, delete_comparison, get_comparison, judge_run_ids, save_comparison
 from .errors import InputError
-from .judge import Judge
+from .judge import Judge, judge_frame
 from .keys import KeyEntry
 from .progress import ProgressSnapshot
 from .runner import Runner, RunHandle, get_runner
@@ -90,8 +90,6 @@ def validate_comparison(
 def _judge_estimate(frame: pd.DataFrame, variants: Sequence[Variant], keys: Sequence[KeyEntry], base: RunSpec, judge: Judge) -> RunEstimate:
     """The judge's share: one grading request per variant and row (failed rows are not sent, so
     at most this), each with the variant's prompt, the label and an answer as long as the label."""
-    from .judge import judge_frame
-
     label = base.label_column
     frames = []
     for v in variants:

@@ -2,7 +2,7 @@
 One click runs two prompts on the demo rows on the simulated provider; the page names the careful
 prompt the winner, both tables download (and both in one workbook), and the Chinese page says the
 same. Then a comparison scored by the simulated judge, built with the page's widgets. Screenshots go
-to artifacts/screenshots/compare-*.png (and the README's picture to docs/compare.png)."""
+to artifacts/screenshots/compare-*.png (and the README's pictures to docs/compare.png and docs/compare-judge.png)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tests.test_browser_truth import ANY_CUT_OFF
 pytestmark = pytest.mark.slow
 
 DOCS_SHOT = ROOT / "docs" / "compare.png"
+DOCS_JUDGE_SHOT = ROOT / "docs" / "compare-judge.png"
 
 
 def choose(page, key: str, option: str) -> None:  # type: ignore[no-untyped-def]
@@ -129,7 +130,7 @@ def test_the_classic_experiment_runs_in_the_browser_and_both_tables_download(tmp
             assert not page.locator('[data-testid="stException"]').count()
             assert not page.evaluate(ANY_CUT_OFF), page.evaluate(ANY_CUT_OFF)
             page.wait_for_timeout(500)
-            screenshot(page, SHOTS / "compare-judge-en.png")
+            shutil.copyfile(screenshot(page, SHOTS / "compare-judge-en.png"), DOCS_JUDGE_SHOT)
             context.close()
     finally:
         app.stop()
