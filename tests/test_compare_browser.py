@@ -13,6 +13,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from app_pages.i18n import LANGUAGES
@@ -27,9 +28,21 @@ DOCS_JUDGE_SHOT = ROOT / "docs" / "compare-judge.png"
 
 
 def choose(page, key: str, option: str) -> None:  # type: ignore[no-untyped-def]
-    page.locator(f".st-key-{key}").click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Pick a selectbox's option by its words: typed into the box first, so the option is in the
+    (virtualised) list whatever its place; clicked again if the list was not open yet."""
+    for attempt in range(3):
+        page.locator(f".st-key-{key}").click()
+        page.keyboard.type(option)
+        choice = page.get_by_role("option", name=option, exact=True)
+        try:
+            choice.click(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            if attempt == 2:
+                raise
     wait_until_settled(page)
+    expect(page.locator(f".st-key-{key} input")).to_have_value(option)
 
 
 def test_the_classic_experiment_runs_in_the_browser_and_both_tables_download(tmp_path: Path):
