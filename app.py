@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import init_state, page_style, password_gate, sidebar
+from app_pages import gate
+from app_pages.common import init_state, page_style, sidebar
 from app_pages.i18n import t
 
 st.set_page_config(page_title="LLM Batch Studio", page_icon=":material/table_chart:", layout="wide")
 
-init_state()
 page_style()
-if not password_gate():
+# The gate first: with access on, nothing is read from the store (not even a ?run= link's table)
+# until someone is signed in. With access off, the local default, it lets everyone in at once.
+user = gate.signed_in_user()
+if user is None:
     st.stop()
+gate.check_links(user)  # a link to a run or comparison this user may not see: said, and dropped
+init_state()
 
 pages = [
     st.Page("app_pages/data.py", title=t("nav.data"), icon=":material/table:", url_path="data", default=True),
@@ -27,4 +32,5 @@ pages = [
 ]
 page = st.navigation(pages, position="sidebar")
 sidebar(page.url_path)  # after st.navigation: its links need the pages registered
+gate.user_box(user)
 page.run()
