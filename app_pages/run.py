@@ -224,9 +224,10 @@ def progress_panel() -> None:
     if snap is None:
         return
     handle = runner().going(run_id)
-    if handle is not None and (not live or (snap.state == RunStatus.PAUSED) != (busy_state == RunStatus.PAUSED)):
+    if handle is not None and (not live or (mine and (snap.state == RunStatus.PAUSED) != (busy_state == RunStatus.PAUSED))):
         # Resume or Pause was clicked in this fragment, which only reruns itself: redraw the
-        # whole page so that polling starts and the note by the start buttons says the truth.
+        # whole page so that polling starts and the note by the start buttons says the truth
+        # (a run shared by someone else keeps no start button busy: see live_state).
         st.rerun()
     if live and (handle is None or snap.finished):
         # The run ended: redraw the whole page once, before anything says so, so that the bar,

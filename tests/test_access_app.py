@@ -203,6 +203,27 @@ def test_a_link_to_a_shared_run_shows_it_read_only(team):
     assert "history_delete" not in buttons(at) and "only its owner can change it" in texts(at.caption)
 
 
+def test_a_shared_run_going_in_this_process_is_shown_to_another_user_without_controls(team):
+    """A paused run is live: its page polls it. Someone else's once redrew itself for ever (the
+    page took the run for this tab's own, whose start buttons a pause must update)."""
+    from tests.conftest import arithmetic_frame, wait_for
+
+    ana = core.User("ana", "Ana")
+    runner = core.get_runner()
+    handle = core.start_run(team, arithmetic_frame(300), RunSpec(template="Compute {question}."), demo_pool(1, rpm=60), runner=runner, user=ana)
+    try:
+        core.pause_run(team, handle.run_id, ana, runner)
+        assert wait_for(lambda: handle.snapshot().state == "paused", 30)
+        core.share_run(team, handle.run_id, True, ana)
+        at = on(sign_in(opened({"run": handle.run_id}), "Bo"), "app_pages/run.py")
+        assert "ana shared this with the team" in texts(at.info) and not RUN_CONTROLS & buttons(at)
+        assert not at.button(key="run_all").disabled  # Bo's own start buttons are not held by Ana's run
+        assert {"resume_live", "cancel"} <= buttons(on(sign_in(opened({"run": handle.run_id}), "Ana"), "app_pages/run.py"))  # hers to steer
+    finally:
+        handle.cancel()
+        assert handle.wait(60)
+
+
 def test_the_owner_shares_a_run_with_a_toggle_and_keeps_the_controls(team):
     run_id = made_run(team, "ana")
     at = on(sign_in(opened({"run": run_id}), "Ana"), "app_pages/run.py")
