@@ -212,6 +212,7 @@ def test_a_shared_run_going_in_this_process_is_shown_to_another_user_without_con
     runner = core.get_runner()
     handle = core.start_run(team, arithmetic_frame(300), RunSpec(template="Compute {question}."), demo_pool(1, rpm=60), runner=runner, user=ana)
     try:
+        assert wait_for(lambda: handle.snapshot().state == "running", 30)  # (a pause before the engine starts is shown as running)
         core.pause_run(team, handle.run_id, ana, runner)
         assert wait_for(lambda: handle.snapshot().state == "paused", 30)
         core.share_run(team, handle.run_id, True, ana)
