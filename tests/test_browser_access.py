@@ -101,6 +101,10 @@ def test_a_second_user_cannot_see_nor_steer_the_first_users_run(browser: Browser
     wait_until_settled(bo)
     assert bo.locator("[data-testid=stSidebarNav]").count() == 0  # no page of the app behind it
     shoot(bo, "door")
+    bo.goto(app.url + "/history?lang=zh")
+    expect(bo.locator("[data-testid=stMain]")).to_contain_text(tr("access.password_prompt", "zh"), timeout=30_000)
+    wait_until_settled(bo)
+    shoot(bo, "door-zh")
 
     # Ana runs the demo table, then pauses it with rows still to do.
     sign_in(ana, app, "Ana", "/run")
