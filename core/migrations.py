@@ -175,3 +175,39 @@ def m004_batch_job_key(db: sqlite3.Connection) -> None:
     # before the upload, so a crash after it knows whose files to look through. NULL for parts
     # made before this column (sent with the run's first key).
     db.execute("ALTER TABLE batch_jobs ADD COLUMN key_fp TEXT")
+
+
+@migration
+def m005_owners(db: sqlite3.Connection) -> None:
+    # Runs and comparisons get an owner (the signed-in user's id; '' is the local user, which
+    # every row from before is) and a "shared with the team" flag (core/ownership.py). The
+    # response cache is rebuilt keyed by (owner, key), with the run that answered, so that one
+    # user's answers are never served to another and deleting a run deletes what it cached.
+    # Entries from before have no run: "Clear cache" removes them.
+    for table in ("runs", "comparisons"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN shared INTEGER NOT NULL DEFAULT 0")
+        db.execute(f"CREATE INDEX {table}_owner ON {table} (owner)")
+    db.execute(
+        """
+        CREATE TABLE cache_owned (
+            owner TEXT NOT NULL DEFAULT '',
+            key TEXT NOT NULL,
+            run_id TEXT,
+            model TEXT NOT NULL,
+            output TEXT NOT NULL,
+            finish_reason TEXT,
+            tokens_in INTEGER NOT NULL,
+            tokens_out INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (owner, key)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        "INSERT INTO cache_owned (owner, key, run_id, model, output, finish_reason, tokens_in, tokens_out, created_at) "
+        "SELECT '', key, NULL, model, output, finish_reason, tokens_in, tokens_out, created_at FROM cache"
+    )
+    db.execute("DROP TABLE cache")
+    db.execute("ALTER TABLE cache_owned RENAME TO cache")
+    db.execute("CREATE INDEX cache_run ON cache (run_id)")
