@@ -11,11 +11,11 @@ import streamlit as st
 import core
 from core import constants as C
 from app_pages.common import (
-    app_password,
     plain,
     pool,
     provider_label,
     preset_pool,
+    presets_usable,
     runner,
     server_keys,
     show_input_error,
@@ -95,6 +95,10 @@ if source == core.KeySource.SIMULATED:
     st.info(t("keys.simulated_note", n=len(entries)), icon=":material/science:")
 elif source == core.KeySource.PRESET:
     st.success(t("keys.preset_note", n=len(entries), provider=entries[0].provider), icon=":material/lock:")
+if source == core.KeySource.SIMULATED:  # what it is and is not, where the user meets it
+    with st.container(border=True, key="sim_what"):
+        st.markdown(f"**:material/science: {t('sim.what_title')}**")
+        st.caption(t("sim.what"))
 
 # The simulated keys are nobody's: "Test keys" never tests them as if they were the user's.
 testable = entries if source in (core.KeySource.USER, core.KeySource.PRESET) else []
@@ -152,5 +156,5 @@ if verdicts:
 
 if preset_pool() and source == core.KeySource.USER:
     st.caption(t("keys.preset_available"))
-if server_keys() and app_password() is None:
-    st.warning(t("keys.preset_needs_password"), icon=":material/lock:")
+if server_keys() and not presets_usable():
+    st.warning(t("access.preset_needs_access"), icon=":material/lock:")

@@ -24,10 +24,12 @@ from .compare_judge import (
     judge_keys, judge_problems, judge_work_left, judging, judging_paused, live_judge_runs, pause_judging, resume_judging, start_judging,
     stop_judging,
 )  # fmt: skip
-from .compare_store import ComparisonRecord, delete_comparison, get_comparison, judge_run_ids, save_comparison
+from .access import LOCAL_USER, User
+from .compare_store import ComparisonRecord, delete_comparison, get_comparison, judge_run_ids, save_comparison, set_scoring
 from .errors import InputError
 from .judge import Judge, judge_frame
 from .keys import KeyEntry
+from .ownership import check_may_act
 from .progress import ProgressSnapshot
 from .runner import Runner, RunHandle, get_runner
 from .estimate import RunEstimate, estimate_run
@@ -40,7 +42,7 @@ from .variants import RowSelection, Variant, check_variants, variant_keys
 __all__ = [
     "ComparisonEstimate", "VariantProgress", "ComparisonProgress", "select_rows", "estimate_comparison", "validate_comparison",
     "start_comparison", "resume_comparison", "comparison_progress", "pause_comparison", "continue_comparison", "cancel_comparison",
-    "remove_comparison", "stop_comparison", "comparison_run_ids",
+    "remove_comparison", "rescore_comparison", "stop_comparison", "comparison_run_ids",
 ]  # fmt: skip
 
 # How a comparison stands when its variants stand differently: the first that applies.
@@ -134,10 +136,12 @@ def start_comparison(
     file_name: str = "",
     judge: Judge | None = None,
     runner: Runner | None = None,
+    user: User = LOCAL_USER,
 ) -> ComparisonRecord:
     """Store one run per variant on the chosen rows, start them all at once, and store the
-    comparison. Everything is checked before the first run starts: a comparison starts whole.
-    With a `judge`, each variant is graded by it as soon as it has answered every row."""
+    comparison, all belonging to `user`. Everything is checked before the first run starts: a
+    comparison starts whole. With a `judge`, each variant is graded by it (in runs of `user`'s
+    too) as soon as it has answered every row."""
     runner = runner or get_runner()
     rows, chosen = select_rows(frame.reset_index(drop=True).astype(str), selection)
     validate_comparison(chosen, variants, keys, base, scoring, judge)
@@ -145,35 +149,38 @@ def start_comparison(
     handles: list[RunHandle] = []
     try:
         for v, pool in zip(variants, pools):
-            handles.append(start_run(store, chosen, v.spec(base), pool, file_name=file_name, runner=runner))
+            handles.append(start_run(store, chosen, v.spec(base), pool, file_name=file_name, runner=runner, user=user))
     except BaseException:
         for h in handles:
             h.cancel()
         raise
     record = save_comparison(
         store, name=name or file_name, file_name=file_name, label_column=base.label_column, scoring=scoring, selection=selection,
-        rows=rows, variants=variants, run_ids=[h.run_id for h in handles], judge=judge,
+        rows=rows, variants=variants, run_ids=[h.run_id for h in handles], owner=user.id, judge=judge,
     )  # fmt: skip
     if judge is not None:
         start_judging(store, record, judge_keys(judge, keys), runner)
     return record
 
 
-def _record(store: RunStore, comparison_id: str) -> ComparisonRecord:
+def _record(store: RunStore, comparison_id: str, user: User) -> ComparisonRecord:
+    """The comparison, if this user may act on it (its owner or an admin): else NotAllowed."""
     record = get_comparison(store, comparison_id)
     if record is None:
         raise InputError(f"There is no comparison {comparison_id!r} in {store.data_dir}.", "no_comparison")
+    check_may_act(user, record, "comparison")
     return record
 
 
 def resume_comparison(
-    store: RunStore, comparison_id: str, keys: Sequence[KeyEntry] | None = None, *, retry_failed: bool = False, runner: Runner | None = None
+    store: RunStore, comparison_id: str, keys: Sequence[KeyEntry] | None = None, *, retry_failed: bool = False, runner: Runner | None = None,
+    user: User = LOCAL_USER,
 ) -> ComparisonRecord:
     """Continue every variant that has rows left (and, with `retry_failed`, failed rows): rows
     already answered are not sent again. Keys are needed again for real providers, the judge's
     included; the judge then grades what it has not graded yet."""
     runner = runner or get_runner()
-    record = _record(store, comparison_id)
+    record = _record(store, comparison_id, user)
     judge = record.judge
     pause_judging(runner, record.id, False)
     # Checked before anything starts: a judge that cannot go on would leave the variants graded by no one.
@@ -196,11 +203,11 @@ def resume_comparison(
         run = store.get_run(run_id)
         assert run is not None
         pool = None if v.simulated else (variant_keys(v, keys) if keys else None)
-        resume_run(store, run_id, pool, retry_failed=retry_failed, runner=runner)
+        resume_run(store, run_id, pool, retry_failed=retry_failed, runner=runner, user=user)
         if retry_failed and run.failed:
             regrade.append(index)
     if judge_pool is not None:
-        resume_judging(store, record, judge_pool, retry_failed=retry_failed, runner=runner, regrade=regrade)
+        resume_judging(store, record, judge_pool, retry_failed=retry_failed, runner=runner, regrade=regrade, user=user)
     return record
 
 
@@ -231,38 +238,48 @@ def comparison_run_ids(store: RunStore, record: ComparisonRecord) -> list[str]:
     return [*record.run_ids, *judge_run_ids(store, record.id).values()]
 
 
-def pause_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None) -> None:
+def pause_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None, user: User = LOCAL_USER) -> None:
     """Pause every variant and the judge (which also starts no new grading meanwhile)."""
+    record = _record(store, comparison_id, user)
     pause_judging(runner or get_runner(), comparison_id, True)
-    for h in _handles(store, _record(store, comparison_id), runner):
+    for h in _handles(store, record, runner):
         h.pause()
 
 
-def continue_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None) -> None:
+def continue_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None, user: User = LOCAL_USER) -> None:
     """Undo a pause of the variants (and the judge) still live in this process."""
+    record = _record(store, comparison_id, user)
     pause_judging(runner or get_runner(), comparison_id, False)
-    for h in _handles(store, _record(store, comparison_id), runner):
+    for h in _handles(store, record, runner):
         h.resume()
 
 
-def cancel_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None) -> None:
+def cancel_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None, user: User = LOCAL_USER) -> None:
     """Stop every variant and the judge; what was answered and graded is kept, to be resumed."""
+    record = _record(store, comparison_id, user)
     stop_judging(runner or get_runner(), comparison_id)
-    for h in _handles(store, _record(store, comparison_id), runner):
+    for h in _handles(store, record, runner):
         h.cancel()
 
 
-def stop_comparison(store: RunStore, comparison_id: str, message: str, runner: Runner | None = None) -> None:
+def stop_comparison(store: RunStore, comparison_id: str, message: str, runner: Runner | None = None, user: User = LOCAL_USER) -> None:
     """Stop sending and leave every run paused in the store (the command line's Ctrl-C)."""
+    record = _record(store, comparison_id, user)
     stop_judging(runner or get_runner(), comparison_id)
-    for h in _handles(store, _record(store, comparison_id), runner):
+    for h in _handles(store, record, runner):
         h.stop(message)
 
 
-def remove_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None) -> ComparisonRecord:
+def rescore_comparison(store: RunStore, comparison_id: str, scoring: Scoring, user: User = LOCAL_USER) -> ComparisonRecord | None:
+    """Score a comparison another way from now on (its owner's choice): nothing is sent again."""
+    _record(store, comparison_id, user)
+    return set_scoring(store, comparison_id, scoring)
+
+
+def remove_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None, user: User = LOCAL_USER) -> ComparisonRecord:
     """Delete a comparison and its variants' runs (and its judge's), as History's delete does: not
     while a variant is still going in this process (cancel it first). Returns what was deleted."""
-    record = _record(store, comparison_id)
+    record = _record(store, comparison_id, user)
     if _handles(store, record, runner) or judging(runner or get_runner(), comparison_id):
         raise InputError("This comparison is still running: cancel it first.", "comparison_live")
     delete_comparison(store, comparison_id)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import constants as C
+from .access import LOCAL_USER, User
 from .compare_report import ANSWERED, variant_answers
 from .compare_store import ComparisonRecord, drop_judge_run, judge_run_ids, save_judge_run
 from .errors import InputError
@@ -90,10 +91,14 @@ def start_judge_run(store: RunStore, record: ComparisonRecord, index: int, keys:
     if frame.empty:
         return None
     spec = judge.spec(run.spec, has_label=bool(record.label_column))
+    # The comparison's owner's, as its variants are (and so is what it caches); shared with it.
+    owner = User(record.owner, record.owner or LOCAL_USER.name)
     # A crash between these two leaves a judge run no comparison names: History lists it, and a
     # resume grades the variant in a new one (its answers then come from the cache).
-    handle = start_run(store, frame, spec, keys, file_name=record.file_name, runner=runner)
+    handle = start_run(store, frame, spec, keys, file_name=record.file_name, runner=runner, user=owner)
     save_judge_run(store, record.id, index, handle.run_id)
+    if record.shared:
+        store.set_shared(handle.run_id, True)
     return handle
 
 
@@ -196,7 +201,8 @@ def judge_work_left(store: RunStore, record: ComparisonRecord, *, retry_failed: 
 
 
 def resume_judging(
-    store: RunStore, record: ComparisonRecord, keys: Sequence[KeyEntry] | None, *, retry_failed: bool = False, runner: Runner, regrade: Sequence[int] = ()
+    store: RunStore, record: ComparisonRecord, keys: Sequence[KeyEntry] | None, *, retry_failed: bool = False, runner: Runner, regrade: Sequence[int] = (),
+    user: User = LOCAL_USER,
 ) -> None:
     """Continue the judge's runs that have rows left (and, with `retry_failed`, failed rows), and
     wait again for the variants it has no run for. `regrade`: variants whose failed rows are being
@@ -222,5 +228,5 @@ def resume_judging(
             continue
         if run.pending == 0 and not (retry_failed and run.failed):
             continue
-        resume_run(store, run_id, None if judge.simulated else pool, retry_failed=retry_failed, runner=runner)
+        resume_run(store, run_id, None if judge.simulated else pool, retry_failed=retry_failed, runner=runner, user=user)
     start_judging(store, record, pool, runner)

@@ -28,7 +28,7 @@ import openai
 from . import constants as C
 from .answers import judge, read_completion
 from .clients import ClientFactory, default_client_factory
-from .errors import ErrorKind, Failure, backoff_delay, classify, param_fallback, redact
+from .errors import ErrorKind, Failure, backoff_delay, classify, param_fallback, redact, scrub
 from .estimate import price_for
 from .keys import KeyEntry
 from .gate_view import GateView
@@ -240,8 +240,10 @@ class BatchEngine:
         tracker: ProgressTracker,
         client_factory: ClientFactory = default_client_factory,
         rng: random.Random | None = None,
+        owner: str = "",
     ) -> None:
         self.run_id = run_id
+        self.owner = owner  # the run's owner: the cache it reads is that user's
         self.store = store
         self.spec = spec
         self.columns = list(columns)
@@ -546,7 +548,7 @@ class BatchEngine:
         for start in range(0, len(rows), C.CACHE_CHUNK_ROWS):
             part = rows[start : start + C.CACHE_CHUNK_ROWS]
             keys = {row: [cache_key(e.base_url, e.model, self._messages(row), self.params) for e in targets] for row in part}
-            found = await asyncio.to_thread(self.store.cache_lookup, [k for ks in keys.values() for k in ks])
+            found = await asyncio.to_thread(functools.partial(self.store.cache_lookup, owner=self.owner), [k for ks in keys.values() for k in ks])
             for row in part:
                 hit = next((found[k] for k in keys[row] if k in found), None)
                 if hit is None:
@@ -647,7 +649,7 @@ class BatchEngine:
                 result = self._result_from(response, lane, row, messages, state, latency)
             except Exception as exc:  # the answer could not be turned into a row: fail it, plainly
                 result = RowResult(
-                    row=row, status=RowStatus.FAILED, error=redact(f"The provider's answer could not be read ({type(exc).__name__}: {exc})", self._secrets)[:500],
+                    row=row, status=RowStatus.FAILED, error=scrub(f"The provider's answer could not be read ({type(exc).__name__}: {exc})", self._secrets, limit=500),
                     attempts=state.sent, key_fp=fp, model=lane.entry.model,
                 )  # fmt: skip
             self.tracker.request_ended(fp, ok=result.status != RowStatus.FAILED)

@@ -169,6 +169,51 @@ def m003_comparisons(db: sqlite3.Connection) -> None:
 
 
 @migration
+def m004_batch_job_key(db: sqlite3.Connection) -> None:
+    # Which key a batch part belongs to (its fingerprint, never the key): the key that uploads its
+    # file owns the file and the batch at the provider, and only that key can poll them. Written
+    # before the upload, so a crash after it knows whose files to look through. NULL for parts
+    # made before this column (sent with the run's first key).
+    db.execute("ALTER TABLE batch_jobs ADD COLUMN key_fp TEXT")
+
+
+@migration
+def m005_owners(db: sqlite3.Connection) -> None:
+    # Runs and comparisons get an owner (the signed-in user's id; '' is the local user, which
+    # every row from before is) and a "shared with the team" flag (core/ownership.py). The
+    # response cache is rebuilt keyed by (owner, key), with the run that answered, so that one
+    # user's answers are never served to another and deleting a run deletes what it cached.
+    # Entries from before have no run: "Clear cache" removes them.
+    for table in ("runs", "comparisons"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN shared INTEGER NOT NULL DEFAULT 0")
+        db.execute(f"CREATE INDEX {table}_owner ON {table} (owner)")
+    db.execute(
+        """
+        CREATE TABLE cache_owned (
+            owner TEXT NOT NULL DEFAULT '',
+            key TEXT NOT NULL,
+            run_id TEXT,
+            model TEXT NOT NULL,
+            output TEXT NOT NULL,
+            finish_reason TEXT,
+            tokens_in INTEGER NOT NULL,
+            tokens_out INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (owner, key)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        "INSERT INTO cache_owned (owner, key, run_id, model, output, finish_reason, tokens_in, tokens_out, created_at) "
+        "SELECT '', key, NULL, model, output, finish_reason, tokens_in, tokens_out, created_at FROM cache"
+    )
+    db.execute("DROP TABLE cache")
+    db.execute("ALTER TABLE cache_owned RENAME TO cache")
+    db.execute("CREATE INDEX cache_run ON cache (run_id)")
+
+
+@migration
 def m006_judge(db: sqlite3.Connection) -> None:
     # A comparison may be scored by a judge (core/judge.py): its settings, never its keys, in
     # judge_json (NULL: no judge). The judge grades each variant in a run of its own, started once
