@@ -25,7 +25,7 @@ from .compare_judge import (
     stop_judging,
 )  # fmt: skip
 from .access import LOCAL_USER, User
-from .compare_store import ComparisonRecord, delete_comparison, get_comparison, judge_run_ids, save_comparison, set_scoring
+from .compare_store import ComparisonRecord, all_judge_runs, delete_comparison, get_comparison, save_comparison, set_scoring
 from .errors import InputError
 from .judge import Judge, judge_frame
 from .keys import KeyEntry
@@ -196,7 +196,6 @@ def resume_comparison(
             if not keys:
                 raise InputError("Enter the API keys again to resume this run: keys are never saved.", "keys_again")
             variant_keys(v, keys)
-    regrade = []
     for index, (v, run_id) in enumerate(zip(record.variants, record.run_ids)):
         if index not in todo:
             continue
@@ -204,10 +203,8 @@ def resume_comparison(
         assert run is not None
         pool = None if v.simulated else (variant_keys(v, keys) if keys else None)
         resume_run(store, run_id, pool, retry_failed=retry_failed, runner=runner, user=user)
-        if retry_failed and run.failed:
-            regrade.append(index)
     if judge_pool is not None:
-        resume_judging(store, record, judge_pool, retry_failed=retry_failed, runner=runner, regrade=regrade, user=user)
+        resume_judging(store, record, judge_pool, retry_failed=retry_failed, runner=runner, user=user)
     return record
 
 
@@ -229,13 +226,13 @@ def _resumable(store: RunStore, record: ComparisonRecord, runner: Runner, retry_
 def _handles(store: RunStore, record: ComparisonRecord, runner: Runner | None) -> list[RunHandle]:
     """The variants' and the judge's runs still going in this process."""
     runner = runner or get_runner()
-    run_ids = [*record.run_ids, *judge_run_ids(store, record.id).values()]
+    run_ids = [*record.run_ids, *all_judge_runs(store, record.id)]
     return [h for h in (runner.going(r) for r in run_ids) if h is not None]
 
 
 def comparison_run_ids(store: RunStore, record: ComparisonRecord) -> list[str]:
     """Every run of a comparison: its variants', then its judge's."""
-    return [*record.run_ids, *judge_run_ids(store, record.id).values()]
+    return [*record.run_ids, *all_judge_runs(store, record.id)]
 
 
 def pause_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None, user: User = LOCAL_USER) -> None:
@@ -291,9 +288,30 @@ class VariantProgress:
     variant: Variant
     run_id: str
     snapshot: ProgressSnapshot | None  # None: the run was deleted
-    judge_run_id: str | None = None
-    judge: ProgressSnapshot | None = None  # the judge's run grading this variant, once it exists
-    judge_waiting: int = 0  # answers the judge has not been given yet (its run does not exist yet)
+    judges: tuple[ProgressSnapshot, ...] = ()  # the judge's runs grading this variant, oldest first
+    judge_waiting: int = 0  # answers not given to the judge yet (it gets them once the variant ends)
+
+    @property
+    def judge_done(self) -> int:
+        return sum(j.done for j in self.judges)
+
+    @property
+    def judge_total(self) -> int:
+        """Answers the judge grades: those given to it, and those it waits for."""
+        return sum(j.total for j in self.judges) + self.judge_waiting
+
+    @property
+    def judge_pending(self) -> int:
+        return sum(j.pending for j in self.judges) + self.judge_waiting
+
+    @property
+    def judge_failed(self) -> int:
+        return sum(j.failed for j in self.judges)
+
+    @property
+    def judge_state(self) -> str | None:
+        """The newest judge run's state (None before the first): 'waiting_for_keys' matters."""
+        return self.judges[-1].state if self.judges else None
 
 
 @dataclass(frozen=True)
@@ -318,16 +336,15 @@ class ComparisonProgress:
 
     @property
     def judge_done(self) -> int:
-        return sum(v.judge.done for v in self.variants if v.judge is not None)
+        return sum(v.judge_done for v in self.variants)
 
     @property
     def judge_total(self) -> int:
-        """Answers the judge grades: those given to it, and those it waits for."""
-        return sum((v.judge.total if v.judge is not None else 0) + v.judge_waiting for v in self.variants)
+        return sum(v.judge_total for v in self.variants)
 
     @property
     def judge_pending(self) -> int:
-        return sum((v.judge.pending if v.judge is not None else 0) + v.judge_waiting for v in self.variants)
+        return sum(v.judge_pending for v in self.variants)
 
     @property
     def pending(self) -> int:
@@ -338,7 +355,7 @@ class ComparisonProgress:
     def failed(self) -> int:
         """Rows that failed, the judge's included: what 'retry failed' would send again."""
         own = sum(v.snapshot.failed + v.snapshot.unparsed for v in self.variants if v.snapshot is not None)
-        return own + sum(v.judge.failed for v in self.variants if v.judge is not None)
+        return own + sum(v.judge_failed for v in self.variants)
 
 
 def comparison_progress(store: RunStore, comparison_id: str, runner: Runner | None = None) -> ComparisonProgress | None:
@@ -359,15 +376,17 @@ def comparison_progress(store: RunStore, comparison_id: str, runner: Runner | No
             live = True
         if snap is not None:
             states.append(_state(store, run_id, snap, runner))
-        judge_id = judge_runs.get(index)
-        judged = run_progress(store, judge_id, runner) if judge_id else None
-        waiting = 0
-        if judge_id is not None and judged is not None:
+        judges = []
+        for judge_id in judge_runs.get(index, []):
+            judged = run_progress(store, judge_id, runner)
+            if judged is None:
+                continue
+            judges.append(judged)
             live = live or runner.going(judge_id) is not None
             judge_states.append(_state(store, judge_id, judged, runner))
-        elif record.judge is not None and snap is not None:
-            waiting = snap.ok + snap.unparsed
-        items.append(VariantProgress(v, run_id, snap, judge_id if judged is not None else None, judged, waiting))
+        # A judge run holds answers no other was given, so what is left is what they do not hold.
+        waiting = max(0, snap.ok + snap.unparsed - sum(j.total for j in judges)) if record.judge is not None and snap is not None else 0
+        items.append(VariantProgress(v, run_id, snap, tuple(judges), waiting))
     state = next((s for s in _STATE_ORDER if s in states), "done")
     if state == "done" and record.judge is not None:  # every variant has answered: the judge's turn
         if live:

@@ -208,7 +208,7 @@ def _watch(store: RunStore, cid: str, err: TextIO) -> ComparisonProgress:
     while True:
         progress = comparison_progress(store, cid, runner)
         assert progress is not None
-        stuck = any((v.snapshot and v.snapshot.state == "waiting_for_keys") or (v.judge and v.judge.state == "waiting_for_keys") for v in progress.variants)
+        stuck = any((v.snapshot and v.snapshot.state == "waiting_for_keys") or v.judge_state == "waiting_for_keys" for v in progress.variants)
         if not stopped_for_keys and stuck:
             stopped_for_keys = True  # the command line cannot be given new keys: stop, to be resumed
             stop_comparison(store, cid, "Every key stopped working; resume with --resume and working keys.", runner)

@@ -1,6 +1,7 @@
-"""A comparison's judge at work: one ordinary run per variant, on the judge's provider and keys
-(so the same key pool, the same gate per key and the same response cache as the variants), started
-as soon as that variant has answered every row, and resumed with the comparison.
+"""A comparison's judge at work: ordinary runs on the judge's provider and keys (so the same key
+pool, the same gate per key and the same response cache as the variants), one for a variant as
+soon as it has answered every row, holding the answers no earlier one was given (after a retry of
+failed rows, the new answers), and resumed with the comparison.
 
     start_judging(store, record, keys, runner)   # right after start_comparison: waits, then grades
     judging(runner, record.id)                   # a variant is still awaited in this process
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from . import constants as C
 from .access import LOCAL_USER, User
 from .compare_report import ANSWERED, variant_answers
-from .compare_store import ComparisonRecord, drop_judge_run, judge_run_ids, save_judge_run
+from .compare_store import ComparisonRecord, judge_run_ids, save_judge_run
 from .errors import InputError
 from .judge import Judge, judge_frame
 from .keys import KeyEntry
@@ -70,31 +71,57 @@ def _judging(runner: Runner, comparison_id: str) -> _Judging:
     return _by_runner.setdefault(runner, {}).setdefault(comparison_id, _Judging({}, {}, threading.Event()))
 
 
-def live_judge_runs(store: RunStore, comparison_id: str) -> dict[int, str]:
-    """Variant index -> its judge's run, for the runs that still exist (one deleted from History
-    is as if there were none: the variant is graded again)."""
-    return {i: r for i, r in judge_run_ids(store, comparison_id).items() if store.get_run(r, counts=False) is not None}
+def live_judge_runs(store: RunStore, comparison_id: str) -> dict[int, list[str]]:
+    """Variant index -> its judge's runs that still exist (one deleted from History is as if it
+    had never been: the answers it held are graded again)."""
+    out: dict[int, list[str]] = {}
+    for index, runs in judge_run_ids(store, comparison_id).items():
+        kept = [r for r in runs if store.get_run(r, counts=False) is not None]
+        if kept:
+            out[index] = kept
+    return out
+
+
+def _sent(store: RunStore, run_ids: Sequence[str]) -> set[int]:
+    """The comparison rows these judge runs were given."""
+    rows: set[int] = set()
+    for run_id in run_ids:
+        inputs = store.load_inputs(run_id)
+        rows |= {int(r) for r in inputs["row"]} if "row" in inputs.columns else set()
+    return rows
+
+
+def _ungraded(store: RunStore, record: ComparisonRecord, index: int) -> int | None:
+    """Answers of a finished variant no judge run was given; None while the variant has rows to
+    do (or is deleted)."""
+    run = store.get_run(record.run_ids[index])
+    if run is None or run.pending:
+        return None
+    answered = {i for i, st in enumerate(variant_answers(store, run, run.n_rows).statuses) if st in ANSWERED}
+    return len(answered - _sent(store, live_judge_runs(store, record.id).get(index, [])))
 
 
 def start_judge_run(store: RunStore, record: ComparisonRecord, index: int, keys: Sequence[KeyEntry], runner: Runner) -> RunHandle | None:
-    """Start the judge's run for one variant whose every row has its result. None when there is
-    nothing to start: no judge, a judge run already, a deleted or unfinished variant, or no answer
-    to grade (every row failed)."""
+    """Start a judge run for one variant whose every row has its result, with its answers no
+    judge run was given yet. None when there is nothing to start: no judge, a deleted or
+    unfinished variant, or no answer left to grade (every one given already, or every row failed)."""
     judge = record.judge
-    if judge is None or index in live_judge_runs(store, record.id):
+    if judge is None:
         return None
     run = store.get_run(record.run_ids[index])
     if run is None or run.pending:
         return None
     answers = variant_answers(store, run, run.n_rows)
     frame = judge_frame(store.load_inputs(run.id), record.variants[index], answers.answers, answers.statuses, record.label_column, ANSWERED)
+    sent = _sent(store, live_judge_runs(store, record.id).get(index, []))
+    frame = frame[[int(r) not in sent for r in frame["row"]]].reset_index(drop=True)
     if frame.empty:
         return None
     spec = judge.spec(run.spec, has_label=bool(record.label_column))
     # The comparison's owner's, as its variants are (and so is what it caches); shared with it.
     owner = User(record.owner, record.owner or LOCAL_USER.name)
     # A crash between these two leaves a judge run no comparison names: History lists it, and a
-    # resume grades the variant in a new one (its answers then come from the cache).
+    # resume gives its answers to a new one.
     handle = start_run(store, frame, spec, keys, file_name=record.file_name, runner=runner, user=owner)
     save_judge_run(store, record.id, index, handle.run_id)
     if record.shared:
@@ -125,16 +152,13 @@ def _wait_then_judge(store: RunStore, record: ComparisonRecord, index: int, keys
 
 
 def start_judging(store: RunStore, record: ComparisonRecord, keys: Sequence[KeyEntry], runner: Runner) -> None:
-    """For every variant the judge has no run for yet: a thread that waits until the variant's
-    run ends, then starts the judge's run for it (at once for a variant that is not running)."""
+    """For every variant: a thread that waits until the variant's run ends, then gives the judge
+    the answers it has not had yet (at once for a variant that is not running)."""
     if record.judge is None:
         return
-    existing = live_judge_runs(store, record.id)
     with _lock:
         state = _judging(runner, record.id)
         for index in range(len(record.variants)):
-            if index in existing:
-                continue
             waiter = state.waiters.get(index)
             if waiter is not None and waiter.thread.is_alive() and not waiter.stop.is_set():
                 continue
@@ -188,38 +212,30 @@ def judge_work_left(store: RunStore, record: ComparisonRecord, *, retry_failed: 
         return False
     runs = live_judge_runs(store, record.id)
     for index, run_id in enumerate(record.run_ids):
-        variant = store.get_run(run_id, counts=True)
+        variant = store.get_run(run_id)
         if variant is None:
             continue
-        judge_run = store.get_run(runs[index]) if index in runs else None
-        if judge_run is None:
-            if variant.ok + variant.unparsed or variant.pending or (retry_failed and variant.failed):
+        if variant.pending or (retry_failed and variant.failed) or _ungraded(store, record, index):
+            return True  # answers to come, or answers not given to the judge yet
+        for judge_run in (store.get_run(r) for r in runs.get(index, [])):
+            if judge_run is not None and (judge_run.pending or (retry_failed and judge_run.failed)):
                 return True
-        elif judge_run.pending or (retry_failed and (judge_run.failed or variant.failed)):
-            return True
     return False
 
 
 def resume_judging(
-    store: RunStore, record: ComparisonRecord, keys: Sequence[KeyEntry] | None, *, retry_failed: bool = False, runner: Runner, regrade: Sequence[int] = (),
-    user: User = LOCAL_USER,
+    store: RunStore, record: ComparisonRecord, keys: Sequence[KeyEntry] | None, *, retry_failed: bool = False, runner: Runner, user: User = LOCAL_USER
 ) -> None:
     """Continue the judge's runs that have rows left (and, with `retry_failed`, failed rows), and
-    wait again for the variants it has no run for. `regrade`: variants whose failed rows are being
-    retried; their judge's run is replaced once they end, the answers graded before coming back
-    from the cache. Keys are needed again for a judge on a real provider."""
+    wait again for every variant, to give the judge the answers it has not had (those of failed
+    rows retried among them). Keys are needed again for a judge on a real provider."""
     judge = record.judge
     if judge is None:
         return
     if keys is None and not judge.simulated:
         raise InputError("Enter the judge's API keys again to resume its grading: keys are never saved.", "judge_keys_again")
     pool = judge_keys(judge, keys or [])
-    runs = live_judge_runs(store, record.id)
-    for index in regrade:
-        run_id = runs.pop(index, None)
-        if run_id is not None and runner.going(run_id) is None:
-            drop_judge_run(store, record.id, index)
-    for run_id in runs.values():
+    for run_id in [r for runs in live_judge_runs(store, record.id).values() for r in runs]:
         run = store.get_run(run_id)
         if run is None:
             continue

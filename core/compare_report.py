@@ -169,7 +169,7 @@ class CompareTable:
                 rows[-1].update({
                     "judge_model": judge.model, "judge_graded": j.graded, "judge_pending": s.judge_pending,
                     "judge_failed": j.failed, "judge_requests": j.requests, "judge_cached": j.cached, "judge_tokens_in": j.tokens_in,
-                    "judge_tokens_out": j.tokens_out, "judge_cost_usd": j.cost, "judge_run_id": j.run_id or "",
+                    "judge_tokens_out": j.tokens_out, "judge_cost_usd": j.cost, "judge_run_ids": " ".join(j.run_ids),
                 })  # fmt: skip
         return pd.DataFrame(rows)
 
@@ -293,7 +293,7 @@ def compare_table(store: RunStore, comparison_id: str, *, scoring: Scoring | Non
             continue
         got = variant_answers(store, run, n)
         answers, statuses = got.answers, got.statuses
-        judged_by = read_judge(store, judge_runs.get(index), n) if record.judge is not None else None
+        judged_by = read_judge(store, judge_runs.get(index, []), n) if record.judge is not None else None
         # A failed row is a wrong answer (judged, when there is a label to judge by): otherwise a
         # variant that fails most rows is ranked on the few it answered and may "win". Pending
         # rows are not judged yet.

@@ -17,7 +17,7 @@ from .variants import RowSelection, Variant
 
 __all__ = [
     "ComparisonRecord", "save_comparison", "get_comparison", "list_comparisons", "delete_comparison", "set_scoring", "comparison_of_run",
-    "set_comparison_shared", "judge_run_ids", "save_judge_run", "drop_judge_run",
+    "set_comparison_shared", "judge_run_ids", "all_judge_runs", "save_judge_run",
 ]  # fmt: skip
 
 
@@ -111,24 +111,27 @@ def comparison_of_run(store: RunStore, run_id: str) -> str | None:
     return row[0] if row is not None else None
 
 
-def judge_run_ids(store: RunStore, comparison_id: str) -> dict[int, str]:
-    """Variant index -> the run in which the judge grades that variant's answers."""
-    rows = store.connection.execute("SELECT variant, run_id FROM comparison_judges WHERE comparison_id = ?", (comparison_id,))
-    return {int(r[0]): r[1] for r in rows}
+def judge_run_ids(store: RunStore, comparison_id: str) -> dict[int, list[str]]:
+    """Variant index -> the runs in which the judge grades that variant's answers, oldest first
+    (by when they were made), whether or not History has deleted them since."""
+    rows = store.connection.execute(
+        "SELECT variant, run_id FROM comparison_judges WHERE comparison_id = ? ORDER BY created_at, run_id", (comparison_id,)
+    )
+    out: dict[int, list[str]] = {}
+    for r in rows:
+        out.setdefault(int(r[0]), []).append(r[1])
+    return out
+
+
+def all_judge_runs(store: RunStore, comparison_id: str) -> list[str]:
+    return [r for runs in judge_run_ids(store, comparison_id).values() for r in runs]
 
 
 def save_judge_run(store: RunStore, comparison_id: str, variant: int, run_id: str) -> None:
     with store.transaction() as conn:
-        conn.execute("INSERT OR REPLACE INTO comparison_judges (comparison_id, variant, run_id) VALUES (?, ?, ?)", (comparison_id, variant, run_id))
-
-
-def drop_judge_run(store: RunStore, comparison_id: str, variant: int) -> None:
-    """Forget and delete the judge's run for one variant (it is graded again in a new one)."""
-    run_id = judge_run_ids(store, comparison_id).get(variant)
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM comparison_judges WHERE comparison_id = ? AND variant = ?", (comparison_id, variant))
-    if run_id is not None and store.get_run(run_id, counts=False) is not None:
-        store.delete_run(run_id)
+        conn.execute(
+            "INSERT INTO comparison_judges (comparison_id, variant, run_id, created_at) VALUES (?, ?, ?, ?)", (comparison_id, variant, run_id, utc_now())
+        )
 
 
 def set_scoring(store: RunStore, comparison_id: str, scoring: Scoring) -> ComparisonRecord | None:
@@ -149,7 +152,7 @@ def delete_comparison(store: RunStore, comparison_id: str, *, with_runs: bool = 
     record = get_comparison(store, comparison_id)
     if record is None:
         return
-    judges = list(judge_run_ids(store, comparison_id).values())
+    judges = all_judge_runs(store, comparison_id)
     with store.transaction() as conn:
         conn.execute("DELETE FROM comparison_judges WHERE comparison_id = ?", (comparison_id,))
         conn.execute("DELETE FROM comparisons WHERE id = ?", (comparison_id,))

@@ -175,9 +175,9 @@ def judge_frame(
 
 @dataclass(frozen=True)
 class JudgeResults:
-    """What a judge's run says of one variant, per comparison row, and what it cost."""
+    """What a judge's runs say of one variant, per comparison row, and what they cost."""
 
-    run_id: str | None
+    run_ids: tuple[str, ...]  # its grading runs, oldest first (one, unless failed rows were retried)
     verdicts: tuple[bool | None, ...]  # None: not graded (yet), or the judge's reply said neither
     reasons: tuple[str | None, ...]
     sent: int = 0  # answers given to the judge
@@ -191,34 +191,48 @@ class JudgeResults:
     cost: float = 0.0
 
     @classmethod
-    def none(cls, n: int, run_id: str | None = None) -> JudgeResults:
-        return cls(run_id, (None,) * n, (None,) * n)
+    def none(cls, n: int) -> JudgeResults:
+        return cls((), (None,) * n, (None,) * n)
 
 
-def read_judge(store: RunStore, run_id: str | None, n: int) -> JudgeResults:
-    """The verdicts of a judge's run, placed on the comparison's rows by its `row` column."""
-    if run_id is None or store.get_run(run_id, counts=False) is None:
-        return JudgeResults.none(n, None)
-    inputs = store.load_inputs(run_id)
-    positions = [int(r) for r in inputs["row"]] if "row" in inputs.columns else []
+def read_judge(store: RunStore, run_ids: Sequence[str], n: int) -> JudgeResults:
+    """The verdicts of a variant's judge runs, placed on the comparison's rows by their `row`
+    column; a later run's verdict on a row stands over an earlier one's. Runs deleted from
+    History count for nothing."""
     verdicts: list[bool | None] = [None] * n
     reasons: list[str | None] = [None] * n
-    results = {r["row"]: r for r in store.results(run_id)}
-    failed = 0
-    for j, pos in enumerate(positions):
-        r = results.get(j)
-        if r is None or not 0 <= pos < n:
+    outcome: dict[int, str] = {}  # row -> "graded" | "failed" | "pending", the latest run's
+    kept: list[str] = []
+    requests = cached = tokens_in = tokens_out = 0
+    cost = 0.0
+    for run_id in run_ids:
+        if store.get_run(run_id, counts=False) is None:
             continue
-        if r["status"] == "failed":
-            failed += 1
-            reasons[pos] = r["error"] or ""
-            continue
-        verdicts[pos], reasons[pos] = read_verdict(r["output"], r["fields_json"])
-        failed += verdicts[pos] is None
-    done = list(results.values())
+        kept.append(run_id)
+        inputs = store.load_inputs(run_id)
+        positions = [int(r) for r in inputs["row"]] if "row" in inputs.columns else []
+        results = {r["row"]: r for r in store.results(run_id)}
+        for j, pos in enumerate(positions):
+            if not 0 <= pos < n:
+                continue
+            r = results.get(j)
+            if r is None:
+                outcome[pos] = "pending"
+                verdicts[pos], reasons[pos] = None, None
+            elif r["status"] == "failed":
+                outcome[pos] = "failed"
+                verdicts[pos], reasons[pos] = None, r["error"] or ""
+            else:
+                verdicts[pos], reasons[pos] = read_verdict(r["output"], r["fields_json"])
+                outcome[pos] = "graded" if verdicts[pos] is not None else "failed"
+        done = list(results.values())
+        requests += sum(int(r["attempts"] or 0) for r in done if not r["cached"])
+        cached += sum(1 for r in done if r["cached"])
+        tokens_in += sum(r["tokens_in"] for r in done)
+        tokens_out += sum(r["tokens_out"] for r in done)
+        cost += sum(r["cost"] for r in done)
+    states = list(outcome.values())
     return JudgeResults(
-        run_id, tuple(verdicts), tuple(reasons), sent=len(positions), graded=sum(v is not None for v in verdicts),
-        pending=len(positions) - len(done), failed=failed, requests=sum(int(r["attempts"] or 0) for r in done if not r["cached"]),
-        cached=sum(1 for r in done if r["cached"]), tokens_in=sum(r["tokens_in"] for r in done), tokens_out=sum(r["tokens_out"] for r in done),
-        cost=sum(r["cost"] for r in done),
+        tuple(kept), tuple(verdicts), tuple(reasons), sent=len(outcome), graded=states.count("graded"), pending=states.count("pending"),
+        failed=states.count("failed"), requests=requests, cached=cached, tokens_in=tokens_in, tokens_out=tokens_out, cost=cost,
     )  # fmt: skip

@@ -13,11 +13,10 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from app_pages.i18n import LANGUAGES
-from tests.browser import SHOTS, App, chromium, screenshot, tr, wait_until_settled
+from tests.browser import SHOTS, App, chromium, choose, screenshot, tr, wait_until_settled
 from tests.conftest import ROOT
 from tests.test_browser_truth import ANY_CUT_OFF
 
@@ -27,20 +26,9 @@ DOCS_SHOT = ROOT / "docs" / "compare.png"
 DOCS_JUDGE_SHOT = ROOT / "docs" / "compare-judge.png"
 
 
-def choose(page, key: str, option: str) -> None:  # type: ignore[no-untyped-def]
-    """Pick a selectbox's option by its words: typed into the box first, so the option is in the
-    (virtualised) list whatever its place; clicked again if the list was not open yet."""
-    for attempt in range(3):
-        page.locator(f".st-key-{key}").click()
-        page.keyboard.type(option)
-        choice = page.get_by_role("option", name=option, exact=True)
-        try:
-            choice.click(timeout=5_000)
-            break
-        except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-            if attempt == 2:
-                raise
+def pick(page, key: str, option: str) -> None:  # type: ignore[no-untyped-def]
+    """A selectbox's option chosen (tests/browser.py's choose: opened again if a rerun closed it), then seen in the box."""
+    choose(page, f".st-key-{key}", option)
     wait_until_settled(page)
     expect(page.locator(f".st-key-{key} input")).to_have_value(option)
 
@@ -120,7 +108,7 @@ def test_the_classic_experiment_runs_in_the_browser_and_both_tables_download(tmp
             expect(page.locator("h1").first).to_have_text(tr("compare.title"), timeout=30_000)
             wait_until_settled(page)
             page.wait_for_timeout(1000)  # the widgets take their first values
-            choose(page, "cmp_rows_mode", tr("compare.rows.first"))
+            pick(page, "cmp_rows_mode", tr("compare.rows.first"))
             page.locator(".st-key-cmp_rows_n input").fill("40")
             page.locator(".st-key-cmp_rows_n input").press("Enter")
             wait_until_settled(page)
@@ -130,7 +118,7 @@ def test_the_classic_experiment_runs_in_the_browser_and_both_tables_download(tmp
             system.fill("Work carefully.")
             system.press("Enter")
             wait_until_settled(page)
-            choose(page, "cmp_score_mode", tr("compare.score.judge"))
+            pick(page, "cmp_score_mode", tr("compare.score.judge"))
             page.locator(".st-key-cmp_judge_rubric textarea").fill("Only the final number counts.")
             page.locator("h1").first.click()  # a text area takes its value when left
             wait_until_settled(page)

@@ -132,13 +132,14 @@ def test_the_judge_grades_every_answer_through_the_sdk_and_its_cost_is_kept_apar
     # the judge's own requests, tokens and cost, apart from the variants' own
     for s in data.summaries:
         run = store.get_run(s.run_id)
-        judge_run = store.get_run(s.judge.run_id)
+        [judge_run_id] = s.judge.run_ids  # one run: no row was retried
+        judge_run = store.get_run(judge_run_id)
         assert (s.tokens_in, s.tokens_out, s.cost) == (run.tokens_in, run.tokens_out, pytest.approx(run.cost))
         assert (s.judge.tokens_in, s.judge.tokens_out, s.judge.cost) == (judge_run.tokens_in, judge_run.tokens_out, pytest.approx(judge_run.cost))
         assert s.judge.requests == 300 and s.judge.graded == 300 and s.judge.tokens_in > 3 * s.tokens_in
         assert s.judge.cost == pytest.approx((s.judge.tokens_in * 0.15 + s.judge.tokens_out * 0.60) / 1e6)  # gpt-4o-mini's own price
         assert s.cost == pytest.approx((s.tokens_in * 1.0 + s.tokens_out * 2.0) / 1e6)  # the variants' price
-    assert {k.model for r in judge_run_ids(store, record.id).values() for k in store.get_run(r).keys} == {"gpt-4o-mini"}
+    assert {k.model for runs in judge_run_ids(store, record.id).values() for r in runs for k in store.get_run(r).keys} == {"gpt-4o-mini"}
 
     # the summary agrees with the wide table
     summary = data.summary()
@@ -228,7 +229,7 @@ def test_an_interrupted_judged_comparison_resumes_and_grades_each_answer_once(ha
     stopped = comparison_progress(store, record.id, h.runner)
     assert stopped.pending > 0 and stopped.state in ("cancelled", "interrupted")
     # what a kill -9 leaves: the store says running, and no engine of this process has the runs
-    for run_id in [*record.run_ids, *judge_run_ids(store, record.id).values()]:
+    for run_id in [*record.run_ids, *(r for runs in judge_run_ids(store, record.id).values() for r in runs)]:
         store.set_status(run_id, "running")
     restarted = Runner(client_factory=h.runner.client_factory)
     try:
@@ -297,29 +298,34 @@ def test_retried_rows_are_graded_too_and_the_answers_graded_before_come_from_the
     assert 0 < first.failed < 20 and first.judge.sent == 20 - first.failed and 0 < first.judge.failed and graded == first.correct
     assert progress.failed == first.failed + first.judge.failed  # "retry failed" is offered for both
     h.sim.config.p_5xx = 0.0
-    before = judge_run_ids(store, record.id)[0]
+    [before] = judge_run_ids(store, record.id)[0]
     resume_comparison(store, record.id, h.keys("k"), retry_failed=True, runner=h.runner)
     assert wait_done(store, record.id, h.runner).state == "done"
     after = compare_table(store, record.id).summaries[0]
-    assert after.failed == 0 and after.correct == 20 and after.judge.graded == 20
-    assert judge_run_ids(store, record.id)[0] != before and store.get_run(before) is None  # graded again in a new run...
-    assert after.judge.cached == graded and after.judge.requests == 20 - graded  # ... paying only for what it had not graded
+    assert after.failed == 0 and after.correct == 20 and after.judge.graded == 20 and after.judge.failed == 0
+    # the judge's failed rows were retried in their run; the new answers went to a second run of their own
+    first_run, second_run = judge_run_ids(store, record.id)[0]
+    assert first_run == before and store.get_run(second_run).n_rows == first.failed
+    graded_prompts = [p for st in h.sim.stats().values() for p in st.prompts if p.startswith("Grade an answer.")]
+    assert len(graded_prompts) == len(set(graded_prompts)) == 20  # every answer graded once: none paid twice
 
 
-def test_a_judge_run_deleted_from_history_is_graded_again_on_resume_from_the_cache(harness, store):
+def test_a_judge_run_deleted_from_history_is_graded_again_on_resume(harness, store):
     h = harness()
     record = start_comparison(
         store, arithmetic_frame(8), [variant("a", TERSE), variant("b", CAREFUL)], h.keys("k"), base=BASE, scoring=Scoring("judge"), judge=JUDGE, runner=h.runner
     )
     wait_done(store, record.id, h.runner)
-    store.delete_run(judge_run_ids(store, record.id)[0])  # as History's delete does
+    [judge_run] = judge_run_ids(store, record.id)[0]
+    store.delete_run(judge_run)  # as History's delete does
     gone = comparison_progress(store, record.id, h.runner)
     assert gone.state == "interrupted" and gone.judge_pending == 8
     assert compare_table(store, record.id).summaries[0].judged == 0
     resume_comparison(store, record.id, h.keys("k"), runner=h.runner)
     assert wait_done(store, record.id, h.runner).state == "done"
     again = compare_table(store, record.id).summaries[0]
-    assert again.correct == 8 and again.judge.cached == 8 and again.judge.requests == 0 and h.sim.total_requests() == 32
+    # graded afresh: a deleted run takes what it cached with it
+    assert again.correct == 8 and again.judge.requests == 8 and again.judge.run_ids != (judge_run,) and h.sim.total_requests() == 40
 
 
 def test_while_a_comparison_is_paused_its_judge_starts_no_grading(harness, store):
@@ -337,3 +343,21 @@ def test_while_a_comparison_is_paused_its_judge_starts_no_grading(harness, store
     continue_comparison(store, record.id, h.runner)
     assert wait_done(store, record.id, h.runner).state == "done"
     assert [s.correct for s in compare_table(store, record.id).summaries] == [8, 8] and h.sim.total_requests() == 32
+
+
+def test_the_judges_runs_are_the_comparisons_owners_and_shared_with_it(harness, store):
+    from core.access import NotAllowed, User
+    from core.ownership import share_comparison
+
+    h = harness()
+    ana, bo = User("ana", "Ana"), User("bo", "Bo")
+    record = start_comparison(
+        store, arithmetic_frame(4), [variant("a", TERSE)], h.keys("k"), base=BASE, scoring=Scoring("judge"), judge=JUDGE, runner=h.runner, user=ana
+    )
+    wait_done(store, record.id, h.runner)
+    [judge_run] = judge_run_ids(store, record.id)[0]
+    assert store.get_run(judge_run).owner == "ana" and not store.get_run(judge_run).shared
+    share_comparison(store, record.id, True, ana)
+    assert store.get_run(judge_run).shared  # its verdicts are shown with the comparison
+    with pytest.raises(NotAllowed):
+        resume_comparison(store, record.id, h.keys("k"), retry_failed=True, runner=h.runner, user=bo)  # shared to look at, not to steer
