@@ -211,3 +211,23 @@ def m005_owners(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE cache")
     db.execute("ALTER TABLE cache_owned RENAME TO cache")
     db.execute("CREATE INDEX cache_run ON cache (run_id)")
+
+
+@migration
+def m006_judge(db: sqlite3.Connection) -> None:
+    # A comparison may be scored by a judge (core/judge.py): its settings, never its keys, in
+    # judge_json (NULL: no judge). The judge grades a variant in runs of its own, each started once
+    # that variant has answered every row and holding the answers no earlier one was given (a retry
+    # of failed rows brings new ones); comparison_judges says which run grades which variant.
+    db.execute("ALTER TABLE comparisons ADD COLUMN judge_json TEXT")
+    db.execute(
+        """
+        CREATE TABLE comparison_judges (
+            comparison_id TEXT NOT NULL REFERENCES comparisons(id) ON DELETE CASCADE,
+            variant INTEGER NOT NULL,
+            run_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (comparison_id, run_id)
+        ) WITHOUT ROWID
+        """
+    )
