@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import fmt_money, input_error_text, plain, runner, say, short, state_label, store, worded_choice
+from app_pages.common import fmt_money, input_error_text, owner_label, plain, runner, say, share_toggle, short, state_label, store, user, worded_choice
 from app_pages.i18n import STRINGS, t
 
 HEIGHT = 300
@@ -61,6 +61,38 @@ def variant_columns(data: core.CompareTable, progress: core.ComparisonProgress |
             b.metric(t("compare.cached"), f"{summary.cached:,}")
             a.metric(t("compare.p50"), latency(summary.p50_ms))
             b.metric(t("compare.p95"), latency(summary.p95_ms))
+            if summary.judge is not None and data.record.judge is not None:
+                j = summary.judge
+                cost = fmt_money(0.0 if data.record.judge.simulated else j.cost)
+                st.caption(t("compare.judge.variant_line", requests=j.requests, tokens=j.tokens_in + j.tokens_out, cost=cost, graded=j.graded))
+
+
+def judge_panel(data: core.CompareTable, progress: core.ComparisonProgress) -> None:
+    """The judge's own work: how far it has graded, and its requests, tokens and cost, which are
+    not in the variants' columns."""
+    judge = data.record.judge
+    assert judge is not None
+    graded = [s.judge for s in data.summaries if s.judge is not None]
+    requests, cached = sum(j.requests for j in graded), sum(j.cached for j in graded)
+    tokens_in, tokens_out = sum(j.tokens_in for j in graded), sum(j.tokens_out for j in graded)
+    cost = 0.0 if judge.simulated else sum(j.cost for j in graded)
+    with st.container(border=True, key="cmp_judge_panel"):
+        head = st.container(horizontal=True, vertical_alignment="center")
+        provider = t("common.simulated_provider") if judge.simulated else judge.provider
+        head.markdown(f"**{t('compare.judge.panel', model=plain(judge.model), provider=plain(provider))}**")
+        if judge.simulated:
+            head.badge(t("common.simulated_badge"), icon=":material/science:", color="orange")
+        done, total = progress.judge_done, progress.judge_total
+        st.progress(done / total if total else 0.0, text=t("compare.judge.progress", done=done, total=total))
+        if judge.rubric:
+            st.caption(t("compare.judge.rubric_line", rubric=plain(short(judge.rubric, 120))))
+        m = st.columns(4)
+        m[0].metric(t("compare.judge.requests"), f"{requests:,}", help=t("compare.judge.requests_help", cached=cached))
+        m[1].metric(t("run.tokens"), f"{tokens_in + tokens_out:,}", help=t("run.est_tokens_help", tin=tokens_in, tout=tokens_out))
+        m[2].metric(t("compare.judge.cost"), fmt_money(cost), help=t("compare.judge.cost_help"))
+        m[3].metric(t("compare.judge.unread"), f"{sum(j.failed for j in graded):,}", help=t("compare.judge.unread_help"))
+        for name, why in progress.judge_problems:
+            st.error(plain(t("compare.judge.problem", name=name, problem=say(why))), icon=":material/error:")
 
 
 def verdict_line(data: core.CompareTable, finished: bool) -> None:
@@ -182,6 +214,11 @@ def shown_rows(data: core.CompareTable, rows: pd.DataFrame) -> pd.DataFrame:
         if error in shown.columns:
             shown[error] = [say(v) if v else "" for v in rows[error]]
             names[error] = t("compare.col.error", name=name)
+        judged, reason = f"{name} judge", f"{name} judge reason"
+        if data.record.judge is not None and judged in shown.columns:
+            shown[judged] = [t(f"compare.judge.says.{v}") if v in ("correct", "incorrect") else "" for v in rows[judged]]
+            names[judged] = t("compare.col.judge", name=name)
+            names[reason] = t("compare.col.judge_reason", name=name)
     names["row"] = t("compare.col.row")
     taken = set(shown.columns)
     return shown.rename(columns={k: v for k, v in names.items() if v not in taken})
@@ -198,6 +235,14 @@ def downloads(comparison_id: str) -> None:
                 t(label), data=lambda table=table, fmt=fmt: export(comparison_id, table, fmt), file_name=core.compare_file_name(comparison_id, table, fmt),
                 mime=core.EXPORT_FORMATS[fmt][1], key=f"cmp_download_{table}_{fmt}", icon=":material/download:", on_click="ignore",
             )  # fmt: skip
+    row = st.container(horizontal=True, vertical_alignment="center", key="cmp_downloads_both")
+    row.markdown(f"**{t('compare.download.both')}**")
+    row.download_button(
+        t("compare.download.both_xlsx"), data=lambda: core.compare_workbook(core.compare_table(store(), comparison_id)),
+        file_name=core.compare_file_name(comparison_id, "both", "xlsx"), mime=core.EXPORT_FORMATS["xlsx"][1], key="cmp_download_both_xlsx",
+        icon=":material/download:", on_click="ignore",
+    )  # fmt: skip
+    row.caption(t("compare.download.both_help"))
 
 
 def export(comparison_id: str, table: str, fmt: str) -> bytes:
@@ -207,12 +252,14 @@ def export(comparison_id: str, table: str, fmt: str) -> bytes:
 
 def comparisons_table(records: list[core.ComparisonRecord]) -> pd.DataFrame:
     rows = []
+    hosted = not user().local  # with access on, whose each one is, and whether it is shared
     for r in records:
         rows.append({
             t("history.col.date"): pd.Timestamp(r.created_at).tz_convert(None).strftime("%Y-%m-%d %H:%M"),
             t("compare.col.name"): r.name or r.file_name, t("compare.col.variants"): ", ".join(v.name for v in r.variants),
             t("compare.col.rows"): r.n_rows,
             t("history.col.model"): t("common.simulated_badge") if r.simulated else ", ".join(sorted({v.model for v in r.variants})),
+            **({t("history.col.owner"): owner_label(r.owner), t("history.col.shared"): "✓" if r.shared else ""} if hosted else {}),
             t("compare.col.id"): r.id,
         })  # fmt: skip
     return pd.DataFrame(rows)
@@ -229,7 +276,7 @@ def pick_comparison(table_key: str) -> None:
 
 def delete_comparison(comparison_id: str) -> None:
     try:
-        record = core.remove_comparison(store(), comparison_id, runner())
+        record = core.remove_comparison(store(), comparison_id, runner(), user())
     except core.InputError as exc:
         st.session_state["history_comparison_answer"] = ("error", input_error_text(exc))
         return
@@ -243,7 +290,7 @@ def delete_comparison(comparison_id: str) -> None:
 
 def history_section() -> None:
     """History's list of comparisons: pick one to open it on the Compare page, or delete it."""
-    records = core.list_comparisons(store())
+    records = core.visible_comparisons(store(), user())
     answer = st.session_state.pop("history_comparison_answer", None)
     if not records:
         if answer:
@@ -266,10 +313,14 @@ def history_section() -> None:
         if c.button(t("compare.history.open", name=name), key="history_open_comparison", icon=":material/compare:", type="primary"):
             st.session_state["compare_id"] = chosen.id
             st.switch_page("app_pages/compare.py")
-        with c.popover(t("compare.history.delete"), icon=":material/delete:"):
-            st.write(t("compare.history.delete_confirm", name=name, id=chosen.id, variants=len(chosen.variants), n=len(chosen.run_ids)))
-            st.button(
-                t("compare.history.delete_yes", n=len(chosen.run_ids)), key="history_delete_comparison", type="primary",
-                on_click=delete_comparison, args=(chosen.id,),
-            )  # fmt: skip
+        if core.may_act(user(), chosen):
+            with c.popover(t("compare.history.delete"), icon=":material/delete:"):
+                st.write(t("compare.history.delete_confirm", name=name, id=chosen.id, variants=len(chosen.variants), n=len(chosen.run_ids)))
+                st.button(
+                    t("compare.history.delete_yes", n=len(chosen.run_ids)), key="history_delete_comparison", type="primary",
+                    on_click=delete_comparison, args=(chosen.id,),
+                )  # fmt: skip
+        else:
+            st.caption(t("access.read_only", owner=plain(owner_label(chosen.owner))))
+        share_toggle("comparison", chosen)
     st.subheader(t("compare.history.runs"))

@@ -258,8 +258,10 @@ class BatchEngine:
         tracker: ProgressTracker,
         client_factory: ClientFactory = default_client_factory,
         rng: random.Random | None = None,
+        owner: str = "",
     ) -> None:
         self.run_id = run_id
+        self.owner = owner  # the run's owner: the cache it reads is that user's
         self.store = store
         self.spec = spec
         self.columns = list(columns)
@@ -295,6 +297,7 @@ class BatchEngine:
         # and the store writes that remember a step down.
         self._modes: dict[tuple[str, str], AskMode] = {}
         self._remembering: set[asyncio.Future[None]] = set()
+        self._remember_lock = asyncio.Lock()
 
     # --- control ------------------------------------------------------------------------------
 
@@ -571,7 +574,7 @@ class BatchEngine:
         for start in range(0, len(rows), C.CACHE_CHUNK_ROWS):
             part = rows[start : start + C.CACHE_CHUNK_ROWS]
             keys = {row: [self._cache_key(e, row) for e in targets] for row in part}
-            found = await asyncio.to_thread(self.store.cache_lookup, [k for ks in keys.values() for k in ks])
+            found = await asyncio.to_thread(functools.partial(self.store.cache_lookup, owner=self.owner), [k for ks in keys.values() for k in ks])
             for row in part:
                 hit = next((found[k] for k in keys[row] if k in found), None)
                 if hit is None:
@@ -668,9 +671,15 @@ class BatchEngine:
         note = fallback_note(refused, weaker)
         if note not in self._notes:
             self._notes.append(note)
-        task = asyncio.ensure_future(asyncio.to_thread(remember_mode, self.store, *target, weaker))
+        task = asyncio.ensure_future(self._remember(target))
         self._remembering.add(task)
         task.add_done_callback(self._remembered)
+
+    async def _remember(self, target: tuple[str, str]) -> None:
+        # One write at a time, of the way this target is asked now: two steps down in a row
+        # (json_schema, then json_object) must not land in the store in the other order.
+        async with self._remember_lock:
+            await asyncio.to_thread(remember_mode, self.store, *target, self._modes[target])
 
     def _remembered(self, task: asyncio.Future[None]) -> None:
         self._remembering.discard(task)

@@ -178,11 +178,67 @@ def m004_batch_job_key(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m005_output_columns(db: sqlite3.Connection) -> None:
+def m005_owners(db: sqlite3.Connection) -> None:
+    # Runs and comparisons get an owner (the signed-in user's id; '' is the local user, which
+    # every row from before is) and a "shared with the team" flag (core/ownership.py). The
+    # response cache is rebuilt keyed by (owner, key), with the run that answered, so that one
+    # user's answers are never served to another and deleting a run deletes what it cached.
+    # Entries from before have no run: "Clear cache" removes them.
+    for table in ("runs", "comparisons"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN shared INTEGER NOT NULL DEFAULT 0")
+        db.execute(f"CREATE INDEX {table}_owner ON {table} (owner)")
+    db.execute(
+        """
+        CREATE TABLE cache_owned (
+            owner TEXT NOT NULL DEFAULT '',
+            key TEXT NOT NULL,
+            run_id TEXT,
+            model TEXT NOT NULL,
+            output TEXT NOT NULL,
+            finish_reason TEXT,
+            tokens_in INTEGER NOT NULL,
+            tokens_out INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (owner, key)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        "INSERT INTO cache_owned (owner, key, run_id, model, output, finish_reason, tokens_in, tokens_out, created_at) "
+        "SELECT '', key, NULL, model, output, finish_reason, tokens_in, tokens_out, created_at FROM cache"
+    )
+    db.execute("DROP TABLE cache")
+    db.execute("ALTER TABLE cache_owned RENAME TO cache")
+    db.execute("CREATE INDEX cache_run ON cache (run_id)")
+
+
+@migration
+def m006_judge(db: sqlite3.Connection) -> None:
+    # A comparison may be scored by a judge (core/judge.py): its settings, never its keys, in
+    # judge_json (NULL: no judge). The judge grades a variant in runs of its own, each started once
+    # that variant has answered every row and holding the answers no earlier one was given (a retry
+    # of failed rows brings new ones); comparison_judges says which run grades which variant.
+    db.execute("ALTER TABLE comparisons ADD COLUMN judge_json TEXT")
+    db.execute(
+        """
+        CREATE TABLE comparison_judges (
+            comparison_id TEXT NOT NULL REFERENCES comparisons(id) ON DELETE CASCADE,
+            variant INTEGER NOT NULL,
+            run_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (comparison_id, run_id)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+@migration
+def m007_output_columns(db: sqlite3.Connection) -> None:
     # How many times each row was asked again because its answer did not fit the output columns
     # (the progress counts re-asked rows, after a resume too) ...
-    # (Tolerant of a store that already has them: this migration was m004 on its branch before
-    # m004_batch_job_key took that number in main.)
+    # (Tolerant of a store that already has them: on its branch this migration had an earlier
+    # number before main's m004-m006 took those.)
     if "reasks" not in {r[1] for r in db.execute("PRAGMA table_info(results)")}:
         db.execute("ALTER TABLE results ADD COLUMN reasks INTEGER NOT NULL DEFAULT 0")
     # ... and the way of asking for columns that worked per provider and model (core/structured.py),

@@ -6,6 +6,7 @@ a scripted provider (httpx2.MockTransport) on the virtual clock, and once over l
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -334,3 +335,43 @@ def test_over_loopback_http_a_refused_schema_steps_down_and_an_invalid_answer_is
     assert table["sentiment"].tolist() == ["positive"] * 3 and table["stars"].tolist() == [5, 4, 5]  # row 1 was coerced, not asked again
     assert snap.reasked == 2 and remembered_mode(store, base_url, "stub-model") is AskMode.JSON_OBJECT
     assert sum(1 for b in seen if b["response_format"]["type"] == "json_object") == 5  # 3 asks + 2 re-asks
+
+
+def test_two_steps_down_in_a_row_are_remembered_in_their_order(store, monkeypatch):
+    # json_schema then json_object refused: the store must end with instructions even when the
+    # first write is slow (a busy disk) and the second would otherwise overtake it.
+    import core.engine as engine_module
+
+    real = engine_module.remember_mode
+    second_started = threading.Event()
+    calls: list[AskMode] = []
+
+    def remember(store_, base_url, model, mode):  # type: ignore[no-untyped-def]
+        calls.append(mode)
+        if len(calls) == 1:
+            second_started.wait(0.5)  # held up until the next write starts, if it can start at all
+        else:
+            second_started.set()
+        real(store_, base_url, model, mode)
+
+    monkeypatch.setattr(engine_module, "remember_mode", remember)
+
+    def handler(body: dict, _key: str) -> httpx2.Response:
+        if "response_format" in body:
+            kind = body["response_format"]["type"]
+            return rejected(DEEPSEEK) if kind == "json_schema" else rejected("Unsupported parameter: 'response_format'", param="response_format")
+        return ok(GOOD)
+
+    async def main():  # type: ignore[no-untyped-def]
+        # Threads enough for the two writes to run at once, as the app's loop has.
+        asyncio.get_running_loop().set_default_executor(concurrent.futures.ThreadPoolExecutor(4))
+        factory, _ = scripted(handler, latency_s=0.05)
+        run = Run(store, FRAME.head(2), SPEC, [key("k")], factory)
+        await run.end()
+        return run.table()
+
+    # On a real loop: the virtual clock stands still while a thread works, which would keep the
+    # second refusal from coming back while the first write is held up.
+    table = asyncio.run(main())
+    assert list(table["status"]) == ["ok", "ok"] and calls == [AskMode.JSON_OBJECT, AskMode.INSTRUCTIONS]
+    assert remembered_mode(store, "http://sim.test/v1", "simulated") is AskMode.INSTRUCTIONS
