@@ -169,6 +169,8 @@ def _confusion(store: RunStore, run_id: str, label_index: int, column: OutputCol
     if not n_labels or n_labels > MAX_CLASSES:
         return {}
     # A column's typed value: json_type says what json_extract's SQL value was (1 from true, say).
+    if column is not None and ('"' in column.name or "\\" in column.name):
+        return {}  # a name SQLite's JSON path cannot quote: no matrix rather than a failed page
     field = f'$."{column.name}"' if column is not None else None
     answer = "json_type(r.fields_json, ?), json_extract(r.fields_json, ?)" if field else "'text', trim(r.output)"
     params: list[object] = [path, *([field, field] if field else []), run_id]

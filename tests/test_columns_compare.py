@@ -134,3 +134,15 @@ def test_invalid_rows_are_grouped_by_the_column_their_first_problem_names(store)
     assert [(c.code, c.params, c.count) for c in causes] == [
         ("invalid_answer", {"name": "sentiment"}, 2), ("invalid_answer", {"name": "stars"}, 1), ("invalid_answer", {"name": ""}, 1),
     ]  # fmt: skip
+
+
+def test_a_column_name_with_a_quote_gives_no_confusion_matrix_rather_than_a_failed_report(store):
+    from core.keys import demo_pool
+    from core.report import run_report
+    from core.store import RowResult
+
+    spec = RunSpec(template="{q}", columns=(OutputColumn('the "mood"', "choice", choices=("a", "b")),), label_column="label")
+    run_id = store.create_run(spec, pd.DataFrame({"q": ["x"], "label": ["a"]}, dtype=object), [k.info() for k in demo_pool(1)])
+    store.record_result(run_id, RowResult(row=0, status="ok", fields={'the "mood"': "a"}, correct=True))
+    report = run_report(store, run_id)
+    assert report.confusion == {} and report.correct == 1
