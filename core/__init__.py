@@ -28,6 +28,7 @@ from .keys import (
     PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, KeyInfo, KeySource, demo_pool, expected_rpm, key_settings, make_pool, mask_key, parse_keys,
     pool_from_env, pool_from_settings, server_pool,
 )  # fmt: skip
+from .leases import Lease, RunningElsewhere, read_lease, running_elsewhere
 from .limits import GateRegistry, KeyGate
 from .messages import Explained, explain, host_of, root_cause
 from .output import answers_match, parse_output
@@ -35,6 +36,7 @@ from .progress import KeyStatus, ProgressSnapshot
 from .report import FailureCause, RunOutcome, RunReport, failure_causes, measured_output, output_tokens_sample, run_outcome, run_report
 from .runner import Runner, RunHandle, get_runner
 from .scoring import SCORING_MODES, Scoring
+from .shared_limits import SharedLimits, shared_limits_from_env
 from .runs import effective_status, resume_keys, resume_run, run_progress, start_run, validate_run
 from .spec import RunSpec
 from .status import RowStatus, RunStatus
@@ -62,7 +64,9 @@ __all__ = [
     "DIAGNOSES", "KeyDiagnosis", "diagnose",
     "PROVIDER_PRESETS", "SIMULATED_PROVIDER", "KeyEntry", "KeyInfo", "KeySource", "demo_pool", "expected_rpm", "key_settings", "make_pool", "mask_key",
     "parse_keys", "pool_from_env", "pool_from_settings", "server_pool",
+    "Lease", "RunningElsewhere", "read_lease", "running_elsewhere",
     "GateRegistry", "KeyGate",
+    "SharedLimits", "shared_limits_from_env",
     "answers_match", "parse_output",
     "Explained", "explain", "host_of", "root_cause",
     "KeyStatus", "ProgressSnapshot",

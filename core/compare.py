@@ -19,6 +19,7 @@ import pandas as pd
 from .compare_store import ComparisonRecord, delete_comparison, get_comparison, save_comparison
 from .errors import InputError
 from .keys import KeyEntry
+from .leases import RunningElsewhere
 from .progress import ProgressSnapshot
 from .runner import Runner, RunHandle, get_runner
 from .estimate import RunEstimate, estimate_run
@@ -133,8 +134,11 @@ def resume_comparison(
     already answered are not sent again. Keys are needed again for real providers."""
     runner = runner or get_runner()
     record = _record(store, comparison_id)
-    for v, run_id in zip(record.variants, record.run_ids):
-        run = store.get_run(run_id)
+    runs = [store.get_run(run_id) for run_id in record.run_ids]
+    for run in runs:  # checked before any variant starts: a comparison resumes whole, in one process
+        if run is not None and run.running_elsewhere and run.lease is not None:
+            raise RunningElsewhere(run.lease)
+    for v, run_id, run in zip(record.variants, record.run_ids, runs):
         if run is None:
             continue  # deleted from History: the comparison goes on without it
         live = runner.going(run_id)
@@ -172,7 +176,7 @@ def remove_comparison(store: RunStore, comparison_id: str, runner: Runner | None
     """Delete a comparison and its variants' runs, as History's delete does: not while a variant
     is still going in this process (cancel it first). Returns what was deleted."""
     record = _record(store, comparison_id)
-    if _handles(record, runner):
+    if _handles(record, runner) or any(r is not None and r.running_elsewhere for r in (store.get_run(i, counts=False) for i in record.run_ids)):
         raise InputError("This comparison is still running: cancel it first.", "comparison_live")
     delete_comparison(store, comparison_id)
     return record
@@ -191,6 +195,11 @@ class ComparisonProgress:
     state: str
     variants: tuple[VariantProgress, ...]
     live: bool  # some variant is still going in this process: a page keeps polling
+
+    @property
+    def elsewhere(self) -> str:
+        """Where another process runs it ('' if none does): a page polls the store then."""
+        return next((v.snapshot.elsewhere for v in self.variants if v.snapshot is not None and v.snapshot.elsewhere), "")
 
     @property
     def done(self) -> int:

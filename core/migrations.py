@@ -166,3 +166,19 @@ def m003_comparisons(db: sqlite3.Connection) -> None:
         )
         """
     )
+
+
+@migration
+def m004_run_leases(db: sqlite3.Connection) -> None:
+    # Which process runs a run: taken before it starts, renewed while it goes, deleted when it
+    # ends (core/leases.py). A lease whose expires_at has passed belongs to a process that died.
+    db.execute(
+        """
+        CREATE TABLE run_leases (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            holder TEXT NOT NULL,
+            heartbeat_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        ) WITHOUT ROWID
+        """
+    )

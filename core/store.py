@@ -9,6 +9,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, UTC
@@ -19,6 +20,7 @@ import pandas as pd
 
 from . import constants as C
 from .keys import KeyInfo
+from .leases import Lease, holder
 from .migrations import migrate
 from .spec import RunSpec
 from .status import RowStatus, RunStatus
@@ -101,6 +103,12 @@ class RunRecord:
     cost: float = 0.0
     correct: int = 0
     judged: int = 0
+    lease: Lease | None = None  # the process that runs it, if one does (core/leases.py)
+
+    @property
+    def running_elsewhere(self) -> bool:
+        """Another live process runs it: this one shows its progress from the store, never runs it."""
+        return self.lease is not None and self.lease.elsewhere()
 
     @property
     def done(self) -> int:
@@ -232,7 +240,11 @@ class RunStore:
 
     def _run_rows(self, where: str, params: Sequence[object], *, counts: bool) -> list[RunRecord]:
         conn = self._conn()
-        runs = conn.execute(f"SELECT * FROM runs {where}", params).fetchall()
+        runs = conn.execute(
+            "SELECT runs.*, l.holder AS lease_holder, l.heartbeat_at AS lease_heartbeat, l.expires_at AS lease_expires "
+            f"FROM runs LEFT JOIN run_leases l ON l.run_id = runs.id {where}",
+            params,
+        ).fetchall()
         totals: dict[str, dict[str, float]] = {r["id"]: {} for r in runs}
         if counts and runs:
             marks = ",".join("?" * len(runs))
@@ -269,6 +281,7 @@ class RunStore:
                     cost=float(agg.get("cost", 0.0)),
                     correct=int(agg.get("correct", 0)),
                     judged=int(agg.get("judged", 0)),
+                    lease=Lease(r["id"], r["lease_holder"], r["lease_heartbeat"], r["lease_expires"]) if r["lease_holder"] is not None else None,
                 )
             )
         return out
@@ -501,7 +514,13 @@ def _status_statement(run_id: str, status: RunStatus | str, message: str, now: s
     if status not in RUN_STATUSES:
         raise ValueError(f"not a run status: {status!r}")
     # Never on a run being created or deleted: a late status must not make a half-made run look real.
-    return (f"UPDATE runs SET status = ?, message = ?, updated_at = ? WHERE id = ? AND {_VISIBLE}", (status, message, now, run_id))
+    # Nor on a run another live process has taken over (this one froze past its lease): its
+    # status is that process's to say.
+    return (
+        f"UPDATE runs SET status = ?, message = ?, updated_at = ? WHERE id = ? AND {_VISIBLE} AND NOT EXISTS "
+        "(SELECT 1 FROM run_leases WHERE run_id = ? AND holder != ? AND expires_at > ?)",
+        (status, message, now, run_id, run_id, holder(), time.time()),
+    )
 
 
 def _keys_statement(run_id: str, keys: Sequence[KeyInfo], now: str) -> tuple[str, Sequence[object]]:
