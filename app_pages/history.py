@@ -10,7 +10,7 @@ import streamlit as st
 
 import core
 from app_pages.common import TONE_COLOURS, fmt_money, outcome, outcome_label, plain, runner, show_run, short, store
-from app_pages import compare_view
+from app_pages import compare_view, leases_view
 from app_pages.i18n import t
 
 st.title(t("history.title"))
@@ -65,6 +65,10 @@ def pick(table_key: str) -> None:
 def delete(run_id: str) -> None:
     if runner().get(run_id) is not None:
         st.session_state["history_answer"] = t("history.delete_live")
+        return
+    lease = core.running_elsewhere(store(), run_id)
+    if lease is not None:
+        st.session_state["history_answer"] = t("replicas.delete_elsewhere", where=leases_view.where(lease))
         return
     store().delete_run(run_id)
     st.session_state["history_selected"] = None

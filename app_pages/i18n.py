@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 from app_pages.i18n_batch import BATCH_STRINGS
 from app_pages.i18n_compare import COMPARE_STRINGS
 from app_pages.i18n_core import CORE_STRINGS
+from app_pages.i18n_replicas import REPLICAS_STRINGS
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}
 
@@ -464,6 +465,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     **CORE_STRINGS,
     **BATCH_STRINGS,
     **COMPARE_STRINGS,
+    **REPLICAS_STRINGS,
 }
 
 

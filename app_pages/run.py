@@ -34,7 +34,7 @@ from app_pages.common import (
     template_problems,
     worded_choice,
 )
-from app_pages import charts
+from app_pages import charts, leases_view
 from app_pages.i18n import language, pace_text, t, t_in
 from app_pages.results import shown_results
 
@@ -189,6 +189,7 @@ if record is None:
     st.stop()
 
 live = is_live(run_id)
+elsewhere = not live and core.running_elsewhere(store(), run_id) is not None  # another process runs it: polled from the store
 st.divider()
 head, badge = st.columns([4, 1], vertical_alignment="center")
 head.subheader(t("run.current", name=plain(record.file_name or "–")))
@@ -198,11 +199,13 @@ if record.simulated:
     badge.badge(t("common.simulated_badge"), icon=":material/science:", color="orange")
 
 
-@st.fragment(run_every=1.0 if live else None)
+@st.fragment(run_every=1.0 if live or elsewhere else None)
 def progress_panel() -> None:
     snap = core.run_progress(store(), run_id, runner())
     if snap is None:
         return
+    if elsewhere and not snap.elsewhere:
+        st.rerun()  # the other process let go of it: draw the page once more, with its buttons, without polling
     handle = runner().going(run_id)
     if handle is not None and (not live or (snap.state == RunStatus.PAUSED) != (busy_state == RunStatus.PAUSED)):
         # Resume or Pause was clicked in this fragment, which only reruns itself: redraw the
@@ -238,9 +241,15 @@ def progress_panel() -> None:
     n[5].metric(t("run.accuracy"), f"{snap.accuracy:.1%}" if snap.accuracy is not None else "–")
     if snap.message and snap.state in (RunStatus.WAITING_FOR_KEYS, RunStatus.FAILED, RunStatus.PAUSED, RunStatus.CANCELLED, RunStatus.FINISHING):
         (st.warning if snap.state != RunStatus.FAILED else st.error)(plain(say(snap.message)))
+    if any(k.pace is not None and k.pace.shared == "alone" for k in snap.keys):
+        st.warning(t("replicas.redis_down"), icon=":material/cloud_off:")
 
     c = st.container(horizontal=True, key="run_actions")
-    if handle is not None:
+    lease = core.running_elsewhere(store(), run_id) if snap.elsewhere else None
+    if lease is not None:
+        with st.container(key="run_elsewhere"):
+            st.info(t("replicas.elsewhere", where=plain(leases_view.where(lease))), icon=":material/dns:")
+    elif handle is not None:
         if snap.state in (RunStatus.PAUSED, RunStatus.FINISHING):  # resuming while finishing undoes the cancel
             c.button(t("run.resume"), key="resume_live", on_click=handle.resume, icon=":material/play_arrow:")
         else:
@@ -334,7 +343,7 @@ def resume(retry_failed: bool = False, switch_model: bool = False, now: bool = F
 progress_panel()
 
 
-@st.fragment(run_every=3.0 if live else None)
+@st.fragment(run_every=3.0 if live or elsewhere else None)
 def results_panel() -> None:
     table = store().results_table(run_id, limit=TABLE_ROWS)
     shown, columns = shown_results(table, record)
@@ -343,7 +352,7 @@ def results_panel() -> None:
         st.caption(t("run.table_note", n=TABLE_ROWS, total=record.n_rows))
 
 
-@st.fragment(run_every=3.0 if live else None)
+@st.fragment(run_every=3.0 if live or elsewhere else None)
 def charts_panel() -> None:
     report = core.run_report(store(), run_id)
     batch = record.spec.batch

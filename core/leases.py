@@ -114,9 +114,14 @@ class Lease:
         return not self.mine and self.alive(now)
 
     @property
+    def here(self) -> bool:
+        """Held by a process of this machine."""
+        return self.host == _host()
+
+    @property
     def where(self) -> str:
         """'process 4242 on this machine', 'process 7 on app-2'."""
-        place = "this machine" if self.host == _host() else self.host or "another machine"
+        place = "this machine" if self.here else self.host or "another machine"
         return f"process {self.pid} on {place}" if self.pid is not None else place
 
 
@@ -126,7 +131,7 @@ class RunningElsewhere(InputError):
         super().__init__(
             f"This run is running in another process ({lease.where}); its progress shows here. It can be resumed here once that process "
             f"stops, or when it has not been heard from for {ttl} s.",
-            "running_elsewhere", where=lease.where, seconds=ttl,
+            "running_elsewhere", where=lease.where, seconds=ttl, pid=lease.pid, host=lease.host,
         )  # fmt: skip
         self.lease = lease
 

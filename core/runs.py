@@ -69,8 +69,15 @@ def _go(
             return launch_batch(store, record, keys, runner, lease=lease)
         return _launch(store, record, keys, runner, rng, lease, cells=cells)
     except BaseException:
-        lease.release()
+        _give_back(lease, runner)
         raise
+
+
+def _give_back(lease: RunLease, runner: Runner) -> None:
+    # The lease is the process's: while an engine of this process still runs the run (a resume that
+    # lost a race with another tab's), it is that engine's to keep.
+    if runner.get(lease.run_id) is None:
+        lease.release()
 
 
 def start_run(
@@ -150,7 +157,7 @@ def resume_run(
         record = store.get_run(run_id)
         assert record is not None
     except BaseException:
-        lease.release()
+        _give_back(lease, runner)
         raise
     return _go(store, record, keys, runner, rng, lease, batch=record.spec.batch and not now)
 
