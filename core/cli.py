@@ -324,18 +324,23 @@ class _SharedReporter:
     def __init__(self, err: TextIO) -> None:
         self.err = err
         self.shared = get_runner().gates.shared
-        self._said: str | None = None
+        self._episode = self.shared.failures if self.shared is not None else 0  # the last one said
+        self._down = False
 
     def tick(self) -> None:
-        problem = self.shared.problem if self.shared is not None else None
-        if problem == self._said:
+        shared = self.shared
+        if shared is None:
             return
-        if problem is not None:
+        problem = shared.problem
+        if problem is not None and shared.failures != self._episode:
             self.err.write(f"\nwarning: {problem}\n")
-        elif self.shared is not None:
-            self.err.write(f"\nshared limits: Redis at {self.shared.where} answers again; keys are paced with every process again\n")
+            self._episode, self._down = shared.failures, True
+        elif problem is None and self._down:
+            self.err.write(f"\nshared limits: Redis at {shared.where} answers again; keys are paced with every process again\n")
+            self._down = False
+        else:
+            return
         self.err.flush()
-        self._said = problem
 
 
 def _list(args: argparse.Namespace, out: TextIO) -> int:

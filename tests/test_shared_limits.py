@@ -244,3 +244,27 @@ def test_a_password_in_the_redis_url_is_never_shown(tmp_path):
     finally:
         server.stop()
     assert "cannot be reached" in problem and "hunter2" not in problem and ":***@" in problem
+
+
+def test_the_command_line_says_when_redis_goes_away_mid_run_and_finishes_the_run(tmp_path, sim_server, redis_server):
+    from tests.conftest import arithmetic_frame, wait_for
+    from tests.test_replicas import Cli, finished_rows
+
+    server = sim_server("--latency", "0.05", "--error-rate", "0", "--rpm", "0")
+    src, data = tmp_path / "in.csv", tmp_path / "d"
+    arithmetic_frame(60).to_csv(src, index=False)
+    cli = Cli(
+        "run", str(src), "--template", "Compute {question}.", "--base-url", server.base_url, "--model", "simulated", "--keys-env", "KEYS",
+        "--rpm", "600", "--concurrency", "2", "--output", str(tmp_path / "out.csv"), "--data-dir", str(data),
+        env={"KEYS": "sk-k", C.REDIS_URL_ENV: redis_server.url},
+    )  # fmt: skip
+    try:
+        assert wait_for(lambda: finished_rows(data) >= 10, timeout=60)
+        redis_server.stop()
+        assert cli.wait() == 0, cli.text
+    finally:
+        if cli.proc.poll() is None:
+            cli.proc.kill()
+    assert cli.said(f"warning: Shared limits are off: Redis at {redis_server.url} cannot be reached")
+    assert sum("warning: Shared limits are off" in line for line in cli.lines) == 1  # once for the episode, not at every try
+    assert "Traceback" not in cli.text and finished_rows(data) == 60
