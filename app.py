@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import init_state, page_style, password_gate, sidebar
+from app_pages.common import configure_outbound, follow_stored_batches, init_state, page_style, password_gate, sidebar
 from app_pages.i18n import t
 
 st.set_page_config(page_title="LLM Batch Studio", page_icon=":material/table_chart:", layout="wide")
 
+configure_outbound()  # before anything can call out: the Keys page's test, a run, a resume
 init_state()
 page_style()
+follow_stored_batches()  # server-side and once per process: before the gate, which only guards what a visitor sees
 if not password_gate():
     st.stop()
 

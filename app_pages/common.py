@@ -9,7 +9,6 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 import streamlit as st
 
@@ -27,8 +26,8 @@ from core import (
     TemplateProblem,
 )
 
-DEMO_FILE = Path(__file__).resolve().parent.parent / "core" / "data" / "demo_arithmetic.csv"
-DEMO_TEMPLATE = "Compute {question}. Reply with the number only."
+DEMO_FILE = core.DEMO_SHEETS["arithmetic"].path  # the classic experiment's sheet (the Compare page's demo)
+DEMO_TEMPLATE = core.DEMO_SHEETS["arithmetic"].template
 
 
 # --- process-wide -------------------------------------------------------------------------------
@@ -45,6 +44,32 @@ def store() -> RunStore:
 
 def runner() -> core.Runner:
     return core.get_runner()
+
+
+def follow_stored_batches() -> None:
+    """At the app's start: the batches a restart left unfollowed are polled again (core decides
+    which, and with which keys: the server's preset ones, or none for a demo run)."""
+    _follow_stored_batches(str(store().data_dir))
+
+
+# Once per process and data folder: st.cache_resource only guards the call here, it holds nothing
+# (the runner and the store stay core's). After "Clear cache" it runs again, which is harmless:
+# a run already followed is left alone.
+@st.cache_resource(show_spinner=False)
+def _follow_stored_batches(data_dir: str) -> int:
+    return len(core.follow_batches(store(), runner(), core.server_pool(_secret("provider"))))
+
+
+def follow_batch(record: core.RunRecord) -> None:
+    """A page opening a batch run that this process does not follow (the app restarted): it is
+    followed again, with this tab's keys if it was made with them."""
+    if not record.spec.batch or record.status not in (core.RunStatus.RUNNING, core.RunStatus.WAITING_FOR_KEYS):
+        return
+    try:
+        keys: list[KeyEntry] = pool()[0]
+    except InputError:
+        keys = []
+    core.follow_batches(store(), runner(), keys, run_id=record.id)
 
 
 # --- this tab -----------------------------------------------------------------------------------
@@ -101,17 +126,19 @@ def restore_from_run(run_id: str | None) -> bool:
     return True
 
 
-def use_demo_dataset() -> None:
-    data = DEMO_FILE.read_bytes()
-    set_dataset(core.load_table(data, DEMO_FILE.name), DEMO_FILE.name, demo=True)
+def use_demo_dataset(sheet: str = "arithmetic") -> None:
+    """A demo sheet (core.DEMO_SHEETS: "arithmetic" or "reviews") with the prompt that fits it."""
+    chosen = core.demo_sheet(sheet)
+    set_dataset(core.load_table(chosen.path.read_bytes(), chosen.file_name), chosen.file_name, demo=chosen.key)
     # The demo's whole prompt, not half of it: a JSON mode or a system prompt left from another
-    # table would make its plain-number answers fail to parse.
+    # table would make its plain answers fail to parse.
     s = st.session_state
-    s["template"], s["system"], s["label_column"] = DEMO_TEMPLATE, "", "answer"
+    s["template"], s["system"], s["label_column"] = chosen.template_in(language()), "", chosen.label_column
     s["output_mode"], s["json_fields"], s["json_format"] = "text", "", False
 
 
-def set_dataset(table: LoadedTable, name: str, *, demo: bool = False) -> None:
+def set_dataset(table: LoadedTable, name: str, *, demo: str | bool = False) -> None:
+    """`demo` is the demo sheet's key (core.DEMO_SHEETS), False for the user's own table."""
     st.session_state["dataset"] = {"table": table, "name": name, "demo": demo}
     # A label column the new table does not have would block the Run page with an error.
     if st.session_state.get("label_column") not in table.frame.columns:
@@ -176,6 +203,17 @@ def _secret(section: str) -> dict | None:
     except Exception:  # no secrets.toml at all is the normal case
         return None
     return dict(value) if value else None
+
+
+def configure_outbound() -> None:
+    """Hosted mode's outbound check, from [hosting] in secrets.toml and the environment (core reads
+    them). A broken allow list is said on every page, and the check stays on with nothing allowed:
+    a typo must not open the server's network to its visitors."""
+    try:
+        core.configure_outbound(core.policy_from_settings(_secret("hosting"), os.environ))
+    except InputError as exc:
+        core.configure_outbound(core.OutboundPolicy(check_urls=True))
+        show_input_error(exc)
 
 
 def app_password() -> str | None:

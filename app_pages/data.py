@@ -30,6 +30,10 @@ def option_label(value: str, lang: str = "en") -> str:
     return t_in(lang, "data.sep.tab") + " ⇥" if value == "\t" else value
 
 
+def sheet_label(key: str, lang: str = "en") -> str:
+    return t_in(lang, f"demo.sheet.{key}")
+
+
 def separator_name(value: str) -> str:
     return t(f"data.sep.{SEP_NAMES.get(value, 'comma')}")
 
@@ -52,8 +56,15 @@ with left:
         t("data.upload"), type=["csv", "tsv", "txt", "tab", "xlsx"], key="upload", help=t("data.upload_help", mb=core.MAX_UPLOAD_MB, rows=core.MAX_ROWS)
     )
 with right:
+    # Which demo sheet: worded in the page's language, the choice kept across a switch.
+    shown_demo = (dataset() or {}).get("demo")
+    st.session_state.setdefault("demo_sheet", shown_demo if isinstance(shown_demo, str) else "arithmetic")
+    sheet = worded_choice(
+        st.selectbox, t("demo.sheet"), list(core.DEMO_SHEETS), key="demo_sheet", help=t("demo.sheet_help"),
+        format_func=functools.partial(sheet_label, lang=language()),
+    )
     if st.button(t("data.use_demo"), key="use_demo", icon=":material/science:", width="stretch"):
-        use_demo_dataset()
+        use_demo_dataset(sheet or "arithmetic")
 
 current = dataset()
 if upload is not None:
@@ -102,7 +113,8 @@ if current is None:
 table = current["table"]
 info = table.info
 frame = table.frame
-st.subheader(plain(current["name"]) + (f"  ·  {t('data.demo_label')}" if current["demo"] else ""))
+demo = current["demo"] if isinstance(current["demo"], str) else "arithmetic"  # True: a session from before there were two
+st.subheader(plain(current["name"]) + (f"  ·  {t(f'demo.label.{demo}')}" if current["demo"] else ""))
 m1, m2, m3, m4 = st.columns(4)
 m1.metric(t("data.rows"), f"{info.n_rows:,}")
 m2.metric(t("data.columns"), f"{info.n_columns:,}")

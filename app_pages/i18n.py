@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 from app_pages.i18n_batch import BATCH_STRINGS
 from app_pages.i18n_compare import COMPARE_STRINGS
 from app_pages.i18n_core import CORE_STRINGS
+from app_pages.i18n_outbound import OUTBOUND_STRINGS
+from app_pages.i18n_sim import SIM_STRINGS
 from app_pages.i18n_replicas import REPLICAS_STRINGS
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}
@@ -131,7 +133,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.rows": ("Rows", "行数"),
     "data.columns": ("Columns", "列数"),
     "data.empty": ("Upload a file, or use the demo dataset to try the app.", "请上传文件，或使用示例数据体验。"),
-    "data.demo_label": ("demo: arithmetic questions with their answers", "示例：四则运算题及其答案"),
     "data.preview_note": ("Showing the first {n} of {total:,} rows.", "仅显示前 {n} 行，共 {total:,} 行。"),
     "data.template_csv": ("Download a CSV template", "下载 CSV 模板"),
     "data.template_csv_help": (
@@ -465,6 +466,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     **CORE_STRINGS,
     **BATCH_STRINGS,
     **COMPARE_STRINGS,
+    **OUTBOUND_STRINGS,
+    **SIM_STRINGS,
     **REPLICAS_STRINGS,
 }
 

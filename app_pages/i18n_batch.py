@@ -34,6 +34,11 @@ BATCH_STRINGS: dict[str, tuple[str, str]] = {
         "A batch of this run is still at the provider: wait for it to finish, or cancel it, then retry now.",
         "该任务仍有批次在服务商处：请等待其完成或取消后，再立即重试。",
     ),
+    "msg.batch_key_missing": (
+        "Waiting for the key {keys}: only the key that sent file {files} of this batch can follow it. Enter it again (keys are never saved).",
+        "正在等待密钥 {keys}：本批次的文件 {files} 是用它发送的，只有它能继续跟踪。请重新输入该密钥（密钥从不保存）。",
+    ),
+    "msg.batch_cancelled_waiting": ("Cancelled: finished rows are kept. {inner}", "已取消：已完成的行会保留。{inner}"),
     "batch.resume": ("Follow the batch again", "继续跟踪批次"),
     "batch.retry_now": ("Retry failed rows now", "立即重试失败的行"),
     "batch.retry_batch": ("Retry failed rows as a new batch", "以新批次重试失败的行"),

@@ -96,6 +96,10 @@ if source == core.KeySource.SIMULATED:
     st.info(t("keys.simulated_note", n=len(entries)), icon=":material/science:")
 elif source == core.KeySource.PRESET:
     st.success(t("keys.preset_note", n=len(entries), provider=entries[0].provider), icon=":material/lock:")
+if source == core.KeySource.SIMULATED:  # what it is and is not, where the user meets it
+    with st.container(border=True, key="sim_what"):
+        st.markdown(f"**:material/science: {t('sim.what_title')}**")
+        st.caption(t("sim.what"))
 
 # The simulated keys are nobody's: "Test keys" never tests them as if they were the user's.
 testable = entries if source in (core.KeySource.USER, core.KeySource.PRESET) else []

@@ -16,6 +16,7 @@ from app_pages.common import (
     dataset,
     failure_summary,
     fmt_money,
+    follow_batch,
     input_error_text,
     is_live,
     plain,
@@ -138,7 +139,10 @@ with st.container(border=True, key="run_settings"):
         e1, e2, e3, e4 = st.columns(4)
         e1.metric(t("run.est_requests"), f"{est.requests:,}")
         e2.metric(t("run.est_tokens"), f"{est.tokens_in + est.tokens_out:,}", help=t("run.est_tokens_help", tin=est.tokens_in, tout=est.tokens_out))
-        e3.metric(t("run.est_cost"), fmt_money(est.cost), help=t("run.est_cost_help"))
+        if source == core.KeySource.SIMULATED:  # nothing is paid: a $0 that could be read as a real price is not shown
+            e3.metric(t("run.est_cost"), t("sim.cost_value"), t("sim.cost_note"), delta_color="off", delta_arrow="off", help=t("sim.cost_help"))
+        else:
+            e3.metric(t("run.est_cost"), fmt_money(est.cost), help=t("run.est_cost_help"))
         e4.metric(t("run.est_time"), core.clock(est.seconds), help=t(f"run.limited_by.{est.limited_by}", keys=len(entries)))
         st.caption(t(f"run.est_basis.{est.out_basis}", n=est.sample, per=est.out_per_row), help=t("run.est_basis_help"))
         if core.batch_supported(entries[0].provider):
@@ -188,6 +192,7 @@ if record is None:
     show_run(None)
     st.stop()
 
+follow_batch(record)  # a batch run nobody follows since a restart is followed again, without Resume
 live = is_live(run_id)
 elsewhere = not live and core.running_elsewhere(store(), run_id) is not None  # another process runs it: polled from the store
 st.divider()
@@ -345,6 +350,9 @@ progress_panel()
 
 @st.fragment(run_every=3.0 if live or elsewhere else None)
 def results_panel() -> None:
+    if record.simulated:
+        st.badge(t("sim.results_badge"), icon=":material/science:", color="orange")
+        st.caption(t("sim.results_note"))
     table = store().results_table(run_id, limit=TABLE_ROWS)
     shown, columns = shown_results(table, record)
     st.dataframe(shown, hide_index=True, height=420 if len(table) > 10 else "auto", key="results_table", column_config=columns)

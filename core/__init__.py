@@ -8,6 +8,7 @@
 """
 
 from .batch import BatchCost, batch_cost, batch_jobs, batch_supported
+from .batch_follow import follow_batches
 from .batch_store import BatchJob
 from .compare import (
     ComparisonEstimate, ComparisonProgress, VariantProgress, cancel_comparison, comparison_progress, continue_comparison, estimate_comparison,
@@ -17,6 +18,7 @@ from .compare_report import FILTERS, CompareTable, Verdict, VariantSummary, comp
 from .compare_store import ComparisonRecord, comparison_of_run, delete_comparison, get_comparison, list_comparisons, set_scoring
 from .constants import MAX_ROWS, MAX_UPLOAD_MB, MODEL_PRICES
 from .clients import ClientFactory, default_client_factory
+from .demos import DEMO_SHEETS, DemoSheet, demo_sheet
 from .durations import clock, describe_seconds
 from .errors import InputError
 from .estimate import RunEstimate, estimate_run, price_for
@@ -31,6 +33,7 @@ from .keys import (
 from .leases import Lease, RunningElsewhere, read_lease, running_elsewhere
 from .limits import GateRegistry, KeyGate
 from .messages import Explained, explain, host_of, root_cause
+from .outbound import AllowEntry, OutboundPolicy, check_base_urls, configure_outbound, outbound_policy, policy_from_settings
 from .output import answers_match, parse_output
 from .progress import KeyStatus, ProgressSnapshot
 from .report import FailureCause, RunOutcome, RunReport, failure_causes, measured_output, output_tokens_sample, run_outcome, run_report
@@ -46,7 +49,7 @@ from .template import PromptTemplate, TemplateProblem, estimate_tokens
 from .variants import MAX_VARIANTS, SELECTION_MODES, ProviderChoice, RowSelection, Variant, compare_pool, grid, provider_choices, variant_keys
 
 __all__ = [
-    "BatchCost", "batch_cost", "batch_jobs", "batch_supported", "BatchJob",
+    "BatchCost", "batch_cost", "batch_jobs", "batch_supported", "BatchJob", "follow_batches",
     "ComparisonEstimate", "ComparisonProgress", "VariantProgress", "cancel_comparison", "comparison_progress", "continue_comparison",
     "estimate_comparison", "pause_comparison", "remove_comparison", "resume_comparison", "select_rows", "start_comparison", "validate_comparison",
     "FILTERS", "CompareTable", "Verdict", "VariantSummary", "compare_file_name", "compare_table", "wilson_interval",
@@ -55,6 +58,7 @@ __all__ = [
     "MAX_VARIANTS", "SELECTION_MODES", "ProviderChoice", "RowSelection", "Variant", "compare_pool", "grid", "provider_choices", "variant_keys",
     "MAX_ROWS", "MAX_UPLOAD_MB", "MODEL_PRICES",
     "ClientFactory", "default_client_factory",
+    "DEMO_SHEETS", "DemoSheet", "demo_sheet",
     "clock", "describe_seconds",
     "InputError",
     "RunEstimate", "estimate_run", "price_for",
@@ -69,6 +73,7 @@ __all__ = [
     "SharedLimits", "shared_limits_from_env",
     "answers_match", "parse_output",
     "Explained", "explain", "host_of", "root_cause",
+    "AllowEntry", "OutboundPolicy", "check_base_urls", "configure_outbound", "outbound_policy", "policy_from_settings",
     "KeyStatus", "ProgressSnapshot",
     "FailureCause", "RunOutcome", "RunReport", "failure_causes", "measured_output", "output_tokens_sample", "run_outcome", "run_report",
     "Runner", "RunHandle", "get_runner",

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from . import constants as C
-from .errors import redact
+from .errors import scrub
 
 __all__ = [
-    "BatchLimits", "RequestFile", "LineOutcome", "custom_id", "row_of", "request_lines", "split_requests",
+    "BatchLimits", "RequestFile", "LineOutcome", "custom_id", "row_of", "request_lines", "split_requests", "request_file",
     "read_outcomes", "missing_reason",
 ]  # fmt: skip
 
@@ -72,9 +72,12 @@ def request_lines(
         yield row, json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-def split_requests(lines: Iterable[tuple[int, bytes]], limits: BatchLimits = BatchLimits()) -> tuple[list[RequestFile], list[int]]:
+def split_requests(
+    lines: Iterable[tuple[int, bytes]], limits: BatchLimits = BatchLimits(), *, contents: bool = True
+) -> tuple[list[RequestFile], list[int]]:
     """Request files of at most `max_requests` lines and `max_bytes` bytes each, rows in order.
-    Returns (files, rows whose one line alone is over `max_bytes`): those cannot be sent as a batch."""
+    Returns (files, rows whose one line alone is over `max_bytes`): those cannot be sent as a batch.
+    With `contents=False` only the rows of each file are kept (a plan needs no 200 MB of bytes)."""
     files: list[RequestFile] = []
     too_large: list[int] = []
     rows: list[int] = []
@@ -94,10 +97,16 @@ def split_requests(lines: Iterable[tuple[int, bytes]], limits: BatchLimits = Bat
         if len(rows) >= limits.max_requests or size + len(line) > limits.max_bytes:
             close()
         rows.append(row)
-        chunks.append(line)
+        if contents:
+            chunks.append(line)
         size += len(line)
     close()
     return files, too_large
+
+
+def request_file(lines: Iterable[tuple[int, bytes]]) -> bytes:
+    """One file of exactly these lines, unsplit: a planned part, rebuilt to be uploaded."""
+    return b"".join(line for _, line in lines)
 
 
 def missing_reason(state: str, batch_message: str = "") -> str:
@@ -122,7 +131,7 @@ def _outcome(row: int, line: dict, secrets: Sequence[str]) -> LineOutcome:
     error = line.get("error")
     response = line.get("response")
     if error:
-        return LineOutcome(row, error=redact(_error_text(error), secrets)[:500])
+        return LineOutcome(row, error=scrub(_error_text(error), secrets))
     if not isinstance(response, dict):
         return LineOutcome(row, error="The batch's line for this row has no response.")
     status = response.get("status_code")
@@ -136,7 +145,7 @@ def _outcome(row: int, line: dict, secrets: Sequence[str]) -> LineOutcome:
         return LineOutcome(row, body=body)
     detail = body.get("error") if isinstance(body, dict) else None
     text = _error_text(detail) if detail else f"HTTP {status}"
-    return LineOutcome(row, error=redact(f"The provider answered {status}: {text}", secrets)[:500])
+    return LineOutcome(row, error=scrub(f"The provider answered {status}: {text}", secrets, limit=500))
 
 
 def read_outcomes(

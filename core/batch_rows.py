@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from . import constants as C
 from .batch_files import LineOutcome
 from .answers import judge, read_completion
+from .errors import scrub
 from .estimate import price_for
 from .spec import RunSpec
 from .status import RowStatus
@@ -40,7 +41,7 @@ class BatchRowReader:
             return self._answer(row, outcome.body)
         except (ValueError, TypeError, AttributeError) as exc:
             return RowResult(
-                row=row, status=RowStatus.FAILED, error=f"The provider's answer could not be read ({type(exc).__name__}: {exc})"[:500],
+                row=row, status=RowStatus.FAILED, error=scrub(f"The provider's answer could not be read ({type(exc).__name__}: {exc})", limit=500),
                 attempts=1, model=self.model, key_fp=self.key_fp,
             )  # fmt: skip
 

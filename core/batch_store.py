@@ -1,6 +1,7 @@
 """The run store's record of batch jobs: one row per request file of a batch-mode run, written as
-an intent before anything is uploaded, and each provider id the moment it exists. A resume reads
-this and polls what was made; it never makes a batch twice (core/batch.py)."""
+an intent before anything is uploaded, then which key sends it, and each provider id the moment
+it exists. A resume reads this and polls what was made; it never makes a batch twice
+(core/batch.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .store import RowResult, RunStore, _now, _result_statements
+from .store import RowResult, RunStore, utc_now
 
 __all__ = ["BatchJob", "BatchJobs", "TERMINAL_STATES", "PROVIDER_STATES"]
 
@@ -34,6 +35,7 @@ class BatchJob:
     applied: bool
     created_at: str
     polled_at: str | None
+    key_fp: str | None = None  # the fingerprint of the key that uploads (uploaded) its file; None: the run's first key
 
     @property
     def finished(self) -> bool:
@@ -47,40 +49,34 @@ class BatchJobs:
         self.store = store
 
     def list(self, run_id: str) -> list[BatchJob]:
-        cur = self.store._conn().execute("SELECT * FROM batch_jobs WHERE run_id = ? ORDER BY part", (run_id,))
+        cur = self.store.connection.execute("SELECT * FROM batch_jobs WHERE run_id = ? ORDER BY part", (run_id,))
         return [
             BatchJob(
-                r["run_id"],
-                r["part"],
-                tuple(json.loads(r["rows_json"])),
-                r["input_file_id"],
-                r["batch_id"],
-                r["state"],
-                r["total"],
-                r["completed"],
-                r["failed"],
-                r["output_file_id"],
-                r["error_file_id"],
-                r["message"],
-                bool(r["applied"]),
-                r["created_at"],
-                r["polled_at"],
+                r["run_id"], r["part"], tuple(json.loads(r["rows_json"])), r["input_file_id"], r["batch_id"], r["state"], r["total"],
+                r["completed"], r["failed"], r["output_file_id"], r["error_file_id"], r["message"], bool(r["applied"]), r["created_at"],
+                r["polled_at"], r["key_fp"],
             )  # fmt: skip
             for r in cur
         ]
 
+    def open_runs(self) -> Sequence[str]:
+        """Runs with a part not yet applied: batches that someone should be following."""
+        return [r[0] for r in self.store.connection.execute("SELECT DISTINCT run_id FROM batch_jobs WHERE applied = 0 ORDER BY run_id")]
+
     def add_intents(self, run_id: str, parts: Sequence[Sequence[int]]) -> None:
         """Every new request file at once, in one transaction: a crash leaves all of them or none."""
-        now = _now()
-        top = self.store._conn().execute("SELECT MAX(part) FROM batch_jobs WHERE run_id = ?", (run_id,)).fetchone()[0]
-        first = 0 if top is None else top + 1
-        self.store._tx(
-            (
+        now = utc_now()
+        with self.store.transaction() as conn:
+            top = conn.execute("SELECT MAX(part) FROM batch_jobs WHERE run_id = ?", (run_id,)).fetchone()[0]
+            first = 0 if top is None else top + 1
+            conn.executemany(
                 "INSERT INTO batch_jobs (run_id, part, rows_json, state, total, created_at) VALUES (?, ?, ?, 'intent', ?, ?)",
-                (run_id, first + i, json.dumps(list(rows)), len(rows), now),
+                [(run_id, first + i, json.dumps(list(rows)), len(rows), now) for i, rows in enumerate(parts)],
             )
-            for i, rows in enumerate(parts)
-        )
+
+    def set_key(self, run_id: str, part: int, key_fp: str) -> None:
+        """The key that is about to upload this part's file (stored first: after a crash, its files are looked through)."""
+        self._update(run_id, part, key_fp=key_fp)
 
     def set_file(self, run_id: str, part: int, file_id: str) -> None:
         self._update(run_id, part, input_file_id=file_id)
@@ -103,17 +99,17 @@ class BatchJobs:
     ) -> None:
         self._update(
             run_id, part, state=state, total=total, completed=completed, failed=failed, output_file_id=output_file_id,
-            error_file_id=error_file_id, message=message, polled_at=_now(),
+            error_file_id=error_file_id, message=message, polled_at=utc_now(),
         )  # fmt: skip
 
     def apply(self, run_id: str, part: int, results: Sequence[RowResult]) -> None:
         """The part's rows and its 'applied' mark in one transaction: a crash keeps both or neither,
         and applying again (after a crash just before the mark) replaces the same rows."""
-        now = _now()
-        statements = [st for result in results for st in _result_statements(run_id, result, None, now)]
-        statements.append(("UPDATE batch_jobs SET applied = 1 WHERE run_id = ? AND part = ?", (run_id, part)))
-        self.store._tx(statements)
+        with self.store.transaction() as conn:
+            self.store.record_results(run_id, [(result, None) for result in results])
+            conn.execute("UPDATE batch_jobs SET applied = 1 WHERE run_id = ? AND part = ?", (run_id, part))
 
     def _update(self, run_id: str, part: int, **values: object) -> None:
         columns = ", ".join(f"{name} = ?" for name in values)
-        self.store._tx([(f"UPDATE batch_jobs SET {columns} WHERE run_id = ? AND part = ?", (*values.values(), run_id, part))])
+        with self.store.transaction() as conn:
+            conn.execute(f"UPDATE batch_jobs SET {columns} WHERE run_id = ? AND part = ?", (*values.values(), run_id, part))

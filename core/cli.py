@@ -26,6 +26,7 @@ from . import constants as C
 from .durations import clock
 from .batch_cli import BatchReporter
 from .errors import InputError
+from .outbound import outbound_policy
 from .exports import format_for_path, write_export
 from .keys import SIMULATED_PROVIDER, KeyEntry, parse_keys, pool_from_settings
 from .leases import RunningElsewhere
@@ -357,6 +358,11 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextI
     out = out or sys.stdout
     err = err or sys.stderr
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:  # hosted mode (LLM_BATCH_HOSTED=1): a broken LLM_BATCH_ALLOW_HOSTS is said before anything runs
+        outbound_policy()
+    except InputError as exc:
+        err.write(f"error: {exc}\n")
+        return 2
     if argv[:1] == ["compare"]:
         from .compare_cli import main as compare
 

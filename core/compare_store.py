@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .scoring import Scoring
-from .store import RunStore, _now, new_run_id
+from .store import RunStore, new_run_id, utc_now
 from .variants import RowSelection, Variant
 
 __all__ = ["ComparisonRecord", "save_comparison", "get_comparison", "list_comparisons", "delete_comparison", "set_scoring", "comparison_of_run"]
@@ -46,16 +46,17 @@ def save_comparison(
 ) -> ComparisonRecord:  # fmt: skip
     """Store a comparison whose variant runs exist; one short transaction."""
     record = ComparisonRecord(
-        id=comparison_id or new_run_id(), created_at=_now(), name=name, file_name=file_name, label_column=label_column or None,
+        id=comparison_id or new_run_id(), created_at=utc_now(), name=name, file_name=file_name, label_column=label_column or None,
         scoring=scoring, selection=selection, rows=tuple(int(r) for r in rows), variants=tuple(variants), run_ids=tuple(run_ids),
     )  # fmt: skip
     variants_json = json.dumps([{**v.to_dict(), "run_id": r} for v, r in zip(record.variants, record.run_ids)], ensure_ascii=False)
-    store._tx([(
-        "INSERT INTO comparisons (id, created_at, name, file_name, label_column, scoring_json, selection_json, rows_json, variants_json) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (record.id, record.created_at, name, file_name, record.label_column,
-         scoring.to_json(), selection.to_json(), json.dumps(list(record.rows)), variants_json),
-    )])  # fmt: skip
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO comparisons (id, created_at, name, file_name, label_column, scoring_json, selection_json, rows_json, variants_json) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (record.id, record.created_at, name, file_name, record.label_column,
+             scoring.to_json(), selection.to_json(), json.dumps(list(record.rows)), variants_json),
+        )  # fmt: skip
     return record
 
 
@@ -70,24 +71,25 @@ def _record(row: object) -> ComparisonRecord:
 
 
 def get_comparison(store: RunStore, comparison_id: str) -> ComparisonRecord | None:
-    row = store._conn().execute("SELECT * FROM comparisons WHERE id = ?", (comparison_id,)).fetchone()
+    row = store.connection.execute("SELECT * FROM comparisons WHERE id = ?", (comparison_id,)).fetchone()
     return _record(row) if row is not None else None
 
 
 def list_comparisons(store: RunStore, limit: int = 200) -> list[ComparisonRecord]:
-    return [_record(r) for r in store._conn().execute("SELECT * FROM comparisons ORDER BY id DESC LIMIT ?", (limit,))]
+    return [_record(r) for r in store.connection.execute("SELECT * FROM comparisons ORDER BY id DESC LIMIT ?", (limit,))]
 
 
 def comparison_of_run(store: RunStore, run_id: str) -> str | None:
     """The comparison a run is a variant of, if any (History says so next to the run)."""
     pattern = f'%"run_id": {json.dumps(run_id)}%'
-    row = store._conn().execute("SELECT id FROM comparisons WHERE variants_json LIKE ? ORDER BY id DESC LIMIT 1", (pattern,)).fetchone()
+    row = store.connection.execute("SELECT id FROM comparisons WHERE variants_json LIKE ? ORDER BY id DESC LIMIT 1", (pattern,)).fetchone()
     return row[0] if row is not None else None
 
 
 def set_scoring(store: RunStore, comparison_id: str, scoring: Scoring) -> ComparisonRecord | None:
     """Score a comparison another way from now on: nothing is sent again, answers are re-read."""
-    store._tx([("UPDATE comparisons SET scoring_json = ? WHERE id = ?", (scoring.to_json(), comparison_id))])
+    with store.transaction() as conn:
+        conn.execute("UPDATE comparisons SET scoring_json = ? WHERE id = ?", (scoring.to_json(), comparison_id))
     record = get_comparison(store, comparison_id)
     return replace(record, scoring=scoring) if record is not None else None
 
@@ -97,7 +99,8 @@ def delete_comparison(store: RunStore, comparison_id: str, *, with_runs: bool = 
     record = get_comparison(store, comparison_id)
     if record is None:
         return
-    store._tx([("DELETE FROM comparisons WHERE id = ?", (comparison_id,))])
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM comparisons WHERE id = ?", (comparison_id,))
     if with_runs:
         for run_id in record.run_ids:
             if store.get_run(run_id, counts=False) is not None:

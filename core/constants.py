@@ -113,6 +113,21 @@ ESTIMATE_SAMPLE_ROWS = 2_000  # rows whose prompts are measured; the rest are as
 ESTIMATE_JSON_OVERHEAD_TOKENS = 4
 ESTIMATE_JSON_VALUE_TOKENS = 15  # a field with no expected answer to measure: a short phrase
 
+# --- Outbound calls in hosted mode (core/outbound.py) -----------------------------------------
+HOSTED_ENV = "LLM_BATCH_HOSTED"  # =1: base URLs are checked (as [hosting] check_urls = true)
+ALLOW_HOSTS_ENV = "LLM_BATCH_ALLOW_HOSTS"  # hosts, host:port and networks allowed despite the check
+# A base URL checked before a run (DNS included) is not looked up again for this long: the Run page
+# checks its settings on every redraw. Connections are checked at connect time regardless.
+OUTBOUND_CHECK_TTL_S = 30.0
+# An error answer is read up to this many bytes in hosted mode: its message is shown in a line,
+# and a hostile server's gigabyte of "error" must not fill the memory on its way there.
+ERROR_BODY_MAX_BYTES = 16 * 1024
+# Hosted mode's connection pool per client, as the SDK's default client has it.
+HTTP_MAX_CONNECTIONS = 1000
+HTTP_KEEPALIVE_S = 5.0
+# A provider's error text, once cleaned, is cut to this many characters wherever it is shown or stored.
+ERROR_DETAIL_MAX_CHARS = 300
+
 # --- Progress -------------------------------------------------------------------------------
 RATE_WINDOW_S = 20.0  # recent rows/s is measured over this window
 RECENT_ERRORS = 8  # how many recent errors the progress snapshot keeps
@@ -219,3 +234,7 @@ BATCH_PRICE_FACTOR = 0.5  # a batch's tokens cost half the price of the same tok
 BATCH_POLL_FIRST_S = 2.0
 BATCH_POLL_MAX_S = 300.0
 BATCH_POLL_GROWTH = 1.5
+# The demo simulator keeps its batches and their files in the data folder, so a demo batch
+# survives a restart of the app; what is older than this is removed as new batches are made.
+SIM_BATCH_DIR = "simulator"
+SIM_BATCH_KEEP_S = 7 * 24 * 3600.0

@@ -28,7 +28,7 @@ import openai
 from . import constants as C
 from .answers import judge, read_completion
 from .clients import ClientFactory, default_client_factory
-from .errors import ErrorKind, Failure, backoff_delay, classify, param_fallback, redact
+from .errors import ErrorKind, Failure, backoff_delay, classify, param_fallback, redact, scrub
 from .estimate import price_for
 from .keys import KeyEntry
 from .gate_view import GateView
@@ -647,7 +647,7 @@ class BatchEngine:
                 result = self._result_from(response, lane, row, messages, state, latency)
             except Exception as exc:  # the answer could not be turned into a row: fail it, plainly
                 result = RowResult(
-                    row=row, status=RowStatus.FAILED, error=redact(f"The provider's answer could not be read ({type(exc).__name__}: {exc})", self._secrets)[:500],
+                    row=row, status=RowStatus.FAILED, error=scrub(f"The provider's answer could not be read ({type(exc).__name__}: {exc})", self._secrets, limit=500),
                     attempts=state.sent, key_fp=fp, model=lane.entry.model,
                 )  # fmt: skip
             self.tracker.request_ended(fp, ok=result.status != RowStatus.FAILED)

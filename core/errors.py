@@ -16,6 +16,9 @@
                          - 400 unsupported_parameter / unsupported_value (`Failure.unsupported_param`;
                            `param_fallback` says how to ask again, if there is a way)
 
+    A request the hosted server's outbound policy refused (core/refusals.py) is KEY_DEAD: that
+    key's base URL cannot be called from here, whatever is retried; `Failure.outbound` says why.
+
     `x-should-retry`, as openai-python obeys it: "false" turns a would-be RETRY or RATE_LIMITED
     into ROW_BAD (status kept); "true" turns a KEY_DEAD or ROW_BAD into RETRY, except a request too
     large for the key, which no retry can make fit.
@@ -41,11 +44,12 @@ import httpx2
 import openai
 
 from . import constants as C
+from .refusals import refusal_in
 from .retry import backoff_delay, describe_seconds, parse_retry_after, should_retry_header
 
 __all__ = [
     "InputError", "ErrorKind", "Failure", "classify", "param_fallback", "parse_retry_after",
-    "should_retry_header", "backoff_delay", "redact", "describe_seconds", "exception_chain",
+    "should_retry_header", "backoff_delay", "redact", "scrub", "describe_seconds", "exception_chain",
 ]
 
 
@@ -87,6 +91,7 @@ class Failure:
     unsupported_param: str | None = None  # the request parameter the model refuses ("max_tokens", "temperature")
     limit: int | None = None  # from "Limit 30000, Requested 45000" in a 429: the key's limit ...
     requested: int | None = None  # ... and what this request needed
+    outbound: str | None = None  # why the outbound policy refused the request (addresses.REASONS), if it did
     # Response headers, lower-cased, with nothing secret (no Authorization, no cookies): the
     # limiter can learn from `x-ratelimit-*` on a 429.
     headers: Mapping[str, str] = field(default_factory=_no_headers, repr=False, hash=False)
@@ -121,12 +126,54 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _KEY_LIKE.sub(lambda m: m.group(1) + "-***", text)
 
 
+# Headers a server may echo back in an error body (its own, or the request's with the key in
+# them). Distinctive names are cut wherever they appear, with the rest of their line; common
+# words (Date, Server, Host) only at the start of a line, where a header dump puts them.
+_HEADER_ANYWHERE = re.compile(
+    r"""["']?\b(?:authorization|proxy-authori[sz]ation|cookie|set-cookie|www-authenticate|proxy-authenticate|api-key|x-[a-z0-9]+(?:-[a-z0-9]+)*"""
+    r"""|content-(?:type|length|encoding|security-policy)|user-agent|strict-transport-security|cf-[a-z-]+|openai-[a-z-]+|access-control-[a-z-]+"""
+    r"""|transfer-encoding|forwarded|traceparent|tracestate|accept-[a-z]+)["']?\s*[:=]\s*[^\r\n]*""",
+    re.IGNORECASE,
+)
+_HEADER_LINE = re.compile(
+    r"^\s*(?:host|date|server|connection|location|via|vary|origin|referer|etag|expires|age|pragma|cache-control|keep-alive|retry-after"
+    r"|last-modified|accept|upgrade|alt-svc|report-to|nel)\s*:.*$"
+    r"|^\s*HTTP/\d(?:\.\d)?\s+\d{3}\b.*$|^\s*(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+\S+\s+HTTP/\d(?:\.\d)?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Tokens that look like credentials: JWTs, and any run of 20+ letters and digits with both in it
+# (API keys, session ids, signed URLs' signatures), whatever prefix names them.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]{6,}(?:\.[A-Za-z0-9_\-]*)?")
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9]{20,}")
+_ESCAPED_BREAK = re.compile(r"\\[rn]")
+
+
+def _token(m: re.Match[str]) -> str:
+    word = m.group(0)
+    return "***" if any(c.isdigit() for c in word) and any(c.isalpha() for c in word) else word
+
+
+def scrub(text: str, secrets: Iterable[str] = (), limit: int = C.ERROR_DETAIL_MAX_CHARS) -> str:
+    """A provider's words made fit to show and store: the run's keys and anything that looks
+    like a credential masked, echoed headers and HTTP lines cut out, whitespace collapsed, and at
+    most `limit` characters. A hostile server's error body reaches the page and the store only
+    through here."""
+    text = redact(str(text)[: C.ERROR_BODY_MAX_BYTES * 4], secrets)
+    text = _ESCAPED_BREAK.sub("\n", text)  # a JSON text's "\\n" is a line break too: headers dumped into a string
+    text = _HEADER_LINE.sub(" ", text)
+    text = _HEADER_ANYWHERE.sub(" ", text)
+    text = _LONG_TOKEN.sub(_token, _JWT.sub("***", text))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 # --- Reading error bodies ---------------------------------------------------------------------
 
 
 def _body_message(body: object, fallback: str) -> str:
     """A readable message from an error body in any shape: OpenAI's {"error": {"message"}},
-    FastAPI's {"detail": ...}, {"message": ...}, {"msg": ...}, or plain text."""
+    FastAPI's {"detail": ...}, {"message": ...}, {"msg": ...}, or plain text. Raw: `scrub` makes
+    it short and safe (lines are kept for it, to find echoed headers by)."""
     if isinstance(body, Mapping):
         inner = body.get("error", body)
         if isinstance(inner, Mapping):
@@ -135,18 +182,27 @@ def _body_message(body: object, fallback: str) -> str:
                 if isinstance(value, str) and value.strip():
                     return value.strip()
                 if value is not None and name == "detail":
-                    return json.dumps(value, ensure_ascii=False)[:300]
+                    return json.dumps(value, ensure_ascii=False)
         elif isinstance(inner, str) and inner.strip():
             return inner.strip()
         for name in ("detail", "message", "msg"):
             value = body.get(name)
             if isinstance(value, str) and value.strip():
                 return value.strip()
-        return json.dumps(body, ensure_ascii=False)[:300]
+        return json.dumps(body, ensure_ascii=False)
     if isinstance(body, str) and body.strip():
-        text = re.sub(r"<[^>]+>", " ", body)  # an HTML error page becomes its words
-        return " ".join(text.split())[:300]
+        body = body[: C.ERROR_BODY_MAX_BYTES * 4]
+        cut = _CUT_JSON_MESSAGE.search(body)  # JSON cut short (hosted mode reads 16 KiB): its message still
+        if cut is not None:
+            try:
+                return str(json.loads(f'"{cut.group(1)}"'))
+            except ValueError:
+                return cut.group(1)
+        return re.sub(r"<[^>]+>", " ", body)  # an HTML error page becomes its words
     return fallback
+
+
+_CUT_JSON_MESSAGE = re.compile(r'^\s*\{.*?"(?:message|detail|msg)"\s*:\s*"((?:[^"\\]|\\.)*)', re.DOTALL)
 
 
 def _body_field(body: object, name: str) -> object:
@@ -336,8 +392,11 @@ def classify(exc: BaseException, secrets: Iterable[str] = ()) -> Failure:
     secrets = tuple(secrets)
 
     def clean(text: str) -> str:
-        return redact(text, secrets)
+        return scrub(text, secrets)
 
+    refused = refusal_in(exc)
+    if refused is not None:  # nothing was sent: this base URL cannot be called from this server
+        return Failure(ErrorKind.KEY_DEAD, str(refused), outbound=refused.reason)
     if isinstance(exc, openai.APIConnectionError):  # APITimeoutError is one too
         connect = _connect_failure(exc)
         if connect is not None:
@@ -357,7 +416,7 @@ def classify(exc: BaseException, secrets: Iterable[str] = ()) -> Failure:
         return Failure(ErrorKind.RETRY, clean(f"Network error: {type(exc).__name__}"), timeout=isinstance(exc, TimeoutError))
     if isinstance(exc, openai.OpenAIError):
         return Failure(ErrorKind.RETRY, clean(f"Provider error: {exc}"))
-    return Failure(ErrorKind.RETRY, clean(f"Unexpected answer from the provider ({type(exc).__name__}: {exc})"[:300]))
+    return Failure(ErrorKind.RETRY, clean(f"Unexpected answer from the provider ({type(exc).__name__}: {exc})"))
 
 
 # --- Asking again -----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Check API keys before a run: one tiny request per key, all keys at once, and a plain verdict
-for each ("ok", "invalid_key", "no_quota", "rate_limited", "unreachable", "unknown_model", "error").
+for each ("ok", "invalid_key", "no_quota", "rate_limited", "unreachable", "unknown_model", "blocked", "error").
+"blocked": this server's outbound policy (hosted mode, core/outbound.py) does not call that base URL;
+nothing was sent.
 
     checks = check_keys(pool)                     # from the UI thread; runs on the runner's loop
     checks = await check_keys_async(pool)         # from a coroutine
@@ -25,15 +27,16 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from . import constants as C
 from .clients import ClientFactory, default_client_factory
-from .errors import ErrorKind, Failure, classify, describe_seconds, exception_chain, param_fallback, redact
+from .errors import ErrorKind, Failure, classify, describe_seconds, exception_chain, param_fallback, redact, scrub
 from .keys import KeyEntry
+from .refusals import refusal_in
 
 if TYPE_CHECKING:  # the runner imports the engine, which a key check does not need
     from .runner import Runner
 
 __all__ = ["KeyCheck", "VERDICTS", "check_keys", "check_keys_async"]
 
-VERDICTS = ("ok", "invalid_key", "no_quota", "rate_limited", "unreachable", "unknown_model", "error")
+VERDICTS = ("ok", "invalid_key", "no_quota", "rate_limited", "unreachable", "unknown_model", "blocked", "error")
 CHECK_PROMPT = "Reply with OK."
 
 
@@ -91,8 +94,7 @@ def _root_cause(exc: BaseException) -> str:
     """The innermost reason of a network failure ("Cannot connect to host ... [Connect call
     failed]", "Name or service not known"): the SDK's own wrapper only says "Connection error"."""
     *_, innermost = exception_chain(exc)
-    text = str(innermost).strip() or type(innermost).__name__
-    return text[:200]
+    return scrub(str(innermost).strip() or type(innermost).__name__, limit=200)
 
 
 def _verdict(entry: KeyEntry, exc: BaseException, elapsed: float, timeout: float) -> KeyCheck:
@@ -101,6 +103,9 @@ def _verdict(entry: KeyEntry, exc: BaseException, elapsed: float, timeout: float
     def result(verdict: str, message: str, latency: float | None = elapsed) -> KeyCheck:
         return KeyCheck(entry.fingerprint, entry.masked, False, verdict, redact(message, secrets), latency)
 
+    refused = refusal_in(exc)
+    if refused is not None:  # checked before any connection: nothing reached the base URL
+        return result("blocked", str(refused), None)
     # Nothing answered: our deadline, the SDK's timeout, or the network (refused, DNS, TLS).
     # The aiohttp transport reports a refused connection or an unknown host as a *connect
     # timeout* at once, so an APITimeoutError only means a timeout if the time was really spent.

@@ -13,7 +13,9 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 
+from .addresses import REASONS
 from .keycheck import KeyCheck
+from .messages import explain
 
 __all__ = ["KeyDiagnosis", "diagnose", "DIAGNOSES"]
 
@@ -21,6 +23,7 @@ __all__ = ["KeyDiagnosis", "diagnose", "DIAGNOSES"]
 DIAGNOSES = (
     "ok", "dns", "refused", "unreachable", "timeout", "wrong_key", "forbidden", "no_quota",
     "rate_limited", "wrong_url", "model_not_found", "url_or_model", "not_api", "error",
+    *(f"blocked_{reason}" for reason in REASONS),  # hosted mode refused the base URL, for this reason
 )  # fmt: skip
 
 _DNS = re.compile(r"Name or service not known|nodename nor servname|getaddrinfo|name resolution|No address associated|Could not resolve|DNS", re.IGNORECASE)
@@ -50,6 +53,12 @@ def diagnose(check: KeyCheck, base_url: str, model: str) -> KeyDiagnosis:
     message = check.message
     if check.ok:
         return KeyDiagnosis("ok", {**params, "seconds": f"{check.latency_s or 0:.1f}"})
+    if check.verdict == "blocked":
+        refusal = explain(message)
+        reason = refusal.code.removeprefix("outbound_")
+        if f"blocked_{reason}" in DIAGNOSES:
+            return KeyDiagnosis(f"blocked_{reason}", {**params, **refusal.params})
+        return KeyDiagnosis("error", params, message)
     if check.verdict == "unreachable":
         if message.startswith("No answer within"):
             return KeyDiagnosis("timeout", params)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -150,19 +149,15 @@ class RunLease:
         """False if the lease is no longer ours: another process took the run over (this one was
         silent for longer than the TTL). The run must then stop at once."""
         now = self._clock()
-        changed: list[int] = []
-
-        def work(conn: sqlite3.Connection) -> None:
+        with self.store.transaction() as conn:
             cur = conn.execute(
                 "UPDATE run_leases SET heartbeat_at = ?, expires_at = ? WHERE run_id = ? AND holder = ?", (now, now + self.ttl_s, self.run_id, self.holder)
             )
-            changed.append(cur.rowcount)
-
-        self.store._in_tx(work)
-        return changed == [1]
+            return cur.rowcount == 1
 
     def release(self) -> None:
-        self.store._tx([("DELETE FROM run_leases WHERE run_id = ? AND holder = ?", (self.run_id, self.holder))])
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM run_leases WHERE run_id = ? AND holder = ?", (self.run_id, self.holder))
 
 
 def take_lease(store: RunStore, run_id: str, *, me: str | None = None, ttl_s: float | None = None, clock: Clock = time.time) -> RunLease:
@@ -171,30 +166,27 @@ def take_lease(store: RunStore, run_id: str, *, me: str | None = None, ttl_s: fl
     me = me or holder()
     ttl = C.LEASE_TTL_S if ttl_s is None else ttl_s
     now = clock()
-    current: list[Lease] = []
-
-    def work(conn: sqlite3.Connection) -> None:
-        # Read and write in one IMMEDIATE transaction: no other process writes in between.
+    held: Lease | None = None
+    # Read and write in one IMMEDIATE transaction: no other process writes in between.
+    with store.transaction() as conn:
         row = conn.execute("SELECT holder, heartbeat_at, expires_at FROM run_leases WHERE run_id = ?", (run_id,)).fetchone()
         if row is not None:
             lease = Lease(run_id, row[0], row[1], row[2])
             if lease.holder != me and lease.alive(now):
-                current.append(lease)
-                return
-        conn.execute(
-            "INSERT INTO run_leases (run_id, holder, heartbeat_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
-            "holder = excluded.holder, heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at",
-            (run_id, me, now, now + ttl),
-        )
-
-    store._in_tx(work)
-    if current:
-        raise RunningElsewhere(current[0], ttl)
+                held = lease
+        if held is None:
+            conn.execute(
+                "INSERT INTO run_leases (run_id, holder, heartbeat_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
+                "holder = excluded.holder, heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at",
+                (run_id, me, now, now + ttl),
+            )
+    if held is not None:
+        raise RunningElsewhere(held, ttl)
     return RunLease(store, run_id, me, ttl, clock)
 
 
 def read_lease(store: RunStore, run_id: str) -> Lease | None:
-    row = store._conn().execute("SELECT holder, heartbeat_at, expires_at FROM run_leases WHERE run_id = ?", (run_id,)).fetchone()
+    row = store.connection.execute("SELECT holder, heartbeat_at, expires_at FROM run_leases WHERE run_id = ?", (run_id,)).fetchone()
     return Lease(run_id, row[0], row[1], row[2]) if row is not None else None
 
 

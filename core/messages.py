@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .refusals import REFUSAL_SENTENCES
+
 __all__ = ["Explained", "explain", "root_cause", "host_of"]
 
 
@@ -35,6 +37,9 @@ _PATTERNS: list[tuple[str, str]] = [
     ("kept_new_run", r"(?P<inner>.+?) Finished rows are kept; start a new run with other settings\."),
     ("row", r"Row (?P<row>[\d,]+): (?P<inner>.+)"),
     ("key_stopped", r"Key (?P<masked>\S+) stopped: (?P<inner>.+)"),
+    # hosted mode's outbound policy refused a base URL (core/refusals.py): outbound_<reason>
+    *((f"outbound_{reason}", re.escape(sentence).replace(r"\{host\}", "(?P<host>.+?)").replace(r"\{address\}", "(?P<address>.+?)"))
+      for reason, sentence in REFUSAL_SENTENCES.items()),
     ("refused", r"Could not reach the provider: (?P<detail>.*(?:Connect call failed|Connection refused|ECONNREFUSED).*)"),
     ("dns", r"Could not reach the provider: (?P<detail>.*(?:Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution|No address associated).*)"),  # noqa: E501
     ("unreachable", r"Could not reach the provider: (?P<detail>.+)"),
@@ -66,6 +71,9 @@ _PATTERNS: list[tuple[str, str]] = [
     ("finishing", r"Finishing (?P<n>\d+) requests already sent \(up to (?P<s>\d+) s\); nothing new is sent\."),
     ("internal", r"The run stopped on an internal error \((?P<detail>.+)\); finished rows are kept, resume it to continue\."),
     ("save_failed", r"Could not save results \((?P<detail>.+)\); the run stopped\. Free disk space, then resume it\."),
+    # batch mode (batch.py, batch_keys.py)
+    ("batch_cancelled_waiting", r"Cancelled: finished rows are kept\. (?P<inner>Waiting for the keys? .+)"),
+    ("batch_key_missing", r"Waiting for the keys? (?P<keys>.+?): (?:it|they) sent files? (?P<files>[\d, ]+) of this batch, and only (?:that key|those keys) can follow (?:it|them)\. Enter (?:it|them) again \(keys are never saved\)\."),  # noqa: E501
     # notes about a file (tables, encodings)
     ("read_as_csv", r"The file is named (?P<ext>\S*) but contains plain text, so it was read as CSV\."),
     ("read_as_xlsx", r"The file is named (?P<ext>\S*) but is an Excel workbook, so it was read as one\."),

@@ -169,7 +169,16 @@ def m003_comparisons(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m004_run_leases(db: sqlite3.Connection) -> None:
+def m004_batch_job_key(db: sqlite3.Connection) -> None:
+    # Which key a batch part belongs to (its fingerprint, never the key): the key that uploads its
+    # file owns the file and the batch at the provider, and only that key can poll them. Written
+    # before the upload, so a crash after it knows whose files to look through. NULL for parts
+    # made before this column (sent with the run's first key).
+    db.execute("ALTER TABLE batch_jobs ADD COLUMN key_fp TEXT")
+
+
+@migration
+def m005_run_leases(db: sqlite3.Connection) -> None:
     # Which process runs a run: taken before it starts, renewed while it goes, deleted when it
     # ends (core/leases.py). A lease whose expires_at has passed belongs to a process that died.
     db.execute(

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 import pandas as pd
 
 from . import constants as C
-from .batch import check_no_open_batch, launch_batch
+from .batch import batch_jobs, check_no_open_batch, launch_batch
 from .engine import BatchEngine
 from .errors import InputError
 from .keys import KeyEntry, demo_pool
 from .leases import RunLease, take_lease
+from .outbound import check_base_urls
 from .progress import KeyStatus, ProgressSnapshot, ProgressTracker
 from .runner import Runner, RunHandle, get_runner
 from .spec import RunSpec
@@ -37,6 +38,13 @@ def validate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry]) -
         raise InputError(f"The label column {spec.label_column!r} is not in the table.", "no_label_column", column=spec.label_column)
     if not keys:
         raise InputError("Add at least one API key, or use the simulated provider for a demo.", "no_keys")
+    check_outbound(keys)
+
+
+def check_outbound(keys: Sequence[KeyEntry]) -> None:
+    """On a hosted server, refuse base URLs it must not call before anything is stored or sent
+    (InputError with code outbound_<reason>). The clients check again at every connection."""
+    check_base_urls(k.base_url for k in keys if not k.simulated)
 
 
 def _launch(
@@ -129,14 +137,22 @@ def resume_run(
         keys = None  # simulated answers must not be mixed into a run made with a real model
     if keys:
         check_same_model(record, keys, switch_model)
+        check_outbound(keys)
+    if now and record.spec.batch:
+        check_no_open_batch(store, run_id)
     live = runner.get(run_id)
     if live is not None:
         if keys:
             live.add_keys(keys)
         if not retry_failed and live.try_resume():
             return live
-        # The engine is closing (or must re-read failed rows): let it end, then start afresh.
-        live.cancel()
+        # The engine is closing (or must re-read failed rows): let it end, then start afresh. A
+        # batch run only stops polling: cancelling would cancel its batches at the provider and
+        # lose the work they have done; the new run polls them again.
+        if record.spec.batch:
+            live.stop("Polling stopped, to go on with the failed rows.")
+        else:
+            live.cancel()
         live.wait(C.STOP_GRACE_S + 30)
     # Owned before anything is changed: another process may be running it, and then nothing here may touch it.
     lease = take_lease(store, run_id)
@@ -146,13 +162,14 @@ def resume_run(
                 raise InputError("Enter the API keys again to resume this run: keys are never saved.", "keys_again")
             rpm = record.keys[0].rpm if record.keys else C.SIMULATED_RESUME_RPM
             keys = demo_pool(len(record.keys) or C.DEMO_KEYS, rpm=rpm)
-        if now and record.spec.batch:
-            check_no_open_batch(store, run_id)
         if retry_failed:
             store.reset_rows(run_id, RowStatus.FAILED)
         infos = [k.info() for k in keys]
         if switch_model:  # the run keeps the record of every provider and model it was sent to
             infos = [k for k in record.keys if (k.fingerprint, k.model) not in {(i.fingerprint, i.model) for i in infos}] + infos
+        elif record.spec.batch:  # a key that owns a part still at the provider stays on record, to be named while it is missing
+            owners = {j.key_fp for j in batch_jobs(store, run_id) if not j.applied}
+            infos = [k for k in record.keys if k.fingerprint in owners and k.fingerprint not in {i.fingerprint for i in infos}] + infos
         store.update_keys(run_id, infos)
         record = store.get_run(run_id)
         assert record is not None

@@ -1,6 +1,7 @@
 """The simulated model itself: what it answers to a chat request. It finds an arithmetic expression
 in the prompt and answers it exactly (no eval: a two-level precedence parser), wrong on purpose for a
-deterministic fraction of questions. Auth, rate limits and faults are the provider's: `simulator`.
+deterministic fraction of questions. What it answers to anything else (schemas, classes, plain
+text) is `sim_fields`; auth, rate limits and faults are the provider's: `simulator`.
 
 A prompt that asks for care (any of CARE_PHRASES, in the system prompt or the user message: "step
 by step", "carefully", "double-check", "仔细" ...) is wrong CARE_ERROR_FACTOR times as often: on
@@ -16,13 +17,12 @@ import json
 import math
 import re
 import time
-from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 __all__ = [
     "find_expression", "evaluate", "format_number", "is_deliberately_wrong", "answer_content",
-    "estimate_tokens", "read_messages", "reply", "completion", "asks_for_care", "CARE_PHRASES", "CARE_ERROR_FACTOR",
+    "estimate_tokens", "read_messages", "completion", "asks_for_care", "CARE_PHRASES", "CARE_ERROR_FACTOR",
 ]
 
 # Operands are non-negative integers. A number glued to a decimal point ("3.5") is not an operand,
@@ -156,20 +156,6 @@ def read_messages(messages: list[dict[str, object]]) -> tuple[str, str]:
     texts = [_text(m.get("content")) for m in messages]
     prompt = next((t for m, t in zip(reversed(messages), reversed(texts)) if m.get("role") == "user"), texts[-1])
     return prompt, "\n".join(texts)
-
-
-def reply(request: Mapping[str, object], prompt: str, everything: str, *, seed: int, error_rate: float) -> tuple[str, str]:
-    """(content, finish_reason) for a chat request already known to be well formed."""
-    if "SIMULATE_CONTENT_FILTER" in everything:
-        return "", "content_filter"
-    fmt = request.get("response_format")
-    json_mode = (isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")) or "json" in everything.lower()
-    rate = error_rate * CARE_ERROR_FACTOR if asks_for_care(everything) else error_rate
-    content = answer_content(prompt, json_mode=json_mode, seed=seed, error_rate=rate)
-    limit = request.get("max_completion_tokens") or request.get("max_tokens")
-    if isinstance(limit, int) and not isinstance(limit, bool) and estimate_tokens(content) > limit:
-        return content[: max(0, limit) * CHARS_PER_TOKEN], "length"
-    return content, "stop"
 
 
 def completion(ident: str, model: str, content: str, finish_reason: str, prompt_tokens: int) -> dict[str, object]:

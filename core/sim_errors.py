@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["Refusal", "refuse_params", "triggered", "TOO_LARGE_TPM", "LONG_RETRY_AFTER_S"]
+__all__ = ["Refusal", "refuse_params", "refuse_format", "triggered", "STRUCTURED_OUTPUTS", "TOO_LARGE_TPM", "LONG_RETRY_AFTER_S"]
 
 # The TPM that SIMULATE_TPM_TOO_LARGE names when the simulator has no tokens/min limit of its own.
 TOO_LARGE_TPM = 30_000
 LONG_RETRY_AFTER_S = 3600
+# What `SimulatorConfig.structured_outputs` may say the provider supports, strongest first.
+STRUCTURED_OUTPUTS = ("json_schema", "json_object", "none")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,22 @@ def refuse_params(model: str, request: Mapping[str, object], reasoning_models: f
                        "Only the default (1) value is supported.", "invalid_request_error", "unsupported_value",
                        param="temperature")
     return None
+
+
+def refuse_format(request: Mapping[str, object], supports: str) -> Refusal | None:
+    """A `response_format` the provider lacks, refused as real ones refuse it: "json_object" is
+    DeepSeek's answer to json_schema (it has JSON mode only), "none" an older model's answer to any
+    response_format (OpenAI's words). The message names response_format, as theirs do."""
+    fmt = request.get("response_format")
+    kind = fmt.get("type") if isinstance(fmt, Mapping) else None
+    if fmt is None or kind == "text" or supports == "json_schema":
+        return None
+    if supports == "json_object" and kind == "json_object":
+        return None
+    if supports == "json_object":
+        return Refusal(400, "This response_format type is unavailable now", "invalid_request_error", "invalid_request_error")
+    return Refusal(400, f"Invalid parameter: 'response_format' of type '{kind}' is not supported with this model.",
+                   "invalid_request_error", None, param="response_format")
 
 
 def triggered(everything: str, *, model: str, request: Mapping[str, object], prompt: str, prompt_tokens: int,

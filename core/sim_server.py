@@ -13,6 +13,7 @@ from dataclasses import asdict
 
 from aiohttp import web
 
+from .sim_errors import STRUCTURED_OUTPUTS
 from .simulator import _JSON, ERROR_STYLES, Simulator, SimulatorConfig
 
 __all__ = ["build_app", "start_server", "main"]
@@ -26,7 +27,7 @@ def build_app(sim: Simulator) -> web.Application:
     hanging: set[asyncio.Task[object]] = set()
 
     async def api(request: web.Request) -> web.StreamResponse:
-        res = await sim.handle(request.method, request.path, request.headers, await request.read())
+        res = await sim.handle(request.method, request.path, request.headers, await request.read(), request.query_string)
         if res.action == "respond":
             return web.Response(status=res.status, body=res.body, headers=res.headers)
         if res.action == "hang":
@@ -116,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reasoning-model", action="append", default=[],
                    help="refuse max_tokens and temperatures but 1 for this model, as OpenAI's reasoning models do (repeatable)")
     p.add_argument("--error-style", choices=ERROR_STYLES, default=d.error_style)
+    p.add_argument("--structured", choices=STRUCTURED_OUTPUTS, default=d.structured_outputs,
+                   help="response_format the provider takes: json_schema (and json_object), json_object only (as DeepSeek), none")
     p.add_argument("--shared-limit", metavar="KEY,KEY", action="append", default=[],
                    help="these keys share one account's limits (repeatable, one group each)")
     p.add_argument("--no-limit-headers", action="store_true", help="send no x-ratelimit-* headers (as DeepSeek, vLLM)")
@@ -145,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         p_5xx=a.p_5xx, p_timeout=a.p_timeout, p_drop=a.p_drop, p_nonjson=a.p_nonjson, hang_s=a.hang,
         dead_keys=frozenset(a.dead_key), no_quota_keys=frozenset(a.no_quota_key),
         models=frozenset(a.model) if a.model else None, reasoning_models=frozenset(a.reasoning_model),
-        error_style=a.error_style, seed=a.seed, batch_completion_s=a.batch_completion,
+        error_style=a.error_style, structured_outputs=a.structured, seed=a.seed, batch_completion_s=a.batch_completion,
         shared_limit_groups=tuple(frozenset(k.strip() for k in g.split(",") if k.strip()) for g in a.shared_limit),
         limit_headers=not a.no_limit_headers, retry_after=not a.no_retry_after,
     )

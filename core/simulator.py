@@ -23,9 +23,17 @@ so a test can reach each error shape over the real SDK. The first in this list w
     SIMULATE_SHOULD_RETRY      400 with `x-should-retry: true`
     SIMULATE_BAD_REQUEST       400 context_length_exceeded (after the rate limiter and the fault draw)
     SIMULATE_CONTENT_FILTER    200 with empty content and finish_reason "content_filter"
+    SIMULATE_INVALID_ANSWER    200 whose answer breaks the schema; a re-ask (an assistant turn in the
+                               conversation) gets a valid one (core/sim_fields.py)
 
 The first five are answered before the rate limiter, as a provider refuses them before counting
 anything: they charge no bucket and draw no fault, so the seeded faults of other rows stay put.
+
+Answers: arithmetic exactly, any JSON schema and other prompts by the documented rules of
+`core/sim_fields.py` (keywords, a small lexicon, extraction; not a real model). `structured_outputs`
+says which `response_format` the provider takes: "json_schema" (both), "json_object" (json_schema is
+refused with DeepSeek's 400 "This response_format type is unavailable now"), "none" (any
+response_format is refused with a 400 naming it, param "response_format").
 
 Models in `reasoning_models` act like OpenAI's o-series: a request with `max_tokens` gets 400
 unsupported_parameter (param "max_tokens"), a temperature other than 1 gets 400 unsupported_value
@@ -39,20 +47,23 @@ import functools
 import itertools
 import json
 import math
+import os
 import random
 import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx2
 import openai
 
-from .constants import SIMULATED_BASE_URL
+from .constants import DATA_DIR_ENV, DEFAULT_DATA_DIR, SIM_BATCH_DIR, SIMULATED_BASE_URL
 from .sim_batch import BatchSim
-from .sim_arith import completion, estimate_tokens, read_messages, reply
-from .sim_errors import Refusal, refuse_params, triggered
+from .sim_arith import completion, estimate_tokens, read_messages
+from .sim_fields import reply
+from .sim_errors import STRUCTURED_OUTPUTS, Refusal, refuse_format, refuse_params, triggered
 
 __all__ = [
     "SIMULATED_BASE_URL", "SimulatorConfig", "KeyStats", "SimResponse", "Simulator",
@@ -103,6 +114,9 @@ class SimulatorConfig:
     error_style: str = "openai"  # "openai" | "detail" | "text": the shape of every error body
     seed: int = 0
     batch_completion_s: float = 30.0  # how long a batch takes, validating to completed (core/sim_batch.py)
+    # What response_format the provider takes (sim_errors.STRUCTURED_OUTPUTS): "json_schema" takes json_schema and
+    # json_object, "json_object" refuses json_schema as DeepSeek does, "none" refuses any response_format.
+    structured_outputs: str = "json_schema"
 
 
 @dataclass(frozen=True)
@@ -191,10 +205,13 @@ class Simulator:
     """The provider: `handle` answers one HTTP request; `transport`/`client` and `build_app` carry it."""
 
     def __init__(self, config: SimulatorConfig | None = None, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, batch_folder: Callable[[], Path] | None = None,
+                 batch_clock: Callable[[], float] | None = None) -> None:
         self.config = config or SimulatorConfig()
         if self.config.error_style not in ERROR_STYLES:
             raise ValueError(f"error_style must be one of {ERROR_STYLES}, not {self.config.error_style!r}")
+        if self.config.structured_outputs not in STRUCTURED_OUTPUTS:
+            raise ValueError(f"structured_outputs must be one of {STRUCTURED_OUTPUTS}, not {self.config.structured_outputs!r}")
         self._clock, self._sleep = clock, sleep
         self._rng = random.Random(self.config.seed)
         self._lock = threading.Lock()  # stats() may be read from another thread
@@ -203,7 +220,8 @@ class Simulator:
         self._buckets: dict[tuple[str, str], _Bucket] = {}  # (kind, account); kind: "requests" | "tokens"
         self._account = {key: min(group) for group in self.config.shared_limit_groups for key in group}
         self._ids = itertools.count(1)
-        self.batch = BatchSim(self)  # /v1/files and /v1/batches
+        # /v1/files and /v1/batches; kept in `batch_folder` (on the wall clock) when given, so they outlive the process
+        self.batch = BatchSim(self, batch_folder, batch_clock or (time.time if batch_folder is not None else None))
 
     # --- Stats and control ------------------------------------------------------------------
 
@@ -332,8 +350,9 @@ class Simulator:
 
     # --- Requests -----------------------------------------------------------------------------
 
-    async def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> SimResponse:
-        """Answer one HTTP request. Transport-agnostic: the caller acts out "drop" and "hang"."""
+    async def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes, query: str = "") -> SimResponse:
+        """Answer one HTTP request (`query`: the URL's query string). Transport-agnostic: the
+        caller acts out "drop" and "hang"."""
         route = path.rstrip("/")
         if route.endswith("/chat/completions"):
             if method.upper() != "POST":
@@ -342,7 +361,7 @@ class Simulator:
         if route.endswith("/models") and method.upper() == "GET":
             return self._models(headers)
         if "/files" in route or "/batches" in route:
-            return await self.batch.handle(method, route, headers, body)
+            return await self.batch.handle(method, route, headers, body, query)
         return self._error(404, f"Unknown request URL: {method} {path}.", "invalid_request_error", "unknown_url")
 
     def _models(self, headers: Mapping[str, str]) -> SimResponse:
@@ -383,7 +402,7 @@ class Simulator:
             return self._error(400, "The simulator does not stream; call without stream=True.",
                                "invalid_request_error", None, param="stream")
 
-        refusal = refuse_params(model, req, cfg.reasoning_models)
+        refusal = refuse_params(model, req, cfg.reasoning_models) or refuse_format(req, cfg.structured_outputs)
         if refusal is not None:
             return self._refusal(refusal, tally)
 
@@ -424,7 +443,7 @@ class Simulator:
     # --- In-process transport -------------------------------------------------------------------
 
     async def _serve_httpx(self, request: httpx2.Request) -> httpx2.Response:
-        res = await self.handle(request.method, request.url.path, request.headers, request.content)
+        res = await self.handle(request.method, request.url.path, request.headers, request.content, request.url.query.decode())
         if res.action == "drop":
             raise httpx2.RemoteProtocolError("Server disconnected without sending a response.", request=request)
         if res.action == "hang":
@@ -448,8 +467,14 @@ class Simulator:
 def demo_simulator() -> Simulator:
     """The process-wide simulator behind the app's demo mode (default config: 600 rpm per key,
     ~0.2 s latency, 5% wrong answers). Shared so its stats cover every demo run; it holds nothing
-    tied to an event loop, so runs on different threads' loops may use it."""
-    return Simulator(SimulatorConfig(history=DEMO_HISTORY))
+    tied to an event loop, so runs on different threads' loops may use it. Its batches are kept in
+    the data folder (`simulator/`), so a demo batch finishes after a restart of the app."""
+    return Simulator(SimulatorConfig(history=DEMO_HISTORY), batch_folder=_demo_batch_folder)
+
+
+def _demo_batch_folder() -> Path:
+    # Read at every use, as the run store's folder is (core.store.default_data_dir).
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR) / SIM_BATCH_DIR
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@ so that a refresh, a second tab or a restarted server finds a run again. Keys ne
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -10,7 +11,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, UTC
 from pathlib import Path
@@ -25,7 +26,9 @@ from .migrations import migrate
 from .spec import RunSpec
 from .status import RowStatus, RunStatus
 
-__all__ = ["RowResult", "RunRecord", "RunStore", "get_store", "new_run_id", "default_data_dir", "cache_key", "ROW_STATUSES", "RUN_STATUSES"]
+__all__ = [
+    "RowResult", "RunRecord", "RunStore", "get_store", "new_run_id", "default_data_dir", "cache_key", "utc_now", "ROW_STATUSES", "RUN_STATUSES",
+]  # fmt: skip
 
 ROW_STATUSES = (RowStatus.OK, RowStatus.UNPARSED, RowStatus.FAILED)  # what a stored result can be
 # What `set_status` may store: never 'creating' or 'deleting' (create_run and delete_run own
@@ -40,8 +43,12 @@ INCOMPLETE_STATUSES = (RunStatus.CREATING, RunStatus.DELETING)
 _VISIBLE = f"status NOT IN ({', '.join(repr(str(s)) for s in INCOMPLETE_STATUSES)})"
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """Now as the store writes times: ISO 8601 in UTC, to the millisecond (sorts as text)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+_now = utc_now  # the store's own short name
 
 
 def new_run_id() -> str:
@@ -156,14 +163,35 @@ class RunStore:
             self._local.conn = conn
         return conn
 
-    def _tx(self, statements: Iterable[tuple[str, Sequence[object]]]) -> None:
-        self._in_tx(lambda conn: [conn.execute(sql, params) for sql, params in statements])
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, for the store's companions (batch_store, compare_store) to
+        read their own tables; writes go through `transaction()`."""
+        return self._conn()
 
-    def _in_tx(self, work: Callable[[sqlite3.Connection], object]) -> None:
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on this thread's connection: BEGIN IMMEDIATE, then COMMIT when
+        the block ends, or ROLLBACK if it raises. Used inside another one it joins it, so the
+        store's own writes (`record_results`) commit together with the caller's statements:
+
+            with store.transaction() as conn:
+                store.record_results(run_id, items)
+                conn.execute("UPDATE batch_jobs SET applied = 1 WHERE ...")
+        """
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = depth + 1
+            try:
+                yield self._local.tx_conn
+            finally:
+                self._local.depth = depth
+            return
         conn = self._conn()
         try:
+            self._local.depth, self._local.tx_conn = 1, conn
             conn.execute("BEGIN IMMEDIATE")
-            work(conn)
+            yield conn
             conn.execute("COMMIT")
         except BaseException:
             # A failed statement or COMMIT (a full disk) leaves the connection in doubt: roll
@@ -175,6 +203,17 @@ class RunStore:
                 pass
             self.close()
             raise
+        finally:
+            self._local.depth, self._local.tx_conn = 0, None
+
+    def _tx(self, statements: Iterable[tuple[str, Sequence[object]]]) -> None:
+        with self.transaction() as conn:
+            for sql, params in statements:
+                conn.execute(sql, params)
+
+    def _in_tx(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        with self.transaction() as conn:
+            work(conn)
 
     # --- runs ---------------------------------------------------------------------------------
 

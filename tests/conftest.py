@@ -18,6 +18,9 @@ from core.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The browser tests' fixtures (`browser`, `apps`, `sessions`), for every test module.
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,7 +85,17 @@ class SimHarness:
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.sim = Simulator(config)
-        self.runner = Runner(client_factory=lambda entry, timeout: self.sim.client(entry.api_key, timeout=timeout, max_retries=0))
+        self.runner = self._runner()
+
+    def _runner(self) -> Runner:
+        return Runner(client_factory=lambda entry, timeout: self.sim.client(entry.api_key, timeout=timeout, max_retries=0))
+
+    def restart(self) -> Runner:
+        """The process dies (see `crash`) and a new one starts, on the same store and the same
+        provider: what a restarted app or command line finds."""
+        crash(self.runner)
+        self.runner = self._runner()
+        return self.runner
 
     def keys(self, *names: str, rpm: int = 6000, tpm: int | None = None) -> list[KeyEntry]:
         return [KeyEntry("Test", "http://sim.test/v1", "simulated", name, rpm, tpm) for name in names]
@@ -100,6 +113,15 @@ def harness() -> Iterator[callable]:
     yield make
     for h in made:
         h.runner.shutdown()
+
+
+def crash(runner: Runner) -> None:
+    """The process dies: the engine loop stops wherever it is, nothing is tidied up, the store is
+    left as it was (a run says 'running'). A coroutine on the loop can die at an exact point with
+    `asyncio.get_running_loop().stop(); await asyncio.Future()`."""
+    runner._loop.call_soon_threadsafe(runner._loop.stop)
+    runner._thread.join(30)
+    assert not runner._thread.is_alive()
 
 
 def arithmetic_frame(n: int, start: int = 1) -> pd.DataFrame:

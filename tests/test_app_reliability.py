@@ -8,269 +8,50 @@ loopback simulator (`python -m core.simulator`) posing as a local vLLM server.
        sees its own run, and together they stay within each key's requests/min at the provider.
 
 Widgets are found by their `key`, which Streamlit renders as the CSS class `st-key-<key>`; texts
-are compared with app_pages/i18n.py. Screenshots go to artifacts/screenshots/reliability-*.png.
+are compared with app_pages/i18n.py; the steps and fixtures are tests/browser.py's. Screenshots go
+to artifacts/screenshots/app_reliability-*.png.
 
     python -m pytest tests/test_app_reliability.py -q -x      # about 1.5 minutes; needs /usr/bin/chromium
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
-from tests.browser import PAGES, PROVIDER, SHOTS, TEMPLATE, App, chromium, error_texts, metric, screenshot, sidebar_progress, tr, wait_until_settled
+from tests.browser import (
+    TEMPLATE,
+    App,
+    Sessions,
+    check_results,
+    enter_keys,
+    error_texts,
+    finished_rows,
+    load_app,
+    metric,
+    no_trouble,
+    open_page,
+    questions_csv,
+    read_download,
+    run_id_of,
+    set_slider,
+    settle,
+    shoot,
+    sidebar_progress,
+    tr,
+    upload,
+    wait_progress,
+    write_prompt,
+)
 from tests.conftest import SimServer
 from tests.test_engine import max_in_window, within_limit
-
-
-
-
-# --- the app, the simulator and the browser ---------------------------------------------------
-
-
-@pytest.fixture
-def apps(tmp_path: Path) -> Iterator[list[App]]:
-    """Every app a test starts is stopped at its end (unless the test killed it already)."""
-    started: list[App] = []
-    yield started
-    for app in started:
-        app.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-class Session:
-    """One browser context (one Streamlit session per page load), with what it saw go wrong."""
-
-    def __init__(self, browser: Browser, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.name = name
-        self.context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True, locale="en-US")
-        self.context.set_default_timeout(20_000)
-        self.page: Page = self.context.new_page()
-        self.exceptions: list[str] = []
-        self.js_errors: list[str] = []
-        self.page.on("pageerror", lambda error: self.js_errors.append(str(error)))
-
-    def close(self) -> None:
-        self.context.close()
-
-
-@pytest.fixture
-def sessions(browser: Browser) -> Iterator[callable]:
-    made: list[Session] = []
-
-    def make(name: str) -> Session:
-        s = Session(browser, name)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        with contextlib.suppress(PlaywrightError):  # a context whose app was killed may already be broken
-            s.close()
-
-
-# --- helpers (copied from test_e2e.py, per session) -------------------------------------------
-
-
-def settle(s: Session, where: str, timeout: float = 20_000) -> None:
-    """Wait for Streamlit's rerun after an interaction to finish, then look for exception boxes."""
-    wait_until_settled(s.page, timeout)
-    note_exceptions(s, where)
-
-
-def note_exceptions(s: Session, where: str) -> None:
-    boxes = s.page.locator('[data-testid="stException"]')
-    if boxes.count():
-        path = shoot(s, f"exception-{len(s.exceptions) + 1}")
-        s.exceptions.append(f"{where}: {boxes.first.inner_text()[:800]!r} (screenshot {path.name})")
-
-
-def shoot(s: Session, name: str) -> Path:
-    return screenshot(s.page, SHOTS / f"reliability-{s.name}-{name}.png")
-
-
-def open_page(s: Session, name: str) -> None:
-    """Switch page through the sidebar, within this browser session."""
-    page = s.page
-    page.locator('[data-testid="stSidebarNavLink"]').nth(PAGES.index(name)).click()
-    path = "/" if name == "data" else f"/{name}"
-    page.wait_for_function(f"() => location.pathname === {path!r}")
-    settle(s, name)
-    expect(page.locator("h1").first).to_have_text(tr(f"{name}.title"))
-
-
-def wait_progress(s: Session, predicate, timeout: float, what: str) -> tuple[int, int, str]:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = sidebar_progress(s.page)
-        if last is not None and predicate(last):
-            return last
-        time.sleep(0.2)
-    path = shoot(s, "failed-progress")
-    raise AssertionError(f"{s.name}: {what}: last progress seen {last} (screenshot {path.name})")
-
-
-def run_id_of(s: Session, timeout: float = 10_000) -> str:
-    """The run this session shows, from its URL (?run=...): the app writes it there during the
-    rerun that a start triggers, which may end a moment after the click's rerun was seen."""
-    try:
-        s.page.wait_for_function("() => new URLSearchParams(location.search).has('run')", timeout=timeout)
-    except PlaywrightTimeout:
-        path = shoot(s, "no-run-in-url")
-        raise AssertionError(f"{s.name}: no ?run= in {s.page.url} after {timeout / 1000:.0f} s (screenshot {path.name})") from None
-    m = re.search(r"[?&]run=([^&]+)", s.page.url)
-    assert m, s.page.url
-    return m.group(1)
-
-
-# --- steps shared by both tests ----------------------------------------------------------------
-
-
-def questions_csv(n: int, offset: int = 0) -> tuple[bytes, pd.DataFrame]:
-    """n arithmetic questions with exact answers, each one different (the row number is in it),
-    and different from another file's with another offset."""
-    rows = []
-    for i in range(1, n + 1):
-        a, b, c = offset + i, (i * 37) % 97 + 1, i % 17 + 2
-        if i % 3 == 0:
-            question, value = f"{a} + {b} x {c}", a + b * c
-        elif i % 3 == 1:
-            question, value = f"{a} x {c} - {b}", a * c - b
-        else:
-            question, value = f"{b} - {a} + {c} x {c}", b - a + c * c
-        rows.append({"id": str(i), "question": question, "answer": str(value)})
-    frame = pd.DataFrame(rows, dtype=str)
-    assert frame["question"].is_unique
-    return frame.to_csv(index=False).encode(), frame
-
-
-def load_app(s: Session, url: str) -> None:
-    s.page.goto(url)
-    expect(s.page.locator("h1").first).to_be_visible(timeout=30_000)
-    settle(s, "first load")
-
-
-def upload(s: Session, name: str, data: bytes, frame: pd.DataFrame) -> None:
-    page = s.page
-    page.locator(".st-key-upload input[type=file]").set_input_files(files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
-    settle(s, "upload")
-    expect(page.locator('[data-testid="stHeading"]', has_text=name)).to_be_visible()
-    assert metric(page, tr("data.rows")) == f"{len(frame):,}"
-    assert not error_texts(page), error_texts(page)
-
-
-def write_prompt(s: Session) -> None:
-    open_page(s, "prompt")
-    box = s.page.locator(".st-key-template textarea")
-    box.fill(TEMPLATE)
-    box.press("Control+Enter")
-    settle(s, "prompt typed")
-    expect(box).to_have_value(TEMPLATE)
-
-
-def enter_keys(s: Session, base_url: str, keys: tuple[str, ...], rpm: int) -> None:
-    """Keys page: the provider, the simulator's URL, the model, the keys, requests/min per key."""
-    open_page(s, "keys")
-    page = s.page
-    if page.locator(".st-key-provider input").input_value() != PROVIDER:  # a reloaded run brings its own
-        page.locator(".st-key-provider").click()
-        page.get_by_role("option", name=PROVIDER, exact=True).click()
-        settle(s, "keys provider")
-    expect(page.locator(".st-key-provider input")).to_have_value(PROVIDER)
-    for key, value in (("base_url", base_url), ("model", "simulated")):
-        field = page.locator(f".st-key-{key} input")
-        field.fill(value)
-        field.press("Enter")
-        settle(s, f"keys {key}")
-        expect(field).to_have_value(value)
-    keys_box = page.locator(".st-key-keys_text textarea")
-    keys_box.fill("\n".join(keys))
-    page.locator(".st-key-add_keys button").click()
-    settle(s, "keys add")
-    expect(keys_box).to_have_value("")
-    expect(page.locator('[data-testid="stDataFrame"] [role="gridcell"]', has_text=re.compile(r"^sk-\.\.\."))).to_have_count(len(keys))
-    field = page.locator(".st-key-rpm input")
-    field.fill(str(rpm))
-    field.press("Enter")
-    settle(s, "keys rpm")
-    expect(field).to_have_value(str(rpm))
-    assert not error_texts(page), error_texts(page)
-
-
-def set_slider(s: Session, key: str, value: int, low: int) -> None:
-    """A slider set with the keyboard: its thumb (a hidden `input type=range` in this Streamlit,
-    not a `[role=slider]`) focused, Home for the lowest value, then one step right at a time."""
-    thumb = s.page.locator(f".st-key-{key} input[type=range]")
-    thumb.focus()
-    thumb.press("Home")
-    for _ in range(value - low):
-        thumb.press("ArrowRight")
-    settle(s, f"slider {key}")
-    expect(thumb).to_have_value(str(value))
-    expect(s.page.locator(f".st-key-{key} [data-testid=stSliderThumbValue]")).to_have_text(str(value))
-
-
-def read_download(s: Session, run_id: str) -> pd.DataFrame:
-    button = s.page.locator(".st-key-download_csv button")
-    # The downloads are drawn by the page's one rerun after the run ends; on a loaded machine that
-    # rerun can take longer than a click's default wait.
-    expect(button).to_be_visible(timeout=90_000)
-    with s.page.expect_download(timeout=30_000) as info:
-        button.click()
-    download = info.value
-    assert download.suggested_filename == f"results-{run_id}.csv"
-    raw = Path(download.path()).read_bytes()
-    return pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", dtype=str, keep_default_na=False)
-
-
-def check_results(got: pd.DataFrame, frame: pd.DataFrame, who: str) -> None:
-    assert len(got) == len(frame), f"{who}: {len(got)} rows in the download for {len(frame)}"
-    assert got["id"].tolist() == frame["id"].tolist(), f"{who}: rows are not in input order"
-    assert got["question"].tolist() == frame["question"].tolist(), f"{who}: not this session's questions"
-    wrong = got[got["output"] != got["answer"]]
-    assert wrong.empty, f"{who}: wrong answers:\n{wrong.head(10)}"
-    assert set(got["status"]) == {"ok"}, f"{who}: {got['status'].value_counts().to_dict()}"
-
-
-def finished_rows(data_dir: Path, run_id: str | None = None) -> int:
-    db = data_dir / "runs.sqlite3"
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            if run_id is None:
-                return conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-            return conn.execute("SELECT COUNT(*) FROM results WHERE run_id = ?", (run_id,)).fetchone()[0]
-    except sqlite3.OperationalError:  # the tables are being created
-        return 0
-
-
-def no_trouble(s: Session, app: App) -> None:
-    note_exceptions(s, "end")
-    assert not s.exceptions, f"{s.name}: Streamlit exception boxes:\n" + "\n".join(s.exceptions)
-    assert not s.js_errors, f"{s.name}: JavaScript errors in the page:\n" + "\n".join(s.js_errors)
-    tb = app.traceback()
-    assert tb is None, f"the app logged an error:\n{tb}"
 
 
 # --- 1. kill -9 in the middle of a run -----------------------------------------------------------
@@ -282,7 +63,7 @@ CRASH_CSV = "crash_questions.csv"
 
 
 @pytest.mark.slow
-def test_kill_9_of_the_app_mid_run_then_resume_from_the_link(tmp_path: Path, apps: list[App], sessions, browser: Browser) -> None:  # type: ignore[no-untyped-def]
+def test_kill_9_of_the_app_mid_run_then_resume_from_the_link(tmp_path: Path, apps: list[App], sessions: Sessions) -> None:
     t0 = time.monotonic()
     sim = SimServer("--latency", "0.1", "--jitter", "0.01", "--error-rate", "0", "--rpm", "0")
     try:
@@ -419,7 +200,7 @@ def _iso(text: str) -> float:
 
 
 @pytest.mark.slow
-def test_two_sessions_two_runs_at_once_share_two_keys_within_their_limit(tmp_path: Path, apps: list[App], sessions, browser: Browser) -> None:  # type: ignore[no-untyped-def]
+def test_two_sessions_two_runs_at_once_share_two_keys_within_their_limit(tmp_path: Path, apps: list[App], sessions: Sessions) -> None:
     t0 = time.monotonic()
     sim = SimServer("--rpm", str(SHARED_RPM), "--latency", "0.05", "--jitter", "0.01", "--error-rate", "0")
     try:

@@ -3,6 +3,7 @@ files and their limits, the custom_id mapping, crash windows, cancel, expiry and
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pandas as pd
@@ -190,9 +191,9 @@ def test_cancel_never_sends_a_part_that_was_not_yet_a_batch(harness, store, monk
     h = harness(batch_completion_s=100)
     create, calls = h.sim.batch._create, []
 
-    def create_refusing_the_second(body: bytes):  # type: ignore[no-untyped-def]
+    def create_refusing_the_second(body: bytes, who: str):  # type: ignore[no-untyped-def]
         calls.append(1)
-        return h.sim._error(503, "Busy, try again.", "server_error", None) if len(calls) >= 2 else create(body)
+        return h.sim._error(503, "Busy, try again.", "server_error", None) if len(calls) >= 2 else create(body, who)
 
     monkeypatch.setattr(h.sim.batch, "_create", create_refusing_the_second)
     handle = run_batch(h, store, arithmetic_frame(6))
@@ -203,3 +204,123 @@ def test_cancel_never_sends_a_part_that_was_not_yet_a_batch(harness, store, monk
     assert len(h.sim.batch.created) == 1  # the first part only
     table = store.results_table(handle.run_id)
     assert list(table["status"][3:]) == ["failed"] * 3 and all("Cancelled before" in e for e in table["error"][3:])
+
+
+class Ticker:
+    """Another coroutine on the engine loop, as another run's would be: it counts while the loop is
+    free. `goes_on()` waits (from any thread) until it has ticked a few more times; on a loop held
+    by synchronous work it never does, and the wait ends at its deadline with False."""
+
+    def __init__(self, runner) -> None:  # type: ignore[no-untyped-def]
+        self.ticks = 0
+        self._stop = False
+        self._future = runner.submit(self._run())
+
+    async def _run(self) -> None:
+        while not self._stop:
+            self.ticks += 1
+            await asyncio.sleep(0.001)
+
+    def goes_on(self) -> bool:
+        start = self.ticks
+        return wait_for(lambda: self.ticks >= start + 3, timeout=30)
+
+    def stop(self) -> None:
+        self._stop = True
+        self._future.result(30)
+
+
+@pytest.mark.parametrize("step", ["build the request files", "read the output file", "commit the rows"])
+def test_the_heavy_work_of_a_batch_runs_off_the_engine_loop_so_other_runs_keep_going(harness, store, monkeypatch, step):
+    # Up to 200 MB of request lines, 50,000 output lines, one 50,000-row commit: while any of them
+    # is under way, the loop that hosts every other run (and the page's progress) goes on.
+    import core.batch
+
+    h = harness(batch_completion_s=0)
+    ticker = Ticker(h.runner)
+    during: list[bool] = []
+    if step == "build the request files":
+        real_lines = core.batch.request_lines
+
+        def lines(*args, **kwargs):  # type: ignore[no-untyped-def]
+            during.append(ticker.goes_on())
+            yield from real_lines(*args, **kwargs)
+
+        monkeypatch.setattr(core.batch, "request_lines", lines)
+    elif step == "read the output file":
+        real_read = core.batch.read_outcomes
+
+        def read(*args, **kwargs):  # type: ignore[no-untyped-def]
+            during.append(ticker.goes_on())
+            return real_read(*args, **kwargs)
+
+        monkeypatch.setattr(core.batch, "read_outcomes", read)
+    else:
+        real_apply = BatchJobs.apply
+
+        def apply(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            during.append(ticker.goes_on())
+            return real_apply(self, *args, **kwargs)
+
+        monkeypatch.setattr(BatchJobs, "apply", apply)
+    handle = run_batch(h, store, arithmetic_frame(20))
+    assert handle.wait(120) and handle.result() == "done"
+    ticker.stop()
+    assert during and all(during), f"the engine loop stood still while the batch run did this: {step}"
+    assert set(store.results_table(handle.run_id)["status"]) == {"ok"}
+
+
+def test_retrying_failed_rows_of_a_live_batch_stops_polling_but_never_cancels_the_batch_at_the_provider(harness, store, monkeypatch):
+    # Part 1 came back with a row the provider lost; part 2 is still at the provider when "retry
+    # failed rows" is pressed. Cancelling part 2 would throw away work already paid for.
+    monkeypatch.setattr(C, "BATCH_MAX_REQUESTS", 3)
+    h = harness(batch_completion_s=3600)
+    frame = pd.DataFrame({"question": ["1 + 1", "SIMULATE_BATCH_LOST", "2 + 2", "3 + 3", "4 + 4", "5 + 5"]}, dtype=object)
+    handle = run_batch(h, store, frame)
+    jobs = lambda: BatchJobs(store).list(handle.run_id)  # noqa: E731
+    assert wait_for(lambda: len(jobs()) == 2 and all(j.batch_id for j in jobs()), timeout=30)
+    first, second = (j.batch_id for j in jobs())
+    h.sim.batch.finish(first)
+    assert wait_for(lambda: jobs()[0].applied, timeout=30)
+    assert not handle.done and list(store.results_table(handle.run_id)["status"][:3]) == ["ok", "failed", "ok"]
+
+    again = resume_run(store, handle.run_id, h.keys("sk-b"), retry_failed=True, runner=h.runner)
+    assert wait_for(lambda: len(h.sim.batch.created) == 3, timeout=30)  # the failed row, as a batch of its own
+    assert h.sim.batch.batches[second]["status"] not in ("cancelling", "cancelled")
+    h.sim.batch.finish_all()
+    assert again.wait(30) and again.result() == "done"
+    assert h.sim.batch.batches[second]["status"] == "completed"
+    assert list(store.results_table(handle.run_id)["status"]) == ["ok", "failed", "ok", "ok", "ok", "ok"]  # lost again: the provider's doing
+    assert all(h.sim.batch.answered[f"{handle.run_id}:{i}"] == 1 for i in (0, 2, 3, 4, 5))
+
+
+def test_a_resumed_upload_of_a_later_part_sends_exactly_that_parts_rows(harness, store, monkeypatch):
+    # Three files of three rows; the process dies just before the second is uploaded. The new
+    # process splits at other limits (a newer version, a provider's lower limit): the second part
+    # must still be sent with the rows it was planned with, all of them.
+    from openai.resources.files import AsyncFiles
+
+    monkeypatch.setattr(C, "BATCH_MAX_REQUESTS", 3)
+    h = harness(batch_completion_s=0)
+    real_create, uploads = AsyncFiles.create, []
+
+    async def dies_before_the_second_upload(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        uploads.append(1)
+        if len(uploads) == 2:
+            asyncio.get_running_loop().stop()
+            await asyncio.Future()
+        return await real_create(self, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncFiles, "create", dies_before_the_second_upload)
+    handle = run_batch(h, store, arithmetic_frame(9))
+    assert wait_for(lambda: len(uploads) == 2, timeout=30)
+    runner = h.restart()
+    assert [j.input_file_id is not None for j in BatchJobs(store).list(handle.run_id)] == [True, False, False]
+    monkeypatch.setattr(AsyncFiles, "create", real_create)
+
+    monkeypatch.setattr(C, "BATCH_MAX_REQUESTS", 2)
+    resumed = resume_run(store, handle.run_id, h.keys("sk-b"), runner=runner)
+    assert resumed.wait(30) and resumed.result() == "done", store.get_run(handle.run_id).message
+    sent = [[json.loads(line)["custom_id"] for line in h.sim.batch.contents[f].decode().splitlines()] for _, f in h.sim.batch.created]
+    assert sent == [[f"{handle.run_id}:{r}" for r in part] for part in ((0, 1, 2), (3, 4, 5), (6, 7, 8))]
+    assert set(store.results_table(handle.run_id)["status"]) == {"ok"}

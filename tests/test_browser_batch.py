@@ -5,10 +5,11 @@ against the loopback simulator (`python -m core.simulator`) posing as OpenAI's B
        provider's stages shown as they come (validating, in progress), the batch finished at the
        simulator, every row's answer in the results and in the CSV, the cost at the batch price.
     2. kill -9 of the app while the batch is at the provider, a new app on the same data folder,
-       the run opened from its link, the key entered again, Resume: the provider saw one batch
-       created for the one file and every row answered once; the page ends "done".
+       the run opened from its link (interrupted: its key is not there), the key entered again,
+       the run opened again: it is followed without Resume; the provider saw one batch created
+       for the one file and every row answered once; the page ends "done".
 
-Screenshots go to artifacts/screenshots/batch-*.png (one stage in Chinese) and are looked at.
+Screenshots go to artifacts/screenshots/browser_batch-*.png (one stage in Chinese) and are looked at.
 
     python -m pytest tests/test_browser_batch.py -q -x        # needs /usr/bin/chromium
 """
@@ -19,30 +20,33 @@ import json
 import re
 import sqlite3
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
 from app_pages.common import fmt_money
 from core import constants as C
-from tests.browser import SHOTS, App, chromium, error_texts, metric, screenshot, tr
-from tests.conftest import SimServer
-from tests.test_app_reliability import (
+from tests.browser import (
+    App,
     Session,
+    Sessions,
     check_results,
+    error_texts,
     load_app,
+    metric,
     no_trouble,
     open_page,
     questions_csv,
     read_download,
     run_id_of,
-    sessions,  # noqa: F401 - the fixture, shared with the other browser tests
     settle,
+    shoot,
+    tr,
     upload,
     write_prompt,
 )
+from tests.conftest import SimServer
 
 pytestmark = pytest.mark.slow
 
@@ -52,24 +56,6 @@ ROWS = 6
 # Prices typed on the Run page (USD per million tokens), large enough that the cost shows in
 # four decimals and half of it is told apart from all of it.
 PRICE_IN, PRICE_OUT = 1000.0, 4000.0
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def apps() -> Iterator[list[App]]:
-    started: list[App] = []
-    yield started
-    for app in started:
-        app.stop()
-
-
-def shoot(s: Session, name: str) -> Path:
-    return screenshot(s.page, SHOTS / f"batch-{s.name}-{name}.png")
 
 
 def sim_batches(sim: SimServer) -> dict:
@@ -177,7 +163,7 @@ def bar(s: Session):  # type: ignore[no-untyped-def]
 # --- 1. a batch run, stage by stage ----------------------------------------------------------
 
 
-def test_a_batch_run_shows_the_providers_stages_and_every_answer_at_the_batch_price(tmp_path: Path, apps: list[App], sessions) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 - the imported fixture
+def test_a_batch_run_shows_the_providers_stages_and_every_answer_at_the_batch_price(tmp_path: Path, apps: list[App], sessions: Sessions) -> None:
     # Two minutes from validating to completed on the simulator's clock: validating for the first
     # 12 s, then in progress; the test finishes it at the simulator long before it would end.
     sim = SimServer("--latency", "0", "--error-rate", "0", "--rpm", "0", "--batch-completion", "120")
@@ -251,7 +237,7 @@ def test_a_batch_run_shows_the_providers_stages_and_every_answer_at_the_batch_pr
 # --- 2. kill -9 of the app while the batch is at the provider --------------------------------
 
 
-def test_kill_9_of_the_app_during_a_batch_then_resume_polls_the_same_batch(tmp_path: Path, apps: list[App], sessions) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 - the imported fixture
+def test_kill_9_of_the_app_during_a_batch_then_resume_polls_the_same_batch(tmp_path: Path, apps: list[App], sessions: Sessions) -> None:
     sim = SimServer("--latency", "0", "--error-rate", "0", "--rpm", "0", "--batch-completion", "3600")  # an hour: at the provider at the kill
     key = "sk-batch-crash-ui-01"
     try:
@@ -294,12 +280,11 @@ def test_kill_9_of_the_app_during_a_batch_then_resume_polls_the_same_batch(tmp_p
         expect(page.locator(".st-key-resume_stored button")).to_be_visible()
         shoot(b, "2-interrupted")
 
-        # the key again (never stored), back to the run through the sidebar, Resume
+        # the key again (never stored), back to the run through the sidebar: the page follows
+        # the batch again by itself, with no Resume pressed
         enter_key(b, sim.base_url, key)
         open_page(b, "run")
         assert f"run={run_id}" in page.url, f"the sidebar lost the run: {page.url}"
-        page.locator(".st-key-resume_stored button").click()
-        settle(b, "resume")
         assert not error_texts(page), error_texts(page)
         expect(bar(b)).to_contain_text(f"{ROWS} / {ROWS} · {tr('state.done')}", timeout=120_000)
         settle(b, "done")

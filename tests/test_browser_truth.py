@@ -17,16 +17,10 @@ from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import core
-from tests.browser import PAGES, SHOTS, App, chromium, screenshot, sidebar_progress, tr, wait_until_settled
+from tests.browser import PAGES, SHOTS, App, click_nav, screenshot, sidebar_progress, tr, wait_until_settled
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +65,7 @@ def load(page: Page, app: App, path: str = "/") -> None:
 
 
 def open_page(page: Page, name: str, lang: str = "en") -> None:
-    page.locator('[data-testid="stSidebarNavLink"]').nth(PAGES.index(name)).click()
-    path = "/" if name == "data" else f"/{name}"
-    page.wait_for_function(f"() => location.pathname === {path!r}")
+    click_nav(page, name)
     settle(page)
     expect(page.locator("h1").first).to_have_text(tr(f"{name}.title", lang))
 

@@ -6,7 +6,8 @@ import pytest
 
 from core.errors import InputError
 from core.scoring import OTHER_CLASS, Scoring, answer_number, confusion_matrix
-from core.sim_arith import CARE_ERROR_FACTOR, asks_for_care, find_expression, is_deliberately_wrong, reply
+from core.sim_arith import CARE_ERROR_FACTOR, asks_for_care, find_expression, is_deliberately_wrong
+from core.sim_fields import reply
 
 
 @pytest.mark.parametrize(

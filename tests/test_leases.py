@@ -14,6 +14,7 @@ import pytest
 from core import constants as C
 from core.compare import comparison_progress, remove_comparison, resume_comparison, start_comparison
 from core.errors import InputError
+from core.keys import demo_pool
 from core.leases import RunningElsewhere, holder, read_lease, running_elsewhere, take_lease
 from core.runs import effective_status, resume_run, run_progress, start_run
 from core.spec import RunSpec
@@ -196,3 +197,22 @@ def test_a_comparison_running_elsewhere_is_shown_from_the_store_and_neither_resu
         remove_comparison(store, record.id, h.runner)
     assert refused.value.code == "comparison_live"
     assert store.get_run(record.run_ids[1]) is not None
+
+
+def test_the_apps_start_up_follows_no_batch_run_another_process_follows(store):
+    """At start the app polls again the batch runs a restart left (core.follow_batches): not one
+    that another live process holds, however it stands in the store."""
+    from core.batch_follow import follow_batches
+    from core.batch_store import BatchJobs
+    from core.runner import Runner
+
+    run_id = store.create_run(SPEC.replace(batch=True), arithmetic_frame(3), [k.info() for k in demo_pool(1)])
+    BatchJobs(store).add_intents(run_id, [[0, 1, 2]])
+    store.set_status(run_id, "running")
+    take_lease(store, run_id, me=B, ttl_s=60)
+    runner = Runner()
+    try:
+        assert follow_batches(store, runner) == [] and runner.last(run_id) is None
+        assert read_lease(store, run_id).holder == B
+    finally:
+        runner.shutdown()

@@ -196,7 +196,8 @@ async def test_a_prompt_without_arithmetic_gets_a_deterministic_sentence(local):
     first = (await ask(client, "Summarise the plot of Hamlet in one line please")).choices[0].message.content
     again = (await ask(client, "Summarise the plot of Hamlet in one line please")).choices[0].message.content
     assert first == again
-    assert re.fullmatch(r"Simulated answer \(ref [0-9a-f]{4}\): Summarise the plot of Hamlet in one line", first)
+    assert re.fullmatch(r"Simulated answer \(ref [0-9a-f]{4}\), not a real model\. Tone: neutral\. "
+                        r"Text: “Summarise the plot of Hamlet in one line please”", first)
 
 
 async def test_max_tokens_truncates_with_finish_reason_length(h):

@@ -22,7 +22,7 @@ def test_migrations_are_numbered_recorded_and_run_once(tmp_path):
     RunStore(tmp_path)  # opening again must not fail or re-apply
     conn = sqlite3.connect(tmp_path / "runs.sqlite3")
     names = [r[0] for r in conn.execute("SELECT name FROM migrations")]
-    assert names[:4] == ["m001_initial", "m002_batch_jobs", "m003_comparisons", "m004_run_leases"]
+    assert names[:5] == ["m001_initial", "m002_batch_jobs", "m003_comparisons", "m004_batch_job_key", "m005_run_leases"]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -130,6 +130,22 @@ def test_many_rows_are_saved_in_one_transaction_all_or_none(store):
     assert store.results(run_id) == []
     store.record_results(run_id, [(RowResult(row=i, status="ok", output=str(i)), f"k{i}") for i in range(4)])
     assert [r["row"] for r in store.results(run_id)] == [0, 1, 2, 3] and len(store.cache_lookup(["k0", "k3"])) == 2
+
+
+def test_a_transaction_joins_the_stores_own_writes_and_commits_or_rolls_back_them_all(store):
+    run_id = make(store, n=3)
+    with pytest.raises(RuntimeError):
+        with store.transaction() as conn:
+            store.record_results(run_id, [(RowResult(row=0, status="ok", output="a"), None)])
+            conn.execute("UPDATE runs SET message = 'x' WHERE id = ?", (run_id,))
+            raise RuntimeError("the caller's next step failed")
+    assert store.results(run_id) == [] and store.get_run(run_id).message == ""  # neither
+    with store.transaction() as conn:
+        store.record_results(run_id, [(RowResult(row=0, status="ok", output="a"), None)])
+        conn.execute("UPDATE runs SET message = 'x' WHERE id = ?", (run_id,))
+        assert store.connection.in_transaction  # still open: the inner write did not commit alone
+    assert [r["row"] for r in store.results(run_id)] == [0] and store.get_run(run_id).message == "x"  # both
+    assert not store.connection.in_transaction
 
 
 def test_rows_for_a_deleted_run_are_dropped_not_an_error(store):

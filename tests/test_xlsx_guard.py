@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 
 import openpyxl
 import pytest
@@ -63,21 +64,8 @@ def test_refusing_it_takes_no_memory_to_speak_of(tmp_path):
 
 
 def test_a_sheet_that_unzips_beyond_the_limit_is_refused_before_it_is_read(monkeypatch):
-    wb = openpyxl.Workbook()
-    wb.active.title = "Data"
-    wb.active.append(["question", "answer"])
-    wb.active.append(["1 + 1", "2"])
-    buf = io.BytesIO()
-    wb.save(buf)
-    # The same workbook with its sheet padded out: 3 MB of XML that zips to a few KB.
-    src, out = zipfile.ZipFile(io.BytesIO(buf.getvalue())), io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            body = src.read(item)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                body = body.replace(b"<sheetData>", b"<sheetData>" + b" " * 3_000_000)
-            dst.writestr(item.filename, body)
-    bomb = out.getvalue()
+    # A two-row sheet padded out: 3 MB of XML that zips to a few KB.
+    bomb = rewrite_sheet(lambda body: body.replace(b"<sheetData>", b"<sheetData>" + b" " * 3_000_000), [["question", "answer"], ["1 + 1", "2"]])
     assert len(bomb) < 50_000
     monkeypatch.setattr(C, "MAX_SHEET_XML_MB", 2)
     with pytest.raises(InputError) as caught:
@@ -112,12 +100,13 @@ def test_ordinary_workbooks_measure_what_they_hold_and_open(writer):
     assert table.frame.shape == (300, 3)
 
 
-def with_sheet_xml(sheet_data: str, namespace: str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main") -> bytes:
-    """An openpyxl workbook whose sheet's cells are replaced by `sheet_data`, written as a
-    spreadsheet program may write it."""
+def rewrite_sheet(rewrite: Callable[[bytes], bytes], rows: list[list[str]]) -> bytes:
+    """An openpyxl workbook of `rows` on a sheet "Data", its sheet's XML passed through `rewrite`
+    in the zip, as another spreadsheet program (or a hostile file) may have written it."""
     wb = openpyxl.Workbook()
     wb.active.title = "Data"
-    wb.active.append(["question"])
+    for row in rows:
+        wb.active.append(row)
     buf = io.BytesIO()
     wb.save(buf)
     src, out = zipfile.ZipFile(io.BytesIO(buf.getvalue())), io.BytesIO()
@@ -125,9 +114,15 @@ def with_sheet_xml(sheet_data: str, namespace: str = "http://schemas.openxmlform
         for item in src.infolist():
             body = src.read(item)
             if item.filename == "xl/worksheets/sheet1.xml":
-                body = f'<?xml version="1.0"?><worksheet xmlns="{namespace}"><sheetData>{sheet_data}</sheetData></worksheet>'.encode()
+                body = rewrite(body)
             dst.writestr(item.filename, body)
     return out.getvalue()
+
+
+def with_sheet_xml(sheet_data: str, namespace: str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main") -> bytes:
+    """A workbook whose sheet holds exactly `sheet_data`, in the given namespace."""
+    xml = f'<?xml version="1.0"?><worksheet xmlns="{namespace}"><sheetData>{sheet_data}</sheetData></worksheet>'.encode()
+    return rewrite_sheet(lambda _: xml, [["question"]])
 
 
 @pytest.mark.parametrize(
