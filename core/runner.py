@@ -157,13 +157,24 @@ class Runner:
     async def _leased(self, engine: BatchEngine, lease: RunLease) -> str:
         keeper = asyncio.create_task(self._keep(engine, lease), name=f"lease-{engine.run_id}")
         try:
-            return await engine.run()
-        finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
-            with contextlib.suppress(sqlite3.Error):  # a full disk: the lease then expires on its own
-                await asyncio.to_thread(lease.release)
+            result = await engine.run()
+        except GeneratorExit:
+            # The loop died under the run (the process is going): nothing can be tidied up on it,
+            # and the lease is left to expire, as a killed process's does.
+            raise
+        except BaseException:
+            await self._let_go(keeper, lease)
+            raise
+        await self._let_go(keeper, lease)
+        return result
+
+    @staticmethod
+    async def _let_go(keeper: asyncio.Task[None], lease: RunLease) -> None:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        with contextlib.suppress(sqlite3.Error):  # a full disk: the lease then expires on its own
+            await asyncio.to_thread(lease.release)
 
     async def _keep(self, engine: BatchEngine, lease: RunLease) -> None:
         """The run's heartbeat. A lease found taken over means this process was silent past its TTL
