@@ -184,7 +184,17 @@ WRITE_GIVE_UP_S = 5.0
 # or a starved process, shorter takes over sooner; a dead process on the same machine is seen at
 # once (its pid is gone), so this only matters across machines. The tests shorten it.
 LEASE_TTL_ENV = "LLM_BATCH_LEASE_TTL_S"
-LEASE_TTL_S = float(os.environ.get(LEASE_TTL_ENV) or 30.0)
+
+
+def _seconds(value: str | None, default: float) -> float:
+    try:
+        seconds = float(value or default)
+    except ValueError:
+        return default  # a setting that is not a number must not stop every process at import
+    return seconds if seconds > 0 else default
+
+
+LEASE_TTL_S = _seconds(os.environ.get(LEASE_TTL_ENV), 30.0)
 # The name this machine goes by in a lease (default: its hostname): replicas on machines sharing
 # one disk must have different names, so that a pid is only ever checked on its own machine.
 LEASE_HOST_ENV = "LLM_BATCH_HOST"
