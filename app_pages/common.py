@@ -1,10 +1,9 @@
 """What every page shares: this tab's session state (data, prompt, keys, current run), the
-password gate, the sidebar, and small drawing helpers. Pages read widgets, call one core function,
+user it acts for (app_pages/gate.py signs them in), the sidebar, and small drawing helpers. Pages read widgets, call one core function,
 and draw; what is decided (the run's settings, which keys, the resume rule) is core's."""
 
 from __future__ import annotations
 
-import hmac
 import math
 import os
 import re
@@ -14,7 +13,8 @@ import streamlit as st
 
 import core
 from core import constants as C
-from app_pages.i18n import LANGUAGES, STRINGS, language, t, t_in
+from app_pages.gate import access_config, current_user, secret_section
+from app_pages.i18n import STRINGS, language, language_picker, t, t_in
 from app_pages.messages import cause_text, failure_summary, say  # noqa: F401 - the pages take them from here
 from core import (
     InputError,
@@ -57,7 +57,7 @@ def follow_stored_batches() -> None:
 # a run already followed is left alone.
 @st.cache_resource(show_spinner=False)
 def _follow_stored_batches(data_dir: str) -> int:
-    return len(core.follow_batches(store(), runner(), core.server_pool(_secret("provider"))))
+    return len(core.follow_batches(store(), runner(), core.server_pool(secret_section("provider"))))
 
 
 def follow_batch(record: core.RunRecord) -> None:
@@ -65,11 +65,18 @@ def follow_batch(record: core.RunRecord) -> None:
     followed again, with this tab's keys if it was made with them."""
     if not record.spec.batch or record.status not in (core.RunStatus.RUNNING, core.RunStatus.WAITING_FOR_KEYS):
         return
+    if not core.may_act(user(), record):
+        return  # someone else's run, shared to look at: its owner's tab (or the server) follows it
     try:
         keys: list[KeyEntry] = pool()[0]
     except InputError:
         keys = []
     core.follow_batches(store(), runner(), keys, run_id=record.id)
+
+
+def user() -> core.User:
+    """Who this session acts for: every core action that changes a run is given it."""
+    return current_user()
 
 
 # --- this tab -----------------------------------------------------------------------------------
@@ -113,9 +120,10 @@ def init_state() -> None:
 
 def restore_from_run(run_id: str | None) -> bool:
     """A reloaded page (a new session) on ?run=... gets that run's table and prompt back, so
-    what it shows and what it would run again agree. Keys are never stored, so not those."""
-    record = store().get_run(run_id, counts=False) if run_id else None
-    if record is None:
+    what it shows and what it would run again agree. Keys are never stored, so not those. Only
+    the run's owner's (or an admin's): a run shared with the team is looked at, not taken."""
+    record = core.visible_run(store(), run_id, user()) if run_id else None
+    if record is None or not core.may_act(user(), record):
         return False
     frame = store().load_inputs(record.id)
     info = TableInfo("stored", None, None, None, (), len(frame), len(frame.columns), ())
@@ -197,12 +205,13 @@ def spec(entries: Sequence[KeyEntry] = ()) -> RunSpec:
     return RunSpec.from_settings(st.session_state, free=bool(entries) and all(e.simulated for e in entries))
 
 
-def _secret(section: str) -> dict | None:
+def presets_usable() -> bool:
+    """Keys preset on the server are spent only by signed-in users: with access off, anyone who
+    can reach the page could spend them, so they are not used at all."""
     try:
-        value = st.secrets.get(section) if len(st.secrets) else None
-    except Exception:  # no secrets.toml at all is the normal case
-        return None
-    return dict(value) if value else None
+        return access_config().on and not user().local
+    except core.InputError:
+        return False
 
 
 def configure_outbound() -> None:
@@ -210,49 +219,21 @@ def configure_outbound() -> None:
     them). A broken allow list is said on every page, and the check stays on with nothing allowed:
     a typo must not open the server's network to its visitors."""
     try:
-        core.configure_outbound(core.policy_from_settings(_secret("hosting"), os.environ))
+        core.configure_outbound(core.policy_from_settings(secret_section("hosting"), os.environ))
     except InputError as exc:
         core.configure_outbound(core.OutboundPolicy(check_urls=True))
         show_input_error(exc)
 
 
-def app_password() -> str | None:
-    """The password that guards preset keys: `[auth] password` in secrets, or LLM_BATCH_PASSWORD."""
-    auth = _secret("auth") or {}
-    return auth.get("password") or os.environ.get("LLM_BATCH_PASSWORD") or None
-
-
-def password_gate() -> bool:
-    """With keys preset on the server, anyone who can reach the page could spend them: ask for
-    the password first. Without presets there is nothing to protect and no password."""
-    if not server_keys() or st.session_state.get("authenticated"):
-        return True
-    password = app_password()
-    if password is None:
-        return True  # presets are then not used at all: see pool()
-    st.title("LLM Batch Studio")
-    with st.form("login", border=True):
-        st.write(t("auth.prompt"))
-        given = st.text_input(t("auth.password"), type="password", key="password_input")
-        if st.form_submit_button(t("auth.enter"), type="primary"):
-            if hmac.compare_digest(given.encode(), password.encode()):
-                st.session_state["authenticated"] = True
-                st.rerun()
-            st.error(t("auth.wrong"))
-    return False
-
-
 def preset_pool() -> list[KeyEntry]:
-    """Keys preset by the server, usable once the password was given (never without one)."""
-    if app_password() is None or not st.session_state.get("authenticated"):
-        return []
-    return server_keys()
+    """Keys preset by the server, usable once signed in (never with access off)."""
+    return server_keys() if presets_usable() else []
 
 
 def server_keys() -> list[KeyEntry]:
     """Keys preset by the server (secrets.toml or environment), so a demo never shows one."""
     s = st.session_state
-    return core.server_pool(_secret("provider"), rpm=s.get("rpm"), shared_limit=bool(s.get("shared_limit")))
+    return core.server_pool(secret_section("provider"), rpm=s.get("rpm"), shared_limit=bool(s.get("shared_limit")))
 
 
 def pool() -> tuple[list[KeyEntry], core.KeySource]:
@@ -273,12 +254,15 @@ def use_simulated_provider() -> None:
 
 
 def current_run_id() -> str | None:
-    """The run this tab shows: from the URL (?run=...) so that a reload or another tab finds it."""
+    """The run this tab shows: from the URL (?run=...) so that a reload or another tab finds it;
+    only one this user may see (its owner unshared it meanwhile: it is no longer shown)."""
     from_url = st.query_params.get("run")
     if from_url and from_url != st.session_state.get("run_id"):
-        if store().get_run(from_url, counts=False) is not None:
+        if core.visible_run(store(), from_url, user()) is not None:
             st.session_state["run_id"] = from_url
     run_id = st.session_state.get("run_id")
+    if run_id and not user().admin and core.visible_run(store(), run_id, user()) is None:
+        run_id = st.session_state["run_id"] = None
     if run_id and st.query_params.get("run") != run_id:
         st.query_params["run"] = run_id
     return run_id
@@ -341,6 +325,23 @@ def run_line(record: core.RunRecord) -> str:
     key = record.keys[0] if record.keys else None
     provider = (core.SIMULATED_PROVIDER if key.simulated else key.provider) if key else "–"
     return settings_line(None, record.n_rows, provider, key.model if key else "–", len(record.keys), key.rpm if key else 0, record.spec.use_cache)
+
+
+def owner_label(owner: str) -> str:
+    """Whose a run is, as History shows it: the user's id, or "local user" (text: plain() it for Markdown)."""
+    return owner or t("access.owner_local")
+
+
+def share_toggle(kind: str, item: core.RunRecord | core.ComparisonRecord) -> None:
+    """The owner's "Share with the team" switch (only with access on: alone, there is no team)."""
+    if user().local or not core.may_act(user(), item):
+        return
+
+    def changed() -> None:
+        share = core.share_run if kind == "run" else core.share_comparison
+        share(store(), item.id, bool(st.session_state[f"share_{kind}_{item.id}"]), user())
+
+    st.toggle(t("access.share"), value=item.shared, key=f"share_{kind}_{item.id}", on_change=changed, help=t("access.share_help"))
 
 
 def fmt_money(value: float | None) -> str:
@@ -436,12 +437,7 @@ def page_style() -> None:
 
 def sidebar(page: str = "") -> None:
     with st.sidebar:
-        st.segmented_control(
-            t("sidebar.language"), options=list(LANGUAGES), format_func=LANGUAGES.get, key="lang", required=True, persist_state="session"
-        )
-        # The language lives in the URL as its code (?lang=zh), so a shared link opens in it.
-        if st.query_params.get("lang") != st.session_state["lang"]:
-            st.query_params["lang"] = st.session_state["lang"]
+        language_picker()
         if page != "run":  # the Run page shows the run itself: one bar, one tick, no disagreement
             sidebar_progress()
 

@@ -15,13 +15,16 @@ from app_pages.common import (
     dataset,
     fmt_money,
     input_error_text,
+    owner_label,
     plain,
     pool,
     preset_pool,
     provider_label,
     runner,
+    share_toggle,
     show_input_error,
     store,
+    user,
     worded_choice,
 )
 from app_pages.i18n import t
@@ -70,12 +73,13 @@ def provider_changed(uid: str) -> None:
 
 
 def current_comparison() -> str | None:
-    """The comparison this tab shows: from the URL (?compare=...) so a reload or a second tab finds it."""
+    """The comparison this tab shows: from the URL (?compare=...) so a reload or a second tab finds
+    it; only one this user may see (their own, or one shared with the team)."""
     from_url = st.query_params.get("compare")
-    if from_url and from_url != st.session_state.get("compare_id") and core.get_comparison(store(), from_url) is not None:
+    if from_url and from_url != st.session_state.get("compare_id") and core.visible_comparison(store(), from_url, user()) is not None:
         st.session_state["compare_id"] = from_url
     cid = st.session_state.get("compare_id")
-    if cid and core.get_comparison(store(), cid) is None:
+    if cid and core.visible_comparison(store(), cid, user()) is None:
         cid = st.session_state["compare_id"] = None
     if cid and st.query_params.get("compare") != cid:
         st.query_params["compare"] = cid
@@ -181,7 +185,9 @@ def selection() -> core.RowSelection:
 
 def start(frame, file_name: str, chosen: list[core.Variant], keys, base: core.RunSpec) -> None:  # type: ignore[no-untyped-def]
     try:
-        record = core.start_comparison(store(), frame, chosen, keys, base=base, selection=selection(), scoring=scoring(), file_name=file_name, runner=runner())
+        record = core.start_comparison(
+            store(), frame, chosen, keys, base=base, selection=selection(), scoring=scoring(), file_name=file_name, runner=runner(), user=user()
+        )
     except core.InputError as exc:
         st.session_state["cmp_answer"] = input_error_text(exc)
         return
@@ -195,7 +201,7 @@ def classic_experiment() -> None:
     chosen = [core.Variant(t("compare.demo.terse_name"), TERSE), core.Variant(t("compare.demo.careful_name"), CAREFUL)]
     base = core.RunSpec(template="-", label_column="answer", concurrency=16, auto_concurrency=True)
     record = core.start_comparison(
-        store(), table.frame, chosen, core.demo_pool(4), base=base, name=t("compare.demo.name"), file_name=DEMO_FILE.name, runner=runner()
+        store(), table.frame, chosen, core.demo_pool(4), base=base, name=t("compare.demo.name"), file_name=DEMO_FILE.name, runner=runner(), user=user()
     )
     show(record.id)
 
@@ -222,12 +228,22 @@ with st.container(border=True, key="cmp_demo"):
     d2.badge(t("common.simulated_badge"), icon=":material/science:", color="orange")
 
 if cid:
-    record = core.get_comparison(store(), cid)
+    record = core.visible_comparison(store(), cid, user())
     assert record is not None
+    mine = core.may_act(user(), record)  # else shared with the team: looked at, not steered (core refuses too)
     st.subheader(t("compare.current", name=plain(record.name or record.file_name or cid)))
     st.caption(t("compare.current_line", id=cid, n=record.n_rows, variants=len(record.variants), score=plain(record.scoring.describe())))
     if record.simulated:
         st.caption(t("compare.simulated_note"))
+    if not mine:
+        st.info(t("access.read_only", owner=plain(owner_label(record.owner))), icon=":material/visibility:")
+    share_toggle("comparison", record)
+
+    def act(action) -> None:  # type: ignore[no-untyped-def]
+        try:
+            action(store(), cid, runner(), user())
+        except core.InputError as exc:
+            st.session_state["cmp_action_answer"] = input_error_text(exc)
 
     @st.fragment(run_every=1.0 if live or elsewhere else None)
     def live_panel() -> None:
@@ -242,12 +258,14 @@ if cid:
         lease = next((le for r in record.run_ids if (le := core.running_elsewhere(store(), r)) is not None), None) if progress.elsewhere else None
         if lease is not None:
             st.info(t("replicas.compare_elsewhere", where=plain(leases_view.where(lease))), icon=":material/dns:")
+        elif not mine:
+            pass
         elif progress.live:
             if progress.state == "paused":
-                c.button(t("run.resume"), key="cmp_continue", on_click=core.continue_comparison, args=(store(), cid, runner()), icon=":material/play_arrow:")
+                c.button(t("run.resume"), key="cmp_continue", on_click=act, args=(core.continue_comparison,), icon=":material/play_arrow:")
             else:
-                c.button(t("run.pause"), key="cmp_pause", on_click=core.pause_comparison, args=(store(), cid, runner()), icon=":material/pause:")
-            c.button(t("run.cancel"), key="cmp_cancel", on_click=core.cancel_comparison, args=(store(), cid, runner()), icon=":material/stop:")
+                c.button(t("run.pause"), key="cmp_pause", on_click=act, args=(core.pause_comparison,), icon=":material/pause:")
+            c.button(t("run.cancel"), key="cmp_cancel", on_click=act, args=(core.cancel_comparison,), icon=":material/stop:")
         else:
             if progress.pending:
                 c.button(t("run.resume"), key="cmp_resume", on_click=resume, icon=":material/play_arrow:")
@@ -263,13 +281,13 @@ if cid:
     def resume(retry_failed: bool = False) -> None:
         real = [k for k in KEYS if not k.simulated]  # the simulated variants need none
         try:
-            core.resume_comparison(store(), cid, real or None, retry_failed=retry_failed, runner=runner())
+            core.resume_comparison(store(), cid, real or None, retry_failed=retry_failed, runner=runner(), user=user())
         except core.InputError as exc:
             st.session_state["cmp_action_answer"] = input_error_text(exc)
 
     def rescore() -> None:
         try:
-            core.set_scoring(store(), cid, core.Scoring.parse(st.session_state.get("cmp_rescore") or "exact"))
+            core.rescore_comparison(store(), cid, core.Scoring.parse(st.session_state.get("cmp_rescore") or "exact"), user())
         except core.InputError as exc:
             st.session_state["cmp_rescore_answer"] = input_error_text(exc)
 
@@ -282,13 +300,14 @@ if cid:
 
     rows_panel()
     view.downloads(cid)
-    with st.expander(t("compare.rescore", score=plain(record.scoring.describe())), icon=":material/rule:"):
-        st.session_state.setdefault("cmp_rescore", record.scoring.describe())
-        st.text_input(t("compare.rescore_as"), key="cmp_rescore", help=t("compare.rescore_help"))
-        st.button(t("compare.rescore_button"), key="cmp_rescore_go", on_click=rescore, icon=":material/rule:")
-        rescore_answer = st.session_state.pop("cmp_rescore_answer", None)
-        if rescore_answer:
-            st.error(plain(rescore_answer), icon=":material/error:")
+    if mine:  # scoring another way changes what the owner's comparison says
+        with st.expander(t("compare.rescore", score=plain(record.scoring.describe())), icon=":material/rule:"):
+            st.session_state.setdefault("cmp_rescore", record.scoring.describe())
+            st.text_input(t("compare.rescore_as"), key="cmp_rescore", help=t("compare.rescore_help"))
+            st.button(t("compare.rescore_button"), key="cmp_rescore_go", on_click=rescore, icon=":material/rule:")
+            rescore_answer = st.session_state.pop("cmp_rescore_answer", None)
+            if rescore_answer:
+                st.error(plain(rescore_answer), icon=":material/error:")
     st.divider()
 
 # --- a new comparison -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import fmt_money, input_error_text, plain, runner, say, short, state_label, store, worded_choice
+from app_pages.common import fmt_money, input_error_text, owner_label, plain, runner, say, share_toggle, short, state_label, store, user, worded_choice
 from app_pages.i18n import STRINGS, t
 
 HEIGHT = 300
@@ -207,12 +207,14 @@ def export(comparison_id: str, table: str, fmt: str) -> bytes:
 
 def comparisons_table(records: list[core.ComparisonRecord]) -> pd.DataFrame:
     rows = []
+    hosted = not user().local  # with access on, whose each one is, and whether it is shared
     for r in records:
         rows.append({
             t("history.col.date"): pd.Timestamp(r.created_at).tz_convert(None).strftime("%Y-%m-%d %H:%M"),
             t("compare.col.name"): r.name or r.file_name, t("compare.col.variants"): ", ".join(v.name for v in r.variants),
             t("compare.col.rows"): r.n_rows,
             t("history.col.model"): t("common.simulated_badge") if r.simulated else ", ".join(sorted({v.model for v in r.variants})),
+            **({t("history.col.owner"): owner_label(r.owner), t("history.col.shared"): "✓" if r.shared else ""} if hosted else {}),
             t("compare.col.id"): r.id,
         })  # fmt: skip
     return pd.DataFrame(rows)
@@ -229,7 +231,7 @@ def pick_comparison(table_key: str) -> None:
 
 def delete_comparison(comparison_id: str) -> None:
     try:
-        record = core.remove_comparison(store(), comparison_id, runner())
+        record = core.remove_comparison(store(), comparison_id, runner(), user())
     except core.InputError as exc:
         st.session_state["history_comparison_answer"] = ("error", input_error_text(exc))
         return
@@ -243,7 +245,7 @@ def delete_comparison(comparison_id: str) -> None:
 
 def history_section() -> None:
     """History's list of comparisons: pick one to open it on the Compare page, or delete it."""
-    records = core.list_comparisons(store())
+    records = core.visible_comparisons(store(), user())
     answer = st.session_state.pop("history_comparison_answer", None)
     if not records:
         if answer:
@@ -266,10 +268,14 @@ def history_section() -> None:
         if c.button(t("compare.history.open", name=name), key="history_open_comparison", icon=":material/compare:", type="primary"):
             st.session_state["compare_id"] = chosen.id
             st.switch_page("app_pages/compare.py")
-        with c.popover(t("compare.history.delete"), icon=":material/delete:"):
-            st.write(t("compare.history.delete_confirm", name=name, id=chosen.id, variants=len(chosen.variants), n=len(chosen.run_ids)))
-            st.button(
-                t("compare.history.delete_yes", n=len(chosen.run_ids)), key="history_delete_comparison", type="primary",
-                on_click=delete_comparison, args=(chosen.id,),
-            )  # fmt: skip
+        if core.may_act(user(), chosen):
+            with c.popover(t("compare.history.delete"), icon=":material/delete:"):
+                st.write(t("compare.history.delete_confirm", name=name, id=chosen.id, variants=len(chosen.variants), n=len(chosen.run_ids)))
+                st.button(
+                    t("compare.history.delete_yes", n=len(chosen.run_ids)), key="history_delete_comparison", type="primary",
+                    on_click=delete_comparison, args=(chosen.id,),
+                )  # fmt: skip
+        else:
+            st.caption(t("access.read_only", owner=plain(owner_label(chosen.owner))))
+        share_toggle("comparison", chosen)
     st.subheader(t("compare.history.runs"))

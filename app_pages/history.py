@@ -1,4 +1,5 @@
-"""History: past runs with their outcome; open, resume, download or delete one."""
+"""History: past runs with their outcome (the user's own, and those shared with the team); open,
+download, share or delete one; clear the response cache."""
 
 from __future__ import annotations
 
@@ -9,16 +10,54 @@ import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import TONE_COLOURS, fmt_money, outcome, outcome_label, plain, runner, show_run, short, store
-from app_pages import compare_view, leases_view
+from app_pages.common import (
+    TONE_COLOURS,
+    fmt_money,
+    input_error_text,
+    outcome,
+    outcome_label,
+    owner_label,
+    plain,
+    runner,
+    share_toggle,
+    show_run,
+    short,
+    store,
+    user,
+)
+from app_pages import compare_view
 from app_pages.i18n import t
 
 st.title(t("history.title"))
+
+
+def clear_cache() -> None:
+    st.session_state["history_cache_answer"] = t("access.cache_cleared", n=core.clear_cache(store(), user()))
+
+
+def cache_section() -> None:
+    """The user's response cache: how big, and a way to forget it."""
+    cached = core.cache_size(store(), user())
+    answer = st.session_state.pop("history_cache_answer", None)
+    if not cached and not answer:
+        return
+    row = st.container(horizontal=True, vertical_alignment="center", key="history_cache")
+    row.caption(t("access.cache_line", n=cached))
+    if cached:
+        with row.popover(t("access.clear_cache"), icon=":material/delete_sweep:"):
+            st.write(t("access.clear_cache_confirm", n=cached))
+            st.button(t("access.clear_cache_yes"), key="history_clear_cache", type="primary", on_click=clear_cache)
+    if answer:
+        st.success(answer, icon=":material/delete_sweep:")
+
+
 compare_view.history_section()  # comparisons first: each is a few of the runs below
 
-records = store().list_runs()
+records = core.visible_runs(store(), user())
+hosted = not user().local  # with access on, whose each run is, and whether it is shared
 if not records:
     st.info(t("history.empty"), icon=":material/history:")
+    cache_section()
     st.stop()
 
 
@@ -42,6 +81,7 @@ rows = [
         t("history.col.model"): model(r),
         t("history.col.prompt"): short(r.spec.template, 48),
         t("history.col.cost"): fmt_money(0.0 if r.simulated else r.cost),
+        **({t("history.col.owner"): owner_label(r.owner), t("history.col.shared"): "✓" if r.shared else ""} if hosted else {}),
         t("history.col.id"): r.id,
     }
     for r, result in zip(records, outcomes)
@@ -63,14 +103,11 @@ def pick(table_key: str) -> None:
 
 
 def delete(run_id: str) -> None:
-    if runner().get(run_id) is not None:
-        st.session_state["history_answer"] = t("history.delete_live")
+    try:
+        core.remove_run(store(), run_id, user(), runner())  # with its cached answers; the owner's (or an admin's) to do
+    except core.InputError as exc:
+        st.session_state["history_answer"] = input_error_text(exc)
         return
-    lease = core.running_elsewhere(store(), run_id)
-    if lease is not None:
-        st.session_state["history_answer"] = t("replicas.delete_elsewhere", where=leases_view.where(lease))
-        return
-    store().delete_run(run_id)
     st.session_state["history_selected"] = None
     if st.session_state.get("run_id") == run_id:
         show_run(None)
@@ -100,7 +137,8 @@ st.dataframe(
 )
 answer = st.session_state.pop("history_answer", None)
 if answer:
-    st.error(answer, icon=":material/error:")
+    st.error(plain(answer), icon=":material/error:")
+cache_section()
 by_id = {r.id: r for r in records}
 record = by_id.get(st.session_state.get("history_selected") or "")
 if record is None:
@@ -122,6 +160,10 @@ c.download_button(
     icon=":material/download:",
     on_click="ignore",
 )
-with c.popover(t("history.delete"), icon=":material/delete:"):
-    st.write(t("history.delete_confirm", id=record.id, file=plain(record.file_name or "–")))
-    st.button(t("history.delete_yes"), key="history_delete", type="primary", on_click=delete, args=(record.id,))
+if core.may_act(user(), record):
+    with c.popover(t("history.delete"), icon=":material/delete:"):
+        st.write(t("history.delete_confirm", id=record.id, file=plain(record.file_name or "–")))
+        st.button(t("history.delete_yes"), key="history_delete", type="primary", on_click=delete, args=(record.id,))
+else:
+    st.caption(t("access.read_only", owner=plain(owner_label(record.owner))))
+share_toggle("run", record)

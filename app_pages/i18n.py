@@ -9,6 +9,7 @@ import streamlit as st
 
 if TYPE_CHECKING:
     from core import GateView
+from app_pages.i18n_access import ACCESS_STRINGS
 from app_pages.i18n_batch import BATCH_STRINGS
 from app_pages.i18n_compare import COMPARE_STRINGS
 from app_pages.i18n_core import CORE_STRINGS
@@ -47,17 +48,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "state.interrupted": ("interrupted", "已中断"),
     "state.done_with_failures": ("done, {n:,} failed", "已完成，{n:,} 行失败"),
     # password gate
-    "auth.prompt": (
-        "This server has API keys preset for the team. Enter the password to use it.",
-        "此服务器预设了团队的 API 密钥。请输入密码后使用。",
-    ),
     "auth.password": ("Password", "密码"),
     "auth.enter": ("Enter", "进入"),
     "auth.wrong": ("That password is not right.", "密码不正确。"),
-    "keys.preset_needs_password": (
-        "Keys are preset on this server but no password is set, so they are not used. Set [auth] password in .streamlit/secrets.toml (or LLM_BATCH_PASSWORD).",
-        "服务器预设了密钥但未设置密码，因此不会使用这些密钥。请在 .streamlit/secrets.toml 中设置 [auth] password（或环境变量 LLM_BATCH_PASSWORD）。",
-    ),
     # errors from core, by code (core's English sentence is used for the rest)
     "error.empty": ("The file is empty; choose a file with a header row and at least one row of data.", "文件是空的：请选择一个包含表头和至少一行数据的文件。"),
     "error.header_only": ("The table has column names but no rows of data; add at least one row under the header.", "表格只有列名，没有数据：请在表头下至少添加一行数据。"),
@@ -462,12 +455,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "history.kind.test": ("test, {n:,} of {total:,}", "测试，{n:,}/{total:,} 行"),
     "history.kind.full": ("all {n:,} rows", "全部 {n:,} 行"),
     "history.delete_yes": ("Delete", "删除"),
-    "history.delete_live": ("This run is still going: cancel it first.", "该任务仍在运行，请先取消。"),
     **CORE_STRINGS,
     **BATCH_STRINGS,
     **COMPARE_STRINGS,
     **OUTBOUND_STRINGS,
     **SIM_STRINGS,
+    **ACCESS_STRINGS,
     **REPLICAS_STRINGS,
 }
 
@@ -494,3 +487,11 @@ def t_in(lang: str, key: str, **values: object) -> str:
         return key  # a missing text shows its key rather than breaking the page; a test lists them
     text = texts[1] if lang == "zh" else texts[0]
     return text.format(**values) if values else text
+
+
+def language_picker() -> None:
+    """The language switch (drawn in the sidebar), kept in the URL as its code (?lang=zh) so that
+    a shared link opens in it."""
+    st.segmented_control(t("sidebar.language"), options=list(LANGUAGES), format_func=LANGUAGES.get, key="lang", required=True, persist_state="session")
+    if st.query_params.get("lang") != st.session_state["lang"]:
+        st.query_params["lang"] = st.session_state["lang"]

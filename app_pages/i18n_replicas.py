@@ -15,9 +15,9 @@ REPLICAS_STRINGS: dict[str, tuple[str, str]] = {
         "This comparison is running in another process ({where}): the progress here is read from the store. Once that process stops, it can be resumed here.",
         "该对比正在另一个进程中运行（{where}）：此处的进度读取自存储。该进程停止后，可在此继续。",
     ),
-    "replicas.delete_elsewhere": (
-        "This run is running in another process ({where}): cancel it there first.",
-        "该任务正在另一个进程中运行（{where}），请先在那里取消。",
+    "error.run_elsewhere": (
+        "This run is running in another process (process {pid} on {host}): cancel it there first.",
+        "该任务正在另一个进程中运行（{host} 上的进程 {pid}），请先在那里取消。",
     ),
     "replicas.redis_down": (
         "Shared limits are off: Redis cannot be reached, so this process paces its keys alone until it is back, "

@@ -11,11 +11,11 @@ import streamlit as st
 import core
 from core import constants as C
 from app_pages.common import (
-    app_password,
     plain,
     pool,
     provider_label,
     preset_pool,
+    presets_usable,
     runner,
     server_keys,
     show_input_error,
@@ -159,5 +159,5 @@ if verdicts:
 
 if preset_pool() and source == core.KeySource.USER:
     st.caption(t("keys.preset_available"))
-if server_keys() and app_password() is None:
-    st.warning(t("keys.preset_needs_password"), icon=":material/lock:")
+if server_keys() and not presets_usable():
+    st.warning(t("access.preset_needs_access"), icon=":material/lock:")

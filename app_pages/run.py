@@ -25,7 +25,9 @@ from app_pages.common import (
     runner,
     say,
     new_run_line,
+    owner_label,
     run_line,
+    share_toggle,
     short,
     use_simulated_provider,
     show_input_error,
@@ -33,6 +35,7 @@ from app_pages.common import (
     spec,
     store,
     template_problems,
+    user,
     worded_choice,
 )
 from app_pages import charts, leases_view
@@ -51,7 +54,8 @@ def start(first_rows: int | None) -> None:
         entries, _ = pool()
         batch = st.session_state.get("run_mode") == "batch" and bool(entries) and core.batch_supported(entries[0].provider)
         handle = core.start_run(
-            store(), current["table"].frame, spec(entries).replace(batch=batch), entries, file_name=current["name"], first_rows=first_rows, runner=runner()
+            store(), current["table"].frame, spec(entries).replace(batch=batch), entries, file_name=current["name"], first_rows=first_rows, runner=runner(),
+            user=user(),
         )
     except core.InputError as exc:
         st.session_state["start_error"] = input_error_text(exc)
@@ -76,9 +80,13 @@ current = dataset()
 
 
 def live_state(run_id: str | None) -> str | None:
-    """The state of this tab's run if it is going in this process (paused counts), else None."""
+    """The state of this tab's run if it is going in this process (paused counts), else None. A
+    run of someone else's shared with the team is only looked at: it keeps no start button busy."""
     handle = runner().going(run_id) if run_id else None
-    return handle.snapshot().state if handle is not None else None
+    if handle is None:
+        return None
+    record = store().get_run(handle.run_id, counts=False)
+    return handle.snapshot().state if record is not None and core.may_act(user(), record) else None
 
 
 busy_state = live_state(st.session_state.get("run_id"))
@@ -134,7 +142,7 @@ with st.container(border=True, key="run_settings"):
     if ready:
         frame = current["table"].frame
         # Output tokens from what a test run of this prompt and model measured, if one ran.
-        measured = core.measured_output(store(), run_spec, entries[0].model, [str(c) for c in frame.columns])
+        measured = core.measured_output(store(), run_spec, entries[0].model, [str(c) for c in frame.columns], user=user())
         est = core.estimate_run(frame, run_spec, entries, measured=measured)
         e1, e2, e3, e4 = st.columns(4)
         e1.metric(t("run.est_requests"), f"{est.requests:,}")
@@ -187,10 +195,11 @@ with st.container(border=True, key="run_settings"):
 run_id = current_run_id()
 if not run_id:
     st.stop()
-record = store().get_run(run_id, counts=False)
+record = core.visible_run(store(), run_id, user())
 if record is None:
     show_run(None)
     st.stop()
+mine = core.may_act(user(), record)  # else a run shared with the team: read-only here, and in core
 
 follow_batch(record)  # a batch run nobody follows since a restart is followed again, without Resume
 live = is_live(run_id)
@@ -202,6 +211,17 @@ head.caption(f"{t('run.run_id')}: `{run_id}`")
 st.caption(t("run.made_with", line=run_line(record), prompt=plain(short(record.spec.template))))
 if record.simulated:
     badge.badge(t("common.simulated_badge"), icon=":material/science:", color="orange")
+if not mine:
+    st.info(t("access.read_only", owner=plain(owner_label(record.owner))), icon=":material/visibility:")
+share_toggle("run", record)
+
+
+def act(action, *args: object) -> None:  # type: ignore[no-untyped-def]
+    """A button's action on the run through core, which checks who may; a refusal is said."""
+    try:
+        action(store(), run_id, user(), runner(), *args)
+    except core.InputError as exc:
+        st.session_state["action_error"] = {"run_id": run_id, "text": input_error_text(exc), "live": True}
 
 
 @st.fragment(run_every=1.0 if live or elsewhere else None)
@@ -212,9 +232,10 @@ def progress_panel() -> None:
     if elsewhere and not snap.elsewhere:
         st.rerun()  # the other process let go of it: draw the page once more, with its buttons, without polling
     handle = runner().going(run_id)
-    if handle is not None and (not live or (snap.state == RunStatus.PAUSED) != (busy_state == RunStatus.PAUSED)):
+    if handle is not None and (not live or (mine and (snap.state == RunStatus.PAUSED) != (busy_state == RunStatus.PAUSED))):
         # Resume or Pause was clicked in this fragment, which only reruns itself: redraw the
-        # whole page so that polling starts and the note by the start buttons says the truth.
+        # whole page so that polling starts and the note by the start buttons says the truth
+        # (a run shared by someone else keeps no start button busy: see live_state).
         st.rerun()
     if live and (handle is None or snap.finished):
         # The run ended: redraw the whole page once, before anything says so, so that the bar,
@@ -254,12 +275,14 @@ def progress_panel() -> None:
     if lease is not None:
         with st.container(key="run_elsewhere"):
             st.info(t("replicas.elsewhere", where=plain(leases_view.where(lease))), icon=":material/dns:")
+    elif not mine:
+        pass  # looked at, not steered: no buttons (and core refuses the actions anyway)
     elif handle is not None:
         if snap.state in (RunStatus.PAUSED, RunStatus.FINISHING):  # resuming while finishing undoes the cancel
-            c.button(t("run.resume"), key="resume_live", on_click=handle.resume, icon=":material/play_arrow:")
+            c.button(t("run.resume"), key="resume_live", on_click=act, args=(core.continue_run,), icon=":material/play_arrow:")
         else:
-            c.button(t("run.pause"), key="pause", on_click=handle.pause, icon=":material/pause:")
-        c.button(t("run.cancel"), key="cancel", on_click=handle.cancel, icon=":material/stop:")
+            c.button(t("run.pause"), key="pause", on_click=act, args=(core.pause_run,), icon=":material/pause:")
+        c.button(t("run.cancel"), key="cancel", on_click=act, args=(core.cancel_run,), icon=":material/stop:")
     else:
         if snap.pending:
             c.button(t("run.resume"), key="resume_stored", on_click=resume, icon=":material/play_arrow:")
@@ -270,7 +293,7 @@ def progress_panel() -> None:
             c.button(t("run.retry_failed"), key="retry_failed", on_click=resume, args=(True,), icon=":material/replay:")
 
     answer = flash("action_error")
-    if answer and answer["run_id"] == run_id and handle is None:
+    if answer and answer["run_id"] == run_id and (handle is None or answer.get("live")):
         with st.container(key="run_action_answer"):
             st.error(plain(answer["text"]), icon=":material/error:")
             if answer.get("keys"):
@@ -333,7 +356,7 @@ def resume(retry_failed: bool = False, switch_model: bool = False, now: bool = F
         except core.InputError:
             entries = None  # no keys: resume_run says what is missing
         keys = core.resume_keys(record, entries)  # which keys may continue this run is core's rule
-        core.resume_run(store(), run_id, keys, retry_failed=retry_failed, switch_model=switch_model, runner=runner(), now=now)
+        core.resume_run(store(), run_id, keys, retry_failed=retry_failed, switch_model=switch_model, runner=runner(), now=now, user=user())
     except core.InputError as exc:
         # Said under the button that was pressed (this runs in the fragment that drew it), once:
         # a later visit to the page does not find a stale answer.

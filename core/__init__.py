@@ -7,12 +7,13 @@
     RunStore().results_table(handle.run_id)
 """
 
+from .access import LOCAL_USER, AccessConfig, AccessMode, NotAllowed, User
 from .batch import BatchCost, batch_cost, batch_jobs, batch_supported
 from .batch_follow import follow_batches
 from .batch_store import BatchJob
 from .compare import (
     ComparisonEstimate, ComparisonProgress, VariantProgress, cancel_comparison, comparison_progress, continue_comparison, estimate_comparison,
-    pause_comparison, remove_comparison, resume_comparison, select_rows, start_comparison, validate_comparison,
+    pause_comparison, remove_comparison, rescore_comparison, resume_comparison, select_rows, start_comparison, validate_comparison,
 )  # fmt: skip
 from .compare_report import FILTERS, CompareTable, Verdict, VariantSummary, compare_file_name, compare_table, wilson_interval
 from .compare_store import ComparisonRecord, comparison_of_run, delete_comparison, get_comparison, list_comparisons, set_scoring
@@ -35,23 +36,32 @@ from .limits import GateRegistry, KeyGate
 from .messages import Explained, explain, host_of, root_cause
 from .outbound import AllowEntry, OutboundPolicy, check_base_urls, configure_outbound, outbound_policy, policy_from_settings
 from .output import answers_match, parse_output
+from .ownership import (
+    cache_size, check_may_act, clear_cache, may_act, may_see, share_comparison, share_run, visible_comparison, visible_comparisons, visible_run,
+    visible_runs,
+)  # fmt: skip
 from .progress import KeyStatus, ProgressSnapshot
 from .report import FailureCause, RunOutcome, RunReport, failure_causes, measured_output, output_tokens_sample, run_outcome, run_report
 from .runner import Runner, RunHandle, get_runner
 from .scoring import SCORING_MODES, Scoring
 from .shared_limits import SharedLimits, shared_limits_from_env
-from .runs import effective_status, resume_keys, resume_run, run_progress, start_run, validate_run
+from .runs import cancel_run, continue_run, effective_status, pause_run, remove_run, resume_keys, resume_run, run_progress, start_run, validate_run
 from .spec import RunSpec
 from .status import RowStatus, RunStatus
 from .store import RowResult, RunRecord, RunStore, get_store
 from .tables import ENCODINGS, SEPARATORS, LoadedTable, TableInfo, list_sheets, load_table, read_table
 from .template import PromptTemplate, TemplateProblem, estimate_tokens
+from .throttle import LoginThrottle, get_throttle
 from .variants import MAX_VARIANTS, SELECTION_MODES, ProviderChoice, RowSelection, Variant, compare_pool, grid, provider_choices, variant_keys
 
 __all__ = [
+    "LOCAL_USER", "AccessConfig", "AccessMode", "NotAllowed", "User", "LoginThrottle", "get_throttle",
+    "cache_size", "check_may_act", "clear_cache", "may_act", "may_see", "share_comparison", "share_run", "visible_comparison",
+    "visible_comparisons", "visible_run", "visible_runs",
     "BatchCost", "batch_cost", "batch_jobs", "batch_supported", "BatchJob", "follow_batches",
     "ComparisonEstimate", "ComparisonProgress", "VariantProgress", "cancel_comparison", "comparison_progress", "continue_comparison",
-    "estimate_comparison", "pause_comparison", "remove_comparison", "resume_comparison", "select_rows", "start_comparison", "validate_comparison",
+    "estimate_comparison", "pause_comparison", "remove_comparison", "rescore_comparison", "resume_comparison", "select_rows", "start_comparison",
+    "validate_comparison",
     "FILTERS", "CompareTable", "Verdict", "VariantSummary", "compare_file_name", "compare_table", "wilson_interval",
     "ComparisonRecord", "comparison_of_run", "delete_comparison", "get_comparison", "list_comparisons", "set_scoring",
     "SCORING_MODES", "Scoring",
@@ -77,7 +87,8 @@ __all__ = [
     "KeyStatus", "ProgressSnapshot",
     "FailureCause", "RunOutcome", "RunReport", "failure_causes", "measured_output", "output_tokens_sample", "run_outcome", "run_report",
     "Runner", "RunHandle", "get_runner",
-    "effective_status", "resume_keys", "resume_run", "run_progress", "start_run", "validate_run",
+    "cancel_run", "continue_run", "effective_status", "pause_run", "remove_run", "resume_keys", "resume_run", "run_progress", "start_run",
+    "validate_run",
     "RunSpec",
     "RowStatus", "RunStatus",
     "RowResult", "RunRecord", "RunStore", "get_store",

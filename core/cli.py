@@ -107,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("compare", help="several prompts and models on the same rows, side by side", add_help=False)
     lst = sub.add_parser("list", help="list stored runs")
     lst.add_argument("--data-dir")
+    clear = sub.add_parser("clear-cache", help="forget every cached answer (runs keep their results; repeated prompts are sent again)")
+    clear.add_argument("--data-dir")
     return parser
 
 
@@ -354,6 +356,13 @@ def _list(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _clear_cache(args: argparse.Namespace, out: TextIO) -> int:
+    # The command line is the local user, whose data folder it is: every user's answers go.
+    n = RunStore(args.data_dir).clear_cache()
+    out.write(f"cleared {n} cached answer{'s' if n != 1 else ''}\n")
+    return 0
+
+
 def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
@@ -371,6 +380,8 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextI
     try:
         if args.command == "list":
             return _list(args, out)
+        if args.command == "clear-cache":
+            return _clear_cache(args, out)
         return _run(args, err, owns_process=argv is None)
     except InputError as exc:
         err.write(f"error: {exc}\n")

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .compare_store import ComparisonRecord, delete_comparison, get_comparison, save_comparison
+from .access import LOCAL_USER, User
+from .compare_store import ComparisonRecord, delete_comparison, get_comparison, save_comparison, set_scoring
 from .errors import InputError
 from .keys import KeyEntry
 from .leases import RunningElsewhere
+from .ownership import check_may_act
 from .progress import ProgressSnapshot
 from .runner import Runner, RunHandle, get_runner
 from .estimate import RunEstimate, estimate_run
@@ -32,7 +34,7 @@ from .variants import RowSelection, Variant, check_variants, variant_keys
 __all__ = [
     "ComparisonEstimate", "VariantProgress", "ComparisonProgress", "select_rows", "estimate_comparison", "validate_comparison",
     "start_comparison", "resume_comparison", "comparison_progress", "pause_comparison", "continue_comparison", "cancel_comparison",
-    "remove_comparison",
+    "remove_comparison", "rescore_comparison",
 ]  # fmt: skip
 
 # How a comparison stands when its variants stand differently: the first that applies.
@@ -99,9 +101,11 @@ def start_comparison(
     name: str = "",
     file_name: str = "",
     runner: Runner | None = None,
+    user: User = LOCAL_USER,
 ) -> ComparisonRecord:
     """Store one run per variant on the chosen rows, start them all at once, and store the
-    comparison. Everything is checked before the first run starts: a comparison starts whole."""
+    comparison, all belonging to `user`. Everything is checked before the first run starts: a
+    comparison starts whole."""
     runner = runner or get_runner()
     rows, chosen = select_rows(frame.reset_index(drop=True).astype(str), selection)
     validate_comparison(chosen, variants, keys, base, scoring)
@@ -109,31 +113,34 @@ def start_comparison(
     handles: list[RunHandle] = []
     try:
         for v, pool in zip(variants, pools):
-            handles.append(start_run(store, chosen, v.spec(base), pool, file_name=file_name, runner=runner))
+            handles.append(start_run(store, chosen, v.spec(base), pool, file_name=file_name, runner=runner, user=user))
     except BaseException:
         for h in handles:
             h.cancel()
         raise
     return save_comparison(
         store, name=name or file_name, file_name=file_name, label_column=base.label_column, scoring=scoring, selection=selection,
-        rows=rows, variants=variants, run_ids=[h.run_id for h in handles],
+        rows=rows, variants=variants, run_ids=[h.run_id for h in handles], owner=user.id,
     )  # fmt: skip
 
 
-def _record(store: RunStore, comparison_id: str) -> ComparisonRecord:
+def _record(store: RunStore, comparison_id: str, user: User) -> ComparisonRecord:
+    """The comparison, if this user may act on it (its owner or an admin): else NotAllowed."""
     record = get_comparison(store, comparison_id)
     if record is None:
         raise InputError(f"There is no comparison {comparison_id!r} in {store.data_dir}.", "no_comparison")
+    check_may_act(user, record, "comparison")
     return record
 
 
 def resume_comparison(
-    store: RunStore, comparison_id: str, keys: Sequence[KeyEntry] | None = None, *, retry_failed: bool = False, runner: Runner | None = None
+    store: RunStore, comparison_id: str, keys: Sequence[KeyEntry] | None = None, *, retry_failed: bool = False, runner: Runner | None = None,
+    user: User = LOCAL_USER,
 ) -> ComparisonRecord:
     """Continue every variant that has rows left (and, with `retry_failed`, failed rows): rows
     already answered are not sent again. Keys are needed again for real providers."""
     runner = runner or get_runner()
-    record = _record(store, comparison_id)
+    record = _record(store, comparison_id, user)
     runs = [store.get_run(run_id) for run_id in record.run_ids]
     for run in runs:  # checked before any variant starts: a comparison resumes whole, in one process
         if run is not None and run.running_elsewhere and run.lease is not None:
@@ -147,7 +154,7 @@ def resume_comparison(
         if run.pending == 0 and not (retry_failed and run.failed):
             continue
         pool = None if v.simulated else (variant_keys(v, keys) if keys else None)
-        resume_run(store, run_id, pool, retry_failed=retry_failed, runner=runner)
+        resume_run(store, run_id, pool, retry_failed=retry_failed, runner=runner, user=user)
     return record
 
 
@@ -156,26 +163,32 @@ def _handles(record: ComparisonRecord, runner: Runner | None) -> list[RunHandle]
     return [h for h in (runner.going(r) for r in record.run_ids) if h is not None]
 
 
-def pause_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None) -> None:
-    for h in _handles(_record(store, comparison_id), runner):
+def pause_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None, user: User = LOCAL_USER) -> None:
+    for h in _handles(_record(store, comparison_id, user), runner):
         h.pause()
 
 
-def continue_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None) -> None:
+def continue_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None, user: User = LOCAL_USER) -> None:
     """Undo a pause of the variants still live in this process."""
-    for h in _handles(_record(store, comparison_id), runner):
+    for h in _handles(_record(store, comparison_id, user), runner):
         h.resume()
 
 
-def cancel_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None) -> None:
-    for h in _handles(_record(store, comparison_id), runner):
+def cancel_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None, user: User = LOCAL_USER) -> None:
+    for h in _handles(_record(store, comparison_id, user), runner):
         h.cancel()
 
 
-def remove_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None) -> ComparisonRecord:
+def rescore_comparison(store: RunStore, comparison_id: str, scoring: Scoring, user: User = LOCAL_USER) -> ComparisonRecord | None:
+    """Score a comparison another way from now on (its owner's choice): nothing is sent again."""
+    _record(store, comparison_id, user)
+    return set_scoring(store, comparison_id, scoring)
+
+
+def remove_comparison(store: RunStore, comparison_id: str, runner: Runner | None = None, user: User = LOCAL_USER) -> ComparisonRecord:
     """Delete a comparison and its variants' runs, as History's delete does: not while a variant
     is still going in this process (cancel it first). Returns what was deleted."""
-    record = _record(store, comparison_id)
+    record = _record(store, comparison_id, user)
     if _handles(record, runner) or any(r is not None and r.running_elsewhere for r in (store.get_run(i, counts=False) for i in record.run_ids)):
         raise InputError("This comparison is still running: cancel it first.", "comparison_live")
     delete_comparison(store, comparison_id)

@@ -12,7 +12,10 @@ from .scoring import Scoring
 from .store import RunStore, new_run_id, utc_now
 from .variants import RowSelection, Variant
 
-__all__ = ["ComparisonRecord", "save_comparison", "get_comparison", "list_comparisons", "delete_comparison", "set_scoring", "comparison_of_run"]
+__all__ = [
+    "ComparisonRecord", "save_comparison", "get_comparison", "list_comparisons", "delete_comparison", "set_scoring", "comparison_of_run",
+    "set_comparison_shared",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,8 @@ class ComparisonRecord:
     rows: tuple[int, ...]  # the table's 0-based row numbers every variant got, ascending
     variants: tuple[Variant, ...]
     run_ids: tuple[str, ...]  # one per variant, in the same order
+    owner: str = ""  # the user who made it ('' the local user): its runs are theirs too
+    shared: bool = False  # shared with the team (core/ownership.py)
 
     @property
     def n_rows(self) -> int:
@@ -42,20 +47,21 @@ class ComparisonRecord:
 
 def save_comparison(
     store: RunStore, *, name: str, file_name: str, label_column: str | None, scoring: Scoring, selection: RowSelection,
-    rows: Sequence[int], variants: Sequence[Variant], run_ids: Sequence[str], comparison_id: str | None = None,
+    rows: Sequence[int], variants: Sequence[Variant], run_ids: Sequence[str], comparison_id: str | None = None, owner: str = "",
 ) -> ComparisonRecord:  # fmt: skip
     """Store a comparison whose variant runs exist; one short transaction."""
     record = ComparisonRecord(
         id=comparison_id or new_run_id(), created_at=utc_now(), name=name, file_name=file_name, label_column=label_column or None,
         scoring=scoring, selection=selection, rows=tuple(int(r) for r in rows), variants=tuple(variants), run_ids=tuple(run_ids),
+        owner=owner,
     )  # fmt: skip
     variants_json = json.dumps([{**v.to_dict(), "run_id": r} for v, r in zip(record.variants, record.run_ids)], ensure_ascii=False)
     with store.transaction() as conn:
         conn.execute(
-            "INSERT INTO comparisons (id, created_at, name, file_name, label_column, scoring_json, selection_json, rows_json, variants_json) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO comparisons (id, created_at, name, file_name, label_column, scoring_json, selection_json, rows_json, variants_json, owner) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (record.id, record.created_at, name, file_name, record.label_column,
-             scoring.to_json(), selection.to_json(), json.dumps(list(record.rows)), variants_json),
+             scoring.to_json(), selection.to_json(), json.dumps(list(record.rows)), variants_json, owner),
         )  # fmt: skip
     return record
 
@@ -66,7 +72,7 @@ def _record(row: object) -> ComparisonRecord:
         id=row["id"], created_at=row["created_at"], name=row["name"], file_name=row["file_name"], label_column=row["label_column"],  # type: ignore[index]
         scoring=Scoring.from_json(row["scoring_json"]), selection=RowSelection.from_json(row["selection_json"]),  # type: ignore[index]
         rows=tuple(json.loads(row["rows_json"])), variants=tuple(Variant.from_dict(i) for i in items),  # type: ignore[index]
-        run_ids=tuple(i["run_id"] for i in items),
+        run_ids=tuple(i["run_id"] for i in items), owner=row["owner"], shared=bool(row["shared"]),  # type: ignore[index]
     )  # fmt: skip
 
 
@@ -75,8 +81,18 @@ def get_comparison(store: RunStore, comparison_id: str) -> ComparisonRecord | No
     return _record(row) if row is not None else None
 
 
-def list_comparisons(store: RunStore, limit: int = 200) -> list[ComparisonRecord]:
-    return [_record(r) for r in store.connection.execute("SELECT * FROM comparisons ORDER BY id DESC LIMIT ?", (limit,))]
+def list_comparisons(store: RunStore, limit: int = 200, *, visible_to: str | None = None) -> list[ComparisonRecord]:
+    """The newest first: all, or with `visible_to` an owner's own and those shared with the team."""
+    if visible_to is None:
+        rows = store.connection.execute("SELECT * FROM comparisons ORDER BY id DESC LIMIT ?", (limit,))
+    else:
+        rows = store.connection.execute("SELECT * FROM comparisons WHERE owner = ? OR shared = 1 ORDER BY id DESC LIMIT ?", (visible_to, limit))
+    return [_record(r) for r in rows]
+
+
+def set_comparison_shared(store: RunStore, comparison_id: str, shared: bool) -> None:
+    with store.transaction() as conn:
+        conn.execute("UPDATE comparisons SET shared = ? WHERE id = ?", (int(shared), comparison_id))
 
 
 def comparison_of_run(store: RunStore, run_id: str) -> str | None:

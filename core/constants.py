@@ -248,3 +248,15 @@ BATCH_POLL_GROWTH = 1.5
 # survives a restart of the app; what is older than this is removed as new batches are made.
 SIM_BATCH_DIR = "simulator"
 SIM_BATCH_KEEP_S = 7 * 24 * 3600.0
+
+# --- Access (hosted for a team: core/access.py, core/throttle.py) ------------------------------
+PASSWORD_ENV = "LLM_BATCH_PASSWORD"  # the shared password, where secrets.toml is not used
+MAX_USER_NAME_CHARS = 64
+# A failed sign-in makes the next attempt from the same session wait, doubling each time from
+# LOGIN_DELAY_BASE_S up to LOGIN_DELAY_MAX_S. Across the process (new sessions are free to make),
+# more than LOGIN_FREE_FAILURES failures in LOGIN_WINDOW_S make every session wait the same way.
+LOGIN_DELAY_BASE_S = 1.0
+LOGIN_DELAY_MAX_S = 60.0
+LOGIN_FREE_FAILURES = 5
+LOGIN_WINDOW_S = 600.0
+LOGIN_MAX_SESSIONS = 10_000  # sessions whose failures are remembered (the oldest are forgotten)

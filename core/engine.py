@@ -240,8 +240,10 @@ class BatchEngine:
         tracker: ProgressTracker,
         client_factory: ClientFactory = default_client_factory,
         rng: random.Random | None = None,
+        owner: str = "",
     ) -> None:
         self.run_id = run_id
+        self.owner = owner  # the run's owner: the cache it reads is that user's
         self.store = store
         self.spec = spec
         self.columns = list(columns)
@@ -546,7 +548,7 @@ class BatchEngine:
         for start in range(0, len(rows), C.CACHE_CHUNK_ROWS):
             part = rows[start : start + C.CACHE_CHUNK_ROWS]
             keys = {row: [cache_key(e.base_url, e.model, self._messages(row), self.params) for e in targets] for row in part}
-            found = await asyncio.to_thread(self.store.cache_lookup, [k for ks in keys.values() for k in ks])
+            found = await asyncio.to_thread(functools.partial(self.store.cache_lookup, owner=self.owner), [k for ks in keys.values() for k in ks])
             for row in part:
                 hit = next((found[k] for k in keys[row] if k in found), None)
                 if hit is None:

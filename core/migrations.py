@@ -178,10 +178,46 @@ def m004_batch_job_key(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m005_run_leases(db: sqlite3.Connection) -> None:
+def m005_owners(db: sqlite3.Connection) -> None:
+    # Runs and comparisons get an owner (the signed-in user's id; '' is the local user, which
+    # every row from before is) and a "shared with the team" flag (core/ownership.py). The
+    # response cache is rebuilt keyed by (owner, key), with the run that answered, so that one
+    # user's answers are never served to another and deleting a run deletes what it cached.
+    # Entries from before have no run: "Clear cache" removes them.
+    for table in ("runs", "comparisons"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN shared INTEGER NOT NULL DEFAULT 0")
+        db.execute(f"CREATE INDEX {table}_owner ON {table} (owner)")
+    db.execute(
+        """
+        CREATE TABLE cache_owned (
+            owner TEXT NOT NULL DEFAULT '',
+            key TEXT NOT NULL,
+            run_id TEXT,
+            model TEXT NOT NULL,
+            output TEXT NOT NULL,
+            finish_reason TEXT,
+            tokens_in INTEGER NOT NULL,
+            tokens_out INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (owner, key)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        "INSERT INTO cache_owned (owner, key, run_id, model, output, finish_reason, tokens_in, tokens_out, created_at) "
+        "SELECT '', key, NULL, model, output, finish_reason, tokens_in, tokens_out, created_at FROM cache"
+    )
+    db.execute("DROP TABLE cache")
+    db.execute("ALTER TABLE cache_owned RENAME TO cache")
+    db.execute("CREATE INDEX cache_run ON cache (run_id)")
+
+
+@migration
+def m006_run_leases(db: sqlite3.Connection) -> None:
     # Which process runs a run: taken before it starts, renewed while it goes, deleted when it
     # ends (core/leases.py). A lease whose expires_at has passed belongs to a process that died.
-    # IF NOT EXISTS: a data folder made while this was still called m004_run_leases (never shipped).
+    # IF NOT EXISTS: a data folder made while this was still called m004_ or m005_run_leases (never shipped).
     db.execute(
         """
         CREATE TABLE IF NOT EXISTS run_leases (

@@ -18,8 +18,10 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .access import LOCAL_USER, User
 from .messages import Explained, explain, root_cause
 from .output import answers_match
+from .ownership import visible_runs
 from .spec import RunSpec
 from .status import RowStatus, RunStatus
 from .store import RunStore
@@ -212,12 +214,15 @@ def output_tokens_sample(store: RunStore, run_ids: Sequence[str]) -> tuple[float
     return (total / n, n) if n else None
 
 
-def measured_output(store: RunStore, spec: RunSpec, model: str, columns: Sequence[str], *, recent: int = 50) -> tuple[float, int] | None:
+def measured_output(
+    store: RunStore, spec: RunSpec, model: str, columns: Sequence[str], *, recent: int = 50, user: User = LOCAL_USER
+) -> tuple[float, int] | None:
     """What earlier runs of this prompt, model and table shape measured (a "Test N rows" run
-    first of all): mean output tokens per answer and how many answers. None if none ran."""
+    first of all): mean output tokens per answer and how many answers. None if none ran. Only
+    the runs this user may see count."""
     same = [
         r.id
-        for r in store.list_runs(limit=recent)
+        for r in visible_runs(store, user, limit=recent)
         if r.keys and r.keys[0].model == model and list(r.columns) == list(columns)
         and (r.spec.template, r.spec.system, r.spec.json_fields, r.spec.max_tokens) == (spec.template, spec.system, spec.json_fields, spec.max_tokens)
     ]  # fmt: skip

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 import pandas as pd
 
 from . import constants as C
+from .access import LOCAL_USER, User
 from .batch import batch_jobs, check_no_open_batch, launch_batch
 from .engine import BatchEngine
 from .errors import InputError
 from .keys import KeyEntry, demo_pool
 from .leases import RunLease, take_lease
 from .outbound import check_base_urls
+from .ownership import check_may_act
 from .progress import KeyStatus, ProgressSnapshot, ProgressTracker
 from .runner import Runner, RunHandle, get_runner
 from .spec import RunSpec
@@ -26,7 +28,10 @@ from .status import RowStatus, RunStatus
 from .store import RunRecord, RunStore
 from .template import PromptTemplate
 
-__all__ = ["validate_run", "start_run", "resume_run", "resume_keys", "check_same_model", "run_progress", "effective_status"]
+__all__ = [
+    "validate_run", "start_run", "resume_run", "resume_keys", "check_same_model", "run_progress", "effective_status",
+    "pause_run", "continue_run", "cancel_run", "remove_run",
+]  # fmt: skip
 
 
 def validate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry]) -> None:
@@ -62,7 +67,7 @@ def _launch(
     )  # fmt: skip
     engine = BatchEngine(
         run_id=record.id, store=store, spec=record.spec, columns=record.columns, cells=cells,
-        rows=rows, keys=keys, gates=runner.gates, tracker=tracker, client_factory=runner.client_factory, rng=rng,
+        rows=rows, keys=keys, gates=runner.gates, tracker=tracker, client_factory=runner.client_factory, rng=rng, owner=record.owner,
     )  # fmt: skip
     return runner.launch(engine, lease)
 
@@ -98,14 +103,16 @@ def start_run(
     first_rows: int | None = None,
     runner: Runner | None = None,
     rng: random.Random | None = None,
+    user: User = LOCAL_USER,
 ) -> RunHandle:
-    """Store the run (settings and input rows, never keys) and start it in the background."""
+    """Store the run (settings and input rows, never keys) and start it in the background; it
+    belongs to `user`."""
     if first_rows is not None and first_rows < len(frame):
         spec = spec.replace(test_of=len(frame))  # History tells a test from the real thing
         frame = frame.head(max(1, first_rows))
     validate_run(frame, spec, keys)
     frame = frame.reset_index(drop=True).astype(str)
-    run_id = store.create_run(spec, frame, [k.info() for k in keys], file_name=file_name)
+    run_id = store.create_run(spec, frame, [k.info() for k in keys], file_name=file_name, owner=user.id)
     lease = take_lease(store, run_id)  # before it is visible as startable: no other process starts it
     record = store.get_run(run_id)
     assert record is not None
@@ -122,17 +129,19 @@ def resume_run(
     runner: Runner | None = None,
     rng: random.Random | None = None,
     now: bool = False,
+    user: User = LOCAL_USER,
 ) -> RunHandle:
     """Continue a stored run: rows that already have a result are not sent again. A run still
     live in this process gets the new keys instead (even while a cancel is finishing its last
     requests). A simulated run needs no keys. Keys for another provider or model continue the
     run only with `switch_model=True`, which the run records. A batch-mode run polls its stored
     batches (never submitting them again) and retries failed rows as a new batch, or sends them
-    now with `now=True`."""
+    now with `now=True`. Only the run's owner (or an admin) may: NotAllowed for anyone else."""
     runner = runner or get_runner()
     record = store.get_run(run_id, counts=False)  # the counts are read below, once up to date
     if record is None:
         raise InputError(f"There is no run {run_id!r} in {store.data_dir}.")
+    check_may_act(user, record)
     if keys and not record.simulated and all(k.simulated for k in keys):
         keys = None  # simulated answers must not be mixed into a run made with a real model
     if keys:
@@ -237,3 +246,52 @@ def effective_status(record: RunRecord, runner: Runner | None = None) -> RunStat
         if live is None and not record.running_elsewhere:
             return RunStatus.INTERRUPTED if record.pending else RunStatus.DONE
     return record.status
+
+
+# --- steering a live run: its owner's (or an admin's) -----------------------------------------------
+
+
+def _owned(store: RunStore, run_id: str, user: User) -> RunRecord:
+    record = store.get_run(run_id, counts=False)
+    if record is None:
+        raise InputError(f"There is no run {run_id!r} in {store.data_dir}.")
+    check_may_act(user, record)
+    return record
+
+
+def pause_run(store: RunStore, run_id: str, user: User = LOCAL_USER, runner: Runner | None = None) -> None:
+    """Pause a run going in this process: requests already sent finish."""
+    _owned(store, run_id, user)
+    handle = (runner or get_runner()).going(run_id)
+    if handle is not None:
+        handle.pause()
+
+
+def continue_run(store: RunStore, run_id: str, user: User = LOCAL_USER, runner: Runner | None = None) -> None:
+    """Undo a pause (or a cancel still finishing) of a run going in this process."""
+    _owned(store, run_id, user)
+    handle = (runner or get_runner()).going(run_id)
+    if handle is not None:
+        handle.resume()
+
+
+def cancel_run(store: RunStore, run_id: str, user: User = LOCAL_USER, runner: Runner | None = None) -> None:
+    """Cancel a run going in this process: finished rows are kept."""
+    _owned(store, run_id, user)
+    handle = (runner or get_runner()).get(run_id)
+    if handle is not None:
+        handle.cancel()
+
+
+def remove_run(store: RunStore, run_id: str, user: User = LOCAL_USER, runner: Runner | None = None) -> RunRecord:
+    """Delete a run with its rows and the answers it put in the response cache (History's
+    delete): not while it is still going, in this process or in another (cancel it first)."""
+    record = _owned(store, run_id, user)
+    if (runner or get_runner()).get(run_id) is not None:
+        raise InputError("This run is still going: cancel it first.", "run_live")
+    if record.running_elsewhere and record.lease is not None:
+        lease = record.lease
+        where, pid, host = lease.where, lease.pid, lease.host
+        raise InputError(f"This run is running in another process ({where}): cancel it there first.", "run_elsewhere", where=where, pid=pid, host=host)
+    store.delete_run(run_id)
+    return record

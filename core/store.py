@@ -110,6 +110,8 @@ class RunRecord:
     cost: float = 0.0
     correct: int = 0
     judged: int = 0
+    owner: str = ""  # the user who made it ('' is the local user: the command line, a local app)
+    shared: bool = False  # its owner shared it with the team: others see it, read-only
     lease: Lease | None = None  # the process that runs it, if one does (core/leases.py)
 
     @property
@@ -226,18 +228,20 @@ class RunStore:
         file_name: str = "",
         run_id: str | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        owner: str = "",
     ) -> str:
         """Store a new run and its input rows. In chunks of STORE_CHUNK_ROWS, each its own short
         transaction, so a 200,000-row upload never holds the write lock while other runs write;
         until the last chunk is in, the run is 'creating' and no reader sees it. `on_progress(rows,
-        total)` is called between chunks. If anything fails, the half-made run is removed."""
+        total)` is called between chunks. If anything fails, the half-made run is removed. `owner`
+        is the user it belongs to ('' the local user)."""
         run_id = run_id or new_run_id()
         columns = [str(c) for c in frame.columns]
         now = _now()
         self._tx([(
-            "INSERT INTO runs (id, created_at, updated_at, status, message, file_name, n_rows, columns_json, spec_json, keys_json) "
-            "VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?)",
-            (run_id, now, now, RunStatus.CREATING, file_name, len(frame), json.dumps(columns, ensure_ascii=False), spec.to_json(), _keys_json(keys)),
+            "INSERT INTO runs (id, created_at, updated_at, status, message, file_name, n_rows, columns_json, spec_json, keys_json, owner) "
+            "VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?)",
+            (run_id, now, now, RunStatus.CREATING, file_name, len(frame), json.dumps(columns, ensure_ascii=False), spec.to_json(), _keys_json(keys), owner),
         )])  # fmt: skip
         try:
             rows = frame.itertuples(index=False, name=None)
@@ -274,8 +278,15 @@ class RunStore:
         rows = self._run_rows(f"WHERE id = ? AND {_VISIBLE}", (run_id,), counts=counts)
         return rows[0] if rows else None
 
-    def list_runs(self, limit: int = 200) -> list[RunRecord]:
-        return self._run_rows(f"WHERE {_VISIBLE} ORDER BY id DESC LIMIT ?", (limit,), counts=True)
+    def list_runs(self, limit: int = 200, *, visible_to: str | None = None) -> list[RunRecord]:
+        """The newest runs first: all of them, or with `visible_to` an owner's own and those
+        shared with the team (who may see what is core/ownership.py's rule)."""
+        if visible_to is None:
+            return self._run_rows(f"WHERE {_VISIBLE} ORDER BY id DESC LIMIT ?", (limit,), counts=True)
+        return self._run_rows(f"WHERE {_VISIBLE} AND (owner = ? OR shared = 1) ORDER BY id DESC LIMIT ?", (visible_to, limit), counts=True)
+
+    def set_shared(self, run_id: str, shared: bool) -> None:
+        self._tx([(f"UPDATE runs SET shared = ? WHERE id = ? AND {_VISIBLE}", (int(shared), run_id))])
 
     def _run_rows(self, where: str, params: Sequence[object], *, counts: bool) -> list[RunRecord]:
         conn = self._conn()
@@ -320,14 +331,17 @@ class RunStore:
                     cost=float(agg.get("cost", 0.0)),
                     correct=int(agg.get("correct", 0)),
                     judged=int(agg.get("judged", 0)),
+                    owner=r["owner"],
+                    shared=bool(r["shared"]),
                     lease=Lease(r["id"], r["lease_holder"], r["lease_heartbeat"], r["lease_expires"]) if r["lease_holder"] is not None else None,
                 )
             )
         return out
 
     def delete_run(self, run_id: str, *, on_progress: Callable[[int, int], None] | None = None) -> None:
-        """Delete a run with its rows, in chunks (see `create_run`). It disappears from readers
-        at once; a crash halfway leaves it 'deleting', and the next open finishes the job."""
+        """Delete a run with its rows and the answers it put in the cache, in chunks (see
+        `create_run`). It disappears from readers at once; a crash halfway leaves it 'deleting',
+        and the next open finishes the job."""
         self._tx([("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?", (RunStatus.DELETING, _now(), run_id))])
         self._purge(run_id, on_progress)
 
@@ -347,6 +361,7 @@ class RunStore:
             )
             if on_progress is not None:
                 on_progress(min(start + C.STORE_CHUNK_ROWS, end), end)
+        self._delete_cache("run_id = ?", (run_id,))
         self._tx([("DELETE FROM runs WHERE id = ?", (run_id,))])
 
     def purge_incomplete(self, stale_after_s: float = C.STALE_CREATING_RUN_S) -> list[str]:
@@ -484,15 +499,35 @@ class RunStore:
 
     # --- response cache -----------------------------------------------------------------------
 
-    def cache_lookup(self, keys: Sequence[str]) -> dict[str, sqlite3.Row]:
+    def cache_lookup(self, keys: Sequence[str], *, owner: str = "") -> dict[str, sqlite3.Row]:
+        """The cached answers among these keys that belong to `owner` (a run's owner: one
+        user's answers are never another's)."""
         found: dict[str, sqlite3.Row] = {}
         conn = self._conn()
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for r in conn.execute(f"SELECT * FROM cache WHERE key IN ({marks})", chunk):
+            for r in conn.execute(f"SELECT * FROM cache WHERE owner = ? AND key IN ({marks})", (owner, *chunk)):
                 found[r["key"]] = r
         return found
+
+    def cache_size(self, owner: str | None = None) -> int:
+        """Answers in the cache: an owner's, or everyone's."""
+        sql, params = ("SELECT COUNT(*) FROM cache", ()) if owner is None else ("SELECT COUNT(*) FROM cache WHERE owner = ?", (owner,))
+        return int(self._conn().execute(sql, params).fetchone()[0])
+
+    def clear_cache(self, owner: str | None = None) -> int:
+        """Forget an owner's cached answers (None: everyone's); returns how many. Runs keep
+        their results: only repeated prompts are sent again."""
+        return self._delete_cache("1 = 1", ()) if owner is None else self._delete_cache("owner = ?", (owner,))
+
+    def _delete_cache(self, where: str, params: Sequence[object]) -> int:
+        # In chunks, each its own short transaction, as a run's rows are deleted (see `_purge`).
+        sql = f"DELETE FROM cache WHERE (owner, key) IN (SELECT owner, key FROM cache WHERE {where} LIMIT ?)"
+        counts: list[int] = []
+        while not counts or counts[-1] == C.STORE_CHUNK_ROWS:
+            self._in_tx(lambda conn: counts.append(conn.execute(sql, (*params, C.STORE_CHUNK_ROWS)).rowcount))
+        return sum(counts)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -540,10 +575,12 @@ def _result_statements(run_id: str, result: RowResult, cache_key: str | None, no
         (f"INSERT OR REPLACE INTO results ({_RESULT_COLUMNS}) SELECT {', '.join('?' * 17)} WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?)", (*values, run_id))
     ]
     if cache_key is not None and result.status != RowStatus.FAILED and not result.cached and result.output is not None:
+        # The run's owner's, marked with the run, so deleting the run deletes it (none if the run is gone).
         statements.append(
             (
-                "INSERT OR REPLACE INTO cache (key, model, output, finish_reason, tokens_in, tokens_out, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (cache_key, result.model or "", result.output, result.finish_reason, result.tokens_in, result.tokens_out, now),
+                "INSERT OR REPLACE INTO cache (owner, key, run_id, model, output, finish_reason, tokens_in, tokens_out, created_at) "
+                "SELECT owner, ?, id, ?, ?, ?, ?, ?, ? FROM runs WHERE id = ?",
+                (cache_key, result.model or "", result.output, result.finish_reason, result.tokens_in, result.tokens_out, now, run_id),
             )
         )
     return statements

@@ -63,13 +63,13 @@ def chromium() -> Iterator[Browser]:
 class App:
     """`streamlit run app.py` as a subprocess on a free port, its runs stored in `data_dir`."""
 
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LLM_BATCH_"))}  # no preset keys, no password
-        env["LLM_BATCH_DATA_DIR"] = str(data_dir)
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LLM_BATCH_"))}  # no preset keys, no password
+        env = {**base, **(env or {}), "LLM_BATCH_DATA_DIR": str(data_dir)}  # unless `env` gives some
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port), "--server.headless", "true"],

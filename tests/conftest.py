@@ -29,6 +29,15 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(C, "BACKOFF_MAX_S", 0.05)
 
 
+@pytest.fixture(autouse=True)
+def fresh_login_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no failed sign-in counted against the process (the throttle is
+    process-wide by design: one test's wrong passwords must not slow another's)."""
+    from core import throttle
+
+    monkeypatch.setattr(throttle, "_throttle", None)
+
+
 @pytest.fixture
 def at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """The app in Streamlit's AppTest, on a fresh data folder, with no key from the environment."""

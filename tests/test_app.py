@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import core
 from app_pages.i18n import STRINGS
 from tests.conftest import ROOT
 
@@ -207,9 +208,11 @@ def test_preset_keys_are_guarded_by_a_password(preset_env):
     preset_env.setenv("LLM_BATCH_PASSWORD", "open sesame")
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     assert not app.title or app.title[0].value != "Data"  # nothing of the app before the password
+    app.text_input(key="login_name").input("Ana")
     app.text_input(key="password_input").input("wrong")
     app.button[0].click().run()  # a form sends its fields with the button
     assert app.error and "not right" in app.error[0].value
+    core.get_throttle().succeeded(app.session_state["access_session"])  # (the wait after a failure is test_access_app's)
     app.text_input(key="password_input").input("open sesame")
     app.button[0].click().run()
     assert app.title[0].value == "Data"
@@ -224,7 +227,7 @@ def test_preset_keys_without_a_password_are_not_used(preset_env):
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     assert app.title[0].value == "Data"
     app.switch_page("app_pages/keys.py").run()
-    assert any("no password is set" in w.value for w in app.warning)
+    assert any("not used until an access mode is set" in w.value for w in app.warning)
     assert "simulated keys" in app.info[0].value
 
 

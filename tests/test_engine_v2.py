@@ -212,9 +212,9 @@ def test_keys_added_while_the_cache_is_being_checked_start_sending(vstore, monke
         run: Run | None = None
         lookup = vstore.cache_lookup
 
-        def slow_lookup(keys: list[str]):  # type: ignore[no-untyped-def]
+        def slow_lookup(keys: list[str], **kwargs):  # type: ignore[no-untyped-def]
             loop.call_soon_threadsafe(run.engine.add_keys, [key("late")])
-            return lookup(keys)
+            return lookup(keys, **kwargs)
 
         monkeypatch.setattr(vstore, "cache_lookup", slow_lookup)
         run = Run(vstore, frame, SPEC, [key("dead")], sim_factory(sim))  # no working key at the start

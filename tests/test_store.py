@@ -21,8 +21,11 @@ def test_migrations_are_numbered_recorded_and_run_once(tmp_path):
     RunStore(tmp_path)
     RunStore(tmp_path)  # opening again must not fail or re-apply
     conn = sqlite3.connect(tmp_path / "runs.sqlite3")
+    from core.migrations import MIGRATIONS
+
     names = [r[0] for r in conn.execute("SELECT name FROM migrations")]
-    assert names[:5] == ["m001_initial", "m002_batch_jobs", "m003_comparisons", "m004_batch_job_key", "m005_run_leases"]
+    assert names == [fn.__name__ for fn in MIGRATIONS] and names[:3] == ["m001_initial", "m002_batch_jobs", "m003_comparisons"]
+    assert {"m004_batch_job_key", "m005_owners", "m006_run_leases"} <= set(names)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -111,7 +114,7 @@ def test_a_later_migration_that_adds_a_column_breaks_no_write(tmp_path, monkeypa
 
     def m999_add_column(db):  # type: ignore[no-untyped-def]
         db.execute("ALTER TABLE results ADD COLUMN reviewed INTEGER")
-        db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+        db.execute("ALTER TABLE runs ADD COLUMN reviewer TEXT")
 
     monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, m999_add_column])
     s = RunStore(tmp_path / "d")
