@@ -47,7 +47,13 @@ def test_history_does_not_delete_a_run_another_process_runs(at, tmp_path):
     at.session_state["history_selected"] = run_id
     at.run()
     at.button(key="history_delete").click().run()
-    assert any("running in another process (process 202 on replica-b)" in e.value for e in at.error)
+    assert any("running in another process (process 202 on replica-b): cancel it there first" in e.value.replace("\\", "") for e in at.error)
+    assert store.get_run(run_id) is not None
+    at.segmented_control(key="lang").set_value("zh").run()
+    at.session_state["history_selected"] = run_id
+    at.run()
+    at.button(key="history_delete").click().run()
+    assert any("该任务正在另一个进程中运行（replica-b 上的进程 202），请先在那里取消" in e.value.replace("\\", "") for e in at.error)
     assert store.get_run(run_id) is not None
 
 

@@ -16,7 +16,7 @@ from core.compare import comparison_progress, remove_comparison, resume_comparis
 from core.errors import InputError
 from core.keys import demo_pool
 from core.leases import RunningElsewhere, holder, read_lease, running_elsewhere, take_lease
-from core.runs import effective_status, resume_run, run_progress, start_run
+from core.runs import effective_status, remove_run, resume_run, run_progress, start_run
 from core.spec import RunSpec
 from core.status import RunStatus
 from core.store import RowResult, RunStore
@@ -135,7 +135,10 @@ def test_a_run_held_elsewhere_shows_as_running_there_and_is_not_resumed_retried_
         with pytest.raises(RunningElsewhere):
             resume_run(store, run_id, None, retry_failed=retry)
     assert store.get_run(run_id).failed == 1  # the failed row was not reset under the other process
-    assert read_lease(store, run_id).holder == B
+    with pytest.raises(InputError) as refused:
+        remove_run(store, run_id)  # History's delete
+    assert refused.value.code == "run_elsewhere" and refused.value.params["host"] == "replica-b"
+    assert store.get_run(run_id) is not None and read_lease(store, run_id).holder == B
 
 
 def test_a_batch_run_held_elsewhere_is_not_polled_here(store):
