@@ -4,11 +4,13 @@ against cost, the rows where they differ, and the downloads."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 import streamlit as st
 
 import core
+from app_pages import compare_keys as keys_of_page
 from app_pages import compare_view as view, leases_view
 from app_pages.common import (
     DEMO_FILE,
@@ -17,9 +19,6 @@ from app_pages.common import (
     input_error_text,
     owner_label,
     plain,
-    pool,
-    preset_pool,
-    provider_label,
     runner,
     share_toggle,
     show_input_error,
@@ -37,30 +36,24 @@ st.title(t("compare.title"))
 st.caption(t("compare.intro"))
 
 
-# --- the keys: each variant is sent with those of its own provider ------------------------------------
+# --- the keys: each variant is sent with those of its own provider (app_pages/compare_keys.py) -------
 
-
-def compare_keys() -> tuple[list[core.KeyEntry], str, core.InputError | None]:
-    """The Keys page's keys (and the server's preset ones the user may use), each once; the
-    simulated provider needs none. A variant picks its provider among those."""
-    try:
-        entries, source = pool()
-    except core.InputError as exc:  # e.g. a provider that needs a key, and none yet: the simulator still works
-        return [], "", exc
-    extra = preset_pool() if source == core.KeySource.USER else []
-    return core.compare_pool(entries, extra), str(source), None
-
-
-KEYS, SOURCE, POOL_ERROR = compare_keys()
-CHOICES = {c.id: c for c in core.provider_choices(KEYS)}
+keys_of_page.drop_pasted_keys_of_ended_comparison()
+KEYS, KEYS_PAGE_URLS, SOURCE, POOL_ERROR = keys_of_page.compare_keys()
+CHOICES = {c.id: c for c in core.provider_choices(KEYS, offer=True)}
 DEFAULT_PROVIDER = next(iter(CHOICES))
 
 
 def choice_label(choice_id: str) -> str:
-    c = CHOICES[choice_id]
-    if c.simulated:
-        return provider_label(core.SIMULATED_PROVIDER)
-    return t("compare.provider_key" if c.n_keys == 1 else "compare.provider_keys", provider=provider_label(c.provider), n=c.n_keys)
+    return keys_of_page.choice_label(CHOICES[choice_id])
+
+
+def own_keys_box(prefix: str, choice: core.ProviderChoice) -> None:
+    keys_of_page.own_keys_box(prefix, choice, KEYS_PAGE_URLS)
+
+
+def pasted() -> dict[str, list[str]]:
+    return keys_of_page.pasted()
 
 
 def provider_changed(uid: str) -> None:
@@ -168,6 +161,27 @@ def scoring() -> core.Scoring:
     return core.Scoring(mode, case_sensitive=bool(s.get("cmp_case")))
 
 
+def judge_choice() -> core.ProviderChoice:
+    s = st.session_state
+    if s.get("cmp_judge_provider") not in CHOICES:
+        s["cmp_judge_provider"] = DEFAULT_PROVIDER
+        s["cmp_judge_model"] = CHOICES[DEFAULT_PROVIDER].model
+    return CHOICES[s["cmp_judge_provider"]]
+
+
+def judge_provider_changed() -> None:
+    st.session_state["cmp_judge_model"] = CHOICES[st.session_state["cmp_judge_provider"]].model
+
+
+def judge() -> core.Judge | None:
+    """The judge of a comparison scored by one: its provider, model and rubric (never its keys)."""
+    s = st.session_state
+    if s.get("cmp_score_mode") != "judge":
+        return None
+    c = judge_choice()
+    return core.Judge(c.provider, c.base_url, "simulated" if c.simulated else s.get("cmp_judge_model") or "", s.get("cmp_judge_rubric") or "")
+
+
 def base_spec(label: str | None, free: bool) -> core.RunSpec:
     s = st.session_state
     return core.RunSpec(
@@ -186,12 +200,15 @@ def selection() -> core.RowSelection:
 def start(frame, file_name: str, chosen: list[core.Variant], keys, base: core.RunSpec) -> None:  # type: ignore[no-untyped-def]
     try:
         record = core.start_comparison(
-            store(), frame, chosen, keys, base=base, selection=selection(), scoring=scoring(), file_name=file_name, runner=runner(), user=user()
+            store(), frame, chosen, keys, base=base, selection=selection(), scoring=scoring(), file_name=file_name, judge=judge(), runner=runner(),
+            user=user(),
         )
     except core.InputError as exc:
         st.session_state["cmp_answer"] = input_error_text(exc)
         return
     st.session_state.pop("cmp_answer", None)
+    if pasted():
+        st.session_state["cmp_keys_for"] = record.id  # the pasted keys are this comparison's: dropped when it ends
     show(record.id)
 
 
@@ -254,6 +271,8 @@ if cid:
         st.progress(progress.fraction, text=f"{progress.done:,} / {progress.total:,} · {t('state.' + progress.state)}")
         view.verdict_line(data, not progress.live)
         view.variant_columns(data, progress, record.simulated)
+        if record.judge is not None:
+            view.judge_panel(data, progress)
         c = st.container(horizontal=True, key="cmp_actions")
         lease = next((le for r in record.run_ids if (le := core.running_elsewhere(store(), r)) is not None), None) if progress.elsewhere else None
         if lease is not None:
@@ -279,11 +298,15 @@ if cid:
             st.rerun()  # it ended: draw the page once more, without polling
 
     def resume(retry_failed: bool = False) -> None:
-        real = [k for k in KEYS if not k.simulated]  # the simulated variants need none
+        # The keys as they are now: some may have been pasted since the page was drawn.
+        real = [k for k in keys_of_page.compare_keys()[0] if not k.simulated]  # the simulated variants need none
         try:
             core.resume_comparison(store(), cid, real or None, retry_failed=retry_failed, runner=runner(), user=user())
         except core.InputError as exc:
             st.session_state["cmp_action_answer"] = input_error_text(exc)
+            return
+        if pasted():
+            st.session_state["cmp_keys_for"] = cid
 
     def rescore() -> None:
         try:
@@ -292,6 +315,12 @@ if cid:
             st.session_state["cmp_rescore_answer"] = input_error_text(exc)
 
     live_panel()
+
+    # Keys are never kept: to resume, the providers this tab has no keys for are asked for them.
+    stopped = None if live else core.comparison_progress(store(), cid, runner())
+    if mine and stopped is not None and (stopped.pending or stopped.failed):
+        for i, choice in enumerate(keys_of_page.keyless_providers(record, KEYS, CHOICES)):
+            own_keys_box(f"cmp_resume_{i}", choice)
 
     @st.fragment(run_every=3.0 if live or elsewhere else None)
     def rows_panel() -> None:
@@ -320,7 +349,8 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
     frame = current["table"].frame
     columns = [str(c) for c in frame.columns]
     keys, source = KEYS, SOURCE
-    st.caption(t("compare.data_line", file=plain(current["name"]), rows=len(frame), providers=plain(", ".join(choice_label(c) for c in CHOICES))))
+    keyed = [choice_label(c) for c, choice in CHOICES.items() if choice.n_keys or choice.simulated]
+    st.caption(t("compare.data_line", file=plain(current["name"]), rows=len(frame), providers=plain(", ".join(keyed))))
     if POOL_ERROR is not None:  # the Keys page's provider has no key yet: the simulated provider still works
         st.warning(t("compare.keys_missing", problem=plain(input_error_text(POOL_ERROR))), icon=":material/key:")
 
@@ -365,6 +395,26 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
             s2.text_input(t("compare.pattern"), key="cmp_pattern", placeholder="answer: *{label}", persist_state=KEEP, help=t("compare.pattern_help"))
         if mode in ("exact", "contains", "regex"):
             s2.checkbox(t("compare.case"), key="cmp_case", persist_state=KEEP)
+    if mode == "judge":
+        with st.container(border=True, key="cmp_judge"):
+            st.markdown(f"**{t('compare.judge.title')}**")
+            st.caption(t("compare.judge.caption"))
+            picked_judge = judge_choice()
+            j1, j2 = st.columns([1, 2])
+            worded_choice(
+                j1.selectbox, t("keys.provider"), list(CHOICES), key="cmp_judge_provider", format_func=choice_label, on_change=judge_provider_changed,
+                persist_state=KEEP,
+            )  # fmt: skip
+            picked_judge = judge_choice()
+            j2.text_input(
+                t("compare.judge.model"), key="cmp_judge_model", persist_state=KEEP, disabled=picked_judge.simulated,
+                help=t("compare.models_help", models=", ".join(picked_judge.models)) if picked_judge.models and not picked_judge.simulated else None,
+            )  # fmt: skip
+            st.text_area(
+                t("compare.judge.rubric"), key="cmp_judge_rubric", height=80, persist_state=KEEP, placeholder=t("compare.judge.rubric_placeholder"),
+                help=t("compare.judge.rubric_help"),
+            )  # fmt: skip
+            own_keys_box("cmp_judge", picked_judge)
 
     st.markdown(f"**{t('compare.variants')}**")
     ids = list(st.session_state["cmp_ids"])
@@ -374,15 +424,16 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
             with col.container(border=True, key=f"cmp_edit_{uid}"):
                 n1, n2 = st.columns([1, 2])
                 n1.text_input(t("compare.variant_name"), key=f"cmp_{uid}_name", persist_state=KEEP)
-                n2.selectbox(
-                    t("keys.provider"), list(CHOICES), key=f"cmp_{uid}_provider", format_func=choice_label, on_change=provider_changed, args=(uid,),
-                    persist_state=KEEP,
+                worded_choice(  # its words follow the language (a plain selectbox kept the first language's)
+                    n2.selectbox, t("keys.provider"), list(CHOICES), key=f"cmp_{uid}_provider", format_func=choice_label,
+                    on_change=functools.partial(provider_changed, uid), persist_state=KEEP,
                 )  # fmt: skip
                 picked = CHOICES[st.session_state[f"cmp_{uid}_provider"]]
                 st.text_input(
                     t("keys.col.model"), key=f"cmp_{uid}_model", persist_state=KEEP, disabled=picked.simulated,
                     help=t("compare.models_help", models=", ".join(picked.models)) if picked.models and not picked.simulated else None,
                 )  # fmt: skip
+                own_keys_box(f"cmp_{uid}", picked)
                 st.text_area(t("prompt.template"), key=f"cmp_{uid}_template", height=110, persist_state=KEEP)
                 st.text_input(t("prompt.system"), key=f"cmp_{uid}_system", persist_state=KEEP, placeholder=t("prompt.system_placeholder"))
                 st.text_input(t("compare.fields"), key=f"cmp_{uid}_fields", persist_state=KEEP, placeholder="reason, answer", help=t("compare.fields_help"))
@@ -408,7 +459,7 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
         st.text_area(t("compare.grid_templates"), key="cmp_grid_templates", height=150, help=t("compare.grid_templates_help"))
         if st.session_state.get("cmp_grid_provider") not in CHOICES:
             st.session_state["cmp_grid_provider"] = DEFAULT_PROVIDER
-        st.selectbox(t("compare.grid_provider"), list(CHOICES), key="cmp_grid_provider", format_func=choice_label)
+        worded_choice(st.selectbox, t("compare.grid_provider"), list(CHOICES), key="cmp_grid_provider", format_func=choice_label, persist_state=KEEP)
         st.text_input(t("compare.grid_models"), key="cmp_grid_models", placeholder="gpt-4o-mini, gpt-4o")
         st.button(t("compare.grid_make"), key="cmp_make_grid", on_click=make_grid, icon=":material/grid_on:")
 
@@ -416,20 +467,24 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
         chosen = variants()
         base = base_spec(st.session_state.get("cmp_label"), source == "simulated")
         score = scoring()
+        grader = judge()
         rows, part = core.select_rows(frame, selection())
-        core.validate_comparison(part, chosen, keys, base, score)
+        core.validate_comparison(part, chosen, keys, base, score, grader)
         ready = True
     except core.InputError as exc:
         show_input_error(exc)
         ready = False
     if ready:
-        est = core.estimate_comparison(part, chosen, keys, base)
+        est = core.estimate_comparison(part, chosen, keys, base, grader)
         e = st.columns(4)
         e[0].metric(t("run.est_requests"), f"{est.requests:,}", help=t("compare.est_requests_help", n=len(chosen), rows=len(rows)))
         e[1].metric(t("run.est_tokens"), f"{est.tokens_in + est.tokens_out:,}", help=t("run.est_tokens_help", tin=est.tokens_in, tout=est.tokens_out))
-        e[2].metric(t("run.est_cost"), fmt_money(0.0 if source == "simulated" else est.cost), help=t("run.est_cost_help"))
+        e[2].metric(t("run.est_cost"), fmt_money(est.cost), help=t("run.est_cost_help"))  # the simulated variants' is 0
         e[3].metric(t("run.est_time"), core.clock(est.seconds), help=t("compare.est_time_help"))
-        if any(v.simulated for v in chosen):
+        if est.judge is not None and grader is not None:
+            judge_cost = fmt_money(0.0 if grader.simulated else est.judge.cost)
+            st.caption(t("compare.est_judge", requests=est.judge.requests, tokens=est.judge.tokens_in + est.judge.tokens_out, cost=judge_cost))
+        if any(v.simulated for v in chosen) or (grader is not None and grader.simulated):
             st.caption(t("common.simulated_note"))
         st.button(
             t("compare.run", n=len(chosen), rows=len(rows)), key="cmp_run", type="primary", icon=":material/play_arrow:",

@@ -61,6 +61,38 @@ def variant_columns(data: core.CompareTable, progress: core.ComparisonProgress |
             b.metric(t("compare.cached"), f"{summary.cached:,}")
             a.metric(t("compare.p50"), latency(summary.p50_ms))
             b.metric(t("compare.p95"), latency(summary.p95_ms))
+            if summary.judge is not None and data.record.judge is not None:
+                j = summary.judge
+                cost = fmt_money(0.0 if data.record.judge.simulated else j.cost)
+                st.caption(t("compare.judge.variant_line", requests=j.requests, tokens=j.tokens_in + j.tokens_out, cost=cost, graded=j.graded))
+
+
+def judge_panel(data: core.CompareTable, progress: core.ComparisonProgress) -> None:
+    """The judge's own work: how far it has graded, and its requests, tokens and cost, which are
+    not in the variants' columns."""
+    judge = data.record.judge
+    assert judge is not None
+    graded = [s.judge for s in data.summaries if s.judge is not None]
+    requests, cached = sum(j.requests for j in graded), sum(j.cached for j in graded)
+    tokens_in, tokens_out = sum(j.tokens_in for j in graded), sum(j.tokens_out for j in graded)
+    cost = 0.0 if judge.simulated else sum(j.cost for j in graded)
+    with st.container(border=True, key="cmp_judge_panel"):
+        head = st.container(horizontal=True, vertical_alignment="center")
+        provider = t("common.simulated_provider") if judge.simulated else judge.provider
+        head.markdown(f"**{t('compare.judge.panel', model=plain(judge.model), provider=plain(provider))}**")
+        if judge.simulated:
+            head.badge(t("common.simulated_badge"), icon=":material/science:", color="orange")
+        done, total = progress.judge_done, progress.judge_total
+        st.progress(done / total if total else 0.0, text=t("compare.judge.progress", done=done, total=total))
+        if judge.rubric:
+            st.caption(t("compare.judge.rubric_line", rubric=plain(short(judge.rubric, 120))))
+        m = st.columns(4)
+        m[0].metric(t("compare.judge.requests"), f"{requests:,}", help=t("compare.judge.requests_help", cached=cached))
+        m[1].metric(t("run.tokens"), f"{tokens_in + tokens_out:,}", help=t("run.est_tokens_help", tin=tokens_in, tout=tokens_out))
+        m[2].metric(t("compare.judge.cost"), fmt_money(cost), help=t("compare.judge.cost_help"))
+        m[3].metric(t("compare.judge.unread"), f"{sum(j.failed for j in graded):,}", help=t("compare.judge.unread_help"))
+        for name, why in progress.judge_problems:
+            st.error(plain(t("compare.judge.problem", name=name, problem=say(why))), icon=":material/error:")
 
 
 def verdict_line(data: core.CompareTable, finished: bool) -> None:
@@ -182,6 +214,11 @@ def shown_rows(data: core.CompareTable, rows: pd.DataFrame) -> pd.DataFrame:
         if error in shown.columns:
             shown[error] = [say(v) if v else "" for v in rows[error]]
             names[error] = t("compare.col.error", name=name)
+        judged, reason = f"{name} judge", f"{name} judge reason"
+        if data.record.judge is not None and judged in shown.columns:
+            shown[judged] = [t(f"compare.judge.says.{v}") if v in ("correct", "incorrect") else "" for v in rows[judged]]
+            names[judged] = t("compare.col.judge", name=name)
+            names[reason] = t("compare.col.judge_reason", name=name)
     names["row"] = t("compare.col.row")
     taken = set(shown.columns)
     return shown.rename(columns={k: v for k, v in names.items() if v not in taken})
@@ -198,6 +235,14 @@ def downloads(comparison_id: str) -> None:
                 t(label), data=lambda table=table, fmt=fmt: export(comparison_id, table, fmt), file_name=core.compare_file_name(comparison_id, table, fmt),
                 mime=core.EXPORT_FORMATS[fmt][1], key=f"cmp_download_{table}_{fmt}", icon=":material/download:", on_click="ignore",
             )  # fmt: skip
+    row = st.container(horizontal=True, vertical_alignment="center", key="cmp_downloads_both")
+    row.markdown(f"**{t('compare.download.both')}**")
+    row.download_button(
+        t("compare.download.both_xlsx"), data=lambda: core.compare_workbook(core.compare_table(store(), comparison_id)),
+        file_name=core.compare_file_name(comparison_id, "both", "xlsx"), mime=core.EXPORT_FORMATS["xlsx"][1], key="cmp_download_both_xlsx",
+        icon=":material/download:", on_click="ignore",
+    )  # fmt: skip
+    row.caption(t("compare.download.both_help"))
 
 
 def export(comparison_id: str, table: str, fmt: str) -> bytes:

@@ -71,13 +71,30 @@ COMPARE_STRINGS: dict[str, tuple[str, str]] = {
     "compare.col.status": ("{name} status", "{name} 状态"),
     "compare.col.correct": ("{name} right", "{name} 是否正确"),
     "compare.col.error": ("{name} error", "{name} 错误"),
+    "compare.col.judge": ("{name} judge", "{name} 评判"),
+    "compare.col.judge_reason": ("{name} judge's reason", "{name} 评判理由"),
     "compare.download.wide": ("Row by row", "逐行结果"),
     "compare.download.summary": ("Summary", "汇总"),
+    "compare.download.both": ("Both tables", "两张表"),
+    "compare.download.both_xlsx": ("XLSX, a sheet each", "XLSX（每张表一个工作表）"),
+    "compare.download.both_help": ("One workbook: the row-by-row table, then the summary.", "一个工作簿：逐行结果表，然后是汇总表。"),
     # a new comparison
     "compare.new": ("New comparison", "新建对比"),
     "compare.data_line": (
-        "{file} · {rows:,} rows (from the Data page) · providers a variant can use: {providers} (keys from the Keys page)",
-        "{file} · {rows:,} 行（来自“数据”页）· 方案可用的服务商：{providers}（密钥来自“密钥”页）",
+        "{file} · {rows:,} rows (from the Data page) · providers with keys: {providers} (from the Keys page; for another provider, paste its keys in the variant's box)",
+        "{file} · {rows:,} 行（来自“数据”页）· 已有密钥的服务商：{providers}（来自“密钥”页；其他服务商的密钥可粘贴在方案的输入框中）",
+    ),
+    "compare.provider_no_key": ("{provider} · no key yet", "{provider} · 尚无密钥"),
+    "compare.keys_paste": ("Keys for {provider}, one per line", "{provider} 的密钥，每行一个"),
+    "compare.keys_paste_help": (
+        "Held in this tab's memory for this comparison only: never saved, and dropped when the comparison ends. "
+        "Every variant on this provider (and the judge) shares these keys, each key paced on its own.",
+        "仅保存在本标签页的内存中、仅供本次对比使用：不会被保存，对比结束后即丢弃。使用该服务商的所有方案（以及评判模型）共用这些密钥，每个密钥各自限速。",
+    ),
+    "compare.keys_pasted": ("{provider} keys: {keys}", "{provider} 密钥：{keys}"),
+    "compare.keys_needed": (
+        "{provider} needs an API key: paste one above, or choose this provider on the Keys page.",
+        "{provider} 需要 API 密钥：请在上方粘贴，或在“密钥”页选择该服务商。",
     ),
     "compare.provider_keys": ("{provider} · {n} keys", "{provider} · {n} 个密钥"),
     "compare.provider_key": ("{provider} · 1 key", "{provider} · 1 个密钥"),
@@ -102,6 +119,52 @@ COMPARE_STRINGS: dict[str, tuple[str, str]] = {
     "compare.score.oneof": ("one of a few classes", "分类（若干类别之一）"),
     "compare.score.contains": ("contains the label", "包含标准答案"),
     "compare.score.regex": ("regular expression", "正则表达式"),
+    "compare.score.judge": ("a judge model grades each answer", "由评判模型逐条打分"),
+    # the judge
+    "compare.judge.title": ("The judge", "评判模型"),
+    "compare.judge.caption": (
+        "Another model grades each answer against the label column, the rubric, or both. It grades a variant once that variant has answered "
+        "every row; its requests, tokens and cost are counted apart from the variants'.",
+        "由另一个模型对照标准答案列、评分标准或两者，逐条评判每个回答。某个方案答完所有行后即开始评判；评判的请求数、tokens 和费用与各方案分开计算。",
+    ),
+    "compare.judge.model": ("Judge's model", "评判模型名称"),
+    "compare.judge.rubric": ("Rubric (optional)", "评分标准（可选）"),
+    "compare.judge.rubric_placeholder": (
+        "For example: right only if the final number equals the expected answer; units do not matter.",
+        "例如：仅当最终数字等于标准答案时才算正确；单位不影响判断。",
+    ),
+    "compare.judge.rubric_help": (
+        "What the judge grades by, besides the label column (without a label column, by the rubric alone). "
+        "The simulated judge checks only that every phrase in quotes appears in the answer.",
+        "评判模型除标准答案列外所依据的标准（没有标准答案列时仅依据评分标准）。模拟评判模型只检查引号中的每个短语是否出现在回答中。",
+    ),
+    "compare.est_judge": (
+        "The judge: at most {requests:,} more requests (one per answer), about {tokens:,} tokens, {cost}: counted apart from the variants'.",
+        "评判模型：最多另需 {requests:,} 个请求（每个回答一个），约 {tokens:,} tokens，{cost}：与各方案分开计算。",
+    ),
+    "compare.judge.variant_line": (
+        "Judge: {graded:,} graded · {requests:,} requests · {tokens:,} tokens · {cost}",
+        "评判：已评 {graded:,} 条 · {requests:,} 个请求 · {tokens:,} tokens · {cost}",
+    ),
+    "compare.judge.panel": ("The judge: {model} on {provider}", "评判模型：{provider} 上的 {model}"),
+    "compare.judge.progress": ("graded {done:,} of {total:,} answers", "已评判 {done:,} / {total:,} 条回答"),
+    "compare.judge.rubric_line": ("Rubric: {rubric}", "评分标准：{rubric}"),
+    "compare.judge.requests": ("Judge's requests", "评判请求数"),
+    "compare.judge.requests_help": (
+        "Sent to the judge's provider, retries included; {cached:,} more gradings came from the cache, free.",
+        "发送给评判模型服务商的请求（含重试）；另有 {cached:,} 条评判来自缓存，不产生费用。",
+    ),
+    "compare.judge.cost": ("Judge's cost", "评判费用"),
+    "compare.judge.cost_help": ("Not included in any variant's cost.", "不计入任何方案的费用。"),
+    "compare.judge.unread": ("Not graded", "未能评判"),
+    "compare.judge.unread_help": (
+        "Answers whose grading failed, or whose verdict could not be read: counted neither right nor wrong. Retry failed rows to grade them again.",
+        "评判失败或无法读取结论的回答：既不算对也不算错。点击“重试失败的行”可重新评判。",
+    ),
+    "compare.judge.problem": ("The judge could not start grading {name}: {problem}", "评判模型无法开始评判 {name}：{problem}"),
+    "compare.judge.says.correct": ("correct", "正确"),
+    "compare.judge.says.incorrect": ("incorrect", "错误"),
+    "state.judging": ("judging", "评判中"),
     "compare.tolerance": ("Tolerance", "允许误差"),
     "compare.classes": ("Classes, comma-separated", "类别（逗号分隔）"),
     "compare.pattern": ("Pattern", "正则表达式"),
@@ -121,8 +184,10 @@ COMPARE_STRINGS: dict[str, tuple[str, str]] = {
     "compare.rescore": ("Scoring: {score}", "评分方式：{score}"),
     "compare.rescore_as": ("Score the answers as", "改用以下方式评分"),
     "compare.rescore_help": (
-        "exact, exact:case, numeric:0.01, numeric:1%, oneof:a,b,c, contains, regex:PATTERN. Nothing is sent again: the stored answers are scored anew.",
-        "exact、exact:case、numeric:0.01、numeric:1%、oneof:a,b,c、contains、regex:正则。不会重新发送请求：已保存的回答会重新评分。",
+        "exact, exact:case, numeric:0.01, numeric:1%, oneof:a,b,c, contains, regex:PATTERN, or judge (for a comparison made with a judge). "
+        "Nothing is sent again: the stored answers (and the judge's verdicts) are scored anew.",
+        "exact、exact:case、numeric:0.01、numeric:1%、oneof:a,b,c、contains、regex:正则，或 judge（仅限创建时设置了评判模型的对比）。"
+        "不会重新发送请求：已保存的回答（及评判结论）会重新评分。",
     ),
     "compare.rescore_button": ("Score again", "重新评分"),
     "compare.copy": ("Copy", "复制"),
@@ -163,12 +228,37 @@ COMPARE_STRINGS: dict[str, tuple[str, str]] = {
     "error.few_classes": ("List at least two classes for one-of scoring, separated by commas.", "分类评分至少需要两个类别，用逗号分隔。"),
     "error.no_pattern": ("Give the regular expression to look for in each answer.", "请填写要在回答中查找的正则表达式。"),
     "error.bad_regex": ("The regular expression does not compile: {reason}.", "正则表达式无效：{reason}。"),
-    "error.variant_no_keys": ("Variant {name} uses {provider} but no key for it was given.", "方案 {name} 使用 {provider}，但没有提供对应的密钥。"),
+    "error.variant_no_keys": (
+        "Variant {name} uses {provider}, and no key for it was given: paste one in the variant's box, or on the Keys page.",
+        "方案 {name} 使用 {provider}，但没有提供对应的密钥：请粘贴在该方案的输入框中，或在“密钥”页添加。",
+    ),
+    "error.judge_missing": ("Judge scoring needs a judge: choose its provider and model.", "评判模型打分需要一个评判模型：请选择其服务商和模型。"),
+    "error.judge_needs_label": (
+        "The judge grades against the label column or a rubric: choose the one, or write the other.",
+        "评判模型需要依据标准答案列或评分标准来评判：请选择标准答案列，或填写评分标准。",
+    ),
+    "error.judge_no_keys": (
+        "The judge uses {provider}, and no key for it was given: paste one in the judge's box, or on the Keys page.",
+        "评判模型使用 {provider}，但没有提供对应的密钥：请粘贴在评判模型的输入框中，或在“密钥”页添加。",
+    ),
+    "error.judge_no_model": ("Choose the judge's model.", "请填写评判模型的名称。"),
+    "error.judge_no_value": (
+        "judge takes no value (got {value}): the judge's model and rubric are the comparison's.",
+        "judge 后面不带参数（收到 {value}）：评判模型及评分标准属于对比本身。",
+    ),
+    "error.judge_keys_again": (
+        "Enter the judge's API keys again to resume its grading: keys are never saved.",
+        "请重新输入评判模型的 API 密钥以继续评判：密钥从不保存。",
+    ),
+    "error.no_judge": ("This comparison has no judge: score it another way.", "该对比没有设置评判模型：请换一种评分方式。"),
     "error.selection_n": ("Choose how many rows to compare on: at least 1.", "请选择用于对比的行数：至少 1 行。"),
     "error.bad_tolerance": ("The numeric tolerance must be 0 or more.", "数值允许误差必须大于或等于 0。"),
     "error.no_comparison": ("There is no such comparison: it may have been deleted.", "没有这个对比记录：它可能已被删除。"),
     "error.no_templates": ("Give at least one prompt template.", "请至少提供一个提示词模板。"),
-    "error.bad_scoring": ("Unknown scoring {mode}: choose exact, numeric, oneof, contains or regex.", "未知的评分方式 {mode}：请选择 exact、numeric、oneof、contains 或 regex。"),
+    "error.bad_scoring": (
+        "Unknown scoring {mode}: choose exact, numeric, oneof, contains, regex or judge.",
+        "未知的评分方式 {mode}：请选择 exact、numeric、oneof、contains、regex 或 judge。",
+    ),
     "error.bad_selection": ("Rows: choose all, the first N, or N at random.", "数据行：请选择全部、前 N 行或随机 N 行。"),
     "error.comparison_live": ("This comparison is still running: cancel it first.", "该对比仍在运行，请先取消。"),
     "error.oneof_needs_label": ("One-of scoring compares answers with a label column: choose it.", "分类评分需要与标准答案列比较：请选择该列。"),

@@ -22,6 +22,7 @@ from app_pages.common import (
     worded_choice,
 )
 from app_pages.i18n import language, pace_text, t
+from app_pages.key_entry import paste_box, remove_menu, take_pasted
 
 KEEP = "session"
 
@@ -38,9 +39,8 @@ def apply_preset() -> None:
 
 
 def add_keys() -> None:
-    new = core.parse_keys(st.session_state.get("keys_text", ""))
+    new = take_pasted("keys_text")  # the box never shows a key again
     st.session_state["user_keys"] = list(dict.fromkeys([*st.session_state["user_keys"], *new]))
-    st.session_state["keys_text"] = ""  # the box never shows a key again
     if new and st.session_state["provider"] == core.SIMULATED_PROVIDER:
         st.session_state["provider"] = "OpenAI"
         apply_preset()
@@ -60,8 +60,7 @@ model_col.text_input(t("keys.model"), key="model", persist_state=KEEP, disabled=
 
 keys_col, limits_col = st.columns([3, 2], gap="large")
 with keys_col:
-    st.text_area(t("keys.paste"), key="keys_text", height=110, placeholder="sk-...\nsk-...", help=t("keys.paste_help"))
-    st.button(t("keys.add"), key="add_keys", on_click=add_keys, icon=":material/add:")
+    paste_box("keys_text", "add_keys", add_keys)
 with limits_col:
     # Empty is Auto (the pace is learnt); a number is a ceiling.
     st.number_input(
@@ -139,9 +138,7 @@ if rows:
 buttons = st.container(horizontal=True)
 buttons.button(t("keys.test"), key="test_keys", on_click=test_keys, icon=":material/network_check:", type="primary", help=t("keys.test_help"))
 if source == core.KeySource.USER and st.session_state["user_keys"]:
-    with buttons.popover(t("keys.remove"), icon=":material/delete:"):
-        for i, key in enumerate(st.session_state["user_keys"]):
-            st.button(core.mask_key(key), key=f"remove_key_{i}", on_click=remove_key, args=(key,))
+    remove_menu(buttons, st.session_state["user_keys"], remove_key, "remove_key")
 
 if verdicts:
     # Each verdict in full, where it can be read: the cause, what to do, the provider's words.

@@ -12,18 +12,20 @@ from .batch import BatchCost, batch_cost, batch_jobs, batch_supported
 from .batch_follow import follow_batches
 from .batch_store import BatchJob
 from .compare import (
-    ComparisonEstimate, ComparisonProgress, VariantProgress, cancel_comparison, comparison_progress, continue_comparison, estimate_comparison,
-    pause_comparison, remove_comparison, rescore_comparison, resume_comparison, select_rows, start_comparison, validate_comparison,
+    ComparisonEstimate, ComparisonProgress, VariantProgress, cancel_comparison, comparison_progress, comparison_run_ids, continue_comparison,
+    estimate_comparison, pause_comparison, remove_comparison, rescore_comparison, resume_comparison, select_rows, start_comparison, stop_comparison,
+    validate_comparison,
 )  # fmt: skip
-from .compare_report import FILTERS, CompareTable, Verdict, VariantSummary, compare_file_name, compare_table, wilson_interval
+from .compare_report import FILTERS, CompareTable, Verdict, VariantSummary, compare_file_name, compare_table, compare_workbook, wilson_interval
 from .compare_store import ComparisonRecord, comparison_of_run, delete_comparison, get_comparison, list_comparisons, set_scoring
+from .judge import Judge, JudgeResults
 from .constants import MAX_ROWS, MAX_UPLOAD_MB, MODEL_PRICES
 from .clients import ClientFactory, default_client_factory
 from .demos import DEMO_SHEETS, DemoSheet, demo_sheet
 from .durations import clock, describe_seconds
 from .errors import InputError
 from .estimate import RunEstimate, estimate_run, price_for
-from .exports import EXPORT_FORMATS, export_bytes, export_file_name, to_csv_bytes, to_jsonl_bytes, to_xlsx_bytes, write_export
+from .exports import EXPORT_FORMATS, export_bytes, export_file_name, to_csv_bytes, to_jsonl_bytes, to_xlsx_book_bytes, to_xlsx_bytes, write_export
 from .gate_view import PACE_TEXTS, GateView, PaceSource
 from .keycheck import KeyCheck, check_keys, check_keys_async
 from .keyverdict import DIAGNOSES, KeyDiagnosis, diagnose
@@ -52,7 +54,9 @@ from .store import RowResult, RunRecord, RunStore, get_store
 from .tables import ENCODINGS, SEPARATORS, LoadedTable, TableInfo, list_sheets, load_table, read_table
 from .template import PromptTemplate, TemplateProblem, estimate_tokens
 from .throttle import LoginThrottle, get_throttle
-from .variants import MAX_VARIANTS, SELECTION_MODES, ProviderChoice, RowSelection, Variant, compare_pool, grid, provider_choices, variant_keys
+from .variants import (
+    MAX_VARIANTS, SELECTION_MODES, ProviderChoice, RowSelection, Variant, compare_pool, grid, provider_choices, provider_pool, variant_keys,
+)  # fmt: skip
 
 __all__ = [
     "LOCAL_USER", "AccessConfig", "AccessMode", "NotAllowed", "User", "LoginThrottle", "get_throttle",
@@ -61,18 +65,19 @@ __all__ = [
     "BatchCost", "batch_cost", "batch_jobs", "batch_supported", "BatchJob", "follow_batches",
     "ComparisonEstimate", "ComparisonProgress", "VariantProgress", "cancel_comparison", "comparison_progress", "continue_comparison",
     "estimate_comparison", "pause_comparison", "remove_comparison", "rescore_comparison", "resume_comparison", "select_rows", "start_comparison",
-    "validate_comparison",
-    "FILTERS", "CompareTable", "Verdict", "VariantSummary", "compare_file_name", "compare_table", "wilson_interval",
+    "validate_comparison", "comparison_run_ids", "stop_comparison", "Judge", "JudgeResults",
+    "FILTERS", "CompareTable", "Verdict", "VariantSummary", "compare_file_name", "compare_table", "compare_workbook", "wilson_interval",
     "ComparisonRecord", "comparison_of_run", "delete_comparison", "get_comparison", "list_comparisons", "set_scoring",
     "SCORING_MODES", "Scoring",
-    "MAX_VARIANTS", "SELECTION_MODES", "ProviderChoice", "RowSelection", "Variant", "compare_pool", "grid", "provider_choices", "variant_keys",
+    "MAX_VARIANTS", "SELECTION_MODES", "ProviderChoice", "RowSelection", "Variant", "compare_pool", "grid", "provider_choices", "provider_pool",
+    "variant_keys",
     "MAX_ROWS", "MAX_UPLOAD_MB", "MODEL_PRICES",
     "ClientFactory", "default_client_factory",
     "DEMO_SHEETS", "DemoSheet", "demo_sheet",
     "clock", "describe_seconds",
     "InputError",
     "RunEstimate", "estimate_run", "price_for",
-    "EXPORT_FORMATS", "export_bytes", "export_file_name", "to_csv_bytes", "to_jsonl_bytes", "to_xlsx_bytes", "write_export",
+    "EXPORT_FORMATS", "export_bytes", "export_file_name", "to_csv_bytes", "to_jsonl_bytes", "to_xlsx_book_bytes", "to_xlsx_bytes", "write_export",
     "PACE_TEXTS", "GateView", "PaceSource",
     "KeyCheck", "check_keys", "check_keys_async",
     "DIAGNOSES", "KeyDiagnosis", "diagnose",

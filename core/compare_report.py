@@ -10,21 +10,25 @@ over two independent samples; each variant's accuracy also gets a Wilson interva
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .compare_store import ComparisonRecord, get_comparison
+from .compare_store import ComparisonRecord, get_comparison, judge_run_ids
 from .errors import InputError
+from .judge import JudgeResults, read_judge
 from .runner import Runner
 from .runs import effective_status
 from .scoring import OTHER_CLASS, Scoring, answer_number, confusion_matrix
-from .store import RunStore
+from .store import RunRecord, RunStore
 
 __all__ = [
     "VariantSummary",
+    "VariantAnswers",
+    "variant_answers",
     "Verdict",
     "CompareTable",
     "compare_table",
@@ -34,6 +38,8 @@ __all__ = [
     "FILTERS",
     "SIGNIFICANCE",
     "compare_file_name",
+    "compare_workbook",
+    "WORKBOOK_SHEETS",
 ]
 
 Z_95 = 1.959964
@@ -91,6 +97,8 @@ class VariantSummary:
     cost: float
     p50_ms: float | None
     p95_ms: float | None
+    # The judge's grading of this variant, counted apart from the variant's own requests and cost.
+    judge: JudgeResults | None = None
 
     @property
     def done(self) -> int:
@@ -107,6 +115,13 @@ class VariantSummary:
     @property
     def cost_per_correct(self) -> float | None:
         return self.cost / self.correct if self.correct else None
+
+    @property
+    def judge_pending(self) -> int:
+        """Answers the judge has not graded yet (asked or not)."""
+        if self.judge is None:
+            return 0
+        return max(0, self.ok + self.unparsed - self.judge.graded - self.judge.failed)
 
 
 @dataclass(frozen=True)
@@ -148,6 +163,14 @@ class CompareTable:
                 "winner": s.name == self.verdict.winner, "template": v.template, "system": v.system or "", "temperature": v.temperature,
                 "max_tokens": v.max_tokens, "run_id": s.run_id,
             })  # fmt: skip
+            judge = self.record.judge
+            if judge is not None:  # the judge's own work, apart from the variant's
+                j = s.judge or JudgeResults.none(0)
+                rows[-1].update({
+                    "judge_model": judge.model, "judge_graded": j.graded, "judge_pending": s.judge_pending,
+                    "judge_failed": j.failed, "judge_requests": j.requests, "judge_cached": j.cached, "judge_tokens_in": j.tokens_in,
+                    "judge_tokens_out": j.tokens_out, "judge_cost_usd": j.cost, "judge_run_ids": " ".join(j.run_ids),
+                })  # fmt: skip
         return pd.DataFrame(rows)
 
     def rows(self, kind: str = "all", variant: str | None = None) -> pd.DataFrame:
@@ -204,21 +227,55 @@ def _fresh(name: str, taken: set[str]) -> str:
     return candidate
 
 
+@dataclass(frozen=True)
+class VariantAnswers:
+    """One variant's stored answers, one per comparison row (None and "pending" where none yet)."""
+
+    answers: list[str | None]
+    statuses: list[str]
+    errors: list[str | None]
+    extra: dict[str, list[str | None]]  # its other JSON fields
+    results: list[dict]
+
+
+def variant_answers(store: RunStore, run: RunRecord, n: int) -> VariantAnswers:
+    """What a variant's run answered: its compared field (or its text), status and error per row."""
+    by_row = {r["row"]: r for r in store.results(run.id)}
+    field_name = run.spec.compared_field
+    answers: list[str | None] = [None] * n
+    statuses: list[str] = ["pending"] * n
+    errors: list[str | None] = [None] * n
+    extra: dict[str, list[str | None]] = {f: [None] * n for f in run.spec.json_fields if f != field_name}
+    for i in range(n):
+        r = by_row.get(i)
+        if r is None:
+            continue
+        statuses[i], errors[i] = r["status"], r["error"]
+        fields = json.loads(r["fields_json"]) if r["fields_json"] else {}
+        answers[i] = fields.get(field_name) if field_name else r["output"]
+        for f in extra:
+            extra[f][i] = fields.get(f)
+    return VariantAnswers(answers, statuses, errors, extra, list(by_row.values()))
+
+
 def compare_table(store: RunStore, comparison_id: str, *, scoring: Scoring | None = None, runner: Runner | None = None) -> CompareTable:
     """The comparison as one table and one summary per variant, scored with its own scoring
-    (or `scoring`, to see another way without storing it). Pending rows are in the table too."""
-    import json
-
+    (or `scoring`, to see another way without storing it). Pending rows are in the table too.
+    With a judge, its verdict and reason are columns of their own whatever the scoring; with
+    judge scoring they are what is right and wrong."""
     record = get_comparison(store, comparison_id)
     if record is None:
         raise InputError(f"There is no comparison {comparison_id!r}.", "no_comparison")
     scoring = scoring or record.scoring
+    if scoring.mode == "judge" and record.judge is None:
+        raise InputError("This comparison has no judge: score it another way.", "no_judge")
     runs = {r: store.get_run(r) for r in record.run_ids}
     first = next((r for r in record.run_ids if runs[r] is not None), None)
     inputs = store.load_inputs(first) if first else pd.DataFrame()
     n = len(inputs) if first else record.n_rows
     labels = list(inputs[record.label_column]) if record.label_column and record.label_column in inputs.columns else [None] * n
     judging = bool(record.label_column) or not scoring.needs_label
+    judge_runs = judge_run_ids(store, record.id) if record.judge is not None else {}
 
     wide = inputs.copy()
     wide.insert(0, _fresh("row", set(wide.columns)) if "row" in wide.columns else "row", [r + 1 for r in record.rows[:n]])
@@ -229,54 +286,50 @@ def compare_table(store: RunStore, comparison_id: str, *, scoring: Scoring | Non
     summaries = []
     confusion: dict[str, dict[str, dict[str, int]]] = {}
     scored: dict[str, list[bool | None]] = {}
-    for v, run_id in zip(record.variants, record.run_ids):
+    for index, (v, run_id) in enumerate(zip(record.variants, record.run_ids)):
         run = runs[run_id]
         if run is None:
             summaries.append(VariantSummary(v.name, v.provider, v.model, run_id, "deleted", n, 0, 0, 0, n, 0, 0, 0, 0, 0, 0.0, None, None))
             continue
-        by_row = {r["row"]: r for r in store.results(run_id)}
-        field_name = run.spec.compared_field
-        answers: list[str | None] = [None] * n
-        statuses: list[str] = ["pending"] * n
-        errors: list[str | None] = [None] * n
-        extra = {f: [None] * n for f in run.spec.json_fields if f != field_name}
-        for i in range(n):
-            r = by_row.get(i)
-            if r is None:
-                continue
-            statuses[i], errors[i] = r["status"], r["error"]
-            fields = json.loads(r["fields_json"]) if r["fields_json"] else {}
-            answers[i] = fields.get(field_name) if field_name else r["output"]
-            for f in extra:
-                extra[f][i] = fields.get(f)
+        got = variant_answers(store, run, n)
+        answers, statuses = got.answers, got.statuses
+        judged_by = read_judge(store, judge_runs.get(index, []), n) if record.judge is not None else None
         # A failed row is a wrong answer (judged, when there is a label to judge by): otherwise a
         # variant that fails most rows is ranked on the few it answered and may "win". Pending
         # rows are not judged yet.
-        verdicts = [
-            scoring.score(answers[i], labels[i]) if statuses[i] in ANSWERED else scoring.score(None, labels[i]) if statuses[i] == "failed" else None
-            for i in range(n)
-        ]
+        if scoring.mode == "judge":
+            assert judged_by is not None
+            verdicts = [False if statuses[i] == "failed" else judged_by.verdicts[i] if statuses[i] in ANSWERED else None for i in range(n)]
+        else:
+            verdicts = [
+                scoring.score(answers[i], labels[i]) if statuses[i] in ANSWERED else scoring.score(None, labels[i]) if statuses[i] == "failed" else None
+                for i in range(n)
+            ]
         scored[v.name] = verdicts
         answer_cols[v.name] = _fresh(v.name, taken)
         wide[answer_cols[v.name]] = answers
-        for f, values in extra.items():
+        for f, values in got.extra.items():
             wide[_fresh(f"{v.name} {f}", taken)] = values
         status_cols[v.name] = _fresh(f"{v.name} status", taken)
         wide[status_cols[v.name]] = statuses
         if judging:
             correct_cols[v.name] = _fresh(f"{v.name} correct", taken)
             wide[correct_cols[v.name]] = pd.Series(verdicts, dtype=object)
-        wide[_fresh(f"{v.name} error", taken)] = errors
+        if judged_by is not None:
+            judge_says = [None if x is None else "correct" if x else "incorrect" for x in judged_by.verdicts]
+            wide[_fresh(f"{v.name} judge", taken)] = pd.Series(judge_says, dtype=object)
+            wide[_fresh(f"{v.name} judge reason", taken)] = pd.Series(judged_by.reasons, dtype=object)
+        wide[_fresh(f"{v.name} error", taken)] = got.errors
         if scoring.mode == "oneof":
             confusion[v.name] = confusion_matrix(scoring, [(answers[i], labels[i]) for i in range(n) if statuses[i] in ANSWERED])
-        results = list(by_row.values())
+        results = got.results
         latencies = [float(r["latency_ms"]) for r in results if not r["cached"] and r["latency_ms"] is not None and r["status"] != "failed"]
         summaries.append(VariantSummary(
             name=v.name, provider=v.provider, model=v.model, run_id=run_id, state=effective_status(run, runner), rows=n,
             ok=statuses.count("ok"), unparsed=statuses.count("unparsed"), failed=statuses.count("failed"), pending=statuses.count("pending"),
             cached=sum(1 for r in results if r["cached"]), judged=sum(1 for x in verdicts if x is not None), correct=sum(1 for x in verdicts if x is True),
             tokens_in=sum(r["tokens_in"] for r in results), tokens_out=sum(r["tokens_out"] for r in results), cost=sum(r["cost"] for r in results),
-            p50_ms=percentile(latencies, 0.5), p95_ms=percentile(latencies, 0.95),
+            p50_ms=percentile(latencies, 0.5), p95_ms=percentile(latencies, 0.95), judge=judged_by,
         ))  # fmt: skip
     verdict = _verdict(summaries, scored)
     return CompareTable(record, wide, tuple(summaries), verdict, answer_cols, status_cols, correct_cols, confusion)
@@ -301,9 +354,23 @@ def _verdict(summaries: Sequence[VariantSummary], scored: dict[str, list[bool | 
     return Verdict(best.name, second.name, margin, only_a, only_b, p, "clear" if p < SIGNIFICANCE else "noise")
 
 
+WORKBOOK_SHEETS = ("wide", "summary")  # the sheets of the workbook that holds both tables
+
+
+def compare_workbook(data: CompareTable) -> bytes:
+    """Both tables in one XLSX workbook, a sheet each (the wide table, then the summary), typed:
+    numbers as numbers, right and wrong as booleans, text as text."""
+    from .exports import to_xlsx_book_bytes
+
+    return to_xlsx_book_bytes(list(zip(WORKBOOK_SHEETS, (data.wide, data.summary()))))
+
+
 def compare_file_name(comparison_id: str, table: str, fmt: str) -> str:
-    """A download's name: compare-<id>-wide.csv, compare-<id>-summary.xlsx, ..."""
+    """A download's name: compare-<id>-wide.csv, compare-<id>-summary.xlsx, ...; both tables in
+    one workbook (`table="both"`): compare-<id>.xlsx."""
     from .exports import EXPORT_FORMATS
 
     ext, _ = EXPORT_FORMATS[fmt]
+    if table == "both":
+        return f"compare-{comparison_id}{ext}"
     return f"compare-{comparison_id}-{table}{'-utf8' if fmt == 'csv-utf8' else ''}{ext}"

@@ -24,6 +24,13 @@ SIMULATED_BASE_URL = "http://simulated.invalid/v1"
 DEMO_KEYS = 4  # keys in the demo pool (the app with no key, `--demo`, a resumed simulated run)
 SIMULATED_RESUME_RPM = 600  # a resumed simulated run whose record has no keys (never in practice)
 
+# --- The judge (core/judge.py) ----------------------------------------------------------------
+# The provider's default temperature: a grader should be steady, but reasoning models refuse any
+# temperature but their own, and a judge that fails every row grades nothing.
+JUDGE_TEMPERATURE: float | None = None
+# How often a comparison's judge looks whether a variant it waits for has finished.
+JUDGE_WAIT_S = 1.0
+
 # --- Pacing ---------------------------------------------------------------------------------
 # The engine paces each key a little under its stated limit: network jitter can bunch requests
 # that left evenly, and a provider counts arrivals, not departures.

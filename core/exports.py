@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -32,11 +32,13 @@ __all__ = [
     "neutralize",
     "to_csv_bytes",
     "to_xlsx_bytes",
+    "to_xlsx_book_bytes",
     "to_jsonl_bytes",
     "export_bytes",
     "export_file_name",
     "format_for_path",
     "write_export",
+    "write_bytes",
 ]
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -178,8 +180,15 @@ def _write_cell(sheet: Worksheet, row: int, col: int, value: object) -> object:
 def to_xlsx_bytes(frame: pandas.DataFrame, sheet_name: str = "Results") -> bytes:
     """One sheet; text stays text, numbers stay numbers, header bold and frozen. The same table
     always gives the same bytes."""
-    if len(frame) + 1 > XLSX_MAX_ROWS:
-        raise InputError(f"Excel holds at most {XLSX_MAX_ROWS - 1:,} rows; download CSV or JSONL instead.", "xlsx_too_many", limit=XLSX_MAX_ROWS - 1)
+    return to_xlsx_book_bytes([(sheet_name, frame)])
+
+
+def to_xlsx_book_bytes(sheets: Sequence[tuple[str, pandas.DataFrame]]) -> bytes:
+    """One workbook with a sheet per (name, table), in order, each written as `to_xlsx_bytes`
+    writes its one."""
+    for _, frame in sheets:
+        if len(frame) + 1 > XLSX_MAX_ROWS:
+            raise InputError(f"Excel holds at most {XLSX_MAX_ROWS - 1:,} rows; download CSV or JSONL instead.", "xlsx_too_many", limit=XLSX_MAX_ROWS - 1)
     buffer = io.BytesIO()
     options = {
         "in_memory": True,
@@ -192,21 +201,25 @@ def to_xlsx_bytes(frame: pandas.DataFrame, sheet_name: str = "Results") -> bytes
 
     with xlsxwriter.Workbook(buffer, options) as book:
         book.set_properties({"created": XLSX_CREATED})
-        sheet = book.add_worksheet(_sheet_title(sheet_name))
         bold = book.add_format({"bold": True})
-        headers = [_xlsx_text(str(c)) for c in frame.columns]
-        widths = [_display_width(h) for h in headers]
-        for col, header in enumerate(headers):
-            sheet.write_string(0, col, header, bold)
-        for r, values in enumerate(_rows(frame), start=1):
-            for col, value in enumerate(values):
-                written = _write_cell(sheet, r, col, value)
-                if r <= _WIDTH_SAMPLE_ROWS and written is not None:
-                    widths[col] = max(widths[col], _display_width(written))
-        for col, width in enumerate(widths):
-            sheet.set_column(col, col, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH))
-        sheet.freeze_panes(1, 0)
+        for sheet_name, frame in sheets:
+            _write_sheet(book.add_worksheet(_sheet_title(sheet_name)), frame, bold)
     return buffer.getvalue()
+
+
+def _write_sheet(sheet: Worksheet, frame: pandas.DataFrame, bold: object) -> None:
+    headers = [_xlsx_text(str(c)) for c in frame.columns]
+    widths = [_display_width(h) for h in headers]
+    for col, header in enumerate(headers):
+        sheet.write_string(0, col, header, bold)
+    for r, values in enumerate(_rows(frame), start=1):
+        for col, value in enumerate(values):
+            written = _write_cell(sheet, r, col, value)
+            if r <= _WIDTH_SAMPLE_ROWS and written is not None:
+                widths[col] = max(widths[col], _display_width(written))
+    for col, width in enumerate(widths):
+        sheet.set_column(col, col, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH))
+    sheet.freeze_panes(1, 0)
 
 
 # --- JSON Lines ---------------------------------------------------------------------------
@@ -275,7 +288,11 @@ def format_for_path(path: str) -> str:
 def write_export(frame: pandas.DataFrame, path: str, fmt: str | None = None) -> None:
     """Save the results to `path`, atomically: a temporary file in the same folder replaces the
     target only once it is complete, so a crash never leaves half a file."""
-    data = export_bytes(frame, fmt or format_for_path(path))  # fail before touching the disk
+    write_bytes(export_bytes(frame, fmt or format_for_path(path)), path)  # made before touching the disk
+
+
+def write_bytes(data: bytes, path: str) -> None:
+    """Save a download's bytes to `path`, atomically (see `write_export`)."""
     target = os.path.abspath(path)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):

@@ -214,10 +214,30 @@ def m005_owners(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m006_run_leases(db: sqlite3.Connection) -> None:
+def m006_judge(db: sqlite3.Connection) -> None:
+    # A comparison may be scored by a judge (core/judge.py): its settings, never its keys, in
+    # judge_json (NULL: no judge). The judge grades a variant in runs of its own, each started once
+    # that variant has answered every row and holding the answers no earlier one was given (a retry
+    # of failed rows brings new ones); comparison_judges says which run grades which variant.
+    db.execute("ALTER TABLE comparisons ADD COLUMN judge_json TEXT")
+    db.execute(
+        """
+        CREATE TABLE comparison_judges (
+            comparison_id TEXT NOT NULL REFERENCES comparisons(id) ON DELETE CASCADE,
+            variant INTEGER NOT NULL,
+            run_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (comparison_id, run_id)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+@migration
+def m007_run_leases(db: sqlite3.Connection) -> None:
     # Which process runs a run: taken before it starts, renewed while it goes, deleted when it
     # ends (core/leases.py). A lease whose expires_at has passed belongs to a process that died.
-    # IF NOT EXISTS: a data folder made while this was still called m004_ or m005_run_leases (never shipped).
+    # IF NOT EXISTS: a data folder made while this was still called m004_, m005_ or m006_run_leases (never shipped).
     db.execute(
         """
         CREATE TABLE IF NOT EXISTS run_leases (

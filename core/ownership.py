@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from .access import LOCAL_USER, NotAllowed, User
-from .compare_store import ComparisonRecord, get_comparison, list_comparisons, set_comparison_shared
+from .compare_store import ComparisonRecord, all_judge_runs, get_comparison, list_comparisons, set_comparison_shared
 from .store import RunRecord, RunStore
 
 __all__ = [
@@ -80,14 +80,14 @@ def share_run(store: RunStore, run_id: str, shared: bool, user: User = LOCAL_USE
 
 
 def share_comparison(store: RunStore, comparison_id: str, shared: bool, user: User = LOCAL_USER) -> None:
-    """Share a comparison with the team, and its variants' runs with it: the comparison shows
-    their answers, so sharing one shares the other."""
+    """Share a comparison with the team, and its variants' (and its judge's) runs with it: the
+    comparison shows their answers, so sharing one shares the other."""
     record = get_comparison(store, comparison_id)
     if record is None:
         raise NotAllowed(f"There is no comparison {comparison_id!r} that you can see.", "not_visible", kind="comparison", id=comparison_id)
     check_may_act(user, record, "comparison")
     set_comparison_shared(store, comparison_id, shared)
-    for run_id in record.run_ids:
+    for run_id in [*record.run_ids, *all_judge_runs(store, comparison_id)]:  # its judge's verdicts too
         store.set_shared(run_id, shared)
 
 

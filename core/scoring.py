@@ -16,6 +16,8 @@ Modes (`--score` on the command line):
     contains       the label appears in the answer
     regex:PAT      PAT is found in the answer; `{label}` in PAT stands for the row's label, taken
                    literally. Without `{label}` it checks the answer's form and needs no label
+    judge          another model grades each answer against the label or a rubric (core/judge.py):
+                   its verdict is read from its runs, not from the text here, so `score` gives None
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .errors import InputError
 
 __all__ = ["Scoring", "SCORING_MODES", "OTHER_CLASS", "confusion_matrix"]
 
-SCORING_MODES = ("exact", "numeric", "oneof", "contains", "regex")
+SCORING_MODES = ("exact", "numeric", "oneof", "contains", "regex", "judge")
 OTHER_CLASS = "…"  # an answer that is none of the classes, in a confusion matrix
 
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?")
@@ -95,7 +97,7 @@ class Scoring:
     @classmethod
     def parse(cls, text: str) -> Scoring:
         """From the command line's form: exact, exact:case, numeric:TOL, numeric:N%, oneof:a,b,c,
-        contains, contains:case, regex:PAT."""
+        contains, contains:case, regex:PAT, judge."""
         mode, _, arg = (text or "exact").strip().partition(":")
         mode = mode.strip().lower()
         if mode in ("exact", "contains"):
@@ -114,7 +116,9 @@ class Scoring:
             return cls(mode, classes=tuple(arg.split(",")))
         if mode == "regex":
             return cls(mode, pattern=arg)
-        return cls(mode)  # raises: unknown mode
+        if mode == "judge" and arg.strip():
+            raise InputError(f"judge takes no value (got {arg!r}): the judge's model and rubric are the comparison's.", "judge_no_value", value=arg)
+        return cls(mode)  # raises for an unknown mode
 
     def describe(self) -> str:
         """The command line's form again: what `parse` reads."""
@@ -124,6 +128,8 @@ class Scoring:
             return f"numeric:{self.tolerance * 100:g}%" if self.relative else f"numeric:{self.tolerance:g}"
         if self.mode == "oneof":
             return "oneof:" + ",".join(self.classes)
+        if self.mode == "judge":
+            return "judge"
         return f"regex:{self.pattern}"
 
     def to_json(self) -> str:
@@ -140,13 +146,17 @@ class Scoring:
 
     @property
     def needs_label(self) -> bool:
-        return not (self.mode == "regex" and "{label}" not in self.pattern)
+        """A label column is needed to judge at all (a judge may grade by its rubric alone)."""
+        return not (self.mode == "judge" or (self.mode == "regex" and "{label}" not in self.pattern))
 
     def _fold(self, text: str) -> str:
         return text if self.case_sensitive else text.casefold()
 
     def score(self, answer: str | None, label: str | None) -> bool | None:
-        """True (right), False (wrong), or None: not judged (no label to judge against)."""
+        """True (right), False (wrong), or None: not judged (no label to judge against, or the
+        judge's verdict is what counts)."""
+        if self.mode == "judge":
+            return None
         has_label = label is not None and str(label).strip() != ""
         if self.needs_label and not has_label:
             return None

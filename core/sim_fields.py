@@ -66,6 +66,7 @@ from typing import Any
 from .sim_arith import CARE_ERROR_FACTOR, CHARS_PER_TOKEN, answer_content, asks_for_care, estimate_tokens, find_expression, is_deliberately_wrong
 from .sim_arith import _wrong_offset, format_number
 from .sim_extract import find_date, find_number, find_price, find_rating, mask_dates, short_extract
+from .sim_judge import grade
 from .sim_lexicon import negated_near, sentiment
 
 __all__ = ["reply", "find_schema", "row_text", "answer_schema", "plain_answer", "INVALID_TRIGGER"]
@@ -513,6 +514,8 @@ def reply(request: Mapping[str, object], prompt: str, everything: str, *, seed: 
     """(content, finish_reason) for a chat request already known to be well formed."""
     if "SIMULATE_CONTENT_FILTER" in everything:
         return "", "content_filter"
+    if (verdict := grade(prompt)) is not None:  # a judge's grading prompt (core/sim_judge.py)
+        return verdict, "stop"
     rate = error_rate * CARE_ERROR_FACTOR if asks_for_care(everything) else error_rate
     schema = find_schema(request)
     text, reask = row_text(request, prompt)

@@ -19,11 +19,11 @@ from typing import Any
 from . import constants as C
 from .errors import InputError
 from .constants import SIMULATED_BASE_URL
-from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, demo_pool
+from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, ProviderPreset, demo_pool, make_pool
 from .spec import RunSpec
 
 __all__ = [
-    "Variant", "RowSelection", "ProviderChoice", "grid", "variant_keys", "check_variants", "provider_choices", "compare_pool",
+    "Variant", "RowSelection", "ProviderChoice", "grid", "variant_keys", "check_variants", "provider_choices", "compare_pool", "provider_pool",
     "SELECTION_MODES", "MAX_VARIANTS",
 ]  # fmt: skip
 
@@ -148,21 +148,37 @@ def check_variants(variants: Sequence[Variant], base: RunSpec) -> None:
         seen[ident] = v.name
 
 
+def _preset_at(base_url: str) -> ProviderPreset | None:
+    url = base_url.rstrip("/")
+    return next((p for p in PROVIDER_PRESETS.values() if p.base_url.rstrip("/") == url), None)
+
+
 def variant_keys(variant: Variant, keys: Sequence[KeyEntry]) -> list[KeyEntry]:
     """The keys a variant is sent with: those for its provider (base URL), asking for its model.
-    The simulated provider needs none. Two variants on one key share its gate, so its limit."""
+    The simulated provider needs none, nor a local server (Ollama, vLLM). Two variants on one key
+    share its gate, so its limit."""
     url = variant.base_url.rstrip("/")
     mine = [dataclasses.replace(k, model=variant.model) for k in keys if k.base_url.rstrip("/") == url]
     if mine:
         return mine
     if variant.simulated:
         return [dataclasses.replace(k, model=variant.model) for k in demo_pool(DEMO_KEYS)]
+    preset = _preset_at(url)
+    if preset is not None and not preset.needs_key:
+        return make_pool([], provider=preset.label, base_url=url, model=variant.model)
     raise InputError(
-        f"Variant {variant.name!r} uses {variant.provider} ({url}) but no key for it was given.",
+        f"Variant {variant.name!r} uses {variant.provider} ({url}), and no key for it was given: paste one in the variant's box, or on the Keys page.",
         "variant_no_keys",
         name=variant.name,
         provider=variant.provider,
     )
+
+
+def provider_pool(base_url: str, keys: Sequence[str]) -> list[KeyEntry]:
+    """Keys pasted for one provider (a preset, by its base URL) as a pool of their own: paced
+    Auto, each key on its own gate, asking for the preset's model until a variant asks for its own."""
+    preset = _preset_at(base_url)
+    return make_pool(list(keys), provider=preset.label if preset else "Custom", base_url=base_url, model=preset.model if preset else "default")
 
 
 @dataclass(frozen=True)
@@ -175,6 +191,7 @@ class ProviderChoice:
     model: str  # the model its keys were added with: a new variant's default
     models: tuple[str, ...] = ()  # models to suggest: the keys' own, then the preset's
     n_keys: int = 0
+    needs_key: bool = False  # a provider offered with no key yet: keys are to be pasted for it
 
     @property
     def simulated(self) -> bool:
@@ -202,9 +219,11 @@ def compare_pool(*pools: Sequence[KeyEntry]) -> list[KeyEntry]:
     return list(seen.values())
 
 
-def provider_choices(keys: Sequence[KeyEntry]) -> list[ProviderChoice]:
+def provider_choices(keys: Sequence[KeyEntry], *, offer: bool = False) -> list[ProviderChoice]:
     """The providers a variant may pick, in the order of the keys, then the simulated provider
-    (always there, for a demo). One choice per base URL: keys of one provider are one pool."""
+    (always there, for a demo); with `offer`, then every other preset, whose keys are still to be
+    given (`needs_key`; a local server needs none). One choice per base URL: keys of one provider
+    are one pool."""
     by_url: dict[str, list[KeyEntry]] = {}
     for k in keys:
         by_url.setdefault(k.base_url.rstrip("/"), []).append(k)
@@ -217,6 +236,11 @@ def provider_choices(keys: Sequence[KeyEntry]) -> list[ProviderChoice]:
         out.append(ProviderChoice(name, url, first.model, models, len(group)))
     if SIMULATED_BASE_URL not in by_url:
         out.append(ProviderChoice(SIMULATED_PROVIDER, SIMULATED_BASE_URL, "simulated", ("simulated",), 0))
+    if offer:
+        for p in PROVIDER_PRESETS.values():
+            url = p.base_url.rstrip("/")
+            if url not in by_url and url != SIMULATED_BASE_URL:
+                out.append(ProviderChoice(p.label, url, p.model, tuple(dict.fromkeys([p.model, *p.models])), 0, needs_key=p.needs_key))
     return out
 
 

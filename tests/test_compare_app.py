@@ -53,7 +53,8 @@ def test_the_classic_experiment_runs_with_no_key_and_names_the_careful_prompt_th
     assert len(shown) == 17 and set(shown["careful right"]) == {"✓"} and set(shown["terse right"]) == {"✗"}
     at.selectbox(key="cmp_filter").set_value("all_wrong").run()
     assert len(table_with(at, "careful")) == 4
-    assert len(at.get("download_button")) == 6  # wide and summary, as CSV, XLSX and JSONL
+    downloads = [b.key for b in at.get("download_button")]
+    assert len(downloads) == 7 and downloads[-1] == "cmp_download_both_xlsx"  # wide and summary, as CSV, XLSX and JSONL; both in one workbook
     # and in Chinese
     at.segmented_control(key="lang").set_value("zh").run()
     assert at.title[0].value == "对比提示词与模型"
@@ -196,7 +197,9 @@ def test_a_variant_picks_its_provider_from_the_keys_page_and_is_sent_with_that_p
     on(at, "compare")
     first = at.session_state["cmp_ids"][0]
     provider = at.selectbox(key=f"cmp_{first}_provider")
-    assert provider.options == ["vLLM / llama.cpp (local) · 1 key", "Simulated (demo)"]  # the Keys page's provider, then the demo
+    # the Keys page's provider, then the demo, then every other preset, whose keys can be pasted for the variant
+    assert provider.options[:3] == ["vLLM / llama.cpp (local) · 1 key", "Simulated (demo)", "OpenAI · no key yet"]
+    assert "DeepSeek · no key yet" in provider.options and "Ollama (local)" in provider.options
     assert provider.value == server.base_url  # the Keys page's provider first
     assert at.text_input(key=f"cmp_{first}_model").value == "simulated" and not at.text_input(key=f"cmp_{first}_model").disabled
     # a second variant, the same prompt, on the simulated provider: not the same requests
@@ -235,7 +238,7 @@ def test_a_variant_picks_its_provider_from_the_keys_page_and_is_sent_with_that_p
     at.session_state["user_keys"] = []
     at.selectbox(key="provider").set_value("OpenAI").run()
     on(at, "compare")
-    assert at.selectbox(key=f"cmp_{ids[0]}_provider").options == ["Simulated (demo)"]
+    assert at.selectbox(key=f"cmp_{ids[0]}_provider").options[:2] == ["Simulated (demo)", "OpenAI · no key yet"]
     assert at.session_state[f"cmp_{ids[0]}_provider"] == C.SIMULATED_BASE_URL and at.session_state[f"cmp_{ids[0]}_model"] == "simulated"
     assert any("needs an API key" in w.value for w in at.warning)
     at.segmented_control(key="lang").set_value("zh").run()

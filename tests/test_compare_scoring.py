@@ -72,6 +72,7 @@ def test_each_scoring_mode_judges_answers_as_documented(score, answer, label, ex
         ("regex:", "Give the regular expression"),
         ("regex:(unclosed", "does not compile"),
         ("exact:loose", "takes no value"),
+        ("judge:gpt-4o", "judge takes no value"),
     ],
 )
 def test_a_scoring_that_cannot_work_is_refused_in_plain_words(text, problem):
@@ -79,7 +80,7 @@ def test_a_scoring_that_cannot_work_is_refused_in_plain_words(text, problem):
         Scoring.parse(text)
 
 
-@pytest.mark.parametrize("text", ["exact", "exact:case", "numeric:0.5", "numeric:2%", "oneof:a,b,c", "contains", "regex:^{label}$"])
+@pytest.mark.parametrize("text", ["exact", "exact:case", "numeric:0.5", "numeric:2%", "oneof:a,b,c", "contains", "regex:^{label}$", "judge"])
 def test_a_scoring_survives_the_store_and_the_command_line_form(text):
     scoring = Scoring.parse(text)
     assert Scoring.from_json(scoring.to_json()) == scoring
@@ -126,3 +127,9 @@ def test_a_prompt_that_asks_for_care_makes_the_simulated_model_wrong_less_often_
     assert len(terse) == sum(is_deliberately_wrong(0, find_expression(r["question"])[0], 0.05) for r in rows) == 21
     assert careful < terse and len(careful) == 4  # the same questions, each run: the demo always shows this
     assert CARE_ERROR_FACTOR == 0.2
+
+
+def test_judge_scoring_reads_no_text_itself_and_needs_no_label_column():
+    judge = Scoring.parse("judge")
+    assert judge.score("42", "42") is None and judge.score("41", "42") is None  # the judge's verdict counts, read from its runs
+    assert not judge.needs_label  # a rubric may be all it grades by
