@@ -231,3 +231,20 @@ def m006_judge(db: sqlite3.Connection) -> None:
         ) WITHOUT ROWID
         """
     )
+
+
+@migration
+def m007_run_leases(db: sqlite3.Connection) -> None:
+    # Which process runs a run: taken before it starts, renewed while it goes, deleted when it
+    # ends (core/leases.py). A lease whose expires_at has passed belongs to a process that died.
+    # IF NOT EXISTS: a data folder made while this was still called m004_, m005_ or m006_run_leases (never shipped).
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS run_leases (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            holder TEXT NOT NULL,
+            heartbeat_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        ) WITHOUT ROWID
+        """
+    )

@@ -61,6 +61,7 @@ class ProgressSnapshot:
     keys: tuple[KeyStatus, ...]
     recent_errors: tuple[str, ...]
     simulated: bool
+    elsewhere: str = ""  # run by another process ('process 4242 on app-2'): read from the store
 
     @property
     def done(self) -> int:

@@ -25,7 +25,7 @@ def test_migrations_are_numbered_recorded_and_run_once(tmp_path):
 
     names = [r[0] for r in conn.execute("SELECT name FROM migrations")]
     assert names == [fn.__name__ for fn in MIGRATIONS] and names[:3] == ["m001_initial", "m002_batch_jobs", "m003_comparisons"]
-    assert {"m004_batch_job_key", "m005_owners"} <= set(names)
+    assert {"m004_batch_job_key", "m005_owners", "m007_run_leases"} <= set(names)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
