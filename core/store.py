@@ -40,6 +40,9 @@ RUN_STATUSES = (
 # A run being written or removed in chunks: invisible to every reader until it is complete, and
 # removed on open if a crash cut it off (see `purge_incomplete`).
 INCOMPLETE_STATUSES = (RunStatus.CREATING, RunStatus.DELETING)
+# Newest first: by the time of creation (milliseconds), then the order of insertion. Not by id: an id
+# is its second and a random suffix, so two runs of one second would sort by chance.
+_NEWEST_FIRST = "runs.created_at DESC, runs.rowid DESC"
 _VISIBLE = f"status NOT IN ({', '.join(repr(str(s)) for s in INCOMPLETE_STATUSES)})"
 
 
@@ -282,8 +285,8 @@ class RunStore:
         """The newest runs first: all of them, or with `visible_to` an owner's own and those
         shared with the team (who may see what is core/ownership.py's rule)."""
         if visible_to is None:
-            return self._run_rows(f"WHERE {_VISIBLE} ORDER BY id DESC LIMIT ?", (limit,), counts=True)
-        return self._run_rows(f"WHERE {_VISIBLE} AND (owner = ? OR shared = 1) ORDER BY id DESC LIMIT ?", (visible_to, limit), counts=True)
+            return self._run_rows(f"WHERE {_VISIBLE} ORDER BY {_NEWEST_FIRST} LIMIT ?", (limit,), counts=True)
+        return self._run_rows(f"WHERE {_VISIBLE} AND (owner = ? OR shared = 1) ORDER BY {_NEWEST_FIRST} LIMIT ?", (visible_to, limit), counts=True)
 
     def set_shared(self, run_id: str, shared: bool) -> None:
         self._tx([(f"UPDATE runs SET shared = ? WHERE id = ? AND {_VISIBLE}", (int(shared), run_id))])
