@@ -11,7 +11,7 @@ import streamlit as st
 
 import core
 from app_pages import compare_keys as keys_of_page
-from app_pages import compare_view as view
+from app_pages import compare_view as view, leases_view
 from app_pages.common import (
     DEMO_FILE,
     dataset,
@@ -232,7 +232,9 @@ def classic_experiment() -> None:
 # --- the comparison shown ---------------------------------------------------------------------------
 
 cid = current_comparison()
-live = bool(cid and (p := core.comparison_progress(store(), cid, runner())) and p.live)
+shown_progress = core.comparison_progress(store(), cid, runner()) if cid else None
+live = bool(shown_progress and shown_progress.live)
+elsewhere = bool(shown_progress and shown_progress.elsewhere)  # another process runs it: polled from the store
 with st.container(border=True, key="cmp_demo"):
     d1, d2 = st.columns([5, 2], vertical_alignment="center")
     d1.markdown(f"**{t('compare.demo.title')}**")
@@ -266,7 +268,7 @@ if cid:
         except core.InputError as exc:
             st.session_state["cmp_action_answer"] = input_error_text(exc)
 
-    @st.fragment(run_every=1.0 if live else None)
+    @st.fragment(run_every=1.0 if live or elsewhere else None)
     def live_panel() -> None:
         progress = core.comparison_progress(store(), cid, runner())
         if progress is None:
@@ -278,7 +280,10 @@ if cid:
         if record.judge is not None:
             view.judge_panel(data, progress)
         c = st.container(horizontal=True, key="cmp_actions")
-        if not mine:
+        lease = next((le for r in record.run_ids if (le := core.running_elsewhere(store(), r)) is not None), None) if progress.elsewhere else None
+        if lease is not None:
+            st.info(t("replicas.compare_elsewhere", where=plain(leases_view.where(lease))), icon=":material/dns:")
+        elif not mine:
             pass
         elif progress.live:
             if progress.state == "paused":
@@ -295,7 +300,7 @@ if cid:
         if answer:
             st.error(plain(answer), icon=":material/error:")
         view.charts(data, record.simulated)
-        if live and not progress.live:
+        if (live and not progress.live) or (elsewhere and not progress.elsewhere):
             st.rerun()  # it ended: draw the page once more, without polling
 
     def resume(retry_failed: bool = False) -> None:
@@ -323,7 +328,7 @@ if cid:
         for i, choice in enumerate(keys_of_page.keyless_providers(record, KEYS, CHOICES)):
             own_keys_box(f"cmp_resume_{i}", choice)
 
-    @st.fragment(run_every=3.0 if live else None)
+    @st.fragment(run_every=3.0 if live or elsewhere else None)
     def rows_panel() -> None:
         st.subheader(t("compare.rows_title"))
         view.row_view(core.compare_table(store(), cid, runner=runner()))

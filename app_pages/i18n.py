@@ -16,6 +16,7 @@ from app_pages.i18n_compare import COMPARE_STRINGS
 from app_pages.i18n_core import CORE_STRINGS
 from app_pages.i18n_outbound import OUTBOUND_STRINGS
 from app_pages.i18n_sim import SIM_STRINGS
+from app_pages.i18n_replicas import REPLICAS_STRINGS
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}
 
@@ -454,6 +455,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     **OUTBOUND_STRINGS,
     **SIM_STRINGS,
     **ACCESS_STRINGS,
+    **REPLICAS_STRINGS,
 }
 
 

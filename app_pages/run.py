@@ -38,7 +38,7 @@ from app_pages.common import (
     user,
     worded_choice,
 )
-from app_pages import charts
+from app_pages import charts, leases_view
 from app_pages.i18n import language, pace_text, t, t_in
 from app_pages.results import shown_results
 
@@ -203,6 +203,7 @@ mine = core.may_act(user(), record)  # else a run shared with the team: read-onl
 
 follow_batch(record)  # a batch run nobody follows since a restart is followed again, without Resume
 live = is_live(run_id)
+elsewhere = not live and core.running_elsewhere(store(), run_id) is not None  # another process runs it: polled from the store
 st.divider()
 head, badge = st.columns([4, 1], vertical_alignment="center")
 head.subheader(t("run.current", name=plain(record.file_name or "–")))
@@ -223,11 +224,13 @@ def act(action, *args: object) -> None:  # type: ignore[no-untyped-def]
         st.session_state["action_error"] = {"run_id": run_id, "text": input_error_text(exc), "live": True}
 
 
-@st.fragment(run_every=1.0 if live else None)
+@st.fragment(run_every=1.0 if live or elsewhere else None)
 def progress_panel() -> None:
     snap = core.run_progress(store(), run_id, runner())
     if snap is None:
         return
+    if elsewhere and not snap.elsewhere:
+        st.rerun()  # the other process let go of it: draw the page once more, with its buttons, without polling
     handle = runner().going(run_id)
     if handle is not None and (not live or (mine and (snap.state == RunStatus.PAUSED) != (busy_state == RunStatus.PAUSED))):
         # Resume or Pause was clicked in this fragment, which only reruns itself: redraw the
@@ -269,9 +272,15 @@ def progress_panel() -> None:
         v[1].metric(t("run.reasked"), f"{snap.reasked:,}", help=t("run.reasked_help", n=snap.reasks))
     if snap.message and snap.state in (RunStatus.WAITING_FOR_KEYS, RunStatus.FAILED, RunStatus.PAUSED, RunStatus.CANCELLED, RunStatus.FINISHING):
         (st.warning if snap.state != RunStatus.FAILED else st.error)(plain(say(snap.message)))
+    if any(k.pace is not None and k.pace.shared == "alone" for k in snap.keys):
+        st.warning(t("replicas.redis_down"), icon=":material/cloud_off:")
 
     c = st.container(horizontal=True, key="run_actions")
-    if not mine:
+    lease = core.running_elsewhere(store(), run_id) if snap.elsewhere else None
+    if lease is not None:
+        with st.container(key="run_elsewhere"):
+            st.info(t("replicas.elsewhere", where=plain(leases_view.where(lease))), icon=":material/dns:")
+    elif not mine:
         pass  # looked at, not steered: no buttons (and core refuses the actions anyway)
     elif handle is not None:
         if snap.state in (RunStatus.PAUSED, RunStatus.FINISHING):  # resuming while finishing undoes the cancel
@@ -367,7 +376,7 @@ def resume(retry_failed: bool = False, switch_model: bool = False, now: bool = F
 progress_panel()
 
 
-@st.fragment(run_every=3.0 if live else None)
+@st.fragment(run_every=3.0 if live or elsewhere else None)
 def results_panel() -> None:
     if record.simulated:
         st.badge(t("sim.results_badge"), icon=":material/science:", color="orange")
@@ -379,7 +388,7 @@ def results_panel() -> None:
         st.caption(t("run.table_note", n=TABLE_ROWS, total=record.n_rows))
 
 
-@st.fragment(run_every=3.0 if live else None)
+@st.fragment(run_every=3.0 if live or elsewhere else None)
 def charts_panel() -> None:
     report = core.run_report(store(), run_id)
     batch = record.spec.batch

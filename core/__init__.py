@@ -33,6 +33,7 @@ from .keys import (
     PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, KeyInfo, KeySource, demo_pool, expected_rpm, key_settings, make_pool, mask_key, parse_keys,
     pool_from_env, pool_from_settings, server_pool,
 )  # fmt: skip
+from .leases import Lease, RunningElsewhere, read_lease, running_elsewhere
 from .limits import GateRegistry, KeyGate
 from .messages import Explained, explain, host_of, root_cause
 from .outbound import AllowEntry, OutboundPolicy, check_base_urls, configure_outbound, outbound_policy, policy_from_settings
@@ -47,6 +48,7 @@ from .progress import KeyStatus, ProgressSnapshot
 from .report import FailureCause, RunOutcome, RunReport, failure_causes, measured_output, output_tokens_sample, run_outcome, run_report
 from .runner import Runner, RunHandle, get_runner
 from .scoring import SCORING_MODES, Scoring
+from .shared_limits import SharedLimits, shared_limits_from_env
 from .runs import cancel_run, continue_run, effective_status, pause_run, remove_run, resume_keys, resume_run, run_progress, start_run, validate_run
 from .spec import RunSpec
 from .status import RowStatus, RunStatus
@@ -83,7 +85,9 @@ __all__ = [
     "DIAGNOSES", "KeyDiagnosis", "diagnose",
     "PROVIDER_PRESETS", "SIMULATED_PROVIDER", "KeyEntry", "KeyInfo", "KeySource", "demo_pool", "expected_rpm", "key_settings", "make_pool", "mask_key",
     "parse_keys", "pool_from_env", "pool_from_settings", "server_pool",
+    "Lease", "RunningElsewhere", "read_lease", "running_elsewhere",
     "GateRegistry", "KeyGate",
+    "SharedLimits", "shared_limits_from_env",
     "answers_match",
     "ColumnType", "OutputColumn", "columns_from_json", "columns_from_rows", "columns_to_json", "columns_to_rows", "json_schema", "validate",
     "ASK_MODES", "AskMode", "remembered_mode", "request_body",

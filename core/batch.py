@@ -36,6 +36,7 @@ from .batch_store import TERMINAL_STATES, BatchJob, BatchJobs
 from .clients import ClientFactory
 from .errors import ErrorKind, Failure, InputError, classify, scrub
 from .keys import PROVIDER_PRESETS, KeyEntry
+from .leases import RunLease
 from .progress import ProgressTracker
 from .runner import Runner, RunHandle
 from .status import RunStatus
@@ -438,12 +439,14 @@ def check_no_open_batch(store: RunStore, run_id: str) -> None:
         raise InputError("A batch of this run is still at the provider: wait for it to finish, or cancel it, then retry now.", "batch_open")
 
 
-def launch_batch(store: RunStore, record: RunRecord, keys: Sequence[KeyEntry], runner: Runner, *, limits: BatchLimits | None = None) -> RunHandle:
-    """Start (or continue) a batch-mode run on the runner's loop."""
+def launch_batch(
+    store: RunStore, record: RunRecord, keys: Sequence[KeyEntry], runner: Runner, *, limits: BatchLimits | None = None, lease: RunLease | None = None
+) -> RunHandle:
+    """Start (or continue) a batch-mode run on the runner's loop (with its lease: core/leases.py)."""
     tracker = ProgressTracker(record.id, record.n_rows, [k.info() for k in keys], simulated=all(k.simulated for k in keys))
     tracker.preload(
         ok=record.ok, unparsed=record.unparsed, failed=record.failed, tokens_in=record.tokens_in, tokens_out=record.tokens_out,
         cost=record.cost, correct=record.correct, judged=record.judged, reasked=record.reasked,
     )  # fmt: skip
     job = BatchRun(store=store, record=record, keys=keys, tracker=tracker, client_factory=runner.client_factory, limits=limits)
-    return runner.launch(job)  # type: ignore[arg-type]  # steered as an engine is
+    return runner.launch(job, lease)  # type: ignore[arg-type]  # steered as an engine is

@@ -42,6 +42,8 @@ def follow_batches(store: RunStore, runner: Runner | None = None, keys: Sequence
         record = store.get_run(rid, counts=False)
         if record is None or not record.spec.batch or record.status not in _FOLLOWED:
             continue
+        if record.running_elsewhere:
+            continue  # another process follows it (core/leases.py)
         known = {k.fingerprint for k in record.keys}
         own = [k for k in keys if k.fingerprint in known]
         live = runner.get(rid)

@@ -5,13 +5,15 @@
         --model deepseek-chat --keys-env DEEPSEEK_KEYS --shared-limit --output out.xlsx
     python -m core run big.xlsx --output out.xlsx --resume 20261121-203712-3fa9c2 --keys-env DEEPSEEK_KEYS
 
-Exit codes: 0 every row succeeded, 1 some did not (the output still has every row), 2 bad input.
+Exit codes: 0 every row succeeded, 1 some did not (the output still has every row), 2 bad input (or
+a run another process is running, without --wait).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import math
 import os
 import signal
 import sys
@@ -28,9 +30,10 @@ from .errors import InputError
 from .outbound import outbound_policy
 from .exports import format_for_path, write_export
 from .keys import SIMULATED_PROVIDER, KeyEntry, parse_keys, pool_from_settings
+from .leases import RunningElsewhere
 from .progress import ProgressSnapshot
-from .runner import RunHandle
-from .runs import resume_run, start_run
+from .runner import RunHandle, get_runner
+from .runs import effective_status, resume_run, run_progress, start_run
 from .spec import RunSpec
 from .status import RunStatus
 from .store import RunStore
@@ -99,6 +102,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", required=True, help="OUT.csv, OUT.xlsx or OUT.jsonl")
     run.add_argument("--data-dir", help=f"where runs are stored (default ${C.DATA_DIR_ENV} or ./{C.DEFAULT_DATA_DIR})")
     run.add_argument("--resume", metavar="RUN_ID", help="continue a stored run; rows already done are not sent again")
+    run.add_argument(
+        "--wait", action="store_true",
+        help="with --resume: if another process is running the run, wait (showing its progress) and take it over when that process stops",
+    )
     run.add_argument(
         "--switch-model", action="store_true", help="with --resume: continue the run with keys for another provider or model (recorded in the run)"
     )
@@ -245,7 +252,7 @@ def _run(args: argparse.Namespace, err: TextIO, *, owns_process: bool = False) -
     store = RunStore(args.data_dir)
     keys = None if (args.resume and not (args.demo or args.key or args.keys_env)) else _keys(args)
     if args.resume:
-        handle = resume_run(store, args.resume, keys, switch_model=args.switch_model)
+        handle = _resume(store, args, keys, err)
     else:
         path = Path(args.input)
         try:
@@ -275,9 +282,16 @@ def _run(args: argparse.Namespace, err: TextIO, *, owns_process: bool = False) -
 
     record = store.get_run(handle.run_id, counts=False)
     reporter = BatchReporter(store, handle.run_id, err) if record is not None and record.spec.batch else None
+    shared = _SharedReporter(err)
+
+    def tick() -> None:
+        shared.tick()
+        if reporter is not None:
+            reporter.tick()
+
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
-        snap = _watch(handle, err, reporter.tick if reporter is not None else None)
+        snap = _watch(handle, err, tick)
     finally:
         signal.signal(signal.SIGINT, previous)
     write_export(store.results_table(handle.run_id), args.output)
@@ -296,10 +310,64 @@ def _run(args: argparse.Namespace, err: TextIO, *, owns_process: bool = False) -
     return 0 if snap.state == RunStatus.DONE and snap.ok == snap.total else 1
 
 
+def _resume(store: RunStore, args: argparse.Namespace, keys: list[KeyEntry] | None, err: TextIO) -> RunHandle:
+    """`--resume`: a run another process is running is refused, or with `--wait` watched from the
+    store until that process lets go of it (or dies), then taken over."""
+    said, said_at = "", -math.inf
+    while True:
+        try:
+            return resume_run(store, args.resume, keys, switch_model=args.switch_model)
+        except RunningElsewhere as exc:
+            if not args.wait:
+                raise
+            snap = run_progress(store, args.resume)
+            done = f"{snap.done}/{snap.total} rows done" if snap is not None else "progress unknown"
+            line = (
+                f"waiting: run {args.resume} is running in {exc.lease.where}, {done}; it goes on here when that process stops, "
+                f"or has not been heard from for {exc.params['seconds']} s"
+            )
+            if line != said or time.monotonic() - said_at >= 10:
+                err.write(line + "\n")
+                err.flush()
+                said, said_at = line, time.monotonic()
+            try:
+                time.sleep(C.LEASE_WAIT_POLL_S)
+            except KeyboardInterrupt:
+                raise InputError(f"Stopped waiting; run {args.resume} goes on in {exc.lease.where}.") from None
+
+
+class _SharedReporter:
+    """Says once when the limits shared through Redis stop being shared, and when they are back."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.shared = get_runner().gates.shared
+        self._episode = self.shared.failures if self.shared is not None else 0  # the last one said
+        self._down = False
+
+    def tick(self) -> None:
+        shared = self.shared
+        if shared is None:
+            return
+        problem = shared.problem
+        if problem is not None and shared.failures != self._episode:
+            self.err.write(f"\nwarning: {problem}\n")
+            self._episode, self._down = shared.failures, True
+        elif problem is None and self._down:
+            self.err.write(f"\nshared limits: Redis at {shared.where} answers again; keys are paced with every process again\n")
+            self._down = False
+        else:
+            return
+        self.err.flush()
+
+
 def _list(args: argparse.Namespace, out: TextIO) -> int:
     store = RunStore(args.data_dir)
     for r in store.list_runs():
-        out.write(f"{r.id}  {r.status:<16} {r.done}/{r.n_rows} rows  {r.failed} failed  ${r.cost:.4f}  {r.file_name}\n")
+        status = str(effective_status(r))
+        if r.running_elsewhere and r.lease is not None:
+            status += f" (in {r.lease.where})"
+        out.write(f"{r.id}  {status:<16} {r.done}/{r.n_rows} rows  {r.failed} failed  ${r.cost:.4f}  {r.file_name}\n")
     return 0
 
 

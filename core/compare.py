@@ -29,6 +29,7 @@ from .compare_store import ComparisonRecord, all_judge_runs, delete_comparison, 
 from .errors import InputError
 from .judge import Judge, judge_frame
 from .keys import KeyEntry
+from .leases import RunningElsewhere
 from .ownership import check_may_act
 from .progress import ProgressSnapshot
 from .runner import Runner, RunHandle, get_runner
@@ -181,6 +182,10 @@ def resume_comparison(
     included; the judge then grades what it has not graded yet."""
     runner = runner or get_runner()
     record = _record(store, comparison_id, user)
+    for run in (store.get_run(run_id, counts=False) for run_id in record.run_ids):
+        # checked before anything starts: a comparison resumes whole, in one process
+        if run is not None and run.running_elsewhere and run.lease is not None:
+            raise RunningElsewhere(run.lease)
     judge = record.judge
     pause_judging(runner, record.id, False)
     # Checked before anything starts: a judge that cannot go on would leave the variants graded by no one.
@@ -277,7 +282,8 @@ def remove_comparison(store: RunStore, comparison_id: str, runner: Runner | None
     """Delete a comparison and its variants' runs (and its judge's), as History's delete does: not
     while a variant is still going in this process (cancel it first). Returns what was deleted."""
     record = _record(store, comparison_id, user)
-    if _handles(store, record, runner) or judging(runner or get_runner(), comparison_id):
+    elsewhere = any(r is not None and r.running_elsewhere for r in (store.get_run(i, counts=False) for i in record.run_ids))
+    if _handles(store, record, runner) or judging(runner or get_runner(), comparison_id) or elsewhere:
         raise InputError("This comparison is still running: cancel it first.", "comparison_live")
     delete_comparison(store, comparison_id)
     return record
@@ -321,6 +327,11 @@ class ComparisonProgress:
     variants: tuple[VariantProgress, ...]
     live: bool  # some variant (or the judge) is still going in this process: a page keeps polling
     judge_problems: tuple[tuple[str, str], ...] = ()  # (variant, why its judge could not start)
+
+    @property
+    def elsewhere(self) -> str:
+        """Where another process runs it ('' if none does): a page polls the store then."""
+        return next((v.snapshot.elsewhere for v in self.variants if v.snapshot is not None and v.snapshot.elsewhere), "")
 
     @property
     def done(self) -> int:

@@ -87,12 +87,16 @@ def get_comparison(store: RunStore, comparison_id: str) -> ComparisonRecord | No
     return _record(row) if row is not None else None
 
 
+# Newest first by creation time, then insertion (an id's random suffix must not decide; see store.py).
+_NEWEST_FIRST = "created_at DESC, rowid DESC"
+
+
 def list_comparisons(store: RunStore, limit: int = 200, *, visible_to: str | None = None) -> list[ComparisonRecord]:
     """The newest first: all, or with `visible_to` an owner's own and those shared with the team."""
     if visible_to is None:
-        rows = store.connection.execute("SELECT * FROM comparisons ORDER BY id DESC LIMIT ?", (limit,))
+        rows = store.connection.execute(f"SELECT * FROM comparisons ORDER BY {_NEWEST_FIRST} LIMIT ?", (limit,))
     else:
-        rows = store.connection.execute("SELECT * FROM comparisons WHERE owner = ? OR shared = 1 ORDER BY id DESC LIMIT ?", (visible_to, limit))
+        rows = store.connection.execute(f"SELECT * FROM comparisons WHERE owner = ? OR shared = 1 ORDER BY {_NEWEST_FIRST} LIMIT ?", (visible_to, limit))
     return [_record(r) for r in rows]
 
 
@@ -105,7 +109,7 @@ def comparison_of_run(store: RunStore, run_id: str) -> str | None:
     """The comparison a run is a variant of, or grades as its judge, if any (History says so
     next to the run)."""
     pattern = f'%"run_id": {json.dumps(run_id)}%'
-    row = store.connection.execute("SELECT id FROM comparisons WHERE variants_json LIKE ? ORDER BY id DESC LIMIT 1", (pattern,)).fetchone()
+    row = store.connection.execute(f"SELECT id FROM comparisons WHERE variants_json LIKE ? ORDER BY {_NEWEST_FIRST} LIMIT 1", (pattern,)).fetchone()
     if row is None:
         row = store.connection.execute("SELECT comparison_id FROM comparison_judges WHERE run_id = ?", (run_id,)).fetchone()
     return row[0] if row is not None else None

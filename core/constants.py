@@ -197,6 +197,41 @@ WRITE_RETRY_MAX_S = 10.0
 # How long a run that ends with the store refusing writes keeps trying before it lets go.
 WRITE_GIVE_UP_S = 5.0
 
+# --- Several processes on one data folder (core/leases.py) --------------------------------------
+# A run is owned by one process at a time: its lease, renewed every LEASE_TTL_S / 3 while the run
+# goes. A lease not renewed for LEASE_TTL_S belongs to a process that died (or froze, as a laptop
+# whose lid closed): another process may take the run over. Longer is safer against a slow disk
+# or a starved process, shorter takes over sooner; a dead process on the same machine is seen at
+# once (its pid is gone), so this only matters across machines. The tests shorten it.
+LEASE_TTL_ENV = "LLM_BATCH_LEASE_TTL_S"
+
+
+def _seconds(value: str | None, default: float) -> float:
+    try:
+        seconds = float(value or default)
+    except ValueError:
+        return default  # a setting that is not a number must not stop every process at import
+    return seconds if seconds > 0 else default
+
+
+LEASE_TTL_S = _seconds(os.environ.get(LEASE_TTL_ENV), 30.0)
+# The name this machine goes by in a lease (default: its hostname): replicas on machines sharing
+# one disk must have different names, so that a pid is only ever checked on its own machine.
+LEASE_HOST_ENV = "LLM_BATCH_HOST"
+# How often `python -m core run --resume ID --wait` looks again at a run owned elsewhere.
+LEASE_WAIT_POLL_S = 1.0
+
+# --- Limits shared by several processes through Redis (core/shared_limits.py) -------------------
+# With this set (redis://host:6379/0, rediss://..., unix:///path), every key's pace and cool-down
+# are shared by every process using that Redis: N replicas together stay within a key's limit.
+REDIS_URL_ENV = "LLM_BATCH_REDIS_URL"
+# Each call to Redis gives up after this long, so an unreachable or hung Redis never hangs a run.
+REDIS_TIMEOUT_S = 2.0
+# While Redis is unreachable each process paces its keys alone, and asks Redis again this often.
+REDIS_RETRY_S = 5.0
+# Every name this app gives a Redis key starts with this (the rest is a hash, never a key).
+REDIS_PREFIX = "llm-batch"
+
 # --- Tokens and cost ------------------------------------------------------------------------
 # Used for the tokens/min limiter and the estimate before a run, with no network (no tokenizer
 # download): roughly 4 characters a token for Latin text, one token per CJK character.

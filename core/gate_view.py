@@ -30,6 +30,8 @@ PACE_TEXTS = {
     "learnt": "about {pace}/min, learnt",
     "starting": "starting at {pace}/min, learning",
     "cooling": "cooling down for {seconds} s",
+    "shared": "shared with every process through Redis",
+    "shared_down": "Redis unreachable: paced by this process alone",
 }
 
 
@@ -52,6 +54,7 @@ class GateView:
     cooling_s: float
     rate_limited: int  # 429s this gate has seen
     latency_s: float | None
+    shared: str | None = None  # "redis": paced with every process through Redis; "alone": Redis unreachable
 
     def describe(self) -> list[tuple[str, dict[str, str]]]:
         """The view as text codes and their values (the UI translates `pace.<code>`)."""
@@ -63,6 +66,8 @@ class GateView:
         parts = [(code, {"pace": pace, "limit": limit})]
         if self.cooling_s > 0:
             parts.append(("cooling", {"seconds": f"{math.ceil(self.cooling_s)}"}))
+        if self.shared is not None:
+            parts.append(("shared" if self.shared == "redis" else "shared_down", {}))
         return parts
 
     @property

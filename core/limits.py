@@ -21,6 +21,11 @@ How a gate chooses its pace (requests/s; tokens/s likewise, without the learning
 Requests pass evenly: a leaky bucket holding at most REQUEST_BURST_S of the pace. Not aiolimiter,
 whose rate is fixed when it is made: a replacement limiter starts empty, which is a burst.
 
+With LLM_BATCH_REDIS_URL, the registry's gates also take every allowance from the same bucket in
+Redis (core/shared_limits.py) and tell it their 429s: the processes sharing that Redis then stay
+within a key's limit together, and a cool-down one of them meets holds them all. The pace is still
+learnt here, per process. When Redis cannot be reached, a gate paces alone, as without it.
+
 A gate reads its event loop's clock, so one registry lives on one loop (the engine's, or a test's).
 """
 
@@ -37,6 +42,7 @@ from .gate_view import GateView, PaceSource
 from .keys import KeyInfo, start_rpm
 from .rate_headers import RateReading, read_rate_headers
 from .retry import backoff_delay
+from .shared_limits import SharedLimits
 
 __all__ = ["KeyGate", "GateRegistry", "GateView", "PaceSource"]
 
@@ -102,9 +108,12 @@ class KeyGate:
         tpm: int | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        shared: SharedLimits | None = None,
     ) -> None:
         self.ident = ident
         self.rpm, self.tpm = rpm, tpm  # ceilings; None: none set
+        self._shared = shared  # the bucket and cool-down every process shares, if any
+        self._shared_id = shared.key_id(ident) if shared is not None else ""
         self._clock = clock
         self._rng = rng
         # No clock is read here: a gate may be made before its loop runs, and it goes by that
@@ -207,6 +216,9 @@ class KeyGate:
             while True:
                 now = self._now()
                 wait = self._wait(now, tokens)
+                if wait <= 0 and self._shared is not None:
+                    wait = await self._shared_wait(tokens)
+                    now = self._now()
                 if wait <= 0:
                     break
                 await self._sleep(min(wait, C.GATE_RECHECK_S))
@@ -238,6 +250,24 @@ class KeyGate:
         if tokens > 0 and self._tokens is not None:
             wait = max(wait, self._tokens.wait(float(tokens), now))
         return wait
+
+    async def _shared_wait(self, tokens: int) -> float:
+        """This process may send: ask the bucket all processes share (which takes the allowance if
+        it may go now). 0 when Redis cannot be reached: the gate then paces alone."""
+        assert self._shared is not None
+        bucket = self._tokens if tokens > 0 else None
+        answer = await self._shared.admit(
+            self._shared_id, self._requests.rate, self._requests.capacity,
+            tokens=tokens if bucket is not None else 0, token_rate=bucket.rate if bucket is not None else 0.0,
+            token_capacity=bucket.capacity if bucket is not None else 0.0,
+        )  # fmt: skip
+        if answer is None:
+            return 0.0
+        if answer.cooling:  # another process met a 429: this one cools down too, and shows it
+            self.cool_until = max(self.cool_until, self._now() + answer.wait_s)
+        elif answer.wait_s > 0:
+            self._paced_at = self._now()  # the shared pace holds requests back: the learnt pace may grow
+        return answer.wait_s
 
     def cooling_for(self) -> float:
         return max(0.0, self.cool_until - self._now())
@@ -304,6 +334,8 @@ class KeyGate:
         self._apply(now)
         self._requests.hold_until(self.cool_until, now)
         self._grown_at = max(self._grown_at, self.cool_until)
+        if self._shared is not None:  # every process sharing the key cools down with this one
+            self._shared.cool(self._shared_id, self.cool_until - now, self._requests.rate, self._requests.capacity)
         return self.cool_until
 
     def _cut(self, now: float) -> None:
@@ -337,7 +369,7 @@ class KeyGate:
             tokens_per_min=tokens * 60 if math.isfinite(tokens) else None, tokens_source=tokens_source,
             tokens_limit_per_min=tokens_limit * 60 if tokens_limit is not None else None,
             cool_until=self.cool_until, cooling_s=max(0.0, self.cool_until - now), rate_limited=self.rate_limited_count,
-            latency_s=self._latency,
+            latency_s=self._latency, shared=None if self._shared is None else ("redis" if self._shared.healthy else "alone"),
         )  # fmt: skip
 
     @property
@@ -372,16 +404,19 @@ class GateRegistry:
     """One gate per limit: per key, or per group of keys at one base URL (`KeyInfo.group`). When a
     later run gives a key other ceilings, the newest win and what was learnt stays."""
 
-    def __init__(self, *, clock: Clock | None = None, rng: random.Random | None = None) -> None:
+    def __init__(self, *, clock: Clock | None = None, rng: random.Random | None = None, shared: SharedLimits | None = None) -> None:
         self._gates: dict[str, KeyGate] = {}
         self._clock = clock
         self._rng = rng
+        self.shared = shared  # with LLM_BATCH_REDIS_URL: the limits every process shares
 
     def gate(self, key: KeyInfo) -> KeyGate:
         ident = key.limit_id
         gate = self._gates.get(ident)
         if gate is None:
-            gate = KeyGate(ident, start_per_s=start_rpm(key) / 60.0, rpm=key.rpm, tpm=key.tpm, clock=self._clock, rng=self._rng)
+            # The simulated provider lives in each process: its keys' limits are that process's own.
+            shared = self.shared if not key.simulated else None
+            gate = KeyGate(ident, start_per_s=start_rpm(key) / 60.0, rpm=key.rpm, tpm=key.tpm, clock=self._clock, rng=self._rng, shared=shared)
             self._gates[ident] = gate
         elif (gate.rpm, gate.tpm) != (key.rpm, key.tpm):
             gate.set_ceilings(key.rpm, key.tpm)

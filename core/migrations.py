@@ -234,11 +234,28 @@ def m006_judge(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m007_output_columns(db: sqlite3.Connection) -> None:
+def m007_run_leases(db: sqlite3.Connection) -> None:
+    # Which process runs a run: taken before it starts, renewed while it goes, deleted when it
+    # ends (core/leases.py). A lease whose expires_at has passed belongs to a process that died.
+    # IF NOT EXISTS: a data folder made while this was still called m004_, m005_ or m006_run_leases (never shipped).
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS run_leases (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            holder TEXT NOT NULL,
+            heartbeat_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        ) WITHOUT ROWID
+        """
+    )
+
+
+@migration
+def m008_output_columns(db: sqlite3.Connection) -> None:
     # How many times each row was asked again because its answer did not fit the output columns
     # (the progress counts re-asked rows, after a resume too) ...
     # (Tolerant of a store that already has them: on its branch this migration had an earlier
-    # number before main's m004-m006 took those.)
+    # number before main's m004-m007 took those.)
     if "reasks" not in {r[1] for r in db.execute("PRAGMA table_info(results)")}:
         db.execute("ALTER TABLE results ADD COLUMN reasks INTEGER NOT NULL DEFAULT 0")
     # ... and the way of asking for columns that worked per provider and model (core/structured.py),

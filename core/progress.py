@@ -61,6 +61,7 @@ class ProgressSnapshot:
     keys: tuple[KeyStatus, ...]
     recent_errors: tuple[str, ...]
     simulated: bool
+    elsewhere: str = ""  # run by another process ('process 4242 on app-2'): read from the store
     # Rows asked again because their answer did not fit the output columns (valid rows are `ok`,
     # invalid ones `unparsed`), and the re-ask requests sent so far in this session.
     reasked: int = 0

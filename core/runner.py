@@ -1,14 +1,18 @@
 """The engine's home: one asyncio loop in one background thread per process, hosting every run,
 and thread-safe handles that the UI and the command line use to watch and steer a run.
 
-One loop for all runs is what lets two browser tabs that share a key share its limiter too.
-This is machinery, not policy: what to run (which rows, which keys, resume or start) is decided
-in `runs.py`, whose functions hand a ready `BatchEngine` to `Runner.launch`."""
+One loop for all runs is what lets two browser tabs that share a key share its limiter too (and,
+with LLM_BATCH_REDIS_URL, every process's: core/shared_limits.py). A run launched with its lease
+(core/leases.py) has it renewed here while it goes, and released when it ends. This is machinery,
+not policy: what to run (which rows, which keys, resume or start) is decided in `runs.py`, whose
+functions hand a ready `BatchEngine` to `Runner.launch`."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import sqlite3
 import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
@@ -16,8 +20,10 @@ from typing import Any, TypeVar
 from .clients import ClientFactory, default_client_factory
 from .engine import BatchEngine
 from .keys import KeyEntry
+from .leases import RunLease
 from .limits import GateRegistry
 from .progress import ProgressSnapshot, ProgressTracker
+from .shared_limits import shared_limits_from_env
 from .status import RunStatus
 
 __all__ = ["Runner", "RunHandle", "get_runner"]
@@ -120,7 +126,7 @@ class RunHandle:
 class Runner:
     def __init__(self, client_factory: ClientFactory = default_client_factory) -> None:
         self.client_factory = client_factory
-        self.gates = GateRegistry()  # used on the loop thread only
+        self.gates = GateRegistry(shared=shared_limits_from_env())  # used on the loop thread only
         self._loop = asyncio.new_event_loop()
         self._handles: dict[str, RunHandle] = {}
         self._lock = threading.Lock()
@@ -136,15 +142,53 @@ class Runner:
             raise RuntimeError("submit() blocks the engine loop when called from it; await the coroutine instead")
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
-    def launch(self, engine: BatchEngine) -> RunHandle:
+    def launch(self, engine: BatchEngine, lease: RunLease | None = None) -> RunHandle:
+        """Run the engine on the loop; with its lease, which is then renewed until the run ends,
+        and released."""
         with self._lock:
             live = self._handles.get(engine.run_id)
             if live is not None and not live.done:
                 raise RuntimeError(f"run {engine.run_id} is already running")
-            future = asyncio.run_coroutine_threadsafe(engine.run(), self._loop)
+            future = asyncio.run_coroutine_threadsafe(engine.run() if lease is None else self._leased(engine, lease), self._loop)
             handle = RunHandle(self, engine, future)
             self._handles[engine.run_id] = handle
             return handle
+
+    async def _leased(self, engine: BatchEngine, lease: RunLease) -> str:
+        keeper = asyncio.create_task(self._keep(engine, lease), name=f"lease-{engine.run_id}")
+        try:
+            result = await engine.run()
+        except GeneratorExit:
+            # The loop died under the run (the process is going): nothing can be tidied up on it,
+            # and the lease is left to expire, as a killed process's does.
+            raise
+        except BaseException:
+            await self._let_go(keeper, lease)
+            raise
+        await self._let_go(keeper, lease)
+        return result
+
+    @staticmethod
+    async def _let_go(keeper: asyncio.Task[None], lease: RunLease) -> None:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        with contextlib.suppress(sqlite3.Error):  # a full disk: the lease then expires on its own
+            await asyncio.to_thread(lease.release)
+
+    async def _keep(self, engine: BatchEngine, lease: RunLease) -> None:
+        """The run's heartbeat. A lease found taken over means this process was silent past its TTL
+        (frozen, or cut off from the disk) and another now runs the run: stop sending at once."""
+        while True:
+            await asyncio.sleep(lease.heartbeat_s)
+            try:
+                held = await asyncio.to_thread(lease.renew)
+            except sqlite3.Error:
+                continue  # the disk refuses for now; the writer says so, and the next beat tries again
+            if not held:
+                engine.stop(RunStatus.PAUSED, "Another process took this run over (this one was not heard from in time); it goes on there.")
+                engine.abort()
+                return
 
     def get(self, run_id: str) -> RunHandle | None:
         """The live handle of a run started in this process, if it is still going."""
@@ -170,6 +214,10 @@ class Runner:
             h.cancel()
         for h in handles:
             h.wait(timeout)
+        shared = self.gates.shared
+        if shared is not None:
+            with contextlib.suppress(Exception):  # a dead Redis must not hold up the shutdown
+                self.submit(shared.aclose()).result(timeout)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
 

@@ -18,6 +18,7 @@ from .batch import batch_jobs, check_no_open_batch, launch_batch
 from .engine import BatchEngine
 from .errors import InputError
 from .keys import KeyEntry, demo_pool
+from .leases import RunLease, take_lease
 from .outbound import check_base_urls
 from .ownership import check_may_act
 from .progress import KeyStatus, ProgressSnapshot, ProgressTracker
@@ -52,7 +53,7 @@ def check_outbound(keys: Sequence[KeyEntry]) -> None:
 
 
 def _launch(
-    store: RunStore, record: RunRecord, keys: Sequence[KeyEntry], runner: Runner, rng: random.Random | None, cells: list[tuple] | None = None
+    store: RunStore, record: RunRecord, keys: Sequence[KeyEntry], runner: Runner, rng: random.Random | None, lease: RunLease, cells: list[tuple] | None = None
 ) -> RunHandle:
     # A fresh run already holds its rows; only a resumed one reads them back from the store
     # (decoding 100,000 rows again would be the run's largest memory peak).
@@ -68,7 +69,28 @@ def _launch(
         run_id=record.id, store=store, spec=record.spec, columns=record.columns, cells=cells,
         rows=rows, keys=keys, gates=runner.gates, tracker=tracker, client_factory=runner.client_factory, rng=rng, owner=record.owner,
     )  # fmt: skip
-    return runner.launch(engine)
+    return runner.launch(engine, lease)
+
+
+def _go(
+    store: RunStore, record: RunRecord, keys: Sequence[KeyEntry], runner: Runner, rng: random.Random | None, lease: RunLease, *,
+    batch: bool, cells: list[tuple] | None = None,
+) -> RunHandle:  # fmt: skip
+    """Launch with the run's lease, or give the lease back if the launch fails."""
+    try:
+        if batch:
+            return launch_batch(store, record, keys, runner, lease=lease)
+        return _launch(store, record, keys, runner, rng, lease, cells=cells)
+    except BaseException:
+        _give_back(lease, runner)
+        raise
+
+
+def _give_back(lease: RunLease, runner: Runner) -> None:
+    # The lease is the process's: while an engine of this process still runs the run (a resume that
+    # lost a race with another tab's), it is that engine's to keep.
+    if runner.get(lease.run_id) is None:
+        lease.release()
 
 
 def start_run(
@@ -91,11 +113,10 @@ def start_run(
     validate_run(frame, spec, keys)
     frame = frame.reset_index(drop=True).astype(str)
     run_id = store.create_run(spec, frame, [k.info() for k in keys], file_name=file_name, owner=user.id)
+    lease = take_lease(store, run_id)  # before it is visible as startable: no other process starts it
     record = store.get_run(run_id)
     assert record is not None
-    if spec.batch:
-        return launch_batch(store, record, keys, runner or get_runner())
-    return _launch(store, record, keys, runner or get_runner(), rng, cells=list(frame.itertuples(index=False, name=None)))
+    return _go(store, record, keys, runner or get_runner(), rng, lease, batch=spec.batch, cells=list(frame.itertuples(index=False, name=None)))
 
 
 def resume_run(
@@ -142,25 +163,29 @@ def resume_run(
         else:
             live.cancel()
         live.wait(C.STOP_GRACE_S + 30)
-    if not keys:
-        if not record.simulated:
-            raise InputError("Enter the API keys again to resume this run: keys are never saved.", "keys_again")
-        rpm = record.keys[0].rpm if record.keys else C.SIMULATED_RESUME_RPM
-        keys = demo_pool(len(record.keys) or C.DEMO_KEYS, rpm=rpm)
-    if retry_failed:
-        store.reset_rows(run_id, RowStatus.FAILED)
-    infos = [k.info() for k in keys]
-    if switch_model:  # the run keeps the record of every provider and model it was sent to
-        infos = [k for k in record.keys if (k.fingerprint, k.model) not in {(i.fingerprint, i.model) for i in infos}] + infos
-    elif record.spec.batch:  # a key that owns a part still at the provider stays on record, to be named while it is missing
-        owners = {j.key_fp for j in batch_jobs(store, run_id) if not j.applied}
-        infos = [k for k in record.keys if k.fingerprint in owners and k.fingerprint not in {i.fingerprint for i in infos}] + infos
-    store.update_keys(run_id, infos)
-    record = store.get_run(run_id)
-    assert record is not None
-    if record.spec.batch and not now:
-        return launch_batch(store, record, keys, runner)
-    return _launch(store, record, keys, runner, rng)
+    # Owned before anything is changed: another process may be running it, and then nothing here may touch it.
+    lease = take_lease(store, run_id)
+    try:
+        if not keys:
+            if not record.simulated:
+                raise InputError("Enter the API keys again to resume this run: keys are never saved.", "keys_again")
+            rpm = record.keys[0].rpm if record.keys else C.SIMULATED_RESUME_RPM
+            keys = demo_pool(len(record.keys) or C.DEMO_KEYS, rpm=rpm)
+        if retry_failed:
+            store.reset_rows(run_id, RowStatus.FAILED)
+        infos = [k.info() for k in keys]
+        if switch_model:  # the run keeps the record of every provider and model it was sent to
+            infos = [k for k in record.keys if (k.fingerprint, k.model) not in {(i.fingerprint, i.model) for i in infos}] + infos
+        elif record.spec.batch:  # a key that owns a part still at the provider stays on record, to be named while it is missing
+            owners = {j.key_fp for j in batch_jobs(store, run_id) if not j.applied}
+            infos = [k for k in record.keys if k.fingerprint in owners and k.fingerprint not in {i.fingerprint for i in infos}] + infos
+        store.update_keys(run_id, infos)
+        record = store.get_run(run_id)
+        assert record is not None
+    except BaseException:
+        _give_back(lease, runner)
+        raise
+    return _go(store, record, keys, runner, rng, lease, batch=record.spec.batch and not now)
 
 
 def resume_keys(record: RunRecord, offered: Sequence[KeyEntry] | None) -> Sequence[KeyEntry] | None:
@@ -188,31 +213,38 @@ def check_same_model(record: RunRecord, keys: Sequence[KeyEntry], switch_model: 
 
 def run_progress(store: RunStore, run_id: str, runner: Runner | None = None) -> ProgressSnapshot | None:
     """A run's progress: live from its engine if it runs in this process, else from the store
-    (a reloaded page, another tab, a restarted server). None if there is no such run."""
+    (a reloaded page, another tab, a restarted server, another process that runs it: `elsewhere`
+    then says which). None if there is no such run."""
     runner = runner or get_runner()
-    handle = runner.get(run_id) or runner.last(run_id)
+    handle = runner.get(run_id)
     if handle is not None:
         return handle.snapshot()
+    last = runner.last(run_id)  # ended here: its final snapshot says most, unless another process runs it now
+    if last is not None and not ((stored := store.get_run(run_id, counts=False)) is not None and stored.running_elsewhere):
+        return last.snapshot()
     record = store.get_run(run_id)
     if record is None:
         return None
     status = effective_status(record, runner)
-    keys = tuple(KeyStatus(k.fingerprint, k.masked, k.provider, k.model, k.rpm, state="idle") for k in record.keys)
+    elsewhere = record.lease.where if record.lease is not None and record.running_elsewhere else ""
+    keys = tuple(KeyStatus(k.fingerprint, k.masked, k.provider, k.model, k.rpm, state="active" if elsewhere else "idle") for k in record.keys)
     return ProgressSnapshot(
         run_id=record.id, state=status, message=record.message, total=record.n_rows, ok=record.ok, unparsed=record.unparsed,
         failed=record.failed, in_flight=0, cached=0, timeouts=0, retries=0, rows_per_s=0.0, eta_s=None, elapsed_s=0.0,
         tokens_in=record.tokens_in, tokens_out=record.tokens_out, cost=record.cost,
         projected_cost=record.cost / record.done * record.n_rows if record.done else None,
-        correct=record.correct, judged=record.judged, keys=keys, recent_errors=(), simulated=record.simulated, reasked=record.reasked,
+        correct=record.correct, judged=record.judged, keys=keys, recent_errors=(), simulated=record.simulated, elsewhere=elsewhere,
+        reasked=record.reasked,
     )  # fmt: skip
 
 
 def effective_status(record: RunRecord, runner: Runner | None = None) -> RunStatus:
-    """A run the store says is running but that no engine in this process is running was cut
-    off (server restart, crash): it is 'interrupted' and can be resumed."""
+    """A run the store says is running but that no engine runs, in this process or in another
+    that holds its lease, was cut off (server restart, crash): it is 'interrupted' and can be
+    resumed. One another process runs is as that process says."""
     if record.status in (RunStatus.RUNNING, RunStatus.WAITING_FOR_KEYS):
         live = (runner or get_runner()).get(record.id)
-        if live is None:
+        if live is None and not record.running_elsewhere:
             return RunStatus.INTERRUPTED if record.pending else RunStatus.DONE
     return record.status
 
@@ -254,9 +286,13 @@ def cancel_run(store: RunStore, run_id: str, user: User = LOCAL_USER, runner: Ru
 
 def remove_run(store: RunStore, run_id: str, user: User = LOCAL_USER, runner: Runner | None = None) -> RunRecord:
     """Delete a run with its rows and the answers it put in the response cache (History's
-    delete): not while it is still going in this process (cancel it first)."""
+    delete): not while it is still going, in this process or in another (cancel it first)."""
     record = _owned(store, run_id, user)
     if (runner or get_runner()).get(run_id) is not None:
         raise InputError("This run is still going: cancel it first.", "run_live")
+    if record.running_elsewhere and record.lease is not None:
+        lease = record.lease
+        where, pid, host = lease.where, lease.pid, lease.host
+        raise InputError(f"This run is running in another process ({where}): cancel it there first.", "run_elsewhere", where=where, pid=pid, host=host)
     store.delete_run(run_id)
     return record

@@ -134,6 +134,7 @@ class KeyStats:
     unauthorized: int  # 401, and 429 insufficient_quota: the provider refused the key itself
     times: tuple[float, ...]  # arrival (simulator clock) of every request past the rate limiter
     prompts: tuple[str, ...]  # last user message of every request answered 200, in order
+    arrived: tuple[float, ...] = ()  # arrival of every chat request, 429s included: what a key was sent, when
 
 
 @dataclass(frozen=True)
@@ -148,15 +149,16 @@ _COUNTERS = ("requests", "ok", "rate_limited", "server_errors", "timeouts", "dro
 
 
 class _Tally:
-    __slots__ = ("counts", "times", "prompts")
+    __slots__ = ("counts", "times", "prompts", "arrived")
 
     def __init__(self, history: int | None = None) -> None:
         self.counts = dict.fromkeys(_COUNTERS, 0)
         self.times: deque[float] = deque(maxlen=history)
         self.prompts: deque[str] = deque(maxlen=history)
+        self.arrived: deque[float] = deque(maxlen=history)
 
     def freeze(self) -> KeyStats:
-        return KeyStats(**self.counts, times=tuple(self.times), prompts=tuple(self.prompts))
+        return KeyStats(**self.counts, times=tuple(self.times), prompts=tuple(self.prompts), arrived=tuple(self.arrived))
 
 
 class _Bucket:
@@ -240,12 +242,13 @@ class Simulator:
         with self._lock:
             self._tallies = {}
 
-    def _arrive(self, key: str) -> _Tally:
+    def _arrive(self, key: str, now: float) -> _Tally:
         with self._lock:
             tally = self._tallies.get(key)
             if tally is None:
                 tally = self._tallies[key] = _Tally(self.config.history)
             tally.counts["requests"] += 1
+            tally.arrived.append(now)
             return tally
 
     def _count(self, tally: _Tally, outcome: str) -> None:
@@ -375,7 +378,7 @@ class Simulator:
         cfg = self.config
         now = self._clock()
         key = _bearer(headers)
-        tally = self._arrive(key)
+        tally = self._arrive(key, now)
         refused = self._refuse_key(key)
         if refused is not None:
             self._count(tally, "unauthorized")

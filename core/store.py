@@ -10,6 +10,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, UTC
@@ -20,6 +21,7 @@ import pandas as pd
 
 from . import constants as C
 from .keys import KeyInfo
+from .leases import Lease, holder
 from .migrations import migrate
 from .spec import RunSpec
 from .status import RowStatus, RunStatus
@@ -38,6 +40,9 @@ RUN_STATUSES = (
 # A run being written or removed in chunks: invisible to every reader until it is complete, and
 # removed on open if a crash cut it off (see `purge_incomplete`).
 INCOMPLETE_STATUSES = (RunStatus.CREATING, RunStatus.DELETING)
+# Newest first: by the time of creation (milliseconds), then the order of insertion. Not by id: an id
+# is its second and a random suffix, so two runs of one second would sort by chance.
+_NEWEST_FIRST = "runs.created_at DESC, runs.rowid DESC"
 _VISIBLE = f"status NOT IN ({', '.join(repr(str(s)) for s in INCOMPLETE_STATUSES)})"
 
 
@@ -112,6 +117,12 @@ class RunRecord:
     reasked: int = 0  # rows asked again because their answer did not fit the columns
     owner: str = ""  # the user who made it ('' is the local user: the command line, a local app)
     shared: bool = False  # its owner shared it with the team: others see it, read-only
+    lease: Lease | None = None  # the process that runs it, if one does (core/leases.py)
+
+    @property
+    def running_elsewhere(self) -> bool:
+        """Another live process runs it: this one shows its progress from the store, never runs it."""
+        return self.lease is not None and self.lease.elsewhere()
 
     @property
     def done(self) -> int:
@@ -276,15 +287,19 @@ class RunStore:
         """The newest runs first: all of them, or with `visible_to` an owner's own and those
         shared with the team (who may see what is core/ownership.py's rule)."""
         if visible_to is None:
-            return self._run_rows(f"WHERE {_VISIBLE} ORDER BY id DESC LIMIT ?", (limit,), counts=True)
-        return self._run_rows(f"WHERE {_VISIBLE} AND (owner = ? OR shared = 1) ORDER BY id DESC LIMIT ?", (visible_to, limit), counts=True)
+            return self._run_rows(f"WHERE {_VISIBLE} ORDER BY {_NEWEST_FIRST} LIMIT ?", (limit,), counts=True)
+        return self._run_rows(f"WHERE {_VISIBLE} AND (owner = ? OR shared = 1) ORDER BY {_NEWEST_FIRST} LIMIT ?", (visible_to, limit), counts=True)
 
     def set_shared(self, run_id: str, shared: bool) -> None:
         self._tx([(f"UPDATE runs SET shared = ? WHERE id = ? AND {_VISIBLE}", (int(shared), run_id))])
 
     def _run_rows(self, where: str, params: Sequence[object], *, counts: bool) -> list[RunRecord]:
         conn = self._conn()
-        runs = conn.execute(f"SELECT * FROM runs {where}", params).fetchall()
+        runs = conn.execute(
+            "SELECT runs.*, l.holder AS lease_holder, l.heartbeat_at AS lease_heartbeat, l.expires_at AS lease_expires "
+            f"FROM runs LEFT JOIN run_leases l ON l.run_id = runs.id {where}",
+            params,
+        ).fetchall()
         totals: dict[str, dict[str, float]] = {r["id"]: {} for r in runs}
         if counts and runs:
             marks = ",".join("?" * len(runs))
@@ -324,6 +339,7 @@ class RunStore:
                     reasked=int(agg.get("reasked", 0)),
                     owner=r["owner"],
                     shared=bool(r["shared"]),
+                    lease=Lease(r["id"], r["lease_holder"], r["lease_heartbeat"], r["lease_expires"]) if r["lease_holder"] is not None else None,
                 )
             )
         return out
@@ -582,7 +598,13 @@ def _status_statement(run_id: str, status: RunStatus | str, message: str, now: s
     if status not in RUN_STATUSES:
         raise ValueError(f"not a run status: {status!r}")
     # Never on a run being created or deleted: a late status must not make a half-made run look real.
-    return (f"UPDATE runs SET status = ?, message = ?, updated_at = ? WHERE id = ? AND {_VISIBLE}", (status, message, now, run_id))
+    # Nor on a run another live process has taken over (this one froze past its lease): its
+    # status is that process's to say.
+    return (
+        f"UPDATE runs SET status = ?, message = ?, updated_at = ? WHERE id = ? AND {_VISIBLE} AND NOT EXISTS "
+        "(SELECT 1 FROM run_leases WHERE run_id = ? AND holder != ? AND expires_at > ?)",
+        (status, message, now, run_id, run_id, holder(), time.time()),
+    )
 
 
 def _keys_statement(run_id: str, keys: Sequence[KeyInfo], now: str) -> tuple[str, Sequence[object]]:

@@ -207,3 +207,70 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.01) -> bool: 
         time.sleep(interval)
     return predicate()
 
+
+
+class RedisServer:
+    """A real `redis-server` (the Debian package) on a free loopback port, saving nothing to disk.
+    `stop()` and `start()` again on the same port act out Redis going down and coming back."""
+
+    def __init__(self, workdir: Path, *args: str) -> None:
+        import shutil
+
+        self.exe = shutil.which("redis-server")
+        if self.exe is None:
+            pytest.fail("redis-server is not installed: apt-get install redis-server (the README's test command installs it)", pytrace=False)
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.args = args
+        self.proc: subprocess.Popen[str] | None = None
+        for _ in range(5):  # a free port can be taken by someone else before redis binds it
+            self.port = free_port()
+            if self.start():
+                return
+        raise RuntimeError("redis-server did not start on any of 5 free ports")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> bool:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.proc = subprocess.Popen(
+            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.workdir), *self.args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+
+        def answers() -> bool:
+            if self.proc is None or self.proc.poll() is not None:
+                return True  # exited: the port was taken
+            try:
+                return bool(client.ping())
+            except redis.AuthenticationError:
+                return True  # it answers, and wants a password
+            except redis.RedisError:
+                return False
+
+        wait_for(answers, timeout=30, interval=0.02)
+        client.close()
+        return self.proc.poll() is None
+
+    def client(self):  # type: ignore[no-untyped-def]
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    yield server
+    server.stop()

@@ -8,7 +8,10 @@ import pytest
 from core.keys import demo_pool
 from core.columns import OutputColumn
 from core.spec import RunSpec
+from core.compare_store import list_comparisons, save_comparison
+from core.scoring import Scoring
 from core.store import RowResult, RunStore
+from core.variants import RowSelection, Variant
 
 SPEC = RunSpec(template="Say {text}", json_fields=("a", "b"), label_column="text")
 
@@ -26,7 +29,7 @@ def test_migrations_are_numbered_recorded_and_run_once(tmp_path):
 
     names = [r[0] for r in conn.execute("SELECT name FROM migrations")]
     assert names == [fn.__name__ for fn in MIGRATIONS] and names[:3] == ["m001_initial", "m002_batch_jobs", "m003_comparisons"]
-    assert {"m004_batch_job_key", "m005_owners", "m007_output_columns"} <= set(names)
+    assert {"m004_batch_job_key", "m005_owners", "m007_run_leases", "m008_output_columns"} <= set(names)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -121,13 +124,27 @@ def test_the_cache_stores_successful_answers_only(store):
 
 def test_runs_are_listed_newest_first_and_deleting_one_removes_its_rows(store):
     first, second = make(store), make(store)
-    assert [r.id for r in store.list_runs()][:2] == sorted([first, second], reverse=True)
+    assert [r.id for r in store.list_runs()][:2] == [second, first]
     store.record_result(first, RowResult(row=0, status="ok", output="x"))
     store.delete_run(first)
     assert store.get_run(first) is None
     conn = sqlite3.connect(store.path)
     assert conn.execute("SELECT COUNT(*) FROM results WHERE run_id = ?", (first,)).fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM inputs WHERE run_id = ?", (first,)).fetchone()[0] == 0
+
+
+def test_runs_and_comparisons_made_in_the_same_second_are_listed_newest_first(store):
+    # A run id is its second and a random suffix: two made in one second must not be listed in the
+    # order of their suffixes (History showed the older first about half the time).
+    frame = pd.DataFrame({"text": ["a"]}, dtype=object)
+    keys = [k.info() for k in demo_pool(1)]
+    older = store.create_run(SPEC, frame, keys, file_name="in.csv", run_id="20261202-101010-zzzzzz")
+    newer = store.create_run(SPEC, frame, keys, file_name="in.csv", run_id="20261202-101010-aaaaaa")
+    assert [r.id for r in store.list_runs()] == [newer, older]
+    fields = dict(name="c", file_name="in.csv", label_column=None, scoring=Scoring(), selection=RowSelection(), rows=[0], variants=[Variant("v", "{text}")])
+    save_comparison(store, **fields, run_ids=[older], comparison_id="20261202-101010-zzzzzz")
+    save_comparison(store, **fields, run_ids=[newer], comparison_id="20261202-101010-aaaaaa")
+    assert [c.id for c in list_comparisons(store)] == ["20261202-101010-aaaaaa", "20261202-101010-zzzzzz"]
 
 
 def test_a_second_thread_sees_rows_as_they_are_written(store):
