@@ -89,8 +89,9 @@ def init_state() -> None:
         "template": DEMO_TEMPLATE,
         "system": "",
         "output_mode": "text",
-        "json_fields": "",
-        "json_format": False,
+        "output_columns": [],  # the editor's rows: name, type, description, required, choices
+        "max_reasks": C.DEFAULT_MAX_REASKS,
+        "label_field": "",
         "label_column": "",
         "set_temperature": False,  # "provider default": reasoning models accept no other
         "temperature": 0.0,
@@ -112,10 +113,23 @@ def init_state() -> None:
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
+    migrate_output_settings(st.session_state)
     if "lang" not in st.session_state:
         st.session_state["lang"] = language()  # from ?lang=, so a shared link keeps its language
     if "dataset" not in st.session_state and not restore_from_run(st.query_params.get("run")):
         use_demo_dataset()
+
+
+def migrate_output_settings(s) -> None:  # type: ignore[no-untyped-def]
+    """A tab (or a link) from before output columns: its JSON mode is columns mode now, its
+    comma-separated fields text columns in the editor."""
+    if s.get("output_mode") == "json":
+        fields = [f.strip() for f in str(s.get("json_fields") or "").split(",") if f.strip()]
+        if not s.get("output_columns"):
+            s["output_columns"] = [{"name": f, "type": "text", "required": True} for f in fields]
+        s["output_mode"] = "columns"
+    for old in ("json_fields", "json_format"):
+        s.pop(old, None)
 
 
 def restore_from_run(run_id: str | None) -> bool:
@@ -142,7 +156,7 @@ def use_demo_dataset(sheet: str = "arithmetic") -> None:
     # table would make its plain answers fail to parse.
     s = st.session_state
     s["template"], s["system"], s["label_column"] = chosen.template_in(language()), "", chosen.label_column
-    s["output_mode"], s["json_fields"], s["json_format"] = "text", "", False
+    s["output_mode"], s["output_columns"], s["label_field"] = "text", [], ""
 
 
 def set_dataset(table: LoadedTable, name: str, *, demo: str | bool = False) -> None:

@@ -86,7 +86,10 @@ def show(cid: str | None) -> None:
         st.query_params["compare"] = cid
 
 
-def new_variant(template: str, system: str = "", model: str | None = None, name: str | None = None, fields: str = "", provider: str | None = None) -> str:
+def new_variant(
+    template: str, system: str = "", model: str | None = None, name: str | None = None, fields: str = "", provider: str | None = None,
+    columns: list | None = None,
+) -> str:  # fmt: skip
     """A variant's widgets live under its own id, so removing one never shifts the others."""
     uid = secrets.token_hex(3)
     s = st.session_state
@@ -97,6 +100,7 @@ def new_variant(template: str, system: str = "", model: str | None = None, name:
     s[f"cmp_{uid}_model"] = model or CHOICES[s[f"cmp_{uid}_provider"]].model
     s[f"cmp_{uid}_set_temperature"], s[f"cmp_{uid}_temperature"], s[f"cmp_{uid}_max_tokens"] = False, 0.0, 0
     s[f"cmp_{uid}_fields"] = fields
+    s[f"cmp_{uid}_columns"] = list(columns or [])  # the Prompt page's output columns, typed, when it started from them
     ids.append(uid)
     return uid
 
@@ -104,8 +108,9 @@ def new_variant(template: str, system: str = "", model: str | None = None, name:
 def copy_variant(uid: str) -> None:
     s = st.session_state
     new_variant(
-        s[f"cmp_{uid}_template"], s[f"cmp_{uid}_system"], s[f"cmp_{uid}_model"], fields=s.get(f"cmp_{uid}_fields", ""), provider=s.get(f"cmp_{uid}_provider")
-    )
+        s[f"cmp_{uid}_template"], s[f"cmp_{uid}_system"], s[f"cmp_{uid}_model"], fields=s.get(f"cmp_{uid}_fields", ""), provider=s.get(f"cmp_{uid}_provider"),
+        columns=s.get(f"cmp_{uid}_columns"),
+    )  # fmt: skip
 
 
 def remove_variant(uid: str) -> None:
@@ -133,7 +138,7 @@ for _uid in st.session_state.get("cmp_ids", []):
 if not st.session_state.get("cmp_ids"):
     # Start from the Prompt page's prompt, as the Run page's "compare" link promises.
     s0 = st.session_state
-    new_variant(s0.get("template") or TERSE, s0.get("system") or "", fields=s0.get("json_fields") or "" if s0.get("output_mode") == "json" else "")
+    new_variant(s0.get("template") or TERSE, s0.get("system") or "", columns=s0.get("output_columns") if s0.get("output_mode") == "columns" else None)
 
 
 def variants() -> list[core.Variant]:
@@ -144,7 +149,8 @@ def variants() -> list[core.Variant]:
         out.append(core.Variant(
             name=s[f"cmp_{uid}_name"], template=s[f"cmp_{uid}_template"], system=s[f"cmp_{uid}_system"] or None, provider=c.provider, base_url=c.base_url,
             model=s[f"cmp_{uid}_model"] or "simulated", temperature=s[f"cmp_{uid}_temperature"] if s[f"cmp_{uid}_set_temperature"] else None,
-            max_tokens=int(s[f"cmp_{uid}_max_tokens"]) or None, json_fields=tuple(f.strip() for f in (s.get(f"cmp_{uid}_fields") or "").split(",")),
+            max_tokens=int(s[f"cmp_{uid}_max_tokens"]) or None, columns=core.columns_from_rows(s.get(f"cmp_{uid}_columns") or []),
+            json_fields=() if s.get(f"cmp_{uid}_columns") else tuple(f.strip() for f in (s.get(f"cmp_{uid}_fields") or "").split(",")),
         ))  # fmt: skip
     return out
 
@@ -436,7 +442,13 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
                 own_keys_box(f"cmp_{uid}", picked)
                 st.text_area(t("prompt.template"), key=f"cmp_{uid}_template", height=110, persist_state=KEEP)
                 st.text_input(t("prompt.system"), key=f"cmp_{uid}_system", persist_state=KEEP, placeholder=t("prompt.system_placeholder"))
-                st.text_input(t("compare.fields"), key=f"cmp_{uid}_fields", persist_state=KEEP, placeholder="reason, answer", help=t("compare.fields_help"))
+                typed = st.session_state.get(f"cmp_{uid}_columns") or []
+                if typed:  # the Prompt page's columns, with their types: named here, edited there
+                    st.caption(t("compare.columns_from_prompt", names=", ".join(str(r.get("name")) for r in typed)))
+                else:
+                    st.text_input(
+                        t("compare.fields"), key=f"cmp_{uid}_fields", persist_state=KEEP, placeholder="reason, answer", help=t("compare.fields_help")
+                    )
                 m1, m2, m3 = st.columns([1, 1, 1], vertical_alignment="bottom")
                 m1.checkbox(t("compare.set_temperature"), key=f"cmp_{uid}_set_temperature", persist_state=KEEP)
                 m2.number_input(

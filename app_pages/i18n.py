@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from core import GateView
 from app_pages.i18n_access import ACCESS_STRINGS
 from app_pages.i18n_batch import BATCH_STRINGS
+from app_pages.i18n_columns import COLUMNS_STRINGS
 from app_pages.i18n_compare import COMPARE_STRINGS
 from app_pages.i18n_core import CORE_STRINGS
 from app_pages.i18n_outbound import OUTBOUND_STRINGS
@@ -146,15 +147,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "prompt.system_placeholder": ("e.g. You are a careful assistant.", "例如：你是一名严谨的助手。"),
     "prompt.output": ("Output", "输出"),
     "prompt.output_mode": ("Answer format", "回答格式"),
-    "prompt.json_fields": ("Fields (comma-separated)", "字段（用逗号分隔）"),
-    "prompt.json_fields_help": (
-        "Each field becomes a column. JSON is also found inside prose or a code block.",
-        "每个字段会成为一列。回答中夹在文字或代码块里的 JSON 也能识别。",
-    ),
-    "prompt.json_format": ("Ask the provider for JSON", "要求模型返回 JSON"),
-    "prompt.json_format_help": ("Sends response_format = json_object with every request. Not every provider supports it.", "每个请求都带上 response_format = json_object。并非所有服务商都支持此选项。"),
     "prompt.mode.text": ("Text", "文本"),
-    "prompt.mode.json": ("JSON", "JSON"),
     "prompt.label_column": ("Expected answer column (for accuracy)", "标准答案列（用于计算准确率）"),
     "prompt.label_help": (
         "Compared with the answer (or the last JSON field): trimmed text, numbers as numbers.",
@@ -425,7 +418,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "results.col.error": ("error", "错误"),
     "results.col.correct": ("correct", "是否正确"),
     "row_status.ok": ("ok", "成功"),
-    "row_status.unparsed": ("unparsed", "无法解析"),
+    "row_status.unparsed": ("invalid", "不符合"),  # stored as 'unparsed': the answer does not fit the output columns
     "row_status.failed": ("failed", "失败"),
     "row_status.pending": ("pending", "待处理"),
     "run.download_csv": ("CSV for Excel", "CSV（Excel 适用）"),
@@ -458,6 +451,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     **CORE_STRINGS,
     **BATCH_STRINGS,
     **COMPARE_STRINGS,
+    **COLUMNS_STRINGS,
     **OUTBOUND_STRINGS,
     **SIM_STRINGS,
     **ACCESS_STRINGS,

@@ -31,6 +31,10 @@ def _say(said: core.Explained) -> str:
         return t("msg.finished", parts="，".join(parts))
     if code in ("too_large_tpm",):
         params["per"] = t(f"msg.per.{params['per']}") if f"msg.per.{params['per']}" in STRINGS else params["per"]
+    if code == "invalid_answer" and "n" not in params:
+        return t("msg.invalid_answer.now", inner="；".join(_say(i) for i in said.inner))
+    if code == "col_ambiguous_date":
+        params["options"] = params.get("options", "").replace(" or ", " 或 ")
     if code == "all_keys_dead" and not said.inner:
         return t("msg.all_keys_dead.plain")
     if code == "dropped_rows":
@@ -52,6 +56,8 @@ def cause_text(cause: core.FailureCause) -> str:
     if code == "too_large_tpm":
         per = params.get("per", "")
         params = {"per": t(f"msg.per.{per}") if f"msg.per.{per}" in STRINGS else per}
+    if code == "invalid_answer":
+        return t("cause.invalid_answer", name=params["name"]) if params.get("name") else t("cause.invalid_not_json")
     if code and f"cause.{code}" in STRINGS:
         return t(f"cause.{code}", **params)
     return say(core.root_cause(cause.example).text)

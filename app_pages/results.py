@@ -17,7 +17,7 @@ MARKS = {True: "✓", False: "✗"}
 def result_columns(table: pd.DataFrame, record: RunRecord) -> dict[str, str]:
     """Role -> column name of the columns results_table adds after the input columns, in its
     order: one per JSON field, then the output, status and error, then `correct` with a label."""
-    added = list(table.columns[len(record.columns) + len(record.spec.json_fields) :])
+    added = list(table.columns[len(record.columns) + len(record.spec.columns) :])
     roles = ["output", "status", "error"] + (["correct"] if record.spec.label_column else [])
     return dict(zip(roles, added))
 
@@ -26,6 +26,14 @@ def shown_results(table: pd.DataFrame, record: RunRecord) -> tuple[pd.DataFrame,
     """The table to draw and its column settings."""
     roles = result_columns(table, record)
     shown = table.astype(object).where(table.notna(), "")  # a pending row is blank, not a grey "None"
+    # yes/no columns in words; numbers stay numbers (the downloads keep every type as it is)
+    start = len(record.columns)
+    for column, name in zip(record.spec.columns, table.columns[start : start + len(record.spec.columns)]):
+        if column.type == "boolean":
+            shown[name] = [t("columns.yes") if v is True else t("columns.no") if v is False else "" for v in table[name].tolist()]
+        elif column.type in ("integer", "number"):  # numbers with blanks, right-aligned as numbers
+            values = [v if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in table[name].tolist()]
+            shown[name] = pd.array(values, dtype="Int64" if column.type == "integer" else "Float64")
     if "status" in roles:
         shown[roles["status"]] = [t(f"row_status.{v}") if f"row_status.{v}" in STRINGS else v for v in shown[roles["status"]]]
     if "error" in roles:

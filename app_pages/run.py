@@ -250,8 +250,9 @@ def progress_panel() -> None:
             lines = "\n".join(f"- {plain(line)}" for line in failure_summary(causes))
             (st.error if result.tone == "error" else st.warning)(f"**{t('run.failures_by_cause', n=result.problems)}**\n{lines}", icon=":material/report:")
     m = st.columns(6)
-    m[0].metric(t("run.ok"), f"{snap.ok:,}")
-    m[1].metric(t("run.failed"), f"{snap.failed + snap.unparsed:,}")
+    columns_run = bool(record.spec.columns)  # with output columns, a row answered is valid or invalid
+    m[0].metric(t("run.valid" if columns_run else "run.ok"), f"{snap.ok:,}")
+    m[1].metric(t("run.failed"), f"{snap.failed if columns_run else snap.failed + snap.unparsed:,}")
     m[2].metric(t("run.pending"), f"{snap.pending:,}")
     moving = handle is not None and snap.state == RunStatus.RUNNING and snap.rows_per_s > 0
     m[3].metric(t("run.speed"), f"{snap.rows_per_s:.1f}/s" if moving else "–", help=t("run.speed_help"))
@@ -265,6 +266,10 @@ def progress_panel() -> None:
     n[3].metric(t("run.timeouts"), f"{snap.timeouts:,}")
     n[4].metric(t("run.retries"), f"{snap.retries:,}")
     n[5].metric(t("run.accuracy"), f"{snap.accuracy:.1%}" if snap.accuracy is not None else "–")
+    if columns_run:
+        v = st.columns(6)
+        v[0].metric(t("run.invalid"), f"{snap.unparsed:,}")
+        v[1].metric(t("run.reasked"), f"{snap.reasked:,}", help=t("run.reasked_help", n=snap.reasks))
     if snap.message and snap.state in (RunStatus.WAITING_FOR_KEYS, RunStatus.FAILED, RunStatus.PAUSED, RunStatus.CANCELLED, RunStatus.FINISHING):
         (st.warning if snap.state != RunStatus.FAILED else st.error)(plain(say(snap.message)))
     if any(k.pace is not None and k.pace.shared == "alone" for k in snap.keys):

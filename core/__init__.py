@@ -37,7 +37,9 @@ from .leases import Lease, RunningElsewhere, read_lease, running_elsewhere
 from .limits import GateRegistry, KeyGate
 from .messages import Explained, explain, host_of, root_cause
 from .outbound import AllowEntry, OutboundPolicy, check_base_urls, configure_outbound, outbound_policy, policy_from_settings
-from .output import answers_match, parse_output
+from .output import answers_match
+from .columns import ColumnType, OutputColumn, columns_from_json, columns_from_rows, columns_to_json, columns_to_rows, json_schema, validate
+from .structured import ASK_MODES, AskMode, remembered_mode, request_body
 from .ownership import (
     cache_size, check_may_act, clear_cache, may_act, may_see, share_comparison, share_run, visible_comparison, visible_comparisons, visible_run,
     visible_runs,
@@ -86,7 +88,9 @@ __all__ = [
     "Lease", "RunningElsewhere", "read_lease", "running_elsewhere",
     "GateRegistry", "KeyGate",
     "SharedLimits", "shared_limits_from_env",
-    "answers_match", "parse_output",
+    "answers_match",
+    "ColumnType", "OutputColumn", "columns_from_json", "columns_from_rows", "columns_to_json", "columns_to_rows", "json_schema", "validate",
+    "ASK_MODES", "AskMode", "remembered_mode", "request_body",
     "Explained", "explain", "host_of", "root_cause",
     "AllowEntry", "OutboundPolicy", "check_base_urls", "configure_outbound", "outbound_policy", "policy_from_settings",
     "KeyStatus", "ProgressSnapshot",

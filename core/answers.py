@@ -2,7 +2,11 @@
 sent now, a batch's output line, the response cache).
 
     answer = read_completion(json.loads(body))    # ChatAnswer(text, finish, tokens_in, tokens_out, model)
-    verdict = judge(answer.text, answer.finish, spec, label="42")  # Verdict(status, text, fields, error, correct)
+    verdict = judge(answer.text, answer.finish, spec, label="42")  # Verdict(status, text, fields, error, correct, problems)
+
+With output columns, the answer's JSON object (also inside prose or a code fence) is checked and
+typed against them (core/columns.py); an answer that does not fit is 'unparsed' ("invalid" on
+screen), with its problems, which the engine sends back to the model when it asks again.
 
 Nothing validated the JSON (the SDK does not either), so every field read is checked: a wrong
 shape raises ValueError with the reason, which fails that row, never the run.
@@ -13,11 +17,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .output import answers_match, parse_output
+from .columns import label_matches, validate
+from .output import answers_match, extract_json_object
 from .spec import RunSpec
 from .status import RowStatus
 
-__all__ = ["ChatAnswer", "Verdict", "clean_text", "read_completion", "judge"]
+__all__ = ["ChatAnswer", "Verdict", "clean_text", "read_completion", "judge", "invalid_message"]
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -41,9 +46,10 @@ class ChatAnswer:
 class Verdict:
     status: RowStatus
     text: str  # cleaned
-    fields: dict | None
+    fields: dict | None  # the columns' typed values; None in text mode or when the answer has no JSON object
     error: str | None
     correct: bool | None  # None: no label to judge by, or the row failed
+    problems: tuple[str, ...] = ()  # why the answer does not fit the columns (none: it fits)
 
 
 def _count(usage: dict, name: str) -> int | None:
@@ -79,20 +85,33 @@ def read_completion(data: object) -> ChatAnswer:
     )  # fmt: skip
 
 
-def judge(text: str, finish: str | None, spec: RunSpec, label: str | None) -> Verdict:
-    """The row's status, its JSON fields, a plain note, and whether it matches the label."""
+def invalid_message(problems: tuple[str, ...] | list[str], reasks: int = 0) -> str:
+    """A row's error when its answer does not fit the columns (core/messages.py reads it back)."""
+    after = f" after {reasks} re-ask{'s' if reasks != 1 else ''}" if reasks else ""
+    return f"The answer does not fit the output columns{after}: {'; '.join(problems)}."
+
+
+def judge(text: str, finish: str | None, spec: RunSpec, label: str | None, *, reasks: int = 0) -> Verdict:
+    """The row's status, its columns' typed values, a plain note, whether it matches the label,
+    and what does not fit (`reasks`: how often it was asked again, for the note)."""
     text = clean_text(text)
-    parsed = parse_output(text, spec.json_fields)
-    fields = {k: clean_text(v) if isinstance(v, str) else v for k, v in parsed.fields.items()} if parsed.fields is not None else None
-    status, error = RowStatus.OK, parsed.error
-    if parsed.error is not None and parsed.fields is None:
-        status = RowStatus.UNPARSED
+    fields: dict | None = None
+    problems: tuple[str, ...] = ()
+    status, error = RowStatus.OK, None
+    if spec.columns:
+        obj = extract_json_object(text)
+        values, found = validate(obj, spec.columns)
+        if obj is not None:
+            fields = {k: clean_text(v) if isinstance(v, str) else v for k, v in values.items()}
+        problems = tuple(found)
+        if problems:
+            status, error = RowStatus.UNPARSED, invalid_message(problems, reasks)
     if finish == "content_filter":
         status, error = RowStatus.FAILED, "The provider's content filter blocked this answer."
     elif finish == "length":
         error = "The answer was cut off at the max tokens limit." + (f" {error}" if error else "")
     correct = None
     if label is not None and status != RowStatus.FAILED:
-        name = spec.compared_field
-        correct = answers_match((fields or {}).get(name) if name else text, label)
-    return Verdict(status, text, fields, error, correct)
+        column = spec.compared_column
+        correct = label_matches((fields or {}).get(column.name), label, column) if column is not None else answers_match(text, label)
+    return Verdict(status, text, fields, error, correct, problems)

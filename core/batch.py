@@ -31,6 +31,7 @@ from . import constants as C
 from .batch_files import BatchLimits, LineOutcome, read_outcomes, request_file, request_lines, split_requests
 from .batch_keys import MissingKey, PartKeys
 from .batch_rows import BatchRowReader
+from .structured import AskMode, ask_messages, ask_params, remembered_mode
 from .batch_store import TERMINAL_STATES, BatchJob, BatchJobs
 from .clients import ClientFactory
 from .errors import ErrorKind, Failure, InputError, classify, scrub
@@ -201,10 +202,16 @@ class BatchRun:
         cells = self._cells_of()
         columns = list(self.record.columns)
 
-        def messages_of(row: int) -> list[dict[str, str]]:
-            return template.messages(dict(zip(columns, cells[row])))
+        # Output columns are asked for as a run sent now would first ask (what worked for this
+        # provider and model before, else json_schema); a batch cannot step down line by line,
+        # nor ask a row again, but every answer is checked and typed all the same.
+        base_url = self.keys[0].base_url if self.keys else ""
+        mode = (remembered_mode(self.store, base_url, model) or AskMode.JSON_SCHEMA) if spec.columns else AskMode.INSTRUCTIONS
 
-        return request_lines(self.run_id, rows, messages_of, model, spec.request_params())
+        def messages_of(row: int) -> list[dict[str, str]]:
+            return ask_messages(spec, template.messages(dict(zip(columns, cells[row]))), mode)
+
+        return request_lines(self.run_id, rows, messages_of, model, ask_params(spec, mode, spec.request_params()))
 
     async def _plan(self) -> None:
         """Intents for the pending rows no unfinished part holds yet (all of them on a first start,
@@ -439,7 +446,7 @@ def launch_batch(
     tracker = ProgressTracker(record.id, record.n_rows, [k.info() for k in keys], simulated=all(k.simulated for k in keys))
     tracker.preload(
         ok=record.ok, unparsed=record.unparsed, failed=record.failed, tokens_in=record.tokens_in, tokens_out=record.tokens_out,
-        cost=record.cost, correct=record.correct, judged=record.judged,
+        cost=record.cost, correct=record.correct, judged=record.judged, reasked=record.reasked,
     )  # fmt: skip
     job = BatchRun(store=store, record=record, keys=keys, tracker=tracker, client_factory=runner.client_factory, limits=limits)
     return runner.launch(job, lease)  # type: ignore[arg-type]  # steered as an engine is

@@ -25,6 +25,7 @@ from typing import TextIO
 from . import constants as C
 from .durations import clock
 from .batch_cli import BatchReporter
+from .columns import columns_from_file, columns_to_rows
 from .errors import InputError
 from .outbound import outbound_policy
 from .exports import format_for_path, write_export
@@ -84,10 +85,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=C.DEFAULT_TIMEOUT_S, metavar="SECONDS")
     run.add_argument("--max-tokens", type=int, help="cap on each answer's tokens (0: none, as in the app)")
     run.add_argument("--temperature", type=float)
-    run.add_argument("--json-fields", help="comma-separated fields to extract from a JSON answer into columns")
-    run.add_argument("--json-response-format", action="store_true", help="ask the provider for a JSON object (response_format)")
+    run.add_argument(
+        "--columns", metavar="COLUMNS.json",
+        help="output columns, as the Prompt page's editor holds them: a JSON list of {name, type, description, required, choices}",
+    )  # fmt: skip
+    run.add_argument("--json-fields", help="comma-separated text columns to fill from a JSON answer (the short form of --columns)")
+    # Asking for JSON is automatic with columns now (the strongest way the provider takes); the
+    # option of before is still accepted, so that old scripts run.
+    run.add_argument("--json-response-format", action="store_true", help=argparse.SUPPRESS)
+    run.add_argument("--max-reasks", type=int, default=C.DEFAULT_MAX_REASKS, help="times an answer that does not fit the columns is asked again")
     run.add_argument("--label-column", help="column with the expected answer, for accuracy")
-    run.add_argument("--label-field", help="JSON field compared with the label (default: the last of --json-fields)")
+    run.add_argument("--label-field", help="output column compared with the label (default: the last one)")
     run.add_argument("--price-in", type=float, help="USD per million input tokens")
     run.add_argument("--price-out", type=float, help="USD per million output tokens")
     run.add_argument("--first-rows", type=int, help="only the first N rows (a test run)")
@@ -161,13 +169,16 @@ def _spec(args: argparse.Namespace) -> RunSpec:
         template = args.template
     else:
         raise InputError("Give the prompt with --template TEXT or --template-file FILE.")
+    if args.columns and args.json_fields:
+        raise InputError("Give --columns or --json-fields, not both.", "columns_and_fields")
     # The options as the app's form would hold them: one mapping (RunSpec.from_settings) for both.
     return RunSpec.from_settings({
         "template": template,
         "system": args.system,
-        "output_mode": "json" if args.json_fields or args.json_response_format else "text",
+        "output_mode": "columns" if args.json_fields or args.columns else "text",
+        "output_columns": columns_to_rows(columns_from_file(args.columns)) if args.columns else [],
         "json_fields": args.json_fields or "",
-        "json_format": args.json_response_format,
+        "max_reasks": args.max_reasks,
         "label_column": args.label_column,
         "label_field": args.label_field,
         "set_temperature": args.temperature is not None,
@@ -285,8 +296,12 @@ def _run(args: argparse.Namespace, err: TextIO, *, owns_process: bool = False) -
         signal.signal(signal.SIGINT, previous)
     write_export(store.results_table(handle.run_id), args.output)
     accuracy = f", accuracy {snap.accuracy:.1%} of {snap.judged}" if snap.accuracy is not None else ""
+    # With columns, "unparsed" rows are those whose answer did not fit them: invalid.
+    counts = f"{snap.ok} valid, {snap.unparsed} invalid, {snap.reasked} re-asked" if record is not None and record.spec.columns else (
+        f"{snap.ok} ok, {snap.unparsed} unparsed"
+    )  # fmt: skip
     err.write(
-        f"{snap.state}: {snap.total} rows, {snap.ok} ok, {snap.unparsed} unparsed, {snap.failed} failed, {snap.pending} pending "
+        f"{snap.state}: {snap.total} rows, {counts}, {snap.failed} failed, {snap.pending} pending "
         f"in {_fmt_time(snap.elapsed_s)}; {snap.tokens_in + snap.tokens_out:,} tokens, ${snap.cost:.4f}{accuracy}; "
         f"results in {args.output}\n"
     )

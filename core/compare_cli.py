@@ -27,6 +27,7 @@ from typing import TextIO
 
 from . import constants as C
 from .cli import _concurrency, _rpm, given_keys
+from .columns import columns_from_file, text_columns
 from .compare import ComparisonProgress, comparison_progress, comparison_run_ids, resume_comparison, start_comparison, stop_comparison
 from .compare_report import CompareTable, compare_table, compare_workbook
 from .compare_store import ComparisonRecord, get_comparison
@@ -81,6 +82,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float)
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--json-fields", help="comma-separated fields to extract from a JSON answer (the last is scored)")
+    p.add_argument("--columns", metavar="COLUMNS.json", help="output columns, as the Prompt page's editor holds them (a JSON list; the last is scored)")
     p.add_argument("--max-attempts", type=int, default=C.DEFAULT_MAX_ATTEMPTS)
     p.add_argument("--no-cache", action="store_true", help="do not answer repeated prompts from the response cache")
     p.add_argument("--output", required=True, help="the wide table: OUT.csv, OUT.xlsx or OUT.jsonl")
@@ -170,8 +172,13 @@ def _start(args: argparse.Namespace, store: RunStore, keys: list[KeyEntry]) -> s
         raise InputError(f"Cannot read {args.input}: {exc.strerror}.") from None
     table = load_table(data, path.name, args.sheet)
     fields = tuple(f.strip() for f in (args.json_fields or "").split(",") if f.strip())
+    if fields and args.columns:
+        raise InputError("Give --columns or --json-fields, not both.", "columns_and_fields")
+    columns = columns_from_file(args.columns) if args.columns else text_columns(fields)
     provider, base_url = (SIMULATED_PROVIDER, SIMULATED_BASE_URL) if args.demo else ("Custom", keys[0].base_url)
-    template = Variant("base", "-", args.system, provider, base_url, keys[0].model, args.temperature, args.max_tokens, fields)
+    template = Variant(
+        "base", "-", args.system, provider, base_url, keys[0].model, args.temperature, args.max_tokens, columns=columns,
+    )  # fmt: skip
     variants = grid(_templates(args), args.model or [keys[0].model], base=template)
     base = RunSpec(
         template="-", label_column=args.label_column, concurrency=args.concurrency[0], auto_concurrency=args.concurrency[1],

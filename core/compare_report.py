@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .columns import cell_text
 from .compare_store import ComparisonRecord, get_comparison, judge_run_ids
 from .errors import InputError
 from .judge import JudgeResults, read_judge
@@ -208,13 +209,15 @@ def _agreement_key(scoring: Scoring, answers: list, statuses: list) -> list:
     for a, st in zip(answers, statuses):
         if st not in ANSWERED or a is None:
             out.append(None)
+        elif isinstance(a, bool):
+            out.append(a)
         elif scoring.mode == "numeric":
-            number = answer_number(str(a))
+            number = float(a) if isinstance(a, (int, float)) else answer_number(str(a))
             out.append(number if number is not None else str(a).strip().casefold())
         elif scoring.mode == "oneof":
-            out.append(scoring.classify(str(a)) or OTHER_CLASS)
+            out.append(scoring.classify(a) or OTHER_CLASS)
         else:
-            text = str(a).strip()
+            text = cell_text(a).strip()
             out.append(text if scoring.case_sensitive else text.casefold())
     return out
 
@@ -231,21 +234,22 @@ def _fresh(name: str, taken: set[str]) -> str:
 class VariantAnswers:
     """One variant's stored answers, one per comparison row (None and "pending" where none yet)."""
 
-    answers: list[str | None]
+    answers: list[object]  # typed when they are an output column's values
     statuses: list[str]
     errors: list[str | None]
-    extra: dict[str, list[str | None]]  # its other JSON fields
+    extra: dict[str, list[object]]  # its other output columns' values
     results: list[dict]
 
 
 def variant_answers(store: RunStore, run: RunRecord, n: int) -> VariantAnswers:
-    """What a variant's run answered: its compared field (or its text), status and error per row."""
+    """What a variant's run answered: its compared column's typed value (or its text), status and
+    error per row."""
     by_row = {r["row"]: r for r in store.results(run.id)}
     field_name = run.spec.compared_field
-    answers: list[str | None] = [None] * n
+    answers: list[object] = [None] * n  # typed when they are an output column's values
     statuses: list[str] = ["pending"] * n
     errors: list[str | None] = [None] * n
-    extra: dict[str, list[str | None]] = {f: [None] * n for f in run.spec.json_fields if f != field_name}
+    extra: dict[str, list[object]] = {f: [None] * n for f in run.spec.column_names if f != field_name}
     for i in range(n):
         r = by_row.get(i)
         if r is None:
@@ -307,9 +311,10 @@ def compare_table(store: RunStore, comparison_id: str, *, scoring: Scoring | Non
             ]
         scored[v.name] = verdicts
         answer_cols[v.name] = _fresh(v.name, taken)
-        wide[answer_cols[v.name]] = answers
+        # As objects: a column of whole numbers with a gap must not turn into floats and NaN.
+        wide[answer_cols[v.name]] = pd.Series(answers, dtype=object, index=wide.index)
         for f, values in got.extra.items():
-            wide[_fresh(f"{v.name} {f}", taken)] = values
+            wide[_fresh(f"{v.name} {f}", taken)] = pd.Series(values, dtype=object, index=wide.index)
         status_cols[v.name] = _fresh(f"{v.name} status", taken)
         wide[status_cols[v.name]] = statuses
         if judging:

@@ -111,6 +111,18 @@ KEY_CHECK_TIMEOUT_S = 20.0  # the whole check of one key, connect to answer
 # loop: every check already ends by its own deadline, so this only matters if the loop is stuck.
 KEY_CHECK_LOOP_SLACK_S = 10.0
 
+# --- Output columns (core/columns.py, core/structured.py) --------------------------------------
+MAX_OUTPUT_COLUMNS = 50  # columns one answer may be asked for (OpenAI's strict mode takes up to 100 properties)
+MAX_COLUMN_NAME_CHARS = 100
+PROBLEM_VALUE_CHARS = 60  # how much of a wrong value a problem quotes
+# An answer that does not fit the columns is asked again this many times (the answer and what is
+# wrong with it added to the conversation) before the row is marked invalid.
+DEFAULT_MAX_REASKS = 2
+MAX_REASKS = 5  # the form's and the command line's cap: every re-ask is paid
+# An answer cut off at the token limit (finish_reason "length") is asked once more with a larger
+# limit: twice the cut-off answer's length, at least this, at most FORM_MAX_TOKENS.
+LENGTH_REASK_MIN_TOKENS = 1024
+
 # --- Estimate (core/estimate.py) ------------------------------------------------------------
 # For the time estimate only: a typical hosted model's answer to a short prompt.
 ESTIMATE_LATENCY_S = 2.0
@@ -119,6 +131,7 @@ ESTIMATE_SAMPLE_ROWS = 2_000  # rows whose prompts are measured; the rest are as
 # Tokens of a JSON answer around its values: braces, quotes, colons and commas.
 ESTIMATE_JSON_OVERHEAD_TOKENS = 4
 ESTIMATE_JSON_VALUE_TOKENS = 15  # a field with no expected answer to measure: a short phrase
+ESTIMATE_VALUE_TOKENS = {"number": 3, "integer": 2, "boolean": 1, "date": 5}  # a typed column's value
 
 # --- Outbound calls in hosted mode (core/outbound.py) -----------------------------------------
 HOSTED_ENV = "LLM_BATCH_HOSTED"  # =1: base URLs are checked (as [hosting] check_urls = true)

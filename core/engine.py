@@ -9,6 +9,12 @@ slow key never sits on a slot or a row that another key could use. The answer is
 recorded; a 429 cools the key and returns the row at once for any key to take; a dead key's lane
 stops and its row goes back; a retryable failure comes back after a backoff until its attempts
 are used up. Every row that leaves the queue ends as exactly one result, whatever happens.
+
+With output columns, each row is asked in the strongest way its provider and model take
+(core/structured.py; a refusal steps down for the rest of the run, free, and is remembered in the
+store), and an answer that does not fit them goes back into the queue with the answer and its
+problems added to the conversation, up to `max_reasks` times (a cut-off one once more with a
+larger token limit): a re-ask waits for its key's pace like any request, and its tokens count.
 """
 
 from __future__ import annotations
@@ -20,13 +26,13 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import httpx2
 import openai
 
 from . import constants as C
-from .answers import judge, read_completion
+from .answers import Verdict, judge, read_completion
 from .clients import ClientFactory, default_client_factory
 from .errors import ErrorKind, Failure, backoff_delay, classify, param_fallback, redact, scrub
 from .estimate import price_for
@@ -37,6 +43,7 @@ from .progress import ProgressTracker
 from .spec import RunSpec
 from .status import RowStatus, RunStatus
 from .store import RowResult, RunStore, cache_key
+from .structured import AskMode, ask_messages, ask_params, fallback_note, larger_limit, next_mode, reask_messages, rejects, remember_mode, remembered_mode
 from .template import PromptTemplate, estimate_message_tokens
 from .writer import ResultWriter
 
@@ -203,6 +210,17 @@ class _RowState:
     sent: int = 0  # requests sent for this row (shown as attempts)
     tries: int = 0  # failures that count towards max_attempts (not 429s, not dead keys)
     limited: int = 0  # 429s this row met; capped so that no row loops forever
+    # Output columns: how the last request asked (to know what a refusal refused), the re-asks'
+    # additions to the conversation, the larger token limit after a cut-off answer, and what the
+    # answers that were asked again cost (added to the row's final result).
+    mode: AskMode | None = None
+    followups: list[dict[str, str]] = field(default_factory=list)
+    params: dict | None = None
+    reasks: int = 0
+    length_retried: bool = False
+    spent_in: int = 0
+    spent_out: int = 0
+    spent_cost: float = 0.0
 
 
 @dataclass
@@ -275,6 +293,11 @@ class BatchEngine:
         self._notes: list[str] = []
         self._closers: set[asyncio.Future[None]] = set()
         self._writer: ResultWriter | None = None
+        # Output columns: how each (base URL, model) is asked (absent: json_schema, the strongest),
+        # and the store writes that remember a step down.
+        self._modes: dict[tuple[str, str], AskMode] = {}
+        self._remembering: set[asyncio.Future[None]] = set()
+        self._remember_lock = asyncio.Lock()
 
     # --- control ------------------------------------------------------------------------------
 
@@ -375,6 +398,8 @@ class BatchEngine:
     async def _run(self) -> str:
         self.tracker.pace_source = self._pace_view
         self._set_state(RunStatus.RUNNING)
+        if self.spec.columns:
+            await self._load_modes()
         self._queue = _RowQueue(self.rows, self._signal.set)
         self._feeder = asyncio.create_task(self._feed(self.rows), name=f"feed-{self.run_id}")
         self._feeder.add_done_callback(self._task_done)
@@ -472,6 +497,7 @@ class BatchEngine:
         for task in list(self._inflight):
             task.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
+        await asyncio.gather(*self._remembering, return_exceptions=True)
         for lane in self._lanes.values():
             await _close_quietly(lane.client)
         if self._queue is not None:
@@ -547,14 +573,14 @@ class BatchEngine:
             return
         for start in range(0, len(rows), C.CACHE_CHUNK_ROWS):
             part = rows[start : start + C.CACHE_CHUNK_ROWS]
-            keys = {row: [cache_key(e.base_url, e.model, self._messages(row), self.params) for e in targets] for row in part}
+            keys = {row: [self._cache_key(e, row) for e in targets] for row in part}
             found = await asyncio.to_thread(functools.partial(self.store.cache_lookup, owner=self.owner), [k for ks in keys.values() for k in ks])
             for row in part:
                 hit = next((found[k] for k in keys[row] if k in found), None)
                 if hit is None:
                     queue.put(row)
                     continue
-                result = self._build_result(
+                result, _ = self._build_result(
                     row, hit["output"], hit["finish_reason"], hit["tokens_in"], hit["tokens_out"], hit["model"], fp=None, attempts=0, latency_ms=0,
                     reported_model=hit["model"], cached=True,
                 )  # fmt: skip
@@ -610,6 +636,96 @@ class BatchEngine:
     def _messages(self, row: int) -> list[dict[str, str]]:
         return self.template.messages(dict(zip(self.columns, self.cells[row])))
 
+    # --- output columns: how to ask, asking again -----------------------------------------------
+
+    @staticmethod
+    def _target(entry: KeyEntry) -> tuple[str, str]:
+        return entry.base_url.rstrip("/"), entry.model
+
+    def _mode_of(self, entry: KeyEntry) -> AskMode:
+        return self._modes.get(self._target(entry), AskMode.JSON_SCHEMA)
+
+    async def _load_modes(self) -> None:
+        """What earlier runs found each provider and model to take (core/structured.py)."""
+        targets = {self._target(e) for e in self._entries.values()}
+
+        def load() -> dict[tuple[str, str], AskMode | None]:
+            return {t: remembered_mode(self.store, *t) for t in targets}
+
+        try:
+            found = await asyncio.to_thread(load)
+        except Exception:  # the store is only a memory here: without it, start from the strongest
+            return
+        self._modes.update({t: m for t, m in found.items() if m is not None})
+
+    def _step_down(self, entry: KeyEntry, refused: AskMode) -> None:
+        """The provider refused this way of asking: the next way, for the rest of the run and
+        the runs after it. Requests sent the old way before this came back just go again."""
+        target = self._target(entry)
+        if self._mode_of(entry) is not refused:
+            return
+        weaker = next_mode(refused)
+        if weaker is None:
+            return
+        self._modes[target] = weaker
+        note = fallback_note(refused, weaker)
+        if note not in self._notes:
+            self._notes.append(note)
+        task = asyncio.ensure_future(self._remember(target))
+        self._remembering.add(task)
+        task.add_done_callback(self._remembered)
+
+    async def _remember(self, target: tuple[str, str]) -> None:
+        # One write at a time, of the way this target is asked now: two steps down in a row
+        # (json_schema, then json_object) must not land in the store in the other order.
+        async with self._remember_lock:
+            await asyncio.to_thread(remember_mode, self.store, *target, self._modes[target])
+
+    def _remembered(self, task: asyncio.Future[None]) -> None:
+        self._remembering.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.tracker.note_error(f"Could not remember how this provider takes output columns: {task.exception()}")
+
+    def _request(self, entry: KeyEntry, row: int, state: _RowState | None = None) -> tuple[list[dict[str, str]], dict]:
+        """The messages and parameters of a row's request to this key's provider: with columns,
+        asked its way, and a re-ask's conversation and token limit on top."""
+        messages = self._messages(row)
+        if not self.spec.columns:
+            return messages, self.params
+        mode = self._mode_of(entry)
+        if state is not None:
+            state.mode = mode
+        followups = state.followups if state is not None else []
+        params = state.params if state is not None and state.params is not None else self.params
+        return ask_messages(self.spec, messages, mode) + followups, ask_params(self.spec, mode, params)
+
+    def _cache_key(self, entry: KeyEntry, row: int) -> str:
+        """A row's first request (as it would be sent now) is its key in the response cache: the
+        columns and the way they are asked for are part of it."""
+        messages, params = self._request(entry, row)
+        return cache_key(entry.base_url, entry.model, messages, params)
+
+    def _reask(self, row: int, state: _RowState, result: RowResult, verdict: Verdict) -> bool:
+        """Ask a row again instead of finishing it, if its answer does not fit the columns and
+        it has re-asks left (a cut-off answer: once, with a larger token limit). True if it went back."""
+        assert self._queue is not None
+        if not self.spec.columns or result.status != RowStatus.UNPARSED or self._stop is not None:
+            return False
+        if result.finish_reason == "length" and not state.length_retried:
+            state.length_retried = True
+            state.params = larger_limit(state.params if state.params is not None else self.params, result.tokens_out)
+        elif state.reasks - state.length_retried < self.spec.max_reasks:
+            state.followups += reask_messages(result.output or "", verdict.problems)
+        else:
+            return False
+        state.reasks += 1
+        state.spent_in += result.tokens_in
+        state.spent_out += result.tokens_out
+        state.spent_cost += result.cost
+        self.tracker.reasked_row()
+        self._queue.put(row)  # through the key's gate again, like any request
+        return True
+
     def _token_estimate(self, messages: list[dict[str, str]]) -> int:
         return estimate_message_tokens(messages) + (self.spec.max_tokens or C.DEFAULT_OUTPUT_TOKENS_ESTIMATE)
 
@@ -624,7 +740,7 @@ class BatchEngine:
         ended = False
         started = loop.time()
         try:
-            messages = self._messages(row)
+            messages, params = self._request(lane.entry, row, state)
             if lane.gate.counts_tokens:
                 estimate = self._token_estimate(messages)
                 self._avg_tokens = estimate if self._avg_tokens is None else self._avg_tokens + 0.05 * (estimate - self._avg_tokens)
@@ -632,7 +748,7 @@ class BatchEngine:
                 # The SDK's own `post`: its client, auth, headers, timeouts and status errors, but
                 # not the annotation-driven transform of every message into itself nor pydantic
                 # models for the five fields read here, which were over half of a request's CPU.
-                raw = await lane.client.post(C.CHAT_PATH, body={"model": lane.entry.model, "messages": messages, **self.params}, cast_to=httpx2.Response)
+                raw = await lane.client.post(C.CHAT_PATH, body={"model": lane.entry.model, "messages": messages, **params}, cast_to=httpx2.Response)
                 response = json.loads(raw.content)  # a 200 that is not JSON (a proxy's page) is retried
             except asyncio.CancelledError:
                 raise
@@ -645,8 +761,9 @@ class BatchEngine:
             latency = loop.time() - started
             self._latency.add(latency)
             lane.gate.observe(raw.headers, ok=True, latency_s=latency)
+            verdict = None
             try:
-                result = self._result_from(response, lane, row, messages, state, latency)
+                result, verdict = self._result_from(response, lane, row, messages, state, latency)
             except Exception as exc:  # the answer could not be turned into a row: fail it, plainly
                 result = RowResult(
                     row=row, status=RowStatus.FAILED, error=scrub(f"The provider's answer could not be read ({type(exc).__name__}: {exc})", self._secrets, limit=500),
@@ -654,7 +771,9 @@ class BatchEngine:
                 )  # fmt: skip
             self.tracker.request_ended(fp, ok=result.status != RowStatus.FAILED)
             ended = True
-            self._finish_row(result, cache_for=(lane.entry, messages) if self.spec.use_cache else None)
+            if verdict is not None and self._reask(row, state, result, verdict):
+                return
+            self._finish_row(result, cache_for=lane.entry if self.spec.use_cache else None)
         except asyncio.CancelledError:
             # Stopped mid-request: the row stays pending in the store, to be done on resume.
             if not ended:
@@ -680,26 +799,28 @@ class BatchEngine:
         wanted = int(rate * self._latency.mean_s * C.AUTO_CONCURRENCY_MARGIN) + 1
         return max(1, min(self.spec.concurrency, wanted))
 
-    def _result_from(self, data: object, lane: _Lane, row: int, messages: list, state: _RowState, latency: float) -> RowResult:
+    def _result_from(self, data: object, lane: _Lane, row: int, messages: list, state: _RowState, latency: float) -> tuple[RowResult, Verdict]:
         answer = read_completion(data)  # a wrong shape raises: the row fails with the reason
         tokens_in = answer.tokens_in if answer.tokens_in is not None else estimate_message_tokens(messages)  # not said: estimated
         tokens_out = answer.tokens_out if answer.tokens_out is not None else max(1, len(answer.text) // 4)
         return self._build_result(
             row, answer.text, answer.finish, tokens_in, tokens_out, lane.entry.model,
-            fp=lane.fp, attempts=state.sent, latency_ms=int(latency * 1000), reported_model=answer.model or lane.entry.model,
+            fp=lane.fp, attempts=state.sent, latency_ms=int(latency * 1000), reported_model=answer.model or lane.entry.model, reasks=state.reasks,
         )  # fmt: skip
 
     def _build_result(
-        self, row: int, text: str, finish: str | None, tokens_in: int, tokens_out: int, price_model: str, *, fp: str | None, attempts: int, latency_ms: int | None, reported_model: str, cached: bool = False
-    ) -> RowResult:
+        self, row: int, text: str, finish: str | None, tokens_in: int, tokens_out: int, price_model: str, *, fp: str | None, attempts: int,
+        latency_ms: int | None, reported_model: str, cached: bool = False, reasks: int = 0,
+    ) -> tuple[RowResult, Verdict]:
         label = self.cells[row][self.label_index] if self.label_index is not None else None
-        v = judge(text, finish, self.spec, label)
+        v = judge(text, finish, self.spec, label, reasks=reasks)
         p_in, p_out = price_for(self.spec, price_model)
         cost = 0.0 if cached else (tokens_in * p_in + tokens_out * p_out) / 1e6
-        return RowResult(
+        result = RowResult(
             row=row, status=v.status, output=v.text, fields=v.fields, error=v.error, attempts=attempts, latency_ms=latency_ms,
             tokens_in=tokens_in, tokens_out=tokens_out, cost=cost, model=reported_model, key_fp=fp, finish_reason=finish, cached=cached, correct=v.correct,
         )  # fmt: skip
+        return result, v
 
     def _fail_row(self, lane: _Lane, row: int, state: _RowState, message: str) -> None:
         self._finish_row(RowResult(row=row, status=RowStatus.FAILED, error=message, attempts=state.sent, key_fp=lane.fp, model=lane.entry.model))
@@ -719,12 +840,21 @@ class BatchEngine:
             else:
                 self._queue.put(row)  # not the row's fault: any key may take it now
             return
-        fallback = param_fallback(failure, self.params)
+        if state.mode is not None and rejects(failure, state.mode):
+            # The provider does not take this way of asking for columns: not the row's fault. The
+            # next way for the rest of the run (and remembered), and the row again, free of charge.
+            self.tracker.request_ended(fp)
+            self._step_down(lane.entry, state.mode)
+            self._queue.put(row)
+            return
+        fallback = param_fallback(failure, state.params if state.params is not None else self.params)
         if fallback is not None:
             # The model refuses a parameter it has a replacement for (max_tokens on reasoning
             # models): switch for the rest of the run and send the row again, free of charge.
             self.tracker.request_ended(fp)
-            self.params = fallback
+            if state.params is not None:  # a re-ask's larger limit was refused: that one too
+                state.params = fallback
+            self.params = param_fallback(failure, self.params) or self.params
             note = "The model refused max_tokens; the run sends max_completion_tokens instead."
             if note not in self._notes:
                 self._notes.append(note)
@@ -771,19 +901,30 @@ class BatchEngine:
             self._writer.set_status(self.run_id, state, message)
         self.tracker.set_state(state, message)
 
-    def _finish_row(self, result: RowResult, cache_for: tuple[KeyEntry, list] | None = None) -> None:
+    def _finish_row(self, result: RowResult, cache_for: KeyEntry | None = None) -> None:
         """The one way a row ends: handed to the writer thread (with its cache key when it may be
         answered from the cache next time), counted, and taken off the queue. `_fail_row` and
-        `_result_from` / `_build_result` only make the RowResult."""
+        `_result_from` / `_build_result` only make the RowResult. What the row's answers that
+        were asked again cost is added here, whatever ended it."""
         assert self._queue is not None and self._writer is not None
         if result.row not in self._queue.pending:
             return  # already finished (a duplicate answer after a resume race): keep the first
+        state = self._state.get(result.row)
+        if state is not None and state.reasks:
+            result = replace(
+                result, reasks=state.reasks, tokens_in=result.tokens_in + state.spent_in, tokens_out=result.tokens_out + state.spent_out,
+                cost=result.cost + state.spent_cost,
+            )  # fmt: skip
         key = None
-        if cache_for is not None and result.status != RowStatus.FAILED and not result.cached:
-            entry, messages = cache_for
-            key = cache_key(entry.base_url, entry.model, messages, self.params)
+        # With columns only an answer that fits is kept for next time: an invalid one may do
+        # better when asked again.
+        if cache_for is not None and result.status == RowStatus.OK and not result.cached:
+            key = self._cache_key(cache_for, result.row)
         self._writer.record(self.run_id, result, key)
-        self.tracker.row_finished(result.status, tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost=result.cost, cached=result.cached, correct=result.correct)
+        self.tracker.row_finished(
+            result.status, tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost=result.cost, cached=result.cached, correct=result.correct,
+            reasked=result.reasks > 0,
+        )  # fmt: skip
         self._queue.finished(result.row)
 
 

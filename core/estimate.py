@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from . import constants as C
+from .columns import ColumnType, OutputColumn
 from .keys import KeyEntry, expected_rpm
 from .spec import RunSpec
+from .structured import schema_instruction
 from .template import PromptTemplate, estimate_message_tokens, estimate_tokens
 
 __all__ = ["RunEstimate", "estimate_run", "price_for"]
@@ -42,6 +44,13 @@ class RunEstimate:
     out_per_row: float = C.DEFAULT_OUTPUT_TOKENS_ESTIMATE
 
 
+def _value_tokens(column: OutputColumn) -> float:
+    """Tokens of one column's value in an answer, by its type (text: a short phrase)."""
+    if column.type is ColumnType.CHOICE:
+        return sum(estimate_tokens(c) for c in column.choices) / len(column.choices)
+    return C.ESTIMATE_VALUE_TOKENS.get(column.type.value, C.ESTIMATE_JSON_VALUE_TOKENS)
+
+
 def _output_per_row(sample: pd.DataFrame, spec: RunSpec, measured: tuple[float, int] | None) -> tuple[float, str, int]:
     """Output tokens per answer, and what that number rests on (see RunEstimate.out_basis)."""
     if measured is not None and measured[1] > 0 and measured[0] > 0:  # 0: a provider that reports no usage
@@ -49,9 +58,9 @@ def _output_per_row(sample: pd.DataFrame, spec: RunSpec, measured: tuple[float, 
     label = None
     if spec.label_column and spec.label_column in sample.columns and len(sample):
         label = sum(estimate_tokens(str(v)) for v in sample[spec.label_column]) / len(sample)
-    if spec.json_fields:
+    if spec.columns:
         compared = spec.compared_field if label is not None else None
-        per_field = [estimate_tokens(f) + (label if f == compared and label is not None else C.ESTIMATE_JSON_VALUE_TOKENS) for f in spec.json_fields]
+        per_field = [estimate_tokens(c.name) + (label if c.name == compared and label is not None else _value_tokens(c)) for c in spec.columns]
         return C.ESTIMATE_JSON_OVERHEAD_TOKENS + sum(per_field), "label" if compared else "fields", 0
     if label is not None:
         return label, "label", 0
@@ -68,6 +77,8 @@ def estimate_run(frame: pd.DataFrame, spec: RunSpec, keys: Sequence[KeyEntry], *
     sample = frame.head(C.ESTIMATE_SAMPLE_ROWS)
     sampled = sum(estimate_message_tokens(template.messages(dict(zip(columns, r)))) for r in sample.itertuples(index=False, name=None))
     tokens_in = round(sampled * n / max(len(sample), 1))
+    if spec.columns:  # the schema goes with every request, in response_format or the system message
+        tokens_in += n * estimate_tokens(schema_instruction(spec))
     per_row, basis, measured_rows = _output_per_row(sample, spec, measured)
     if spec.max_tokens:
         per_row = min(per_row, spec.max_tokens)  # an answer never runs past the cap

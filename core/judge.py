@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from . import constants as C
+from .columns import cell_text
 from .errors import InputError
 from .keys import SIMULATED_PROVIDER
 from .output import extract_json_object
@@ -99,7 +100,7 @@ class Judge:
         """A judge run's settings: the variant run's pace, attempts and cache, with the judge's
         prompt and model. Its price is its model's own (the variants' price is for theirs)."""
         base = variant_spec.replace(
-            template="-", label_column=None, label_field=None, json_response_format=False, price_in=None, price_out=None, test_of=None, batch=False
+            template="-", label_column=None, label_field=None, price_in=None, price_out=None, test_of=None, batch=False
         )
         # Always cached: the same grading prompt gets the same verdict, never paid twice (a
         # variant's failed rows retried are graded again with the rest, the rest for free).
@@ -153,7 +154,7 @@ def read_verdict(output: str | None, fields_json: str | None) -> tuple[bool | No
 
 
 def judge_frame(
-    inputs: pd.DataFrame, variant: Variant, answers: Sequence[str | None], statuses: Sequence[str], label_column: str | None, answered: Sequence[str]
+    inputs: pd.DataFrame, variant: Variant, answers: Sequence[object], statuses: Sequence[str], label_column: str | None, answered: Sequence[str]
 ) -> pd.DataFrame:
     """What the judge grades for one variant: one row per answered row (`statuses` in
     `answered`), with its position in the comparison (`row`), the prompt the variant sent (the
@@ -169,7 +170,8 @@ def judge_frame(
         system = template.render_system(cells)
         prompt = template.render(cells)
         label = cells.get(label_column, "") if label_column else ""
-        rows.append({"row": str(i), "prompt": f"{system}\n\n{prompt}" if system else prompt, "label": str(label), "answer": str(answers[i] or "")})
+        answer = cell_text(answers[i])  # a typed value as text: false, not ""
+        rows.append({"row": str(i), "prompt": f"{system}\n\n{prompt}" if system else prompt, "label": str(label), "answer": answer})
     return pd.DataFrame(rows, columns=["row", "prompt", "label", "answer"], dtype=object)
 
 

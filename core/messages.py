@@ -62,6 +62,20 @@ _PATTERNS: list[tuple[str, str]] = [
     ("internal_error", r"Internal error (?:in|while recording row) (?P<where>[^:]+): (?P<detail>.+)"),
     ("cut_off", r"The answer was cut off at the max tokens limit\.(?: (?P<inner>.+))?"),
     ("answer_not_json", r"The answer is not JSON; its raw text is kept in the output column\."),
+    # an answer that does not fit the output columns (answers.invalid_message), its problems
+    # (columns.validate), and a step down in the way of asking (structured.fallback_note)
+    ("invalid_answer", r"The answer does not fit the output columns(?: after (?P<n>\d+) re-asks?)?: (?P<inners>.+)\."),
+    ("col_missing", r'"(?P<name>.+)" is missing'),
+    ("col_empty", r'"(?P<name>.+)" is empty'),
+    ("col_number", r'"(?P<name>.+?)" should be a number, not (?P<value>.+)'),
+    ("col_integer", r'"(?P<name>.+?)" should be a whole number, not (?P<value>.+)'),
+    ("col_boolean", r'"(?P<name>.+?)" should be true or false \(yes or no\), not (?P<value>.+)'),
+    ("col_ambiguous_date", r'"(?P<name>.+?)" could be (?P<options>.+): write the date as yyyy-mm-dd'),
+    ("col_date", r'"(?P<name>.+?)" should be a date as yyyy-mm-dd, not (?P<value>.+)'),
+    ("col_choice", r'"(?P<name>.+?)" should be one of (?P<choices>.+), not (?P<value>.+)'),
+    ("col_not_object", r"the answer is not a JSON object"),
+    ("ask_json_object", r"The provider refused response_format (?P<old>\w+); the run asks with json_object and the schema in the system message instead\."),
+    ("ask_instructions", r"The provider refused response_format (?P<old>\w+); the run asks with the schema in the system message only instead\."),
     ("missing_fields", r"The answer's JSON has no field (?P<fields>.+)\."),
     # run messages (engine, runner)
     ("paused", r"Paused: requests already sent will finish\."),

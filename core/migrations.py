@@ -248,3 +248,26 @@ def m007_run_leases(db: sqlite3.Connection) -> None:
         ) WITHOUT ROWID
         """
     )
+
+
+@migration
+def m008_output_columns(db: sqlite3.Connection) -> None:
+    # How many times each row was asked again because its answer did not fit the output columns
+    # (the progress counts re-asked rows, after a resume too) ...
+    # (Tolerant of a store that already has them: on its branch this migration had an earlier
+    # number before main's m004-m007 took those.)
+    if "reasks" not in {r[1] for r in db.execute("PRAGMA table_info(results)")}:
+        db.execute("ALTER TABLE results ADD COLUMN reasks INTEGER NOT NULL DEFAULT 0")
+    # ... and the way of asking for columns that worked per provider and model (core/structured.py),
+    # so that a resume or the next run does not pay for the refusals again.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS ask_modes (
+            base_url TEXT NOT NULL,
+            model TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (base_url, model)
+        ) WITHOUT ROWID
+        """
+    )

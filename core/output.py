@@ -1,13 +1,12 @@
-"""Reading a model's answer: JSON fields out of prose or code fences, and accuracy against a label."""
+"""Reading a model's answer: its JSON object out of prose or code fences, and accuracy against a label."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
-from dataclasses import dataclass
 
-__all__ = ["ParsedOutput", "extract_json_object", "parse_output", "answers_match"]
+__all__ = ["extract_json_object", "answers_match"]
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 
@@ -32,38 +31,6 @@ def extract_json_object(text: str) -> dict | None:
         if isinstance(value, dict):
             return value
     return None
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return json.dumps(value, ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class ParsedOutput:
-    fields: dict[str, str] | None  # None in text mode, or when the answer did not parse
-    error: str | None  # why the answer could not be read as asked
-
-
-def parse_output(text: str, fields: tuple[str, ...]) -> ParsedOutput:
-    """Extract the asked-for JSON fields. An answer that does not parse keeps its raw text
-    (the caller stores it) and says why."""
-    if not fields:
-        return ParsedOutput(None, None)
-    obj = extract_json_object(text or "")
-    if obj is None:
-        return ParsedOutput(None, "The answer is not JSON; its raw text is kept in the output column.")
-    missing = [f for f in fields if f not in obj]
-    values = {f: _cell(obj.get(f)) for f in fields}
-    if missing:
-        names = ", ".join(missing)
-        return ParsedOutput(values, f"The answer's JSON has no field {names}.")
-    return ParsedOutput(values, None)
 
 
 _NUMBER = re.compile(r"^[+-]?(\d[\d,]*)?(\.\d+)?([eE][+-]?\d+)?$")

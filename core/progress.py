@@ -62,6 +62,10 @@ class ProgressSnapshot:
     recent_errors: tuple[str, ...]
     simulated: bool
     elsewhere: str = ""  # run by another process ('process 4242 on app-2'): read from the store
+    # Rows asked again because their answer did not fit the output columns (valid rows are `ok`,
+    # invalid ones `unparsed`), and the re-ask requests sent so far in this session.
+    reasked: int = 0
+    reasks: int = 0
 
     @property
     def done(self) -> int:
@@ -119,6 +123,8 @@ class _Counts:
     cost: float = 0.0
     correct: int = 0
     judged: int = 0
+    reasked: int = 0
+    reasks: int = 0
     state: str = "starting"
     message: str = ""
     keys: dict[str, _KeyCounts] = field(default_factory=dict)
@@ -159,13 +165,15 @@ class ProgressTracker:
                 if k.fingerprint not in self._c.keys or self._c.keys[k.fingerprint].state == "dead":
                     self._c.keys[k.fingerprint] = _KeyCounts(k)
 
-    def preload(self, *, ok: int, unparsed: int, failed: int, tokens_in: int, tokens_out: int, cost: float, correct: int, judged: int) -> None:
+    def preload(
+        self, *, ok: int, unparsed: int, failed: int, tokens_in: int, tokens_out: int, cost: float, correct: int, judged: int, reasked: int = 0
+    ) -> None:
         """Rows finished before this session (a resumed run) count as done but not towards speed."""
         with self._lock:
             c = self._c
             c.ok, c.unparsed, c.failed = ok, unparsed, failed
             c.tokens_in, c.tokens_out, c.cost = tokens_in, tokens_out, cost
-            c.correct, c.judged = correct, judged
+            c.correct, c.judged, c.reasked = correct, judged, reasked
 
     def set_state(self, state: str, message: str = "") -> None:
         with self._lock:
@@ -173,7 +181,7 @@ class ProgressTracker:
             if state in ("done", "cancelled", "failed") and self._finished_at is None:
                 self._finished_at = self._clock()
 
-    def row_finished(self, status: str, *, tokens_in: int, tokens_out: int, cost: float, cached: bool, correct: bool | None) -> None:
+    def row_finished(self, status: str, *, tokens_in: int, tokens_out: int, cost: float, cached: bool, correct: bool | None, reasked: bool = False) -> None:
         if status not in _ROW_COUNTERS:
             raise ValueError(f"unknown row status {status!r}")
         now = self._clock()
@@ -190,6 +198,8 @@ class ProgressTracker:
             c.cost += cost
             if cached:
                 c.cached += 1
+            if reasked:
+                c.reasked += 1
             if correct is not None:
                 c.judged += 1
                 c.correct += int(correct)
@@ -220,6 +230,11 @@ class ProgressTracker:
             elif error is not None:
                 k.errors += 1
                 self._errors.append(error)
+
+    def reasked_row(self) -> None:
+        """A row is asked again (its answer did not fit the columns, or was cut off)."""
+        with self._lock:
+            self._c.reasks += 1
 
     def note_error(self, message: str) -> None:
         """An error that belongs to the run, not to one request (an internal error, a repair)."""
@@ -293,4 +308,6 @@ class ProgressTracker:
                 keys=keys,
                 recent_errors=tuple(self._errors),
                 simulated=self.simulated,
+                reasked=c.reasked,
+                reasks=c.reasks,
             )

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .access import LOCAL_USER, User
+from .columns import OutputColumn, label_matches
 from .messages import Explained, explain, root_cause
-from .output import answers_match
 from .ownership import visible_runs
 from .spec import RunSpec
 from .status import RowStatus, RunStatus
@@ -72,6 +72,10 @@ def _cause_key(error: str | None) -> tuple[str, tuple[tuple[str, str], ...], Exp
         keep = {"host": cause.params.get("host", "")}
     elif cause.code == "http":
         keep = {"status": cause.params.get("status", "")}
+    elif cause.code == "invalid_answer" and cause.inner:
+        # An answer that does not fit: grouped by its first problem's column ("sentiment" not one
+        # of the list, "stars" missing), which is what a user would change.
+        keep = {"name": cause.inner[0].params.get("name", "")}
     elif cause.code in ("missing_fields", "refused_setting", "too_large_tpm"):
         name = {"missing_fields": "fields", "refused_setting": "setting", "too_large_tpm": "per"}[cause.code]
         keep = {name: cause.params.get(name, "")}
@@ -156,26 +160,34 @@ def _latencies(store: RunStore, run_id: str) -> tuple[int, ...]:
     return tuple(values)
 
 
-def _confusion(store: RunStore, run_id: str, label_index: int, field_name: str | None) -> dict[str, dict[str, int]]:
+_JSON_VALUES = {"true": True, "false": False, "null": None}
+
+
+def _confusion(store: RunStore, run_id: str, label_index: int, column: OutputColumn | None) -> dict[str, dict[str, int]]:
     path = f"$[{label_index}]"
     n_labels = _query(store, "SELECT COUNT(DISTINCT trim(json_extract(cells_json, ?))) FROM inputs WHERE run_id = ?", (path, run_id))[0][0]
     if not n_labels or n_labels > MAX_CLASSES:
         return {}
-    answer = "trim(json_extract(r.fields_json, ?))" if field_name else "trim(r.output)"
-    params: list[object] = [path, *([f'$."{field_name}"'] if field_name else []), run_id]
+    # A column's typed value: json_type says what json_extract's SQL value was (1 from true, say).
+    if column is not None and ('"' in column.name or "\\" in column.name):
+        return {}  # a name SQLite's JSON path cannot quote: no matrix rather than a failed page
+    field = f'$."{column.name}"' if column is not None else None
+    answer = "json_type(r.fields_json, ?), json_extract(r.fields_json, ?)" if field else "'text', trim(r.output)"
+    params: list[object] = [path, *([field, field] if field else []), run_id]
     pairs = _query(
         store,
-        f"SELECT trim(json_extract(i.cells_json, ?)) AS label, {answer} AS answer, COUNT(*) FROM results r "
+        f"SELECT trim(json_extract(i.cells_json, ?)) AS label, {answer}, COUNT(*) FROM results r "
         "JOIN inputs i ON i.run_id = r.run_id AND i.row = r.row "
-        "WHERE r.run_id = ? AND r.correct IS NOT NULL GROUP BY label, answer",
+        "WHERE r.run_id = ? AND r.correct IS NOT NULL GROUP BY 1, 2, 3",
         params,
     )
-    labels = sorted({label for label, _, _ in pairs if label})
+    labels = sorted({label for label, _, _, _ in pairs if label})
     matrix: dict[str, dict[str, int]] = {}
-    for label, given, n in pairs:
+    for label, kind, given, n in pairs:
         if not label:
             continue
-        shown = next((lab for lab in labels if answers_match(given, lab)), "…")  # "…": any other answer
+        value = _JSON_VALUES[kind] if kind in _JSON_VALUES else given
+        shown = next((lab for lab in labels if label_matches(value, lab, column)), "…")  # "…": any other answer
         row = matrix.setdefault(label, {})
         row[shown] = row.get(shown, 0) + n
     return matrix
@@ -192,7 +204,7 @@ def run_report(store: RunStore, run_id: str) -> RunReport | None:
     confusion: dict[str, dict[str, int]] = {}
     spec = record.spec
     if spec.label_column and spec.label_column in record.columns and record.judged:
-        confusion = _confusion(store, run_id, record.columns.index(spec.label_column), spec.compared_field)
+        confusion = _confusion(store, run_id, record.columns.index(spec.label_column), spec.compared_column)
     return RunReport(
         throughput=throughput, bucket_s=bucket, limit_per_s=limit, latencies_ms=_latencies(store, run_id),
         causes=tuple(failure_causes(store, run_id)), judged=record.judged, correct=record.correct, confusion=confusion,
@@ -224,6 +236,6 @@ def measured_output(
         r.id
         for r in visible_runs(store, user, limit=recent)
         if r.keys and r.keys[0].model == model and list(r.columns) == list(columns)
-        and (r.spec.template, r.spec.system, r.spec.json_fields, r.spec.max_tokens) == (spec.template, spec.system, spec.json_fields, spec.max_tokens)
+        and (r.spec.template, r.spec.system, r.spec.columns, r.spec.max_tokens) == (spec.template, spec.system, spec.columns, spec.max_tokens)
     ]  # fmt: skip
     return output_tokens_sample(store, same)

@@ -63,7 +63,7 @@ def _launch(
     tracker = ProgressTracker(record.id, record.n_rows, [k.info() for k in keys], simulated=all(k.simulated for k in keys))
     tracker.preload(
         ok=record.ok, unparsed=record.unparsed, failed=record.failed, tokens_in=record.tokens_in, tokens_out=record.tokens_out,
-        cost=record.cost, correct=record.correct, judged=record.judged,
+        cost=record.cost, correct=record.correct, judged=record.judged, reasked=record.reasked,
     )  # fmt: skip
     engine = BatchEngine(
         run_id=record.id, store=store, spec=record.spec, columns=record.columns, cells=cells,
@@ -234,6 +234,7 @@ def run_progress(store: RunStore, run_id: str, runner: Runner | None = None) -> 
         tokens_in=record.tokens_in, tokens_out=record.tokens_out, cost=record.cost,
         projected_cost=record.cost / record.done * record.n_rows if record.done else None,
         correct=record.correct, judged=record.judged, keys=keys, recent_errors=(), simulated=record.simulated, elsewhere=elsewhere,
+        reasked=record.reasked,
     )  # fmt: skip
 
 

@@ -28,6 +28,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from .coerce import Unreadable, read_boolean
+from .columns import cell_text
 from .errors import InputError
 
 __all__ = ["Scoring", "SCORING_MODES", "OTHER_CLASS", "confusion_matrix"]
@@ -152,9 +154,11 @@ class Scoring:
     def _fold(self, text: str) -> str:
         return text if self.case_sensitive else text.casefold()
 
-    def score(self, answer: str | None, label: str | None) -> bool | None:
+    def score(self, answer: object, label: str | None) -> bool | None:
         """True (right), False (wrong), or None: not judged (no label to judge against, or the
-        judge's verdict is what counts)."""
+        judge's verdict is what counts). A typed answer (an output column's value) is compared as
+        its type: yes/no as yes/no ("是", "yes" and "true" are all true), a number as a number
+        ("12" is 12.0); text as text."""
         if self.mode == "judge":
             return None
         has_label = label is not None and str(label).strip() != ""
@@ -162,13 +166,19 @@ class Scoring:
             return None
         if answer is None:
             return False
-        answer, label = str(answer), str(label or "")
+        label = str(label or "")
+        if isinstance(answer, bool) and self.mode in ("exact", "oneof") and (expected := _boolean(label)) is not None:
+            return answer is expected
+        number = float(answer) if isinstance(answer, (int, float)) and not isinstance(answer, bool) else None
+        answer = cell_text(answer)
         if self.mode == "exact":
+            if number is not None and (b := _number(label)) is not None:
+                return abs(number - b) <= 1e-9 * max(1.0, abs(b))
             return self._fold(answer.strip()) == self._fold(label.strip())
         if self.mode == "contains":
             return self._fold(label.strip()) in self._fold(answer)
         if self.mode == "numeric":
-            a, b = answer_number(answer), _number(label)
+            a, b = number if number is not None else answer_number(answer), _number(label)
             if a is None or b is None:
                 return False if b is not None else self._fold(answer.strip()) == self._fold(label.strip())
             allowed = self.tolerance * abs(b) if self.relative else self.tolerance
@@ -179,12 +189,17 @@ class Scoring:
         pattern = self.pattern.replace("{label}", re.escape(label.strip()))
         return re.search(pattern, answer, 0 if self.case_sensitive else re.IGNORECASE) is not None
 
-    def classify(self, answer: str | None) -> str | None:
+    def classify(self, answer: object) -> str | None:
         """Which of the classes an answer says: the whole answer (edge punctuation and case
-        aside), else the only class that appears in it as a word. None: none, or several."""
+        aside), else the only class that appears in it as a word. None: none, or several. A
+        yes/no answer is the class that reads as the same yes or no ("yes", "是", "true")."""
         if answer is None:
             return None
-        text = str(answer).strip().strip(_EDGE_PUNCTUATION).casefold()
+        if isinstance(answer, bool):
+            same = [c for c in self.classes if _boolean(c) is answer]
+            if len(same) == 1:
+                return same[0]
+        text = cell_text(answer).strip().strip(_EDGE_PUNCTUATION).casefold()
         by_fold = {c.casefold(): c for c in self.classes}
         if text in by_fold:
             return by_fold[text]
@@ -192,7 +207,14 @@ class Scoring:
         return found[0] if len(found) == 1 else None
 
 
-def confusion_matrix(scoring: Scoring, pairs: Iterable[tuple[str | None, str | None]]) -> dict[str, dict[str, int]]:
+def _boolean(text: str) -> bool | None:
+    try:
+        return read_boolean(text)
+    except Unreadable:
+        return None
+
+
+def confusion_matrix(scoring: Scoring, pairs: Iterable[tuple[object, str | None]]) -> dict[str, dict[str, int]]:
     """For one-of scoring: {label: {answered class or OTHER_CLASS: rows}} over (answer, label)
     pairs with a label. Labels outside the classes keep their own row."""
     matrix: dict[str, dict[str, int]] = {c: {} for c in scoring.classes}

@@ -75,7 +75,7 @@ class RowResult:
     row: int
     status: RowStatus  # one of ROW_STATUSES; a string is made a RowStatus (a typo is a ValueError)
     output: str | None = None
-    fields: dict[str, str] | None = None
+    fields: dict[str, object] | None = None  # the output columns' typed values (JSON in the store)
     error: str | None = None
     attempts: int = 0
     latency_ms: int | None = None
@@ -87,6 +87,7 @@ class RowResult:
     finish_reason: str | None = None
     cached: bool = False
     correct: bool | None = None
+    reasks: int = 0  # times the row was asked again because its answer did not fit the columns
 
     def __post_init__(self) -> None:
         if type(self.status) is not RowStatus:
@@ -113,6 +114,7 @@ class RunRecord:
     cost: float = 0.0
     correct: int = 0
     judged: int = 0
+    reasked: int = 0  # rows asked again because their answer did not fit the columns
     owner: str = ""  # the user who made it ('' is the local user: the command line, a local app)
     shared: bool = False  # its owner shared it with the team: others see it, read-only
     lease: Lease | None = None  # the process that runs it, if one does (core/leases.py)
@@ -303,13 +305,13 @@ class RunStore:
             marks = ",".join("?" * len(runs))
             for t in conn.execute(
                 "SELECT run_id, status, COUNT(*) AS n, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, "
-                "SUM(cost) AS cost, SUM(correct = 1) AS correct, COUNT(correct) AS judged "
+                "SUM(cost) AS cost, SUM(correct = 1) AS correct, COUNT(correct) AS judged, SUM(reasks > 0) AS reasked "
                 f"FROM results WHERE run_id IN ({marks}) GROUP BY run_id, status",
                 list(totals),
             ):
                 agg = totals[t["run_id"]]
                 agg[t["status"]] = t["n"]
-                for name in ("tokens_in", "tokens_out", "cost", "correct", "judged"):
+                for name in ("tokens_in", "tokens_out", "cost", "correct", "judged", "reasked"):
                     agg[name] = agg.get(name, 0) + (t[name] or 0)
         out = []
         for r in runs:
@@ -334,6 +336,7 @@ class RunStore:
                     cost=float(agg.get("cost", 0.0)),
                     correct=int(agg.get("correct", 0)),
                     judged=int(agg.get("judged", 0)),
+                    reasked=int(agg.get("reasked", 0)),
                     owner=r["owner"],
                     shared=bool(r["shared"]),
                     lease=Lease(r["id"], r["lease_holder"], r["lease_heartbeat"], r["lease_expires"]) if r["lease_holder"] is not None else None,
@@ -456,7 +459,7 @@ class RunStore:
             raise KeyError(run_id)
         inputs = self.load_inputs(run_id, limit=limit)
         by_row = {r["row"]: r for r in self.results(run_id, limit=limit)}
-        fields = run.spec.json_fields
+        fields = run.spec.column_names
         taken = set(inputs.columns)
 
         def fresh(name: str) -> str:
@@ -470,9 +473,8 @@ class RunStore:
         out_col = fresh("output_raw" if fields else "output")
         status_col, error_col = fresh("status"), fresh("error")
         correct_col = fresh("correct") if run.spec.label_column else None
-        extra = (
-            {name: fresh(name) for name in ("attempts", "latency_ms", "tokens_in", "tokens_out", "model", "key", "finish_reason", "cached")} if details else {}
-        )
+        detail_names = ("attempts", "reasks", "latency_ms", "tokens_in", "tokens_out", "model", "key", "finish_reason", "cached")
+        extra = {name: fresh(name) for name in detail_names} if details else {}
 
         n = len(inputs)
         columns: dict[str, list[object]] = {c: [None] * n for c in [*field_cols.values(), out_col, status_col, error_col]}
@@ -496,8 +498,11 @@ class RunStore:
             for name, col in extra.items():
                 columns[col][i] = r["key_fp" if name == "key" else name]
         table = inputs.copy()
+        typed = set(field_cols.values())
         for col, values in columns.items():
-            table[col] = values
+            # The columns' typed values as objects: whole numbers with a gap must not become
+            # floats and NaN, nor yes/no become objects of another kind.
+            table[col] = pd.Series(values, dtype=object, index=table.index) if col in typed else values
         return table
 
     # --- response cache -----------------------------------------------------------------------
@@ -559,7 +564,7 @@ def get_store(data_dir: str | os.PathLike[str] | None = None) -> RunStore:
 
 _RESULT_COLUMNS = (
     "run_id, row, status, output, fields_json, error, attempts, latency_ms, tokens_in, tokens_out, cost, "
-    "model, key_fp, finish_reason, cached, correct, finished_at"
+    "model, key_fp, finish_reason, cached, correct, finished_at, reasks"
 )
 
 
@@ -570,12 +575,12 @@ def _result_statements(run_id: str, result: RowResult, cache_key: str | None, no
     values = (
         run_id, result.row, result.status, result.output, fields, result.error, result.attempts, result.latency_ms,
         result.tokens_in, result.tokens_out, result.cost, result.model, result.key_fp, result.finish_reason,
-        int(result.cached), None if result.correct is None else int(result.correct), now,
+        int(result.cached), None if result.correct is None else int(result.correct), now, result.reasks,
     )  # fmt: skip
     # A row of a run deleted meanwhile is dropped, not an error: as a foreign-key failure it would
     # fail its whole batch for ever, and with it every other run's rows behind it in the writer.
     statements: list[tuple[str, Sequence[object]]] = [
-        (f"INSERT OR REPLACE INTO results ({_RESULT_COLUMNS}) SELECT {', '.join('?' * 17)} WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?)", (*values, run_id))
+        (f"INSERT OR REPLACE INTO results ({_RESULT_COLUMNS}) SELECT {', '.join('?' * 18)} WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?)", (*values, run_id))
     ]
     if cache_key is not None and result.status != RowStatus.FAILED and not result.cached and result.output is not None:
         # The run's owner's, marked with the run, so deleting the run deletes it (none if the run is gone).

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import constants as C
+from .columns import OutputColumn, check_columns, columns_from_rows, columns_to_rows, text_columns
 from .errors import InputError
 from .constants import SIMULATED_BASE_URL
 from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, ProviderPreset, demo_pool, make_pool
@@ -35,7 +36,8 @@ DEMO_KEYS = 4
 @dataclass(frozen=True)
 class Variant:
     """One way of answering the rows: a prompt (+ system prompt) on a provider's model, with its
-    own temperature, max tokens and output fields. Keys are not part of it: they are never stored."""
+    own temperature, max tokens and output columns. Keys are not part of it: they are never stored.
+    `json_fields` (a comparison stored before output columns, `--json-fields`) become text columns."""
 
     name: str
     template: str
@@ -45,6 +47,7 @@ class Variant:
     model: str = "simulated"
     temperature: float | None = C.DEFAULT_TEMPERATURE
     max_tokens: int | None = C.DEFAULT_MAX_TOKENS
+    columns: tuple[OutputColumn, ...] = ()
     json_fields: tuple[str, ...] = ()
     price_in: float | None = None
     price_out: float | None = None
@@ -54,7 +57,12 @@ class Variant:
         if not name:
             raise InputError("Give every variant a name.", "variant_no_name")
         object.__setattr__(self, "name", name)
-        object.__setattr__(self, "json_fields", tuple(f.strip() for f in self.json_fields if f and f.strip()))
+        fields = [f.strip() for f in self.json_fields if f and f.strip()]
+        columns = tuple(self.columns)
+        if not all(isinstance(c, OutputColumn) for c in columns):
+            columns = columns_from_rows(c.to_dict() if isinstance(c, OutputColumn) else c for c in columns)
+        object.__setattr__(self, "columns", check_columns(columns) if columns or not fields else text_columns(fields))
+        object.__setattr__(self, "json_fields", ())
         object.__setattr__(self, "system", self.system or None)
 
     @property
@@ -63,13 +71,12 @@ class Variant:
 
     def spec(self, base: RunSpec) -> RunSpec:
         """The run settings of this variant: the comparison's (label, concurrency, attempts,
-        cache) with this variant's prompt, model parameters and output fields."""
+        cache) with this variant's prompt, model parameters and output columns."""
         free = self.simulated  # the simulated provider costs nothing, whatever price was set
         return base.replace(
             template=self.template, system=self.system, temperature=self.temperature, max_tokens=self.max_tokens,
-            json_fields=self.json_fields,
-            label_field=base.label_field if base.label_field in self.json_fields else None,
-            json_response_format=base.json_response_format and bool(self.json_fields),
+            columns=self.columns, json_fields=(),
+            label_field=base.label_field if base.label_field in {c.name for c in self.columns} else None,
             price_in=None if free else (self.price_in if self.price_in is not None else base.price_in),
             price_out=None if free else (self.price_out if self.price_out is not None else base.price_out),
         )  # fmt: skip
@@ -78,11 +85,15 @@ class Variant:
         """What makes this variant's requests what they are: two variants with the same would send
         identical requests, paid twice while they run side by side."""
         spec = self.spec(base)
-        return (self.base_url.rstrip("/"), self.model, spec.template, spec.system or "", json.dumps(spec.request_params(), sort_keys=True))
+        return (
+            self.base_url.rstrip("/"), self.model, spec.template, spec.system or "", json.dumps(spec.request_params(), sort_keys=True),
+            json.dumps(columns_to_rows(spec.columns), sort_keys=True),
+        )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["json_fields"] = list(self.json_fields)
+        data["columns"] = columns_to_rows(self.columns)
+        data["json_fields"] = []
         return data
 
     @classmethod
@@ -90,6 +101,7 @@ class Variant:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["json_fields"] = tuple(values.get("json_fields") or ())
+        values["columns"] = columns_from_rows(values.get("columns") or ())
         return cls(**values)
 
     def replace(self, **changes: Any) -> Variant:

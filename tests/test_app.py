@@ -233,15 +233,17 @@ def test_preset_keys_without_a_password_are_not_used(preset_env):
 
 def test_switching_the_language_keeps_every_choice(at):
     on(at, "app_pages/prompt.py")
-    at.segmented_control(key="output_mode").set_value("json").run()
-    at.text_input(key="json_fields").set_value("reason, infer").run()
+    at.segmented_control(key="output_mode").set_value("columns").run()
+    at.session_state["columns_editor_0"] = {"edited_rows": {}, "added_rows": [{"name": "reason"}, {"name": "infer", "type": "integer"}], "deleted_rows": []}
+    at.run()
     at.selectbox(key="label_column").set_value("answer").run()
     on(at, "app_pages/keys.py")
     at.selectbox(key="provider").set_value("DeepSeek").run()
     at.segmented_control(key="lang").set_value("zh").run()
     assert at.selectbox(key="provider__zh").value == "DeepSeek"  # the Chinese page has its own box, same choice
     on(at, "app_pages/prompt.py")
-    assert at.segmented_control(key="output_mode").value == "json"
+    assert at.segmented_control(key="output_mode").value == "columns"
+    assert at.data_editor[0].value["name"].tolist() == ["reason", "infer"]
     assert at.selectbox(key="label_column").value == "answer"
     assert at.query_params["lang"] == "zh"
 

@@ -165,14 +165,14 @@ def test_the_recent_errors_box_does_not_pass_for_the_failure_count(at):
 
 def test_the_demo_dataset_brings_the_demos_whole_prompt_back(at):
     on(at, "prompt")
-    at.segmented_control(key="output_mode").set_value("json").run()
-    at.text_input(key="json_fields").set_value("reason, infer").run()
-    at.checkbox(key="json_format").check().run()
+    at.segmented_control(key="output_mode").set_value("columns").run()
+    at.session_state["columns_editor_0"] = {"edited_rows": {}, "added_rows": [{"name": "reason"}], "deleted_rows": []}
+    at.run()
     at.text_area(key="template").set_value("Explain {question}").run()
     on(at, "data")
     at.button(key="use_demo").click().run()
     s = at.session_state
-    assert (s["template"], s["output_mode"], s["json_fields"], s["json_format"], s["system"]) == ("Compute {question}. Reply with the number only.", "text", "", False, "")
+    assert (s["template"], s["output_mode"], s["output_columns"], s["system"]) == ("Compute {question}. Reply with the number only.", "text", [], "")
 
 
 def test_a_failed_upload_says_which_table_is_still_in_use(at):
@@ -186,11 +186,11 @@ def test_a_failed_upload_says_which_table_is_still_in_use(at):
 def test_the_answer_format_is_worded_in_the_pages_language_and_kept_across_a_switch(at):
     on(at, "prompt")
     control = at.segmented_control(key="output_mode")
-    assert list(control.options) == ["Text", "JSON"]  # not "Text · 文本"
-    control.set_value("json").run()
+    assert list(control.options) == ["Text", "Columns"]  # not "Text · 文本"
+    control.set_value("columns").run()
     at.segmented_control(key="lang").set_value("zh").run()
     control = at.segmented_control(key="output_mode")
-    assert control.value == "json" and list(control.options) == ["文本", "JSON"]
+    assert control.value == "columns" and list(control.options) == ["文本", "多列"]
 
 
 def test_the_provider_list_is_worded_in_chinese_and_the_choice_survives_switches_and_callbacks(at):
@@ -388,10 +388,11 @@ def test_core_errors_a_user_can_meet_are_chinese_on_the_chinese_page(at):
     assert any(e.value.replace("\\", "").startswith("接口地址必须以 http") for e in at.error)
 
 
-def test_a_json_field_listed_twice_is_said_in_chinese_on_the_run_page(at):
+def test_an_output_column_listed_twice_is_said_in_chinese_on_the_run_page(at):
     at.segmented_control(key="lang").set_value("zh").run()
     on(at, "prompt")
-    at.segmented_control(key="output_mode").set_value("json").run()
-    at.text_input(key="json_fields").set_value("a, a").run()
+    at.segmented_control(key="output_mode").set_value("columns").run()
+    at.session_state["columns_editor_0"] = {"edited_rows": {}, "added_rows": [{"name": "a"}, {"name": "a"}], "deleted_rows": []}
+    at.run()
     on(at, "run")
-    assert [e.value for e in at.error] == ["每个 JSON 字段只能列出一次。"]
+    assert [e.value for e in at.error] == ["有两个输出列都叫“a”：请给每列取不同的名字。"]

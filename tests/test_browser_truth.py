@@ -213,11 +213,11 @@ def test_labels_are_not_cut_off_and_the_two_csvs_have_their_own_names(page: Page
         names.append(info.value.suggested_filename)
     assert names == [f"results-{run_id}.csv", f"results-{run_id}-utf8.csv"]
     open_page(page, "prompt")
-    page.locator(".st-key-output_mode button", has_text="JSON").click()
+    page.locator(".st-key-output_mode button", has_text="Columns").click()
     settle(page)
-    assert not cut_off(page, "json_format")
+    assert not cut_off(page, "max_reasks")
     assert not cut_off(page, "set_temperature")
-    shoot(page, "prompt-json")
+    shoot(page, "prompt-columns")
     for name in PAGES:  # and no other label or button on any page ends in "…"
         open_page(page, name)
         assert not page.evaluate(ANY_CUT_OFF), (name, page.evaluate(ANY_CUT_OFF))
@@ -307,8 +307,8 @@ def test_every_page_in_chinese_is_chinese(page: Page, app: App, data_dir: Path, 
     page.locator(".st-key-use_demo button").click()
 
     open_page(page, "prompt", "zh")
-    page.locator(".st-key-output_mode button", has_text="JSON").click()
-    english_on(page, "prompt-json", seen)
+    page.locator(".st-key-output_mode button", has_text="多列").click()
+    english_on(page, "prompt-columns", seen)
     page.locator(".st-key-output_mode button", has_text="文本").click()
     settle(page)
 

@@ -13,6 +13,7 @@ import pytest
 import core
 from core import constants as C
 
+from core.columns import OutputColumn
 from core.compare import comparison_progress, estimate_comparison, resume_comparison, select_rows, start_comparison
 from core.compare_report import compare_table, mcnemar_p, percentile, wilson_interval
 from core.compare_store import comparison_of_run, delete_comparison, get_comparison, list_comparisons, set_scoring
@@ -100,7 +101,7 @@ def test_the_statistics_are_the_textbook_ones():
 def test_the_careful_prompt_wins_the_classic_experiment_and_the_summary_agrees_with_the_wide_table(harness, store):
     h = harness(error_rate=0.05)
     frame = demo_frame()
-    variants = [variant("terse", TERSE), variant("careful", CAREFUL), variant("json", TERSE + " As JSON.", json_fields=("expression", "infer"))]
+    variants = [variant("terse", TERSE), variant("careful", CAREFUL), variant("json", TERSE + " As JSON.", columns=(OutputColumn("expression"), OutputColumn("infer", "number")))]
     record = start_comparison(store, frame, variants, h.keys("k1", "k2"), base=BASE, file_name="demo.csv", runner=h.runner)
     assert wait_done(store, record.id, h.runner).state == "done"
     data = compare_table(store, record.id, runner=h.runner)

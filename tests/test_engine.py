@@ -138,15 +138,17 @@ def test_timeouts_dropped_connections_and_non_json_bodies_are_retried_and_counte
     assert list(store.results_table(snap.run_id)["output"]) == list(arithmetic_frame(80)["answer"])
 
 
-def test_json_fields_become_columns_and_unparsable_answers_keep_their_raw_text(harness, store):
+def test_columns_are_filled_from_the_simulators_json_and_an_answer_that_does_not_fit_is_asked_again(harness, store):
+    from core.columns import OutputColumn
+
     h = harness()
-    frame = pd.DataFrame({"question": ["3 + 4", "no arithmetic here"]}, dtype=object)
-    spec = RunSpec(template="Return JSON for {question}", json_fields=("expression", "infer"), json_response_format=True)
+    frame = pd.DataFrame({"question": ["3 + 4", "SIMULATE_INVALID_ANSWER 2 + 2"]}, dtype=object)
+    spec = RunSpec(template="Return JSON for {question}", columns=(OutputColumn("expression"), OutputColumn("infer", "number")), max_reasks=1)
     snap = run_to_end(start_run(store, frame, spec, h.keys("k"), runner=h.runner))
-    table = store.results_table(snap.run_id)
-    assert table["infer"][0] == "7" and table["expression"][0] == "3 + 4" and table["status"][0] == "ok"
-    # the second answer is JSON without the asked fields: kept raw, flagged
-    assert table["status"][1] == "ok" and "no field" in table["error"][1] and table["output_raw"][1]
+    table = store.results_table(snap.run_id, details=True)
+    assert table["infer"].tolist() == [7, 4] and table["expression"][0] == "3 + 4" and list(table["status"]) == ["ok", "ok"]
+    # the second row's first answer broke the schema on purpose: asked again once, then it fitted
+    assert list(table["reasks"]) == [0, 1] and snap.reasked == 1 and snap.unparsed == 0
 
 
 def test_accuracy_against_a_label_column(harness, store):

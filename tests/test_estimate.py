@@ -26,6 +26,16 @@ def test_json_fields_give_the_output_of_a_json_answer():
     assert est.out_basis == "fields" and 20 < est.out_per_row < 60
 
 
+def test_typed_columns_estimate_their_values_by_type_and_the_schema_counts_as_input():
+    from core.columns import OutputColumn
+
+    plain = estimate_run(FRAME, RunSpec(template="Compute {question}"), REAL)
+    typed = RunSpec(template="Compute {question}", columns=(OutputColumn("ok", "boolean"), OutputColumn("mood", "choice", choices=("good", "bad"))))
+    est = estimate_run(FRAME, typed, REAL)
+    assert est.out_basis == "fields" and est.out_per_row < 15  # a yes/no and a short class, not two phrases
+    assert est.tokens_in > plain.tokens_in + 300 * 20  # every request carries the schema
+
+
 def test_a_measured_sample_wins_and_max_tokens_caps_it():
     est = estimate_run(FRAME, RunSpec(template="Say {question}", label_column="answer"), REAL, measured=(7.5, 10))
     assert (est.out_basis, est.sample, est.tokens_out) == ("measured", 10, 2250)

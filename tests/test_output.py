@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.output import answers_match, extract_json_object, parse_output
+from core.output import answers_match, extract_json_object
 
 
 @pytest.mark.parametrize(
@@ -20,20 +20,6 @@ from core.output import answers_match, extract_json_object, parse_output
 )
 def test_a_json_object_is_found_in_the_whole_text_a_code_fence_or_prose(text, expected):
     assert extract_json_object(text) == expected
-
-
-def test_fields_become_text_cells():
-    parsed = parse_output('{"infer": 12.0, "reason": "because", "tags": ["a"], "none": null}', ("infer", "reason", "tags", "none"))
-    assert parsed.error is None
-    assert parsed.fields == {"infer": "12", "reason": "because", "tags": '["a"]', "none": ""}
-
-
-def test_an_answer_that_does_not_parse_is_flagged_and_missing_fields_are_named():
-    assert parse_output("I think it's 12", ("infer",)).fields is None
-    assert "not JSON" in parse_output("I think it's 12", ("infer",)).error
-    missing = parse_output('{"reason": "x"}', ("reason", "infer"))
-    assert missing.fields == {"reason": "x", "infer": ""} and "infer" in missing.error
-    assert parse_output("anything", ()).fields is None and parse_output("anything", ()).error is None
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,14 @@ misspelt."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import core
 from core import KeySource, RowResult, RowStatus, RunSpec, RunStatus, InputError
 from core.cli import _parser, _spec
+from core.columns import OutputColumn
 from core.durations import clock
 from core.errors import exception_chain
 from core.keys import key_settings, pool_from_settings, server_pool
@@ -16,8 +19,11 @@ from core.keys import key_settings, pool_from_settings, server_pool
 SPECS = [
     RunSpec(template="Compute {question}"),
     RunSpec(template="Say {x}", system="Be brief.", temperature=0.0, max_tokens=64, label_column="answer", concurrency=32, auto_concurrency=True),
-    RunSpec(template="JSON for {x}", json_fields=("reason", "infer"), json_response_format=True, label_column="y", label_field="reason"),
-    RunSpec(template="JSON object for {x}", json_response_format=True),  # the command line allows it without fields
+    RunSpec(template="JSON for {x}", json_fields=("reason", "infer"), label_column="y", label_field="reason"),
+    RunSpec(
+        template="Rate {x}", max_reasks=0, label_field="stars",
+        columns=(OutputColumn("sentiment", "choice", "how it sounds", choices=("positive", "negative")), OutputColumn("stars", "integer", required=False)),
+    ),  # fmt: skip
     RunSpec(template="{x}", max_attempts=7, timeout_s=12.5, use_cache=False, price_in=0.5, price_out=1.5),
 ]
 
@@ -28,11 +34,32 @@ def test_a_run_spec_survives_the_round_trip_through_the_forms_settings(spec):
 
 
 def test_settings_hidden_by_the_form_do_not_reach_the_run():
-    settings = {"template": "{x}", "output_mode": "text", "json_fields": "a, b", "json_format": True, "set_temperature": False, "temperature": 1.2}
+    rows = [{"name": "a", "type": "number"}]
+    settings = {"template": "{x}", "output_mode": "text", "output_columns": rows, "json_fields": "b", "set_temperature": False, "temperature": 1.2}
     spec = RunSpec.from_settings(settings)
-    assert (spec.json_fields, spec.json_response_format, spec.temperature) == ((), False, None)
-    json_mode = RunSpec.from_settings({**settings, "output_mode": "json", "json_fields": " a, ,b ,"})
-    assert (json_mode.json_fields, json_mode.json_response_format) == (("a", "b"), True)
+    assert (spec.columns, spec.temperature) == ((), None)
+    assert RunSpec.from_settings({**settings, "output_mode": "columns"}).columns == (OutputColumn("a", "number"),)
+
+
+def test_settings_of_before_still_read_their_json_fields_as_text_columns():
+    old = {"template": "{x}", "output_mode": "json", "json_fields": " a, ,b ,", "json_format": True}
+    assert RunSpec.from_settings(old).columns == (OutputColumn("a"), OutputColumn("b"))
+
+
+def test_a_spec_stored_before_output_columns_reads_back_with_text_columns():
+    stored = '{"template": "{x}", "json_fields": ["reason", "infer"], "json_response_format": true, "label_field": "infer"}'
+    spec = RunSpec.from_json(stored)
+    assert spec.columns == (OutputColumn("reason"), OutputColumn("infer")) and spec.json_fields == ()
+    assert spec.compared_field == "infer" and RunSpec.from_json(spec.to_json()) == spec
+
+
+def test_columns_and_fields_together_or_twice_are_refused():
+    with pytest.raises(InputError) as caught:
+        RunSpec(template="{x}", json_fields=("a",), columns=(OutputColumn("b"),))
+    assert caught.value.code == "columns_and_fields"
+    with pytest.raises(InputError) as caught:
+        RunSpec(template="{x}", columns=(OutputColumn("b"), OutputColumn("B")))
+    assert caught.value.code == "column_duplicate"
 
 
 def test_empty_boxes_of_the_form_mean_none():
@@ -52,7 +79,7 @@ def test_bad_settings_are_an_input_error_in_plain_words():
         RunSpec.from_settings({"template": "{x}", "timeout_s": 0})
 
 
-def test_the_command_line_and_the_app_make_the_same_run_from_the_same_choices():
+def test_the_command_line_and_the_app_make_the_same_run_from_the_same_choices(tmp_path):
     args = _parser().parse_args([
         "run", "in.csv", "--output", "o.csv", "--template", "JSON for {x}", "--json-fields", "reason, infer", "--json-response-format",
         "--label-column", "y", "--temperature", "0.3", "--max-tokens", "50", "--concurrency", "auto:40", "--max-attempts", "3", "--no-cache",
@@ -63,6 +90,13 @@ def test_the_command_line_and_the_app_make_the_same_run_from_the_same_choices():
         "use_cache": False, "price_in": None, "price_out": None,
     }  # fmt: skip
     assert _spec(args) == RunSpec.from_settings(page)
+    # --columns is the editor's content, as a file
+    rows = [{"name": "sentiment", "type": "choice", "choices": ["positive", "negative"]}, {"name": "stars", "type": "integer", "required": False}]
+    path = tmp_path / "columns.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    args = _parser().parse_args(["run", "in.csv", "--output", "o.csv", "--template", "Rate {x}", "--columns", str(path), "--max-reasks", "1"])
+    editor = {"template": "Rate {x}", "output_mode": "columns", "output_columns": rows, "max_reasks": 1}
+    assert _spec(args) == RunSpec.from_settings(editor) and _spec(args).columns[1] == OutputColumn("stars", "integer", required=False)
 
 
 # --- which keys -----------------------------------------------------------------------------
@@ -188,3 +222,10 @@ def test_the_exception_chain_ends_even_when_it_loops():
     outer.__cause__ = inner
     inner.__context__ = outer  # a loop
     assert list(exception_chain(outer)) == [outer, inner]
+
+
+def test_the_label_is_compared_with_the_column_named_like_it_unless_another_is_chosen():
+    columns = (OutputColumn("sentiment", "choice", choices=("a", "b")), OutputColumn("rating", "integer"))
+    assert RunSpec(template="{x}", columns=columns, label_column="sentiment").compared_field == "sentiment"
+    assert RunSpec(template="{x}", columns=columns, label_column="label").compared_field == "rating"  # no such name: the last
+    assert RunSpec(template="{x}", columns=columns, label_column="sentiment", label_field="rating").compared_field == "rating"

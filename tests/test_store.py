@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from core.keys import demo_pool
+from core.columns import OutputColumn
 from core.spec import RunSpec
 from core.compare_store import list_comparisons, save_comparison
 from core.scoring import Scoring
@@ -28,7 +29,7 @@ def test_migrations_are_numbered_recorded_and_run_once(tmp_path):
 
     names = [r[0] for r in conn.execute("SELECT name FROM migrations")]
     assert names == [fn.__name__ for fn in MIGRATIONS] and names[:3] == ["m001_initial", "m002_batch_jobs", "m003_comparisons"]
-    assert {"m004_batch_job_key", "m005_owners", "m007_run_leases"} <= set(names)
+    assert {"m004_batch_job_key", "m005_owners", "m007_run_leases", "m008_output_columns"} <= set(names)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -51,6 +52,41 @@ def test_results_table_has_one_row_per_input_row_in_order_with_pending_rows(stor
     assert list(table["status"]) == ["failed", "pending", "ok"]
     assert table["a"][2] == "1" and table["error"][0] == "Invalid API key (401)" and table["correct"][2] is False
     assert store.pending_rows(run_id) == [1]
+
+
+def test_typed_column_values_and_re_asks_are_kept_as_they_were(store):
+    spec = RunSpec(template="Rate {text}", columns=(OutputColumn("stars", "integer", required=False), OutputColumn("good", "boolean")))
+    frame = pd.DataFrame({"text": ["a", "b", "c"]}, dtype=object)
+    run_id = store.create_run(spec, frame, [k.info() for k in demo_pool(1)])
+    store.record_result(run_id, RowResult(row=0, status="ok", fields={"stars": 4, "good": True}, reasks=2))
+    store.record_result(run_id, RowResult(row=1, status="unparsed", fields={"stars": None, "good": False}, error="..."))
+    table = store.results_table(run_id, details=True)
+    assert table["stars"].tolist() == [4, None, None] and type(table["stars"][0]) is int  # not 4.0 and NaN
+    assert table["good"].tolist() == [True, False, None] and [r["reasks"] for r in store.results(run_id)] == [2, 0]
+    assert store.get_run(run_id).reasked == 1
+
+
+def test_a_store_made_before_output_columns_opens_and_keeps_its_rows(tmp_path):
+    from core.migrations import MIGRATIONS
+
+    conn = sqlite3.connect(tmp_path / "runs.sqlite3", isolation_level=None)
+    old = MIGRATIONS[:4]
+    conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for fn in old:
+        fn(conn)
+        conn.execute("INSERT INTO migrations VALUES (?, 'then')", (fn.__name__,))
+    conn.execute(
+        "INSERT INTO runs (id, created_at, updated_at, status, n_rows, columns_json, spec_json, keys_json) VALUES "
+        "('r1', 'then', 'then', 'done', 1, '[\"x\"]', '{\"template\": \"{x}\", \"json_fields\": [\"a\"], \"json_response_format\": true}', '[]')"
+    )
+    conn.execute("INSERT INTO inputs VALUES ('r1', 0, '[\"1\"]')")
+    conn.execute("INSERT INTO results (run_id, row, status, output, fields_json, finished_at) VALUES ('r1', 0, 'ok', '{}', '{\"a\": \"z\"}', 'then')")
+    conn.close()
+    store = RunStore(tmp_path)
+    run = store.get_run("r1")
+    assert run.spec.columns == (OutputColumn("a"),) and run.ok == 1 and run.reasked == 0
+    assert store.results_table("r1")["a"].tolist() == ["z"]
+    assert store.results("r1")[0]["reasks"] == 0
 
 
 def test_output_columns_never_overwrite_input_columns_with_the_same_name(store):
