@@ -1,6 +1,6 @@
 """LLM Batch Studio: run a spreadsheet through a large language model.
 
-    pip install -r requirements.txt && streamlit run app.py
+pip install -r requirements.txt && streamlit run app.py
 """
 
 from __future__ import annotations

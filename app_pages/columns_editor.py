@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core import constants as C
 from app_pages.i18n import language, t, t_in
+from core import constants as C
 
 FIELDS = ("name", "type", "description", "required", "choices")
 TYPES = [kind.value for kind in core.ColumnType]

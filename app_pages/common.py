@@ -12,19 +12,11 @@ from collections.abc import Sequence
 import streamlit as st
 
 import core
-from core import constants as C
 from app_pages.gate import access_config, current_user, secret_section
 from app_pages.i18n import STRINGS, language, language_picker, t, t_in
 from app_pages.messages import cause_text, failure_summary, say  # noqa: F401 - the pages take them from here
-from core import (
-    InputError,
-    KeyEntry,
-    LoadedTable,
-    RunSpec,
-    RunStore,
-    TableInfo,
-    TemplateProblem,
-)
+from core import InputError, KeyEntry, LoadedTable, RunSpec, RunStore, TableInfo, TemplateProblem
+from core import constants as C
 
 DEMO_FILE = core.DEMO_SHEETS["arithmetic"].path  # the classic experiment's sheet (the Compare page's demo)
 DEMO_TEMPLATE = core.DEMO_SHEETS["arithmetic"].template

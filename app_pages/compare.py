@@ -11,7 +11,8 @@ import streamlit as st
 
 import core
 from app_pages import compare_keys as keys_of_page
-from app_pages import compare_view as view, leases_view
+from app_pages import compare_view as view
+from app_pages import leases_view
 from app_pages.common import (
     DEMO_FILE,
     dataset,
@@ -206,7 +207,16 @@ def selection() -> core.RowSelection:
 def start(frame, file_name: str, chosen: list[core.Variant], keys, base: core.RunSpec) -> None:  # type: ignore[no-untyped-def]
     try:
         record = core.start_comparison(
-            store(), frame, chosen, keys, base=base, selection=selection(), scoring=scoring(), file_name=file_name, judge=judge(), runner=runner(),
+            store(),
+            frame,
+            chosen,
+            keys,
+            base=base,
+            selection=selection(),
+            scoring=scoring(),
+            file_name=file_name,
+            judge=judge(),
+            runner=runner(),
             user=user(),
         )
     except core.InputError as exc:
@@ -446,9 +456,7 @@ with st.expander(t("compare.new"), expanded=cid is None, icon=":material/add_cir
                 if typed:  # the Prompt page's columns, with their types: named here, edited there
                     st.caption(t("compare.columns_from_prompt", names=", ".join(str(r.get("name")) for r in typed)))
                 else:
-                    st.text_input(
-                        t("compare.fields"), key=f"cmp_{uid}_fields", persist_state=KEEP, placeholder="reason, answer", help=t("compare.fields_help")
-                    )
+                    st.text_input(t("compare.fields"), key=f"cmp_{uid}_fields", persist_state=KEEP, placeholder="reason, answer", help=t("compare.fields_help"))
                 m1, m2, m3 = st.columns([1, 1, 1], vertical_alignment="bottom")
                 m1.checkbox(t("compare.set_temperature"), key=f"cmp_{uid}_set_temperature", persist_state=KEEP)
                 m2.number_input(

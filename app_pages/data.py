@@ -8,15 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from app_pages.common import (
-    dataset,
-    plain,
-    input_error_text,
-    say,
-    set_dataset,
-    use_demo_dataset,
-    worded_choice,
-)
+from app_pages.common import dataset, input_error_text, plain, say, set_dataset, use_demo_dataset, worded_choice
 from app_pages.i18n import language, t, t_in
 
 st.title(t("data.title"))
@@ -24,6 +16,8 @@ st.caption(t("data.intro"))
 
 AUTO = "__auto__"
 SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
 def option_label(value: str, lang: str = "en") -> str:
     if value == AUTO:
         return t_in(lang, "data.auto")
@@ -60,7 +54,11 @@ with right:
     shown_demo = (dataset() or {}).get("demo")
     st.session_state.setdefault("demo_sheet", shown_demo if isinstance(shown_demo, str) else "arithmetic")
     sheet = worded_choice(
-        st.selectbox, t("demo.sheet"), list(core.DEMO_SHEETS), key="demo_sheet", help=t("demo.sheet_help"),
+        st.selectbox,
+        t("demo.sheet"),
+        list(core.DEMO_SHEETS),
+        key="demo_sheet",
+        help=t("demo.sheet_help"),
         format_func=functools.partial(sheet_label, lang=language()),
     )
     if st.button(t("data.use_demo"), key="use_demo", icon=":material/science:", width="stretch"):

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 import core
+from app_pages import compare_view
 from app_pages.common import (
     TONE_COLOURS,
     fmt_money,
@@ -20,12 +21,11 @@ from app_pages.common import (
     plain,
     runner,
     share_toggle,
-    show_run,
     short,
+    show_run,
     store,
     user,
 )
-from app_pages import compare_view
 from app_pages.i18n import t
 
 st.title(t("history.title"))

@@ -15,8 +15,8 @@ from app_pages.i18n_columns import COLUMNS_STRINGS
 from app_pages.i18n_compare import COMPARE_STRINGS
 from app_pages.i18n_core import CORE_STRINGS
 from app_pages.i18n_outbound import OUTBOUND_STRINGS
-from app_pages.i18n_sim import SIM_STRINGS
 from app_pages.i18n_replicas import REPLICAS_STRINGS
+from app_pages.i18n_sim import SIM_STRINGS
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}
 
@@ -54,7 +54,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "auth.wrong": ("That password is not right.", "密码不正确。"),
     # errors from core, by code (core's English sentence is used for the rest)
     "error.empty": ("The file is empty; choose a file with a header row and at least one row of data.", "文件是空的：请选择一个包含表头和至少一行数据的文件。"),
-    "error.header_only": ("The table has column names but no rows of data; add at least one row under the header.", "表格只有列名，没有数据：请在表头下至少添加一行数据。"),
+    "error.header_only": (
+        "The table has column names but no rows of data; add at least one row under the header.",
+        "表格只有列名，没有数据：请在表头下至少添加一行数据。",
+    ),
     "error.not_text": ("This file does not look like a table; upload a CSV or .xlsx file.", "这个文件看起来不是表格：请上传 CSV 或 .xlsx 文件。"),
     "error.bad_xlsx": (
         "This Excel file could not be opened; open it in your spreadsheet program and save it as .xlsx or CSV.",
@@ -64,19 +67,34 @@ STRINGS: dict[str, tuple[str, str]] = {
         "This is an old .xls file or a password-protected workbook; open it in Excel and save it as .xlsx or CSV.",
         "这是旧版 .xls 文件或受密码保护的工作簿：请用 Excel 打开，另存为 .xlsx 或 CSV。",
     ),
-    "error.web_page": ("This file is a web page or XML document, not a table; save it as .xlsx or CSV.", "这是网页或 XML 文件，不是表格：请另存为 .xlsx 或 CSV。"),
-    "error.bad_encoding": ("The file does not read as text in {encoding}; choose another encoding or let it be detected.", "无法按 {encoding} 编码读取此文件：请换一种编码，或选择自动识别。"),
+    "error.web_page": (
+        "This file is a web page or XML document, not a table; save it as .xlsx or CSV.",
+        "这是网页或 XML 文件，不是表格：请另存为 .xlsx 或 CSV。",
+    ),
+    "error.bad_encoding": (
+        "The file does not read as text in {encoding}; choose another encoding or let it be detected.",
+        "无法按 {encoding} 编码读取此文件：请换一种编码，或选择自动识别。",
+    ),
     "error.cell_too_long": (
         "The cell in row {row}, column '{column}' has {chars:,} characters, more than the limit of {limit:,}; shorten it and upload again.",
         "第 {row} 行“{column}”列的单元格有 {chars:,} 个字符，超过上限 {limit:,}：请缩短后重新上传。",
     ),
-    "error.too_many_rows": ("The table has {rows:,} rows, more than the limit of {limit:,}; split it into smaller files.", "表格有 {rows:,} 行，超过上限 {limit:,} 行：请拆分成较小的文件。"),
-    "error.unreadable_csv": ("The file could not be read as a table near row {row}; save it again from your spreadsheet program.", "文件在第 {row} 行附近无法按表格读取：请用表格软件重新保存。"),
+    "error.too_many_rows": (
+        "The table has {rows:,} rows, more than the limit of {limit:,}; split it into smaller files.",
+        "表格有 {rows:,} 行，超过上限 {limit:,} 行：请拆分成较小的文件。",
+    ),
+    "error.unreadable_csv": (
+        "The file could not be read as a table near row {row}; save it again from your spreadsheet program.",
+        "文件在第 {row} 行附近无法按表格读取：请用表格软件重新保存。",
+    ),
     "error.open_quote": (
         'A quote mark (") in row {row} is never closed, so the rest of the file was read as one cell; fix that quote or save the file again.',
-        "第 {row} 行有一个引号（\"）没有闭合，导致文件其余部分被读成了一个单元格：请修正该引号，或用表格软件重新保存。",
+        '第 {row} 行有一个引号（"）没有闭合，导致文件其余部分被读成了一个单元格：请修正该引号，或用表格软件重新保存。',
     ),
-    "error.no_sheets": ("The workbook has no sheets with cells; add a sheet with a header row and data.", "工作簿中没有包含内容的工作表：请添加一个有表头和数据的工作表。"),
+    "error.no_sheets": (
+        "The workbook has no sheets with cells; add a sheet with a header row and data.",
+        "工作簿中没有包含内容的工作表：请添加一个有表头和数据的工作表。",
+    ),
     "error.bad_sheet": ("Sheet '{sheet}' cannot be used; choose one of: {names}.", "无法使用工作表“{sheet}”：请从以下工作表中选择：{names}。"),
     "error.no_label_column": ("The label column '{column}' is not in the table.", "表格中没有标准答案列“{column}”。"),
     "error.no_model": ("Choose a model name for the key.", "请为密钥填写模型名。"),
@@ -94,7 +112,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Sheet '{sheet}' reaches down to cell {cell} and across to column {column}: {rows:,} rows x {columns:,} columns, more than can be opened. If your table is smaller, a stray value far away is the cause: delete the rows below your table and the columns to its right, then save again.",
         "工作表“{sheet}”一直延伸到单元格 {cell}、横向到 {column} 列：共 {rows:,} 行 × {columns:,} 列，太大无法打开。如果你的表格其实没这么大，原因是远处有一个零散的值：请删除表格下方的行和右侧的列，然后重新保存。",
     ),
-    "error.sheet_too_big": ("Sheet '{sheet}' unpacks to {mb:,} MB, more than the limit of {limit:,} MB; save it as CSV, or split it into smaller files.", "工作表“{sheet}”解压后有 {mb:,} MB，超过上限 {limit:,} MB：请另存为 CSV，或拆分成较小的文件。"),
+    "error.sheet_too_big": (
+        "Sheet '{sheet}' unpacks to {mb:,} MB, more than the limit of {limit:,} MB; save it as CSV, or split it into smaller files.",
+        "工作表“{sheet}”解压后有 {mb:,} MB，超过上限 {limit:,} MB：请另存为 CSV，或拆分成较小的文件。",
+    ),
     "error.empty_prompt": ("The prompt is empty: write what the model should do with each row.", "提示词为空：请写明模型要对每一行做什么。"),
     "error.duplicate_field": ("Each JSON field may be listed once.", "每个 JSON 字段只能列出一次。"),
     "error.xlsx_too_many": ("Excel holds at most {limit:,} rows; download CSV or JSONL instead.", "Excel 最多容纳 {limit:,} 行：请改为下载 CSV 或 JSONL。"),
@@ -196,15 +217,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "keys.rpm_help": (
         "Empty (Auto): each key's pace is learnt from the provider, from its rate-limit headers or, where it sends none, "
         "from its 429 answers. A number is a ceiling the run never goes above.",
-        "留空（自动）：根据服务商返回的限流信息自动学习每个密钥的速度；服务商不返回限流信息时，根据 429 应答学习。"
-        "填写数字则为上限，运行时绝不超过。",
+        "留空（自动）：根据服务商返回的限流信息自动学习每个密钥的速度；服务商不返回限流信息时，根据 429 应答学习。填写数字则为上限，运行时绝不超过。",
     ),
     "keys.shared": ("All these keys share one account limit", "这些密钥共用一个账户的限额"),
     "keys.shared_help": (
         "Tick this when the keys belong to one OpenAI organisation, or one DashScope or DeepSeek account: they are then "
         "paced together, and a number above is the whole account's limit.",
-        "当这些密钥属于同一个 OpenAI 组织、同一个阿里云百炼（DashScope）或 DeepSeek 账户时勾选：它们将被统一限速，"
-        "上方填写的数字即为整个账户的限额。",
+        "当这些密钥属于同一个 OpenAI 组织、同一个阿里云百炼（DashScope）或 DeepSeek 账户时勾选：它们将被统一限速，上方填写的数字即为整个账户的限额。",
     ),
     "keys.tpm": ("Tokens per minute, per key (0 = no limit)", "每个密钥每分钟 tokens（0 表示不限）"),
     "keys.tpm_help": ("Estimated before sending, without network.", "发送前在本地估算，无需联网。"),
@@ -241,32 +260,65 @@ STRINGS: dict[str, tuple[str, str]] = {
     "keys.why.ok": ("The key works: {host} answered with model {model} in {seconds} s.", "密钥可用：{host} 用模型 {model} 在 {seconds} 秒内给出了回答。"),
     "keys.todo.ok": ("Nothing: run a test of a few rows next.", "无需处理：接下来可以先测试几行。"),
     "keys.short.dns": ("✗ cannot reach {host}", "✗ 无法连接 {host}"),
-    "keys.why.dns": ("This machine cannot reach {host}: there is no network, or the name {host} cannot be looked up (DNS).", "这台机器无法连接到 {host}：没有网络，或无法解析域名 {host}（DNS）。"),
-    "keys.todo.dns": ("Check the internet connection of the machine running this app (a proxy or firewall may block it), and the spelling of the base URL.", "请检查运行本应用的机器能否上网（可能被代理或防火墙拦截），并检查接口地址是否拼写正确。"),
+    "keys.why.dns": (
+        "This machine cannot reach {host}: there is no network, or the name {host} cannot be looked up (DNS).",
+        "这台机器无法连接到 {host}：没有网络，或无法解析域名 {host}（DNS）。",
+    ),
+    "keys.todo.dns": (
+        "Check the internet connection of the machine running this app (a proxy or firewall may block it), and the spelling of the base URL.",
+        "请检查运行本应用的机器能否上网（可能被代理或防火墙拦截），并检查接口地址是否拼写正确。",
+    ),
     "keys.short.refused": ("✗ {host} refused", "✗ {host} 拒绝连接"),
     "keys.why.refused": ("Nothing is listening at {host} on that port: the connection was refused.", "{host} 的该端口上没有服务在运行：连接被拒绝。"),
-    "keys.todo.refused": ("Start the local server (Ollama, vLLM…), or fix the port in the base URL.", "请启动本地服务（Ollama、vLLM 等），或改正接口地址中的端口。"),
+    "keys.todo.refused": (
+        "Start the local server (Ollama, vLLM…), or fix the port in the base URL.",
+        "请启动本地服务（Ollama、vLLM 等），或改正接口地址中的端口。",
+    ),
     "keys.short.unreachable": ("✗ cannot reach {host}", "✗ 无法连接 {host}"),
     "keys.why.unreachable": ("This machine cannot reach {host}.", "这台机器无法连接到 {host}。"),
-    "keys.todo.unreachable": ("Check the base URL, the network, and any proxy or firewall between this machine and {host}.", "请检查接口地址、网络，以及这台机器与 {host} 之间的代理或防火墙。"),
+    "keys.todo.unreachable": (
+        "Check the base URL, the network, and any proxy or firewall between this machine and {host}.",
+        "请检查接口地址、网络，以及这台机器与 {host} 之间的代理或防火墙。",
+    ),
     "keys.short.timeout": ("✗ no answer", "✗ 无响应"),
     "keys.why.timeout": ("{host} did not answer in time.", "{host} 没有在规定时间内响应。"),
-    "keys.todo.timeout": ("Check the base URL and the network; if the provider is just slow, test again.", "请检查接口地址和网络；如果只是服务商较慢，请再测试一次。"),
+    "keys.todo.timeout": (
+        "Check the base URL and the network; if the provider is just slow, test again.",
+        "请检查接口地址和网络；如果只是服务商较慢，请再测试一次。",
+    ),
     "keys.short.wrong_key": ("✗ wrong key", "✗ 密钥错误"),
-    "keys.why.wrong_key": ("{host} does not accept this key (401): it is wrong, incomplete, revoked, or from another provider.", "{host} 不接受这个密钥（401）：密钥有误、不完整、已被撤销，或属于其他服务商。"),
-    "keys.todo.wrong_key": ("Copy the key again in full from the provider's website, and check the provider chosen above matches it.", "请从服务商网站重新完整复制密钥，并确认上方选择的服务商与之对应。"),
+    "keys.why.wrong_key": (
+        "{host} does not accept this key (401): it is wrong, incomplete, revoked, or from another provider.",
+        "{host} 不接受这个密钥（401）：密钥有误、不完整、已被撤销，或属于其他服务商。",
+    ),
+    "keys.todo.wrong_key": (
+        "Copy the key again in full from the provider's website, and check the provider chosen above matches it.",
+        "请从服务商网站重新完整复制密钥，并确认上方选择的服务商与之对应。",
+    ),
     "keys.short.forbidden": ("✗ not allowed", "✗ 无权限"),
     "keys.why.forbidden": ("The key is valid but may not use model {model} here (403).", "密钥有效，但无权使用模型 {model}（403）。"),
-    "keys.todo.forbidden": ("Choose a model this key may use, or enable the model for the key in the provider's console.", "请换一个该密钥可用的模型，或在服务商控制台为该密钥开通此模型。"),
+    "keys.todo.forbidden": (
+        "Choose a model this key may use, or enable the model for the key in the provider's console.",
+        "请换一个该密钥可用的模型，或在服务商控制台为该密钥开通此模型。",
+    ),
     "keys.short.no_quota": ("✗ no quota", "✗ 额度不足"),
     "keys.why.no_quota": ("The key is valid but its account has no quota or balance left.", "密钥有效，但账户没有剩余额度或余额。"),
-    "keys.todo.no_quota": ("Add credit or raise the quota in the provider's billing page, or use another key.", "请在服务商的账单页面充值或提高额度，或换用其他密钥。"),
+    "keys.todo.no_quota": (
+        "Add credit or raise the quota in the provider's billing page, or use another key.",
+        "请在服务商的账单页面充值或提高额度，或换用其他密钥。",
+    ),
     "keys.short.rate_limited": ("✓ valid, rate limited now", "✓ 有效，当前被限流"),
     "keys.why.rate_limited": ("The key works but {host} is rate limiting it right now (429).", "密钥可用，但 {host} 目前正在对它限流（429）。"),
-    "keys.todo.rate_limited": ("Nothing to fix: runs wait when the provider asks. Leave requests/min on Auto, or lower it.", "无需修改：运行时会按服务商的要求等待。每分钟请求数保持“自动”，或调低一些。"),
+    "keys.todo.rate_limited": (
+        "Nothing to fix: runs wait when the provider asks. Leave requests/min on Auto, or lower it.",
+        "无需修改：运行时会按服务商的要求等待。每分钟请求数保持“自动”，或调低一些。",
+    ),
     "keys.short.wrong_url": ("✗ wrong URL (404)", "✗ 地址错误（404）"),
     "keys.why.wrong_url": ("Nothing answers like an API at this base URL (404).", "此接口地址上没有类似 API 的服务（404）。"),
-    "keys.todo.wrong_url": ("Check the base URL: it usually ends in /v1 (for example https://api.openai.com/v1).", "请检查接口地址：通常以 /v1 结尾（例如 https://api.openai.com/v1）。"),
+    "keys.todo.wrong_url": (
+        "Check the base URL: it usually ends in /v1 (for example https://api.openai.com/v1).",
+        "请检查接口地址：通常以 /v1 结尾（例如 https://api.openai.com/v1）。",
+    ),
     "keys.short.model_not_found": ("✗ model not found", "✗ 找不到模型"),
     "keys.why.model_not_found": ("{host} has no model called {model} (404).", "{host} 上没有名为 {model} 的模型（404）。"),
     "keys.todo.model_not_found": ("Fix the model name above: copy it from the provider's model list.", "请改正上方的模型名：从服务商的模型列表中复制。"),
@@ -274,7 +326,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "keys.why.url_or_model": ("{host} answered 404: the base URL or the model {model} is wrong.", "{host} 返回 404：接口地址或模型 {model} 有误。"),
     "keys.todo.url_or_model": ("Check the base URL (it usually ends in /v1) and the model name.", "请检查接口地址（通常以 /v1 结尾）和模型名。"),
     "keys.short.not_api": ("✗ not an API", "✗ 不是 API"),
-    "keys.why.not_api": ("Something answered at this base URL, but not an OpenAI-compatible API (a web page, a login page).", "该接口地址有响应，但不是兼容 OpenAI 的 API（可能是网页或登录页）。"),
+    "keys.why.not_api": (
+        "Something answered at this base URL, but not an OpenAI-compatible API (a web page, a login page).",
+        "该接口地址有响应，但不是兼容 OpenAI 的 API（可能是网页或登录页）。",
+    ),
     "keys.todo.not_api": ("Check the base URL; on a company network, a proxy may need signing in first.", "请检查接口地址；在公司网络中，可能需要先登录代理。"),
     "keys.short.error": ("✗ failed", "✗ 失败"),
     "keys.why.error": ("The check failed.", "测试失败。"),
@@ -336,7 +391,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Output tokens guessed at {per:.0f} per answer. A guess: run a test of a few rows to measure.",
         "输出 tokens 按每条 {per:.0f} 猜测。仅为猜测：先测试几行即可得到实测值。",
     ),
-    "run.est_basis_help": ("Input tokens are counted from the prompts themselves; output tokens can only be known from answers.", "输入 tokens 按提示词本身计算；输出 tokens 只能从回答中得知。"),
+    "run.est_basis_help": (
+        "Input tokens are counted from the prompts themselves; output tokens can only be known from answers.",
+        "输入 tokens 按提示词本身计算；输出 tokens 只能从回答中得知。",
+    ),
     "run.price_free": ("The simulated provider costs nothing: its price is $0.", "模拟模型不产生费用：价格为 0 美元。"),
     "run.est_cost": ("Cost (estimate)", "费用（估算）"),
     "run.est_cost_help": ("From the model's list price; the real bill may differ.", "按模型公开价格估算，实际费用可能不同。"),
@@ -354,9 +412,15 @@ STRINGS: dict[str, tuple[str, str]] = {
         "相同模型和设置下发送过的提示词，直接使用已保存的答案，不产生费用。关闭后会重新请求。",
     ),
     "run.fix_prompt": ("Fix the prompt", "修改提示词"),
-    "run.busy": ("A run is going: pause or cancel it below, or wait for it to finish, to start another.", "当前任务正在运行：请在下方暂停或取消，或等待完成后再开始新任务。"),
+    "run.busy": (
+        "A run is going: pause or cancel it below, or wait for it to finish, to start another.",
+        "当前任务正在运行：请在下方暂停或取消，或等待完成后再开始新任务。",
+    ),
     "run.busy_paused": ("A run is paused: resume or cancel it below to start another.", "当前任务已暂停：请在下方继续或取消后再开始新任务。"),
-    "run.speed_help": ("Rows answered per second over the last 20 seconds; answers from the cache are not counted.", "最近 20 秒内每秒完成的行数；来自缓存的答案不计入。"),
+    "run.speed_help": (
+        "Rows answered per second over the last 20 seconds; answers from the cache are not counted.",
+        "最近 20 秒内每秒完成的行数；来自缓存的答案不计入。",
+    ),
     "run.test_first": ("Test {n} rows", "测试前 {n} 行"),
     "run.run_all": ("Run all {n:,} rows", "运行全部 {n:,} 行"),
     "run.current": ("Run: {name}", "任务：{name}"),

@@ -10,13 +10,22 @@ BATCH_STRINGS: dict[str, tuple[str, str]] = {
         "Batch sends every row through the provider's Batch API: half the price, done within {window}. It goes on at the provider if you close this page.",
         "批量模式通过服务商的 Batch API 发送所有行：价格减半，在 {window} 内完成。关闭本页后服务商仍会继续处理。",
     ),
-    "run.mode_custom": ("This provider may not offer a Batch API: if it does not, the run stops with its answer.", "该服务商可能不提供 Batch API：如不支持，任务会停止并显示其回复。"),
+    "run.mode_custom": (
+        "This provider may not offer a Batch API: if it does not, the run stops with its answer.",
+        "该服务商可能不提供 Batch API：如不支持，任务会停止并显示其回复。",
+    ),
     "run.batch_costs": ("Cost now: {now} · as a batch: {batch}, done within {window}", "立即发送费用：{now} · 批量费用：{batch}，{window} 内完成"),
     "run.window.24h": ("24 hours", "24 小时"),
     "batch.title": ("Batch at the provider", "服务商处的批量任务"),
-    "batch.line": ("File {part}: {state} · {done:,} of {total:,} done, {failed:,} failed · batch `{batch}`", "文件 {part}：{state} · 已完成 {done:,}/{total:,}，失败 {failed:,} · 批次 `{batch}`"),
+    "batch.line": (
+        "File {part}: {state} · {done:,} of {total:,} done, {failed:,} failed · batch `{batch}`",
+        "文件 {part}：{state} · 已完成 {done:,}/{total:,}，失败 {failed:,} · 批次 `{batch}`",
+    ),
     "batch.line_intent": ("File {part}: being uploaded ({total:,} rows)", "文件 {part}：正在上传（{total:,} 行）"),
-    "batch.polled": ("Last asked the provider: {at} (UTC). Polling slows from seconds to minutes; the results come when the batch is done.", "上次查询服务商：{at}（UTC）。查询间隔从几秒逐渐延长到几分钟；批次完成后才有结果。"),
+    "batch.polled": (
+        "Last asked the provider: {at} (UTC). Polling slows from seconds to minutes; the results come when the batch is done.",
+        "上次查询服务商：{at}（UTC）。查询间隔从几秒逐渐延长到几分钟；批次完成后才有结果。",
+    ),
     "batch.polled_idle": (
         "Last asked the provider: {at} (UTC). Nobody is following this batch now: Resume asks the provider again, and never sends the batch twice.",
         "上次查询服务商：{at}（UTC）。目前没有在跟踪该批次：点击“继续”会再次查询服务商，批次不会重复提交。",

@@ -20,7 +20,7 @@ COLUMNS_STRINGS: dict[str, tuple[str, str]] = {
     "columns.col.type": ("type", "类型"),
     "columns.col.type_help": (
         "What the answer must be: the value is checked and kept as this type in Excel and JSONL.",
-        "回答必须符合的类型：取值会被检查，并在 Excel 和 JSONL 中保留此类型。"
+        "回答必须符合的类型：取值会被检查，并在 Excel 和 JSONL 中保留此类型。",
     ),
     "columns.col.description": ("description", "说明"),
     "columns.col.description_help": ("Tells the model what to put here (sent with the schema).", "告诉模型这一列填什么（随 schema 一起发送）。"),
@@ -28,8 +28,8 @@ COLUMNS_STRINGS: dict[str, tuple[str, str]] = {
     "columns.col.required_help": ("Unticked: the model may leave it empty (null).", "不勾选：模型可以留空（null）。"),
     "columns.col.choices": ("allowed values", "允许的取值"),
     "columns.col.choices_help": (
-        "For \"one of a list\": the values, separated by commas (e.g. positive, negative, neutral).",
-        "用于“列表中的一项”：用逗号分隔的取值（例如 positive, negative, neutral）。"
+        'For "one of a list": the values, separated by commas (e.g. positive, negative, neutral).',
+        "用于“列表中的一项”：用逗号分隔的取值（例如 positive, negative, neutral）。",
     ),
     "columns.type.text": ("text", "文本"),
     "columns.type.number": ("number", "数字"),
@@ -64,14 +64,17 @@ COLUMNS_STRINGS: dict[str, tuple[str, str]] = {
     ),
     # the Compare page
     "compare.columns_from_prompt": (
-        "Output columns (from the Prompt page; the last one is scored): {names}", "输出列（来自“提示词”页，以最后一列评分）：{names}"
+        "Output columns (from the Prompt page; the last one is scored): {names}",
+        "输出列（来自“提示词”页，以最后一列评分）：{names}",
     ),
     # the Run page
     "run.valid": ("Valid", "符合"),
     "run.invalid": ("Invalid", "不符合"),
     "run.reasked": ("Re-asked", "重问过"),
-    "run.reasked_help": ("Rows whose answer did not fit the columns at first and were asked again ({n} re-asks sent in this session).",
-                         "最初的回答不符合输出列、因而被重新询问的行（本次共发送 {n} 次重问）。"),  # fmt: skip
+    "run.reasked_help": (
+        "Rows whose answer did not fit the columns at first and were asked again ({n} re-asks sent in this session).",
+        "最初的回答不符合输出列、因而被重新询问的行（本次共发送 {n} 次重问）。",
+    ),  # fmt: skip
     # core's errors about a definition (core/columns.py, core/spec.py)
     "error.column_no_name": ("Every output column needs a name.", "每个输出列都需要一个名称。"),
     "error.column_long_name": ("The column name {name}… is too long: at most {n} characters.", "列名 {name}… 太长：最多 {n} 个字符。"),

@@ -48,9 +48,15 @@ COMPARE_STRINGS: dict[str, tuple[str, str]] = {
     ),
     "compare.verdict.so_far": ("(So far: the comparison is still running.)", "（目前结果：对比仍在进行。）"),
     "compare.verdict.tie": ("No winner: the best variants are equally accurate.", "没有胜出者：最好的几个方案准确率相同。"),
-    "compare.verdict.unjudged": ("Choose a label column (or a regular expression scoring) to see which variant is right more often.", "选择标准答案列（或使用正则表达式评分），即可看出哪个方案更准确。"),
+    "compare.verdict.unjudged": (
+        "Choose a label column (or a regular expression scoring) to see which variant is right more often.",
+        "选择标准答案列（或使用正则表达式评分），即可看出哪个方案更准确。",
+    ),
     "compare.chart.title": ("Accuracy against cost", "准确率与费用"),
-    "compare.chart.caption": ("Up is more accurate, left is cheaper; the bars are 95% confidence intervals.", "越靠上越准确，越靠左越便宜；竖线为 95% 置信区间。"),
+    "compare.chart.caption": (
+        "Up is more accurate, left is cheaper; the bars are 95% confidence intervals.",
+        "越靠上越准确，越靠左越便宜；竖线为 95% 置信区间。",
+    ),
     "compare.chart.caption_free": (
         "Up is more accurate, left uses fewer tokens (the simulated provider costs nothing); the bars are 95% confidence intervals.",
         "越靠上越准确，越靠左 tokens 越少（模拟模型不产生费用）；竖线为 95% 置信区间。",
@@ -180,7 +186,10 @@ COMPARE_STRINGS: dict[str, tuple[str, str]] = {
     "compare.max_tokens": ("Max tokens", "最大 tokens"),
     "compare.max_tokens_help": ("0: the provider's default.", "0 表示使用服务商默认值。"),
     "compare.fields": ("JSON fields (optional)", "JSON 字段（可选）"),
-    "compare.fields_help": ("Comma-separated: the answer is read as JSON with these fields, and the last one is scored.", "用逗号分隔：回答按含这些字段的 JSON 读取，并以最后一个字段评分。"),
+    "compare.fields_help": (
+        "Comma-separated: the answer is read as JSON with these fields, and the last one is scored.",
+        "用逗号分隔：回答按含这些字段的 JSON 读取，并以最后一个字段评分。",
+    ),
     "compare.rescore": ("Scoring: {score}", "评分方式：{score}"),
     "compare.rescore_as": ("Score the answers as", "改用以下方式评分"),
     "compare.rescore_help": (

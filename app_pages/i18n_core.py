@@ -34,14 +34,23 @@ CORE_STRINGS: dict[str, tuple[str, str]] = {
     "msg.per.minute": ("minute", "分钟"),
     "msg.per.day": ("day", "天"),
     "msg.moderation": ("The provider's moderation flagged this row (403): {detail}", "服务商的内容审核标记了这一行（403）。服务商的原话：{detail}"),
-    "msg.refused_max_tokens": ("This model does not accept max_tokens, only max_completion_tokens (400): {detail}", "此模型不接受 max_tokens，只接受 max_completion_tokens（400）。服务商的原话：{detail}"),
+    "msg.refused_max_tokens": (
+        "This model does not accept max_tokens, only max_completion_tokens (400): {detail}",
+        "此模型不接受 max_tokens，只接受 max_completion_tokens（400）。服务商的原话：{detail}",
+    ),
     "msg.refused_temperature": ("This model does not accept this temperature (400): {detail}", "此模型不接受这个温度值（400）。服务商的原话：{detail}"),
     "msg.refused_setting": ("This model does not accept the setting '{setting}' (400): {detail}", "此模型不接受设置“{setting}”（400）。服务商的原话：{detail}"),
     "msg.unreadable_answer": ("The provider's answer could not be read ({detail})", "无法读取服务商的回答（{detail}）"),
-    "msg.max_tokens_note": ("The model refused max_tokens; the run sends max_completion_tokens instead.", "模型不接受 max_tokens，本任务改为发送 max_completion_tokens。"),
+    "msg.max_tokens_note": (
+        "The model refused max_tokens; the run sends max_completion_tokens instead.",
+        "模型不接受 max_tokens，本任务改为发送 max_completion_tokens。",
+    ),
     "msg.row_put_back": ("Row {row} was left unfinished by an internal error; it was put back.", "第 {row} 行因内部错误未完成，已放回队列。"),
     "msg.internal_error": ("Internal error in {where}: {detail}", "内部错误（{where}）：{detail}"),
-    "msg.finishing": ("Finishing {n} requests already sent (up to {s} s); nothing new is sent.", "正在完成已发出的 {n} 个请求（最多 {s} 秒），不再发送新请求。"),
+    "msg.finishing": (
+        "Finishing {n} requests already sent (up to {s} s); nothing new is sent.",
+        "正在完成已发出的 {n} 个请求（最多 {s} 秒），不再发送新请求。",
+    ),
     "msg.provider_said": (" The provider said: {detail}", "。服务商的原话：{detail}"),
     "msg.paused": ("Paused: requests already sent will finish.", "已暂停：已发出的请求会继续完成。"),
     "msg.cancelled": ("Cancelled: finished rows are kept; resume to do the rest.", "已取消：已完成的行会保留；点“继续”可处理其余的行。"),
@@ -68,7 +77,10 @@ CORE_STRINGS: dict[str, tuple[str, str]] = {
     ),
     # notes about how a file was read
     "msg.read_as_csv": ("The file is named {ext} but contains plain text, so it was read as CSV.", "文件扩展名是 {ext}，但内容是纯文本，因此按 CSV 读取。"),
-    "msg.read_as_xlsx": ("The file is named {ext} but is an Excel workbook, so it was read as one.", "文件扩展名是 {ext}，但它其实是 Excel 工作簿，因此按 Excel 读取。"),
+    "msg.read_as_xlsx": (
+        "The file is named {ext} but is an Excel workbook, so it was read as one.",
+        "文件扩展名是 {ext}，但它其实是 Excel 工作簿，因此按 Excel 读取。",
+    ),
     "msg.dropped_rows": ("Dropped {n} empty rows {where}.", "删除了{where}的 {n} 个空行。"),
     "msg.where.above the column names": ("above the column names", "表头上方"),
     "msg.where.in the middle of the table": ("in the middle of the table", "表格中间"),
@@ -79,12 +91,24 @@ CORE_STRINGS: dict[str, tuple[str, str]] = {
     "msg.filled_short_rows": ("Filled {n} short rows with empty cells.", "有 {n} 行的单元格比表头少，已用空单元格补齐。"),
     "msg.trimmed_names": ("Removed spaces around {n} column names: {names}.", "去掉了 {n} 个列名首尾的空格：{names}。"),
     "msg.named_columns": ("Named {n} columns that had no name: {names}.", "为 {n} 个没有名称的列命名：{names}。"),
-    "msg.extra_cells": ("Some rows have more cells than there are column names; their extra cells are in {n} new columns: {names}.", "有些行的单元格比列名多，多出的单元格放在 {n} 个新列中：{names}。"),
+    "msg.extra_cells": (
+        "Some rows have more cells than there are column names; their extra cells are in {n} new columns: {names}.",
+        "有些行的单元格比列名多，多出的单元格放在 {n} 个新列中：{names}。",
+    ),
     "msg.renamed_duplicate": ("Renamed duplicate column '{old}' to '{new}'.", "重复的列名“{old}”已改为“{new}”。"),
     "msg.renamed_more": ("Renamed {n} more duplicate columns the same way.", "另有 {n} 个重复列名按同样方式改名。"),
-    "msg.guessed_encoding": ("Read as {name}, guessed from the file's bytes; if the text looks wrong, choose the encoding under Reading options.", "按 {name} 编码读取（根据文件字节推测）；如果文字显示不对，请在“读取选项”中手动选择编码。"),
-    "msg.nul_bytes": ("Removed {n} NUL bytes (invisible characters a damaged save leaves behind).", "已删除 {n} 个 NUL 字节（文件保存出错时留下的不可见字符）。"),
-    "msg.bad_bytes": ("{n} bytes could not be read as {encoding}; if the text looks wrong, choose the encoding by hand.", "有 {n} 个字节无法按 {encoding} 读取；如果文字显示不对，请手动选择编码。"),
+    "msg.guessed_encoding": (
+        "Read as {name}, guessed from the file's bytes; if the text looks wrong, choose the encoding under Reading options.",
+        "按 {name} 编码读取（根据文件字节推测）；如果文字显示不对，请在“读取选项”中手动选择编码。",
+    ),
+    "msg.nul_bytes": (
+        "Removed {n} NUL bytes (invisible characters a damaged save leaves behind).",
+        "已删除 {n} 个 NUL 字节（文件保存出错时留下的不可见字符）。",
+    ),
+    "msg.bad_bytes": (
+        "{n} bytes could not be read as {encoding}; if the text looks wrong, choose the encoding by hand.",
+        "有 {n} 个字节无法按 {encoding} 读取；如果文字显示不对，请手动选择编码。",
+    ),
     # short causes, for "10 × could not reach api.openai.com"
     "cause.unreachable": ("could not reach {host}", "无法连接到 {host}"),
     "cause.dns": ("{host} not found (no network, or a wrong address)", "找不到 {host}（没有网络或地址有误）"),

@@ -9,20 +9,10 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core import constants as C
-from app_pages.common import (
-    plain,
-    pool,
-    provider_label,
-    preset_pool,
-    presets_usable,
-    runner,
-    server_keys,
-    show_input_error,
-    worded_choice,
-)
+from app_pages.common import plain, pool, preset_pool, presets_usable, provider_label, runner, server_keys, show_input_error, worded_choice
 from app_pages.i18n import language, pace_text, t
 from app_pages.key_entry import paste_box, remove_menu, take_pasted
+from core import constants as C
 
 KEEP = "session"
 
@@ -76,6 +66,7 @@ with limits_col:
     )
     st.number_input(t("keys.tpm"), min_value=0, max_value=C.FORM_MAX_TPM, step=1000, key="tpm", persist_state=KEEP, help=t("keys.tpm_help"))
     st.checkbox(t("keys.shared"), key="shared_limit", persist_state=KEEP, help=t("keys.shared_help"))
+
 
 def test_keys() -> None:
     """Test what is in the box too: keys typed but not yet added are added first."""

@@ -10,10 +10,10 @@ import json
 import streamlit as st
 
 import core
-from core import constants as C
 from app_pages.columns_editor import columns_editor, take_edits
 from app_pages.common import dataset, input_error_text, plain, problem_text, store
 from app_pages.i18n import language, t, t_in
+from core import constants as C
 
 KEEP = "session"  # widget values survive page switches
 MODES = ("text", "columns")  # a keyed widget keeps its value when format_func's words change language
@@ -30,6 +30,7 @@ def use_demo_columns(demo: core.DemoSheet) -> None:
 
 def mode_label(mode: str, lang: str) -> str:
     return t_in(lang, f"prompt.mode.{mode}")
+
 
 st.title(t("prompt.title"))
 st.caption(t("prompt.intro"))
@@ -106,9 +107,7 @@ if columns_mode:
         st.error(plain(input_error_text(columns_error)), icon=":material/error:")
     elif not output_columns:
         st.info(t("columns.none_yet"), icon=":material/view_column:")
-    st.number_input(
-        t("prompt.max_reasks"), min_value=0, max_value=C.MAX_REASKS, step=1, key="max_reasks", persist_state=KEEP, help=t("prompt.max_reasks_help")
-    )
+    st.number_input(t("prompt.max_reasks"), min_value=0, max_value=C.MAX_REASKS, step=1, key="max_reasks", persist_state=KEEP, help=t("prompt.max_reasks_help"))
 
 st.subheader(t("prompt.preview"))
 if not current:

@@ -9,8 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core import RunStatus
-from core import constants as C
+from app_pages import charts, leases_view
 from app_pages.common import (
     current_run_id,
     dataset,
@@ -19,28 +18,29 @@ from app_pages.common import (
     follow_batch,
     input_error_text,
     is_live,
+    new_run_line,
+    owner_label,
     plain,
     pool,
     progress_bar,
+    run_line,
     runner,
     say,
-    new_run_line,
-    owner_label,
-    run_line,
     share_toggle,
     short,
-    use_simulated_provider,
     show_input_error,
     show_run,
     spec,
     store,
     template_problems,
+    use_simulated_provider,
     user,
     worded_choice,
 )
-from app_pages import charts, leases_view
 from app_pages.i18n import language, pace_text, t, t_in
 from app_pages.results import shown_results
+from core import RunStatus
+from core import constants as C
 
 KEEP = "session"
 TABLE_ROWS = C.FORM_TABLE_ROWS  # rows drawn on the page; downloads always have every row
@@ -54,7 +54,13 @@ def start(first_rows: int | None) -> None:
         entries, _ = pool()
         batch = st.session_state.get("run_mode") == "batch" and bool(entries) and core.batch_supported(entries[0].provider)
         handle = core.start_run(
-            store(), current["table"].frame, spec(entries).replace(batch=batch), entries, file_name=current["name"], first_rows=first_rows, runner=runner(),
+            store(),
+            current["table"].frame,
+            spec(entries).replace(batch=batch),
+            entries,
+            file_name=current["name"],
+            first_rows=first_rows,
+            runner=runner(),
             user=user(),
         )
     except core.InputError as exc:

@@ -41,21 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (
-    MODEL,
-    ROOT,
-    TEMPLATE,
-    SimServer,
-    SummaryRow,
-    base_parser,
-    finish,
-    fmt_rate,
-    key_names,
-    log,
-    machine,
-    question_frame,
-    verdict,
-)
+from benchmarks.common import MODEL, ROOT, TEMPLATE, SimServer, SummaryRow, base_parser, finish, fmt_rate, key_names, log, machine, question_frame, verdict
 from core import constants as C
 
 RPM = 6_000
@@ -261,8 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keys", type=int, nargs="+", choices=sorted(ROUNDS), default=None, help="which workloads (default: 8 then 1)")
     p.add_argument("--rows", type=int, default=None, help=f"rows per run (default {ROWS:,}; --quick {QUICK_ROWS:,})")
     p.add_argument("--rounds", type=int, default=None, help="pairs of runs per workload (default: 3 at 8 keys, 2 at 1 key)")
-    p.add_argument("--before", type=Path, nargs="+", default=[], metavar="CHECKOUT",
-                   help="also run the command line of these checkouts (e.g. an export of main), alternated with the others; named by their folder")
+    p.add_argument(
+        "--before",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="CHECKOUT",
+        help="also run the command line of these checkouts (e.g. an export of main), alternated with the others; named by their folder",
+    )
     args = p.parse_args(argv)
     rows = args.rows or (QUICK_ROWS if args.quick else ROWS)
     log(f"# Speed at high rates ({machine()})")

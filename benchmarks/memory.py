@@ -156,17 +156,7 @@ def _mib(x: int | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.common import (
-        ROOT,
-        SimServer,
-        SummaryRow,
-        base_parser,
-        finish,
-        fmt_rate,
-        log,
-        machine,
-        verdict,
-    )
+    from benchmarks.common import ROOT, SimServer, SummaryRow, base_parser, finish, fmt_rate, log, machine, verdict
 
     p = base_parser(__doc__)
     p.add_argument("--rows", type=int, default=None, help=f"rows (default {ROWS:,}; --quick {QUICK_ROWS:,})")
@@ -205,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     log(f"RSS: baseline after imports {_mib(r['baseline_rss'])}; after building the frame {_mib(r['after_frame_rss'])}; "
         f"after the run {_mib(r['after_run_rss'])}")  # fmt: skip
     log(f"peak RSS during the run: VmHWM {_mib(r['run_peak_hwm'])}, sampled {_mib(r['run_peak_sampled'])}, ru_maxrss {_mib(r['run_peak_ru_maxrss'])}")
-    log(f"peak RSS including the CSV export: VmHWM {_mib(r['total_peak_hwm'])}, sampled {_mib(r['total_peak_sampled'])}, ru_maxrss {_mib(r['total_peak_ru_maxrss'])}")
+    log(
+        f"peak RSS including the CSV export: VmHWM {_mib(r['total_peak_hwm'])}, sampled {_mib(r['total_peak_sampled'])}, ru_maxrss {_mib(r['total_peak_ru_maxrss'])}"
+    )
     log("RSS and speed over the run (rows/s since the previous mark; a falling speed means a per-row cost that grows):")
     prev_done, prev_t = 0, 0.0
     for d, t, rss in r["timeline"]:

@@ -23,14 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (
-    ROOT,
-    SummaryRow,
-    base_parser,
-    log,
-    machine,
-    markdown_table,
-)
+from benchmarks.common import ROOT, SummaryRow, base_parser, log, machine, markdown_table
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("throughput", "ceiling", "high_rate", "seed_approach", "memory", "store_lock")

@@ -36,49 +36,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import openai
 from aiolimiter import AsyncLimiter
 
-from benchmarks.common import (
-    MODEL,
-    TEMPLATE,
-    SimServer,
-    SummaryRow,
-    base_parser,
-    finish,
-    key_names,
-    log,
-    machine,
-    verdict,
-)
-from benchmarks.throughput import (
-    CONCURRENCY,
-    KEYS,
-    LATENCY_S,
-    QUICK_ROWS,
-    ROWS,
-    RPM,
-    Outcome,
-    duplicate_answers,
-    measure_engine,
-    sim_args,
-    theoretical_limit,
-)
+from benchmarks.common import MODEL, TEMPLATE, SimServer, SummaryRow, base_parser, finish, key_names, log, machine, verdict
+from benchmarks.throughput import CONCURRENCY, KEYS, LATENCY_S, QUICK_ROWS, ROWS, RPM, Outcome, duplicate_answers, measure_engine, sim_args, theoretical_limit
 
 
 async def seed_gather(base_url: str, keys: list[str], rows: int, max_retries: int) -> tuple[int, float, dict[str, int]]:
     """(rows answered, seconds, exceptions by type) for the seed article's approach."""
     limiter = AsyncLimiter(len(keys) * RPM / 60, 1)  # 4 x 600/min = 40 per second
-    clients = [
-        openai.AsyncOpenAI(base_url=base_url, api_key=k, max_retries=max_retries, http_client=openai.DefaultAioHttpClient())
-        for k in keys
-    ]
+    clients = [openai.AsyncOpenAI(base_url=base_url, api_key=k, max_retries=max_retries, http_client=openai.DefaultAioHttpClient()) for k in keys]
     errors: dict[str, int] = {}
 
     async def one(i: int) -> str | None:
         client = clients[i % len(clients)]
         async with limiter:
             try:
-                r = await client.chat.completions.create(
-                    model=MODEL, messages=[{"role": "user", "content": TEMPLATE.format(question=f"{i} + {i * 2}")}]
-                )
+                r = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": TEMPLATE.format(question=f"{i} + {i * 2}")}])
                 return r.choices[0].message.content
             except Exception as exc:  # noqa: BLE001 -- the article's per-row `except`: the row is lost
                 name = type(exc).__name__
@@ -137,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, o in results.items():
         workload = "1 dead key" if name.endswith("_dead") else "4 good keys"
         approach = o.label.split(",")[0] + (", max_retries=" + o.label.split("max_retries=")[1].split(",")[0] if "max_retries" in o.label else "")
-        log(f"| {workload} | {approach} | {o.rows_per_s:.1f} ({o.fraction:.0%}) | {o.requests:,} | {o.rate_limited:,} ({o.rate_limited_frac:.1%}) | {o.unauthorized:,} | {o.lost:,} |")
+        log(
+            f"| {workload} | {approach} | {o.rows_per_s:.1f} ({o.fraction:.0%}) | {o.requests:,} | {o.rate_limited:,} ({o.rate_limited_frac:.1%}) | {o.unauthorized:,} | {o.lost:,} |"
+        )
 
     s0, s2, e = results["seed0"], results["seed2"], results["engine"]
     d0, d2, ed = results["seed0_dead"], results["seed2_dead"], results["engine_dead"]

@@ -113,13 +113,18 @@ def main(argv: list[str] | None = None) -> int:
                 "INSERT INTO runs (id, created_at, updated_at, status, n_rows, columns_json, spec_json, keys_json) VALUES ('old', '', '', 'creating', ?, '[]', ?, '[]')",
                 (n, spec.to_json()),
             )
-            conn.executemany("INSERT INTO inputs (run_id, row, cells_json) VALUES ('old', ?, ?)", ((i, json.dumps(c)) for i, c in enumerate(frame.itertuples(index=False, name=None))))
+            conn.executemany(
+                "INSERT INTO inputs (run_id, row, cells_json) VALUES ('old', ?, ?)",
+                ((i, json.dumps(c)) for i, c in enumerate(frame.itertuples(index=False, name=None))),
+            )
             conn.execute("COMMIT")
             store.delete_run("old")
 
         secs, worst, p99, saves = measure(store, other, one_transaction)
         log(f"one-transaction insert of {n:,} rows: {secs:.2f} s; longest wait {worst:.1f} ms")
-        rows.append(SummaryRow(f"Same, the {n:,} rows inserted in one transaction (before)", f"p99 {p99:.0f} ms, longest {worst:.0f} ms", "(comparison)", "n/a"))
+        rows.append(
+            SummaryRow(f"Same, the {n:,} rows inserted in one transaction (before)", f"p99 {p99:.0f} ms, longest {worst:.0f} ms", "(comparison)", "n/a")
+        )
         store.close()
     finish(rows, args.summary_json)
     return 0

@@ -31,16 +31,16 @@ from . import constants as C
 from .batch_files import BatchLimits, LineOutcome, read_outcomes, request_file, request_lines, split_requests
 from .batch_keys import MissingKey, PartKeys
 from .batch_rows import BatchRowReader
-from .structured import AskMode, ask_messages, ask_params, remembered_mode
 from .batch_store import TERMINAL_STATES, BatchJob, BatchJobs
 from .clients import ClientFactory
 from .errors import ErrorKind, Failure, InputError, classify, scrub
 from .keys import PROVIDER_PRESETS, KeyEntry
 from .leases import RunLease
 from .progress import ProgressTracker
-from .runner import Runner, RunHandle
+from .runner import RunHandle, Runner
 from .status import RunStatus
 from .store import RunRecord, RunStore
+from .structured import AskMode, ask_messages, ask_params, remembered_mode
 from .template import PromptTemplate
 
 T = TypeVar("T")

@@ -72,9 +72,7 @@ def request_lines(
         yield row, json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-def split_requests(
-    lines: Iterable[tuple[int, bytes]], limits: BatchLimits = BatchLimits(), *, contents: bool = True
-) -> tuple[list[RequestFile], list[int]]:
+def split_requests(lines: Iterable[tuple[int, bytes]], limits: BatchLimits = BatchLimits(), *, contents: bool = True) -> tuple[list[RequestFile], list[int]]:
     """Request files of at most `max_requests` lines and `max_bytes` bytes each, rows in order.
     Returns (files, rows whose one line alone is over `max_bytes`): those cannot be sent as a batch.
     With `contents=False` only the rows of each file are kept (a plan needs no 200 MB of bytes)."""

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from .batch_store import BatchJobs
 from .errors import InputError
 from .keys import KeyEntry
-from .runner import Runner, RunHandle, get_runner
+from .runner import RunHandle, Runner, get_runner
 from .runs import resume_run
 from .status import RunStatus
 from .store import RunStore

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from . import constants as C
-from .batch_files import LineOutcome
 from .answers import judge, read_completion
+from .batch_files import LineOutcome
 from .errors import scrub
 from .estimate import price_for
 from .spec import RunSpec

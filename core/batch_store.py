@@ -52,9 +52,22 @@ class BatchJobs:
         cur = self.store.connection.execute("SELECT * FROM batch_jobs WHERE run_id = ? ORDER BY part", (run_id,))
         return [
             BatchJob(
-                r["run_id"], r["part"], tuple(json.loads(r["rows_json"])), r["input_file_id"], r["batch_id"], r["state"], r["total"],
-                r["completed"], r["failed"], r["output_file_id"], r["error_file_id"], r["message"], bool(r["applied"]), r["created_at"],
-                r["polled_at"], r["key_fp"],
+                r["run_id"],
+                r["part"],
+                tuple(json.loads(r["rows_json"])),
+                r["input_file_id"],
+                r["batch_id"],
+                r["state"],
+                r["total"],
+                r["completed"],
+                r["failed"],
+                r["output_file_id"],
+                r["error_file_id"],
+                r["message"],
+                bool(r["applied"]),
+                r["created_at"],
+                r["polled_at"],
+                r["key_fp"],
             )  # fmt: skip
             for r in cur
         ]

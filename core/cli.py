@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import TextIO
 
 from . import constants as C
-from .durations import clock
 from .batch_cli import BatchReporter
 from .columns import columns_from_file, columns_to_rows
+from .durations import clock
 from .errors import InputError
-from .outbound import outbound_policy
 from .exports import format_for_path, write_export
 from .keys import SIMULATED_PROVIDER, KeyEntry, parse_keys, pool_from_settings
 from .leases import RunningElsewhere
+from .outbound import outbound_policy
 from .progress import ProgressSnapshot
 from .runner import RunHandle, get_runner
 from .runs import effective_status, resume_run, run_progress, start_run
@@ -72,13 +72,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="model name")
     run.add_argument("--key", action="extend", nargs="+", default=[], help="API key (repeatable; prefer --keys-env)")
     run.add_argument("--keys-env", metavar="VAR", help="environment variable holding comma-separated keys")
-    run.add_argument("--rpm", type=_rpm, default=None, metavar="auto|N",
-                     help="requests per minute per key: auto (default) learns the provider's limit, a number is a ceiling")
-    run.add_argument("--shared-limit", action="store_true",
-                     help="the keys share one account's limit: one pace for all of them (--rpm N is then that limit)")
+    run.add_argument(
+        "--rpm",
+        type=_rpm,
+        default=None,
+        metavar="auto|N",
+        help="requests per minute per key: auto (default) learns the provider's limit, a number is a ceiling",
+    )
+    run.add_argument("--shared-limit", action="store_true", help="the keys share one account's limit: one pace for all of them (--rpm N is then that limit)")
     run.add_argument("--tpm", type=int, help="tokens per minute, per key (0: none, as in the app)")
     run.add_argument(
-        "--concurrency", type=_concurrency, default=str(C.DEFAULT_CONCURRENCY), metavar="N|auto",
+        "--concurrency",
+        type=_concurrency,
+        default=str(C.DEFAULT_CONCURRENCY),
+        metavar="N|auto",
         help=f"requests in flight at once; 'auto' keeps as many as the keys' pace needs (at most {C.AUTO_CONCURRENCY_CAP}), 'auto:N' at most N",
     )
     run.add_argument("--max-attempts", type=int, default=C.DEFAULT_MAX_ATTEMPTS)
@@ -103,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help=f"where runs are stored (default ${C.DATA_DIR_ENV} or ./{C.DEFAULT_DATA_DIR})")
     run.add_argument("--resume", metavar="RUN_ID", help="continue a stored run; rows already done are not sent again")
     run.add_argument(
-        "--wait", action="store_true",
+        "--wait",
+        action="store_true",
         help="with --resume: if another process is running the run, wait (showing its progress) and take it over when that process stops",
     )
     run.add_argument(
@@ -207,8 +215,7 @@ def _progress_line(snap: ProgressSnapshot, width: int = 24) -> str:
     if snap.state == RunStatus.FINISHING:
         extra += f", finishing {snap.in_flight} request(s) already sent"
     return (
-        f"[{bar}] {snap.done}/{snap.total} ok {snap.ok} failed {snap.failed} "
-        f"{snap.rows_per_s:.1f} rows/s ETA {_fmt_time(snap.eta_s)} ${snap.cost:.4f}{extra}"
+        f"[{bar}] {snap.done}/{snap.total} ok {snap.ok} failed {snap.failed} {snap.rows_per_s:.1f} rows/s ETA {_fmt_time(snap.eta_s)} ${snap.cost:.4f}{extra}"
     )
 
 

@@ -20,20 +20,28 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .access import LOCAL_USER, User
 from .compare_judge import (
-    judge_keys, judge_problems, judge_work_left, judging, judging_paused, live_judge_runs, pause_judging, resume_judging, start_judging,
+    judge_keys,
+    judge_problems,
+    judge_work_left,
+    judging,
+    judging_paused,
+    live_judge_runs,
+    pause_judging,
+    resume_judging,
+    start_judging,
     stop_judging,
 )  # fmt: skip
-from .access import LOCAL_USER, User
 from .compare_store import ComparisonRecord, all_judge_runs, delete_comparison, get_comparison, save_comparison, set_scoring
 from .errors import InputError
+from .estimate import RunEstimate, estimate_run
 from .judge import Judge, judge_frame
 from .keys import KeyEntry
 from .leases import RunningElsewhere
 from .ownership import check_may_act
 from .progress import ProgressSnapshot
-from .runner import Runner, RunHandle, get_runner
-from .estimate import RunEstimate, estimate_run
+from .runner import RunHandle, Runner, get_runner
 from .runs import effective_status, resume_run, run_progress, start_run, validate_run
 from .scoring import Scoring
 from .spec import RunSpec
@@ -174,7 +182,12 @@ def _record(store: RunStore, comparison_id: str, user: User) -> ComparisonRecord
 
 
 def resume_comparison(
-    store: RunStore, comparison_id: str, keys: Sequence[KeyEntry] | None = None, *, retry_failed: bool = False, runner: Runner | None = None,
+    store: RunStore,
+    comparison_id: str,
+    keys: Sequence[KeyEntry] | None = None,
+    *,
+    retry_failed: bool = False,
+    runner: Runner | None = None,
     user: User = LOCAL_USER,
 ) -> ComparisonRecord:
     """Continue every variant that has rows left (and, with `retry_failed`, failed rows): rows

@@ -31,10 +31,10 @@ from .columns import columns_from_file, text_columns
 from .compare import ComparisonProgress, comparison_progress, comparison_run_ids, resume_comparison, start_comparison, stop_comparison
 from .compare_report import CompareTable, compare_table, compare_workbook
 from .compare_store import ComparisonRecord, get_comparison
+from .constants import SIMULATED_BASE_URL
 from .errors import InputError
 from .exports import format_for_path, write_bytes, write_export
 from .judge import Judge
-from .constants import SIMULATED_BASE_URL
 from .keys import SIMULATED_PROVIDER, KeyEntry, demo_pool, make_pool, parse_keys
 from .runner import get_runner
 from .scoring import Scoring

@@ -26,7 +26,7 @@ from .compare_store import ComparisonRecord, judge_run_ids, save_judge_run
 from .errors import InputError
 from .judge import Judge, judge_frame
 from .keys import KeyEntry
-from .runner import Runner, RunHandle
+from .runner import RunHandle, Runner
 from .runs import resume_run, start_run
 from .store import RunStore
 from .variants import variant_keys

@@ -118,9 +118,7 @@ def comparison_of_run(store: RunStore, run_id: str) -> str | None:
 def judge_run_ids(store: RunStore, comparison_id: str) -> dict[int, list[str]]:
     """Variant index -> the runs in which the judge grades that variant's answers, oldest first
     (by when they were made), whether or not History has deleted them since."""
-    rows = store.connection.execute(
-        "SELECT variant, run_id FROM comparison_judges WHERE comparison_id = ? ORDER BY created_at, run_id", (comparison_id,)
-    )
+    rows = store.connection.execute("SELECT variant, run_id FROM comparison_judges WHERE comparison_id = ? ORDER BY created_at, run_id", (comparison_id,))
     out: dict[int, list[str]] = {}
     for r in rows:
         out.setdefault(int(r[0]), []).append(r[1])

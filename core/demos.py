@@ -36,19 +36,20 @@ DEMO_SHEETS: dict[str, DemoSheet] = {
     sheet.key: sheet
     for sheet in (
         DemoSheet(
-            "arithmetic", "demo_arithmetic.csv",
+            "arithmetic",
+            "demo_arithmetic.csv",
             "Compute {question}. Reply with the number only.",
             "Compute {question}. Reply with the number only.",  # the numbers are the same in every language
             "answer",
         ),
         DemoSheet(
-            "reviews", "demo_reviews.csv",
+            "reviews",
+            "demo_reviews.csv",
             "Is this review positive, negative or neutral? Answer with one word.\n\nProduct: {product}\nReview: {review}",
             "这条评论的情感是 positive、negative 还是 neutral？只回答其中一个英文词。\n\n商品：{product}\n评论：{review}",
             "sentiment",
             columns=(
-                {"name": "sentiment", "type": "choice", "choices": ("positive", "negative", "neutral"),
-                 "description": "the review's overall sentiment"},
+                {"name": "sentiment", "type": "choice", "choices": ("positive", "negative", "neutral"), "description": "the review's overall sentiment"},
                 {"name": "rating", "type": "integer", "description": "the star rating the review gives, if any"},
                 {"name": "date", "type": "date", "description": "the purchase or delivery date the review mentions, if any"},
                 {"name": "recommend", "type": "boolean", "description": "whether the reviewer would recommend the product"},

@@ -17,8 +17,7 @@ ENCODINGS: tuple[str, ...] = (
     "utf-8", "utf-8-sig", "gb18030", "utf-16", "cp1252", "latin-1", "big5", "shift_jis", "euc_kr", "cp1250", "cp1251", "cp1253",
 )  # fmt: skip
 SAMPLE = 64 * 1024  # enough text to judge an encoding without reading 10 MB twice
-NOT_TEXT = ("This file does not look like a table (it contains binary data or text in an unknown encoding); "
-            "upload a CSV or .xlsx file.")
+NOT_TEXT = "This file does not look like a table (it contains binary data or text in an unknown encoding); upload a CSV or .xlsx file."
 
 
 _HIGH = re.compile(rb"[\x80-\xff]")
@@ -144,8 +143,12 @@ def decode(data: bytes, override: str | None, notes: list[str]) -> tuple[str, st
         except LookupError:
             raise InputError(f"'{override}' is not a known text encoding; choose one of {', '.join(ENCODINGS)}.") from None
         except UnicodeError:
-            raise InputError(f"The file cannot be read as {override} (it contains bytes that are not valid in "
-                             "that encoding); choose another encoding or let it be detected.", "bad_encoding", encoding=override) from None
+            raise InputError(
+                f"The file cannot be read as {override} (it contains bytes that are not valid in "
+                "that encoding); choose another encoding or let it be detected.",
+                "bad_encoding",
+                encoding=override,
+            ) from None
     if data.startswith(codecs.BOM_UTF8):
         encoding: str | None = "utf-8-sig"
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -164,8 +167,7 @@ def decode(data: bytes, override: str | None, notes: list[str]) -> tuple[str, st
             encoding = "utf-8" if _decodes(data, "utf-8") or _mostly_utf8(data) else _guess_legacy(data)
             if encoding in _NAMES:
                 notes.append(
-                    f"Read as {encoding_name(encoding)}, guessed from the file's bytes; "
-                    "if the text looks wrong, choose the encoding under Reading options."
+                    f"Read as {encoding_name(encoding)}, guessed from the file's bytes; if the text looks wrong, choose the encoding under Reading options."
                 )
     if encoding is not None and _decodes(data, encoding):
         return data.decode(encoding), encoding
@@ -174,7 +176,9 @@ def decode(data: bytes, override: str | None, notes: list[str]) -> tuple[str, st
         text = data.decode(candidate, errors="replace")
         bad = text.count("\ufffd")
         if bad <= max(3, len(text) // 1000):
-            notes.append(f"{bad:,} byte{'' if bad == 1 else 's'} could not be read as {candidate} and became '\ufffd'; "
-                         "if the text looks wrong, choose the encoding by hand.")
+            notes.append(
+                f"{bad:,} byte{'' if bad == 1 else 's'} could not be read as {candidate} and became '\ufffd'; "
+                "if the text looks wrong, choose the encoding by hand."
+            )
             return text, candidate
     raise InputError(NOT_TEXT, "not_text")

@@ -36,8 +36,8 @@ from .answers import Verdict, judge, read_completion
 from .clients import ClientFactory, default_client_factory
 from .errors import ErrorKind, Failure, backoff_delay, classify, param_fallback, redact, scrub
 from .estimate import price_for
-from .keys import KeyEntry
 from .gate_view import GateView
+from .keys import KeyEntry
 from .limits import GateRegistry, KeyGate
 from .progress import ProgressTracker
 from .spec import RunSpec
@@ -377,7 +377,9 @@ class BatchEngine:
         try:
             return await self._run()
         except Exception as exc:
-            message = redact(f"The run stopped on an internal error ({type(exc).__name__}: {exc}); finished rows are kept, resume it to continue.", self._secrets)
+            message = redact(
+                f"The run stopped on an internal error ({type(exc).__name__}: {exc}); finished rows are kept, resume it to continue.", self._secrets
+            )
             self._closing = True
             await self._shutdown()
             self._writer.set_status(self.run_id, RunStatus.FAILED, message)
@@ -451,7 +453,9 @@ class BatchEngine:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            self.tracker.set_state(RunStatus.FINISHING, f"Finishing {len(self._inflight)} requests already sent (up to {int(C.STOP_GRACE_S)} s); nothing new is sent.")
+            self.tracker.set_state(
+                RunStatus.FINISHING, f"Finishing {len(self._inflight)} requests already sent (up to {int(C.STOP_GRACE_S)} s); nothing new is sent."
+            )
             self._signal.clear()
             signal = asyncio.ensure_future(self._signal.wait())
             await asyncio.wait([*self._inflight, signal], timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
@@ -765,10 +769,8 @@ class BatchEngine:
             try:
                 result, verdict = self._result_from(response, lane, row, messages, state, latency)
             except Exception as exc:  # the answer could not be turned into a row: fail it, plainly
-                result = RowResult(
-                    row=row, status=RowStatus.FAILED, error=scrub(f"The provider's answer could not be read ({type(exc).__name__}: {exc})", self._secrets, limit=500),
-                    attempts=state.sent, key_fp=fp, model=lane.entry.model,
-                )  # fmt: skip
+                error = scrub(f"The provider's answer could not be read ({type(exc).__name__}: {exc})", self._secrets, limit=500)
+                result = RowResult(row=row, status=RowStatus.FAILED, error=error, attempts=state.sent, key_fp=fp, model=lane.entry.model)
             self.tracker.request_ended(fp, ok=result.status != RowStatus.FAILED)
             ended = True
             if verdict is not None and self._reask(row, state, result, verdict):
@@ -809,8 +811,20 @@ class BatchEngine:
         )  # fmt: skip
 
     def _build_result(
-        self, row: int, text: str, finish: str | None, tokens_in: int, tokens_out: int, price_model: str, *, fp: str | None, attempts: int,
-        latency_ms: int | None, reported_model: str, cached: bool = False, reasks: int = 0,
+        self,
+        row: int,
+        text: str,
+        finish: str | None,
+        tokens_in: int,
+        tokens_out: int,
+        price_model: str,
+        *,
+        fp: str | None,
+        attempts: int,
+        latency_ms: int | None,
+        reported_model: str,
+        cached: bool = False,
+        reasks: int = 0,
     ) -> tuple[RowResult, Verdict]:
         label = self.cells[row][self.label_index] if self.label_index is not None else None
         v = judge(text, finish, self.spec, label, reasks=reasks)

@@ -48,8 +48,18 @@ from .refusals import refusal_in
 from .retry import backoff_delay, describe_seconds, parse_retry_after, should_retry_header
 
 __all__ = [
-    "InputError", "ErrorKind", "Failure", "classify", "param_fallback", "parse_retry_after",
-    "should_retry_header", "backoff_delay", "redact", "scrub", "describe_seconds", "exception_chain",
+    "InputError",
+    "ErrorKind",
+    "Failure",
+    "classify",
+    "param_fallback",
+    "parse_retry_after",
+    "should_retry_header",
+    "backoff_delay",
+    "redact",
+    "scrub",
+    "describe_seconds",
+    "exception_chain",
 ]
 
 
@@ -315,8 +325,13 @@ def _status_failure(exc: openai.APIStatusError, clean: Any, secrets: tuple[str, 
     response_headers = exc.response.headers if exc.response is not None else None
     asked = parse_retry_after(response_headers, cap=None)
     fields: dict[str, Any] = dict(
-        status=status, code=code, type=etype, param=param, headers=_safe_headers(response_headers, secrets),
-        retry_after_asked=asked, retry_after=None if asked is None else min(asked, C.MAX_RETRY_AFTER_S),
+        status=status,
+        code=code,
+        type=etype,
+        param=param,
+        headers=_safe_headers(response_headers, secrets),
+        retry_after_asked=asked,
+        retry_after=None if asked is None else min(asked, C.MAX_RETRY_AFTER_S),
     )
     message = f"{words} ({status}): {detail}" if detail and detail != words else f"{words} ({status})"
 
@@ -340,8 +355,10 @@ def _status_failure(exc: openai.APIStatusError, clean: Any, secrets: tuple[str, 
         if too_large:
             per = _PER.get(unit or "", "minute")
             size = f": it needs {requested:,} tokens, the key allows {limit:,} per {per}" if limit is not None and requested is not None else ""
-            text = (f"The prompt is too large for this key's tokens-per-{per} limit (429){size}. Shorten the prompt or "
-                    f"lower max tokens (both count), or use a key with a higher limit.")
+            text = (
+                f"The prompt is too large for this key's tokens-per-{per} limit (429){size}. Shorten the prompt or "
+                f"lower max tokens (both count), or use a key with a higher limit."
+            )
             # Final whatever x-should-retry says: no retry makes this prompt fit this key.
             return failure(ErrorKind.ROW_BAD, text, final=True, limit=limit, requested=requested)
         return failure(ErrorKind.RATE_LIMITED, limit=limit, requested=requested)
@@ -366,14 +383,15 @@ def _status_failure(exc: openai.APIStatusError, clean: Any, secrets: tuple[str, 
         elif code is None and m is not None:
             refused = m.group(1)
     if refused == "max_tokens":
-        return failure(ErrorKind.ROW_BAD, f"This model does not accept max_tokens, only max_completion_tokens (400): {detail}",
-                       unsupported_param=refused)
+        return failure(ErrorKind.ROW_BAD, f"This model does not accept max_tokens, only max_completion_tokens (400): {detail}", unsupported_param=refused)
     if refused == "temperature":
-        return failure(ErrorKind.ROW_BAD, f"This model does not accept this temperature (400): {detail} "
-                       "Set the temperature to \"provider default\" in the run settings.", unsupported_param=refused)
+        return failure(
+            ErrorKind.ROW_BAD,
+            f'This model does not accept this temperature (400): {detail} Set the temperature to "provider default" in the run settings.',
+            unsupported_param=refused,
+        )
     if refused is not None:
-        return failure(ErrorKind.ROW_BAD, f"This model does not accept the setting '{refused}' (400): {detail}",
-                       unsupported_param=refused)
+        return failure(ErrorKind.ROW_BAD, f"This model does not accept the setting '{refused}' (400): {detail}", unsupported_param=refused)
     return failure(ErrorKind.ROW_BAD)
 
 

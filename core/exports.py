@@ -106,9 +106,7 @@ def to_csv_bytes(frame: pandas.DataFrame, *, bom: bool = True) -> bytes:
 
 XLSX_MAX_CELL_CHARS = 32_767  # Excel's limit, counted in UTF-16 code units
 XLSX_MAX_ROWS = 1_048_576
-_TRUNCATED = (
-    "… [truncated by Excel's cell limit: {n:,} characters in total; the CSV and JSONL downloads have it all]"
-)
+_TRUNCATED = "… [truncated by Excel's cell limit: {n:,} characters in total; the CSV and JSONL downloads have it all]"
 # XML 1.0 forbids control characters other than tab, newline and carriage return, lone
 # surrogates (half an emoji from a cut-off answer) and two non-characters; they are dropped
 # rather than escaped, since Excel has nothing sensible to show for them.
@@ -243,11 +241,7 @@ def _json_value(value: object) -> object:
 def to_jsonl_bytes(frame: pandas.DataFrame) -> bytes:
     """One JSON object per row, UTF-8, values as they are (not neutralized), null for missing."""
     columns = [str(c) for c in frame.columns]
-    lines = (
-        json.dumps(dict(zip(columns, map(_json_value, values))), ensure_ascii=False, allow_nan=False)
-        + "\n"
-        for values in _rows(frame)
-    )
+    lines = (json.dumps(dict(zip(columns, map(_json_value, values))), ensure_ascii=False, allow_nan=False) + "\n" for values in _rows(frame))
     return "".join(lines).encode("utf-8", errors="replace")  # lone surrogates, as in CSV
 
 

@@ -84,8 +84,7 @@ class Judge:
         parts.append(f"{ANSWER}\n{{answer}}")
         judged_by = "the expected answer and the rubric" if has_label and self.rubric else "the expected answer" if has_label else "the rubric"
         parts.append(
-            f"{REPLY}\nJudge by {judged_by}. Reply with a JSON object only: "
-            '{{"verdict": "correct" or "incorrect", "reason": "one short sentence"}}'
+            f'{REPLY}\nJudge by {judged_by}. Reply with a JSON object only: {{{{"verdict": "correct" or "incorrect", "reason": "one short sentence"}}}}'
         )
         return "\n\n".join(parts)
 
@@ -99,9 +98,7 @@ class Judge:
     def spec(self, variant_spec: RunSpec, has_label: bool) -> RunSpec:
         """A judge run's settings: the variant run's pace, attempts and cache, with the judge's
         prompt and model. Its price is its model's own (the variants' price is for theirs)."""
-        base = variant_spec.replace(
-            template="-", label_column=None, label_field=None, price_in=None, price_out=None, test_of=None, batch=False
-        )
+        base = variant_spec.replace(template="-", label_column=None, label_field=None, price_in=None, price_out=None, test_of=None, batch=False)
         # Always cached: the same grading prompt gets the same verdict, never paid twice (a
         # variant's failed rows retried are graded again with the rest, the rest for free).
         return self.variant(has_label).spec(base).replace(use_cache=True)

@@ -171,8 +171,9 @@ async def _check_one(entry: KeyEntry, client_factory: ClientFactory, timeout: fl
     # The SDK hands back the body as text when a 200 is not JSON (a web page, a captive portal):
     # something answered at that URL, but not an OpenAI-compatible API.
     if not isinstance(getattr(response, "choices", None), list):
-        return KeyCheck(entry.fingerprint, entry.masked, False, "error",
-                        "The base URL answered, but not like an OpenAI-compatible API: check the base URL", elapsed)
+        return KeyCheck(
+            entry.fingerprint, entry.masked, False, "error", "The base URL answered, but not like an OpenAI-compatible API: check the base URL", elapsed
+        )
     return KeyCheck(entry.fingerprint, entry.masked, True, "ok", f"OK ({elapsed:.1f} s)", elapsed)
 
 

@@ -38,10 +38,15 @@ _PATTERNS: list[tuple[str, str]] = [
     ("row", r"Row (?P<row>[\d,]+): (?P<inner>.+)"),
     ("key_stopped", r"Key (?P<masked>\S+) stopped: (?P<inner>.+)"),
     # hosted mode's outbound policy refused a base URL (core/refusals.py): outbound_<reason>
-    *((f"outbound_{reason}", re.escape(sentence).replace(r"\{host\}", "(?P<host>.+?)").replace(r"\{address\}", "(?P<address>.+?)"))
-      for reason, sentence in REFUSAL_SENTENCES.items()),
+    *(
+        (f"outbound_{reason}", re.escape(sentence).replace(r"\{host\}", "(?P<host>.+?)").replace(r"\{address\}", "(?P<address>.+?)"))
+        for reason, sentence in REFUSAL_SENTENCES.items()
+    ),
     ("refused", r"Could not reach the provider: (?P<detail>.*(?:Connect call failed|Connection refused|ECONNREFUSED).*)"),
-    ("dns", r"Could not reach the provider: (?P<detail>.*(?:Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution|No address associated).*)"),  # noqa: E501
+    (
+        "dns",
+        r"Could not reach the provider: (?P<detail>.*(?:Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution|No address associated).*)",  # noqa: E501
+    ),
     ("unreachable", r"Could not reach the provider: (?P<detail>.+)"),
     ("connection_failed", r"Could not reach the provider \(connection failed(?:: (?P<detail>.+))?\)"),
     ("timeout", r"The request timed out \(the provider may still bill it\)"),
@@ -51,7 +56,10 @@ _PATTERNS: list[tuple[str, str]] = [
     ("provider_error", r"Provider error: (?P<detail>.+)"),
     ("unexpected", r"Unexpected answer from the provider \((?P<detail>.+)"),
     ("content_filter", r"The provider's content filter blocked this answer\."),
-    ("too_large_tpm", r"The prompt is too large for this key's tokens-per-(?P<per>\w+) limit \(429\)(?:: it needs (?P<needs>[\d,]+) tokens, the key allows (?P<allows>[\d,]+) per \w+)?\. Shorten the prompt or lower max tokens \(both count\), or use a key with a higher limit\."),  # noqa: E501
+    (
+        "too_large_tpm",
+        r"The prompt is too large for this key's tokens-per-(?P<per>\w+) limit \(429\)(?:: it needs (?P<needs>[\d,]+) tokens, the key allows (?P<allows>[\d,]+) per \w+)?\. Shorten the prompt or lower max tokens \(both count\), or use a key with a higher limit\.",  # noqa: E501
+    ),
     ("moderation", r"The provider's moderation flagged this row \(403\): (?P<detail>.*)"),
     ("refused_max_tokens", r"This model does not accept max_tokens, only max_completion_tokens \(400\): (?P<detail>.*)"),
     ("refused_temperature", r"This model does not accept this temperature \(400\): (?P<detail>.*)"),
@@ -87,7 +95,10 @@ _PATTERNS: list[tuple[str, str]] = [
     ("save_failed", r"Could not save results \((?P<detail>.+)\); the run stopped\. Free disk space, then resume it\."),
     # batch mode (batch.py, batch_keys.py)
     ("batch_cancelled_waiting", r"Cancelled: finished rows are kept\. (?P<inner>Waiting for the keys? .+)"),
-    ("batch_key_missing", r"Waiting for the keys? (?P<keys>.+?): (?:it|they) sent files? (?P<files>[\d, ]+) of this batch, and only (?:that key|those keys) can follow (?:it|them)\. Enter (?:it|them) again \(keys are never saved\)\."),  # noqa: E501
+    (
+        "batch_key_missing",
+        r"Waiting for the keys? (?P<keys>.+?): (?:it|they) sent files? (?P<files>[\d, ]+) of this batch, and only (?:that key|those keys) can follow (?:it|them)\. Enter (?:it|them) again \(keys are never saved\)\.",  # noqa: E501
+    ),
     # notes about a file (tables, encodings)
     ("read_as_csv", r"The file is named (?P<ext>\S*) but contains plain text, so it was read as CSV\."),
     ("read_as_xlsx", r"The file is named (?P<ext>\S*) but is an Excel workbook, so it was read as one\."),

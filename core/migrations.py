@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 
 __all__ = ["MIGRATIONS", "migration", "migrate"]
 

@@ -213,7 +213,9 @@ class ProgressTracker:
             k.requests += 1
             k.in_flight += 1
 
-    def request_ended(self, fp: str, *, ok: bool = False, rate_limited: bool = False, error: str | None = None, timeout: bool = False, retry: bool = False) -> None:
+    def request_ended(
+        self, fp: str, *, ok: bool = False, rate_limited: bool = False, error: str | None = None, timeout: bool = False, retry: bool = False
+    ) -> None:
         with self._lock:
             c = self._c
             c.in_flight -= 1

@@ -220,9 +220,7 @@ def output_tokens_sample(store: RunStore, run_ids: Sequence[str]) -> tuple[float
     if not run_ids:
         return None
     marks = ",".join("?" * len(run_ids))
-    total, n = _query(
-        store, f"SELECT SUM(tokens_out), COUNT(*) FROM results WHERE run_id IN ({marks}) AND status != ?", [*run_ids, RowStatus.FAILED]
-    )[0]
+    total, n = _query(store, f"SELECT SUM(tokens_out), COUNT(*) FROM results WHERE run_id IN ({marks}) AND status != ?", [*run_ids, RowStatus.FAILED])[0]
     return (total / n, n) if n else None
 
 

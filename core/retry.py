@@ -58,8 +58,7 @@ def _seconds(value: str) -> float | None:
     return number
 
 
-def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None,
-                      cap: float | None = C.MAX_RETRY_AFTER_S) -> float | None:
+def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None, cap: float | None = C.MAX_RETRY_AFTER_S) -> float | None:
     """Seconds to wait, as the provider said: `retry-after-ms`, then `retry-after` (seconds or an
     HTTP date), then `x-ratelimit-reset-requests`; at most `cap` (None: as asked). None when none
     of them says anything usable."""

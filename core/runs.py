@@ -22,7 +22,7 @@ from .leases import RunLease, take_lease
 from .outbound import check_base_urls
 from .ownership import check_may_act
 from .progress import KeyStatus, ProgressSnapshot, ProgressTracker
-from .runner import Runner, RunHandle, get_runner
+from .runner import RunHandle, Runner, get_runner
 from .spec import RunSpec
 from .status import RowStatus, RunStatus
 from .store import RunRecord, RunStore
@@ -207,7 +207,9 @@ def check_same_model(record: RunRecord, keys: Sequence[KeyEntry], switch_model: 
     now = ", ".join(sorted(f"{m} at {u}" for u, m in after - before))
     raise InputError(
         f"This run was made with {was}; these keys are for {now}. Use keys for the same model, or choose to continue with the other model.",
-        "other_model", was=was, now=now,
+        "other_model",
+        was=was,
+        now=now,
     )
 
 

@@ -21,8 +21,17 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 __all__ = [
-    "find_expression", "evaluate", "format_number", "is_deliberately_wrong", "answer_content",
-    "estimate_tokens", "read_messages", "completion", "asks_for_care", "CARE_PHRASES", "CARE_ERROR_FACTOR",
+    "find_expression",
+    "evaluate",
+    "format_number",
+    "is_deliberately_wrong",
+    "answer_content",
+    "estimate_tokens",
+    "read_messages",
+    "completion",
+    "asks_for_care",
+    "CARE_PHRASES",
+    "CARE_ERROR_FACTOR",
 ]
 
 # Operands are non-negative integers. A number glued to a decimal point ("3.5") is not an operand,
@@ -162,10 +171,11 @@ def completion(ident: str, model: str, content: str, finish_reason: str, prompt_
     """A chat.completion object as OpenAI sends it, so the SDK parses it into `ChatCompletion`."""
     completion_tokens = math.ceil(len(content) / CHARS_PER_TOKEN)
     return {
-        "id": ident, "object": "chat.completion", "created": int(time.time()), "model": model,
+        "id": ident,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
         "system_fingerprint": "fp_simulated",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": None},
-                     "logprobs": None, "finish_reason": finish_reason}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": None}, "logprobs": None, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
     }

@@ -320,13 +320,17 @@ class BatchSim:
             self.answered[cid] += 1
             refusal = refuse_format(req, cfg.structured_outputs)
             if "SIMULATE_BAD_REQUEST" in everything or refusal is not None:
-                body = {
-                    "error": {
-                        "message": "This model's maximum context length is 8192 tokens.",
-                        "type": "invalid_request_error",
-                        "code": "context_length_exceeded",
+                body = (
+                    {
+                        "error": {
+                            "message": "This model's maximum context length is 8192 tokens.",
+                            "type": "invalid_request_error",
+                            "code": "context_length_exceeded",
+                        }
                     }
-                } if refusal is None else {"error": {"message": refusal.message, "type": refusal.type, "param": refusal.param, "code": refusal.code}}
+                    if refusal is None
+                    else {"error": {"message": refusal.message, "type": refusal.type, "param": refusal.param, "code": refusal.code}}
+                )
                 response = {"status_code": 400, "request_id": f"req_{n}", "body": body}
                 err.append(json.dumps({"id": f"batch_req_{n}", "custom_id": cid, "response": response, "error": None}))
                 b["request_counts"]["failed"] += 1

@@ -33,14 +33,22 @@ def refuse_params(model: str, request: Mapping[str, object], reasoning_models: f
     if model not in reasoning_models:
         return None
     if request.get("max_tokens") is not None:
-        return Refusal(400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
-                       "Use 'max_completion_tokens' instead.", "invalid_request_error", "unsupported_parameter",
-                       param="max_tokens")
+        return Refusal(
+            400,
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+            "invalid_request_error",
+            "unsupported_parameter",
+            param="max_tokens",
+        )
     temperature = request.get("temperature")
     if temperature is not None and temperature != 1:
-        return Refusal(400, f"Unsupported value: 'temperature' does not support {temperature} with this model. "
-                       "Only the default (1) value is supported.", "invalid_request_error", "unsupported_value",
-                       param="temperature")
+        return Refusal(
+            400,
+            f"Unsupported value: 'temperature' does not support {temperature} with this model. Only the default (1) value is supported.",
+            "invalid_request_error",
+            "unsupported_value",
+            param="temperature",
+        )
     return None
 
 
@@ -56,41 +64,64 @@ def refuse_format(request: Mapping[str, object], supports: str) -> Refusal | Non
         return None
     if supports == "json_object":
         return Refusal(400, "This response_format type is unavailable now", "invalid_request_error", "invalid_request_error")
-    return Refusal(400, f"Invalid parameter: 'response_format' of type '{kind}' is not supported with this model.",
-                   "invalid_request_error", None, param="response_format")
+    return Refusal(
+        400, f"Invalid parameter: 'response_format' of type '{kind}' is not supported with this model.", "invalid_request_error", None, param="response_format"
+    )
 
 
-def triggered(everything: str, *, model: str, request: Mapping[str, object], prompt: str, prompt_tokens: int,
-              tpm: int) -> Refusal | None:
+def triggered(everything: str, *, model: str, request: Mapping[str, object], prompt: str, prompt_tokens: int, tpm: int) -> Refusal | None:
     """The error shape a trigger word in the messages asks for; the first in this order wins."""
     if "SIMULATE_TPM_TOO_LARGE" in everything:
         limit = tpm or TOO_LARGE_TPM
         output = request.get("max_completion_tokens") or request.get("max_tokens")
         needed = prompt_tokens + (output if isinstance(output, int) else 0)  # OpenAI counts the output it may write
         requested = max(needed, limit * 3 // 2)
-        headers = {"x-ratelimit-limit-tokens": str(limit), "x-ratelimit-remaining-tokens": str(limit),
-                   "x-ratelimit-reset-tokens": "0s"}
-        return Refusal(429, f"Request too large for {model} in organization org-simulated on tokens per min (TPM): "
-                       f"Limit {limit}, Requested {requested}. The input or output tokens must be reduced in order "
-                       "to run successfully.", "tokens", "rate_limit_exceeded", headers=headers, counter="rate_limited")
+        headers = {"x-ratelimit-limit-tokens": str(limit), "x-ratelimit-remaining-tokens": str(limit), "x-ratelimit-reset-tokens": "0s"}
+        return Refusal(
+            429,
+            f"Request too large for {model} in organization org-simulated on tokens per min (TPM): "
+            f"Limit {limit}, Requested {requested}. The input or output tokens must be reduced in order "
+            "to run successfully.",
+            "tokens",
+            "rate_limit_exceeded",
+            headers=headers,
+            counter="rate_limited",
+        )
     if "SIMULATE_MODERATION" in everything:
         # OpenRouter's shape whatever the error style: that shape is what this trigger is for.
         message = f'{model} requires moderation on OpenRouter. Your input was flagged for "harassment". No credits were charged.'
-        error = {"code": 403, "message": message,
-                 "metadata": {"reasons": ["harassment"], "flagged_input": prompt[:100], "provider_name": "simulator",
-                              "model_slug": model}}
+        error = {
+            "code": 403,
+            "message": message,
+            "metadata": {"reasons": ["harassment"], "flagged_input": prompt[:100], "provider_name": "simulator", "model_slug": model},
+        }
         return Refusal(403, message, "moderation", None, body={"error": error, "user_id": "user_simulated"})
     if "SIMULATE_LONG_RETRY_AFTER" in everything:
         wait = f"{LONG_RETRY_AFTER_S // 60}m0s"  # OpenAI's x-ratelimit-reset-* format
-        headers = {"retry-after": str(LONG_RETRY_AFTER_S), "x-ratelimit-limit-requests": "10000",
-                   "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": wait}
-        return Refusal(429, f"Rate limit reached for {model} in organization org-simulated on requests per day (RPD): "
-                       f"Limit 10000, Used 10000, Requested 1. Please try again in {wait}.", "requests",
-                       "rate_limit_exceeded", headers=headers, counter="rate_limited")
+        headers = {
+            "retry-after": str(LONG_RETRY_AFTER_S),
+            "x-ratelimit-limit-requests": "10000",
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": wait,
+        }
+        return Refusal(
+            429,
+            f"Rate limit reached for {model} in organization org-simulated on requests per day (RPD): "
+            f"Limit 10000, Used 10000, Requested 1. Please try again in {wait}.",
+            "requests",
+            "rate_limit_exceeded",
+            headers=headers,
+            counter="rate_limited",
+        )
     if "SIMULATE_NO_RETRY" in everything:
-        return Refusal(503, "The engine is currently overloaded, please try again later.", "server_error", "overloaded",
-                       headers={"x-should-retry": "false"}, counter="server_errors")
+        return Refusal(
+            503,
+            "The engine is currently overloaded, please try again later.",
+            "server_error",
+            "overloaded",
+            headers={"x-should-retry": "false"},
+            counter="server_errors",
+        )
     if "SIMULATE_SHOULD_RETRY" in everything:
-        return Refusal(400, "The request could not be processed right now; send it again.", "invalid_request_error",
-                       None, headers={"x-should-retry": "true"})
+        return Refusal(400, "The request could not be processed right now; send it again.", "invalid_request_error", None, headers={"x-should-retry": "true"})
     return None

@@ -34,8 +34,9 @@ _PRICE = [
 # "1 to 5", "1-5", "1~5", "1到5": the scale an instruction names, never a value from the row.
 _RANGE = re.compile(r"(?<![\d.\-/])\d{1,3}\s*(?:to|-|~|–|到|至)\s*\d{1,3}(?![\d\-/]|\.\d)(?!\s*[+\-x*/×÷]\s*\d)", re.I)
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"), 1)}
+_MONTHS = {
+    m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"), 1)
+}
 _MONTHS |= {m[:3]: i for m, i in list(_MONTHS.items())} | {"sept": 9}
 _MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
 _DATES: list[tuple[re.Pattern[str], tuple[str, str, str]]] = [

@@ -63,8 +63,17 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
-from .sim_arith import CARE_ERROR_FACTOR, CHARS_PER_TOKEN, answer_content, asks_for_care, estimate_tokens, find_expression, is_deliberately_wrong
-from .sim_arith import _wrong_offset, format_number
+from .sim_arith import (
+    CARE_ERROR_FACTOR,
+    CHARS_PER_TOKEN,
+    _wrong_offset,
+    answer_content,
+    asks_for_care,
+    estimate_tokens,
+    find_expression,
+    format_number,
+    is_deliberately_wrong,
+)
 from .sim_extract import find_date, find_number, find_price, find_rating, mask_dates, short_extract
 from .sim_judge import grade
 from .sim_lexicon import negated_near, sentiment
@@ -96,13 +105,31 @@ _CONCEPTS = (
     ("broken", "broke", "defect", "damaged", "faulty", "stopped working", "坏", "破", "故障"),
     ("gift", "present", "礼物", "送人"),
 )
-_OPINION = ("recommend", "satisf", "like", "love", "happy", "worth", "buy again", "repurchase", "positive", "good",
-            "推荐", "满意", "喜欢", "值得", "回购", "好评")
-_STOP = frozenset("""
+_OPINION = (
+    "recommend",
+    "satisf",
+    "like",
+    "love",
+    "happy",
+    "worth",
+    "buy again",
+    "repurchase",
+    "positive",
+    "good",
+    "推荐",
+    "满意",
+    "喜欢",
+    "值得",
+    "回购",
+    "好评",
+)
+_STOP = frozenset(
+    """
 a an the is are was were be would will could should do does did has have had it its this that of for to in on at by with
 and or any if whether does customer reviewer user buyer author review text row they he she they them mention mentions
 mentioned says say said about yes no true false field value flag
-""".split())
+""".split()
+)
 _RATING_WORDS = ("rating", "rate", "score", "star", "stars", "grade", "评分", "打分", "星", "分数")
 _PRICE_WORDS = ("price", "cost", "amount", "paid", "spent", "价格", "价钱", "金额", "花了")
 _DATE_WORDS = ("date", "day", "when", "日期", "时间", "哪天")
@@ -531,4 +558,3 @@ def reply(request: Mapping[str, object], prompt: str, everything: str, *, seed: 
     if isinstance(limit, int) and not isinstance(limit, bool) and estimate_tokens(content) > limit:
         return content[: max(0, limit) * CHARS_PER_TOKEN], "length"
     return content, "stop"
-

@@ -18,25 +18,44 @@ import re
 
 __all__ = ["polarity", "sentiment", "negated_near", "POSITIVE_WORDS", "NEGATIVE_WORDS", "NEGATORS"]
 
-POSITIVE_WORDS = frozenset("""
+POSITIVE_WORDS = frozenset(
+    """
 good great excellent amazing awesome love loved loves lovely perfect perfectly fantastic wonderful happy
 pleased satisfied recommend recommended best nice solid sturdy comfortable fast reliable worth beautiful
 impressive impressed superb brilliant favorite favourite works durable smooth easy quiet bright crisp
 glad enjoy enjoyed helpful excellently flawless outstanding fine
-""".split())
-NEGATIVE_WORDS = frozenset("""
+""".split()
+)
+NEGATIVE_WORDS = frozenset(
+    """
 bad terrible awful horrible poor worst hate hated broke broken useless disappointed disappointing
 disappointment waste cheap flimsy slow refund return returned returning defective faulty junk garbage
 rubbish died dead stopped leaks leaked leaking cracked noisy loud uncomfortable annoying fails failed
 failure unreliable overpriced problem problems issue issues scratched wrong missing lousy mediocre boring dull
 bland flawed regret
-""".split())
+""".split()
+)
 # Phrases first: what they mean as a whole, not word by word. Their own negation is built in.
 _EN_PHRASES = {
-    "not worth": -1, "waste of money": -1, "fell apart": -1, "stopped working": -1, "does the job": 0,
-    "not as described": -1, "too small": -1, "too big": -1, "falls apart": -1, "no complaints": 1,
-    "no problems": 1, "no issues": 1, "no problem": 1, "can't complain": 1, "cannot complain": 1,
-    "money back": -1, "five stars": 1, "one star": -1, "highly recommend": 1,
+    "not worth": -1,
+    "waste of money": -1,
+    "fell apart": -1,
+    "stopped working": -1,
+    "does the job": 0,
+    "not as described": -1,
+    "too small": -1,
+    "too big": -1,
+    "falls apart": -1,
+    "no complaints": 1,
+    "no problems": 1,
+    "no issues": 1,
+    "no problem": 1,
+    "can't complain": 1,
+    "cannot complain": 1,
+    "money back": -1,
+    "five stars": 1,
+    "one star": -1,
+    "highly recommend": 1,
 }
 NEGATORS = frozenset("not no never nothing hardly barely neither nor without cannot".split())
 _CONTRAST_EN = frozenset("but however though although yet".split())
@@ -44,18 +63,90 @@ _CONTRAST_EN = frozenset("but however though although yet".split())
 # Chinese: matched as substrings, longest first; compounds with 不/没 are words of their own.
 _ZH_WORDS = {
     # positive
-    "好": 1, "很好": 1, "不错": 1, "满意": 1, "喜欢": 1, "推荐": 1, "完美": 1, "值得": 1, "划算": 1,
-    "好用": 1, "惊喜": 1, "超值": 1, "漂亮": 1, "结实": 1, "舒服": 1, "舒适": 1, "流畅": 1, "好评": 1,
-    "快": 1, "清晰": 1, "耐用": 1, "给力": 1, "棒": 1, "优秀": 1, "实惠": 1, "靠谱": 1, "没问题": 1,
-    "没毛病": 1, "物美价廉": 1, "五星": 1, "回购": 1, "赞": 1, "开心": 1,
+    "好": 1,
+    "很好": 1,
+    "不错": 1,
+    "满意": 1,
+    "喜欢": 1,
+    "推荐": 1,
+    "完美": 1,
+    "值得": 1,
+    "划算": 1,
+    "好用": 1,
+    "惊喜": 1,
+    "超值": 1,
+    "漂亮": 1,
+    "结实": 1,
+    "舒服": 1,
+    "舒适": 1,
+    "流畅": 1,
+    "好评": 1,
+    "快": 1,
+    "清晰": 1,
+    "耐用": 1,
+    "给力": 1,
+    "棒": 1,
+    "优秀": 1,
+    "实惠": 1,
+    "靠谱": 1,
+    "没问题": 1,
+    "没毛病": 1,
+    "物美价廉": 1,
+    "五星": 1,
+    "回购": 1,
+    "赞": 1,
+    "开心": 1,
     # negative
-    "差": -1, "很差": -1, "太差": -1, "不好": -1, "不行": -1, "失望": -1, "后悔": -1, "坏": -1, "坏了": -1,
-    "退货": -1, "退款": -1, "垃圾": -1, "难用": -1, "慢": -1, "卡": -1, "漏": -1, "破": -1, "裂": -1,
-    "不满意": -1, "不推荐": -1, "不值": -1, "浪费": -1, "差评": -1, "故障": -1, "问题": -1, "吵": -1,
-    "难受": -1, "假货": -1, "缩水": -1, "掉色": -1, "生气": -1, "糟糕": -1, "坑": -1, "一星": -1,
+    "差": -1,
+    "很差": -1,
+    "太差": -1,
+    "不好": -1,
+    "不行": -1,
+    "失望": -1,
+    "后悔": -1,
+    "坏": -1,
+    "坏了": -1,
+    "退货": -1,
+    "退款": -1,
+    "垃圾": -1,
+    "难用": -1,
+    "慢": -1,
+    "卡": -1,
+    "漏": -1,
+    "破": -1,
+    "裂": -1,
+    "不满意": -1,
+    "不推荐": -1,
+    "不值": -1,
+    "浪费": -1,
+    "差评": -1,
+    "故障": -1,
+    "问题": -1,
+    "吵": -1,
+    "难受": -1,
+    "假货": -1,
+    "缩水": -1,
+    "掉色": -1,
+    "生气": -1,
+    "糟糕": -1,
+    "坑": -1,
+    "一星": -1,
     # neutral words that must not be read as parts of others
-    "一般": 0, "还行": 0, "凑合": 0, "中规中矩": 0, "好坏": 0, "好像": 0, "正好": 0, "刚好": 0, "只好": 0,
-    "好久": 0, "快递": 0, "差不多": 0, "卡片": 0, "问题不大": 0, "特别": 0,
+    "一般": 0,
+    "还行": 0,
+    "凑合": 0,
+    "中规中矩": 0,
+    "好坏": 0,
+    "好像": 0,
+    "正好": 0,
+    "刚好": 0,
+    "只好": 0,
+    "好久": 0,
+    "快递": 0,
+    "差不多": 0,
+    "卡片": 0,
+    "问题不大": 0,
+    "特别": 0,
 }
 _ZH_ORDER = sorted(_ZH_WORDS, key=len, reverse=True)
 _ZH_NEGATORS = ("并不", "没有", "不", "没")  # not 别 or 无: 特别好 and 无线 are no negations
@@ -88,10 +179,10 @@ def _english(text: str) -> float:
         value = 1 if token in POSITIVE_WORDS or token == "zzpos" else -1 if token in NEGATIVE_WORDS or token == "zzneg" else 0
         if value == 0:
             continue
-        window = tokens[max(0, i - 3):i]
+        window = tokens[max(0, i - 3) : i]
         for stop in range(len(window) - 1, -1, -1):  # only the words after the last clause boundary
             if window[stop] in _CLAUSE_ENDS or window[stop] in _CONTRAST_EN:
-                window = window[stop + 1:]
+                window = window[stop + 1 :]
                 break
         if token not in ("zzpos", "zzneg") and any(_is_negator(t) for t in window):
             value = -value
@@ -115,7 +206,7 @@ def _chinese(text: str) -> float:
             i += 1
             continue
         value = float(_ZH_WORDS[word])
-        before = text[max(0, i - 2):i]
+        before = text[max(0, i - 2) : i]
         if value and not word.startswith(("不", "没")) and any(n in before for n in _ZH_NEGATORS):
             value = -value
         score += value * weight
@@ -138,7 +229,7 @@ def negated_near(text: str, start: int) -> bool:
     """Whether a negator stands just before position `start` of text: within three English words,
     or two characters of Chinese (不推荐, 没有推荐)."""
     before = text[:start]
-    before = before[max(before.rfind(c) for c in ".!?;,。！？；，\n") + 1:]  # within its own clause
+    before = before[max(before.rfind(c) for c in ".!?;,。！？；，\n") + 1 :]  # within its own clause
     if any(n in before[-3:] for n in _ZH_NEGATORS):
         return True
     words = _EN_TOKEN.findall(before.lower().replace("\u2019", "'"))[-3:]

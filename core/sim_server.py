@@ -61,8 +61,7 @@ def build_app(sim: Simulator) -> web.Application:
         return as_json({"revoked": True})
 
     async def batches(request: web.Request) -> web.Response:
-        return as_json({"created": sim.batch.created, "answered": dict(sim.batch.answered),
-                        "states": {b: d["status"] for b, d in sim.batch.batches.items()}})
+        return as_json({"created": sim.batch.created, "answered": dict(sim.batch.answered), "states": {b: d["status"] for b, d in sim.batch.batches.items()}})
 
     async def finish_batches(request: web.Request) -> web.Response:
         sim.batch.finish_all()
@@ -104,23 +103,38 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core.simulator", description="Simulated OpenAI-compatible provider.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
-    for flag, kind, default in (("--rpm", int, d.rpm), ("--tpm", int, d.tpm), ("--latency", float, d.latency_s),
-                                ("--jitter", float, d.latency_jitter_s), ("--error-rate", float, d.error_rate),
-                                ("--p-5xx", float, d.p_5xx), ("--p-timeout", float, d.p_timeout),
-                                ("--p-drop", float, d.p_drop), ("--p-nonjson", float, d.p_nonjson),
-                                ("--hang", float, d.hang_s), ("--seed", int, d.seed),
-                                ("--batch-completion", float, d.batch_completion_s)):
+    for flag, kind, default in (
+        ("--rpm", int, d.rpm),
+        ("--tpm", int, d.tpm),
+        ("--latency", float, d.latency_s),
+        ("--jitter", float, d.latency_jitter_s),
+        ("--error-rate", float, d.error_rate),
+        ("--p-5xx", float, d.p_5xx),
+        ("--p-timeout", float, d.p_timeout),
+        ("--p-drop", float, d.p_drop),
+        ("--p-nonjson", float, d.p_nonjson),
+        ("--hang", float, d.hang_s),
+        ("--seed", int, d.seed),
+        ("--batch-completion", float, d.batch_completion_s),
+    ):
         p.add_argument(flag, type=kind, default=default)
     p.add_argument("--dead-key", action="append", default=[])
     p.add_argument("--no-quota-key", action="append", default=[])
     p.add_argument("--model", action="append", default=None, help="accept only these models (repeatable)")
-    p.add_argument("--reasoning-model", action="append", default=[],
-                   help="refuse max_tokens and temperatures but 1 for this model, as OpenAI's reasoning models do (repeatable)")
+    p.add_argument(
+        "--reasoning-model",
+        action="append",
+        default=[],
+        help="refuse max_tokens and temperatures but 1 for this model, as OpenAI's reasoning models do (repeatable)",
+    )
     p.add_argument("--error-style", choices=ERROR_STYLES, default=d.error_style)
-    p.add_argument("--structured", choices=STRUCTURED_OUTPUTS, default=d.structured_outputs,
-                   help="response_format the provider takes: json_schema (and json_object), json_object only (as DeepSeek), none")
-    p.add_argument("--shared-limit", metavar="KEY,KEY", action="append", default=[],
-                   help="these keys share one account's limits (repeatable, one group each)")
+    p.add_argument(
+        "--structured",
+        choices=STRUCTURED_OUTPUTS,
+        default=d.structured_outputs,
+        help="response_format the provider takes: json_schema (and json_object), json_object only (as DeepSeek), none",
+    )
+    p.add_argument("--shared-limit", metavar="KEY,KEY", action="append", default=[], help="these keys share one account's limits (repeatable, one group each)")
     p.add_argument("--no-limit-headers", action="store_true", help="send no x-ratelimit-* headers (as DeepSeek, vLLM)")
     p.add_argument("--no-retry-after", action="store_true", help="send no retry-after on a 429")
     return p
@@ -144,13 +158,27 @@ async def _serve(sim: Simulator, host: str, port: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     config = SimulatorConfig(
-        rpm=a.rpm, tpm=a.tpm, latency_s=a.latency, latency_jitter_s=a.jitter, error_rate=a.error_rate,
-        p_5xx=a.p_5xx, p_timeout=a.p_timeout, p_drop=a.p_drop, p_nonjson=a.p_nonjson, hang_s=a.hang,
-        dead_keys=frozenset(a.dead_key), no_quota_keys=frozenset(a.no_quota_key),
-        models=frozenset(a.model) if a.model else None, reasoning_models=frozenset(a.reasoning_model),
-        error_style=a.error_style, structured_outputs=a.structured, seed=a.seed, batch_completion_s=a.batch_completion,
+        rpm=a.rpm,
+        tpm=a.tpm,
+        latency_s=a.latency,
+        latency_jitter_s=a.jitter,
+        error_rate=a.error_rate,
+        p_5xx=a.p_5xx,
+        p_timeout=a.p_timeout,
+        p_drop=a.p_drop,
+        p_nonjson=a.p_nonjson,
+        hang_s=a.hang,
+        dead_keys=frozenset(a.dead_key),
+        no_quota_keys=frozenset(a.no_quota_key),
+        models=frozenset(a.model) if a.model else None,
+        reasoning_models=frozenset(a.reasoning_model),
+        error_style=a.error_style,
+        structured_outputs=a.structured,
+        seed=a.seed,
+        batch_completion_s=a.batch_completion,
         shared_limit_groups=tuple(frozenset(k.strip() for k in g.split(",") if k.strip()) for g in a.shared_limit),
-        limit_headers=not a.no_limit_headers, retry_after=not a.no_retry_after,
+        limit_headers=not a.no_limit_headers,
+        retry_after=not a.no_retry_after,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(Simulator(config), a.host, a.port))

@@ -60,14 +60,19 @@ import httpx2
 import openai
 
 from .constants import DATA_DIR_ENV, DEFAULT_DATA_DIR, SIM_BATCH_DIR, SIMULATED_BASE_URL
-from .sim_batch import BatchSim
 from .sim_arith import completion, estimate_tokens, read_messages
-from .sim_fields import reply
+from .sim_batch import BatchSim
 from .sim_errors import STRUCTURED_OUTPUTS, Refusal, refuse_format, refuse_params, triggered
+from .sim_fields import reply
 
 __all__ = [
-    "SIMULATED_BASE_URL", "SimulatorConfig", "KeyStats", "SimResponse", "Simulator",
-    "main", "demo_simulator",
+    "SIMULATED_BASE_URL",
+    "SimulatorConfig",
+    "KeyStats",
+    "SimResponse",
+    "Simulator",
+    "main",
+    "demo_simulator",
 ]
 
 DEMO_HISTORY = 1_000  # the app's simulator lives as long as the process: its stats stay small
@@ -77,8 +82,7 @@ MESSAGE_OVERHEAD_TOKENS = 4
 ERROR_STYLES = ("openai", "detail", "text")
 _JSON = "application/json"
 # What a CDN challenge or captive portal sends: a 200 that is not the JSON it claims to be.
-_NOT_JSON = (b"<!DOCTYPE html><html><head><title>Just a moment...</title></head>"
-             b"<body><h1>Checking your browser before accessing the API.</h1></body></html>")
+_NOT_JSON = b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body><h1>Checking your browser before accessing the API.</h1></body></html>"
 _SERVER_ERRORS = {
     500: ("The server had an error while processing your request. Sorry about that!", None),
     502: ("Bad gateway.", "bad_gateway"),
@@ -204,9 +208,15 @@ def _bearer(headers: Mapping[str, str]) -> str:
 class Simulator:
     """The provider: `handle` answers one HTTP request; `transport`/`client` and `build_app` carry it."""
 
-    def __init__(self, config: SimulatorConfig | None = None, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, batch_folder: Callable[[], Path] | None = None,
-                 batch_clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        config: SimulatorConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        batch_folder: Callable[[], Path] | None = None,
+        batch_clock: Callable[[], float] | None = None,
+    ) -> None:
         self.config = config or SimulatorConfig()
         if self.config.error_style not in ERROR_STYLES:
             raise ValueError(f"error_style must be one of {ERROR_STYLES}, not {self.config.error_style!r}")
@@ -257,8 +267,7 @@ class Simulator:
 
     # --- Responses ----------------------------------------------------------------------------
 
-    def _error(self, status: int, message: str, etype: str, code: str | None,
-               headers: dict[str, str] | None = None, param: str | None = None) -> SimResponse:
+    def _error(self, status: int, message: str, etype: str, code: str | None, headers: dict[str, str] | None = None, param: str | None = None) -> SimResponse:
         style = self.config.error_style
         if style == "text":
             body, ctype = message.encode(), "text/plain; charset=utf-8"
@@ -272,15 +281,18 @@ class Simulator:
     def _refuse_key(self, key: str) -> SimResponse | None:
         cfg = self.config
         if not key:
-            return self._error(401, "You didn't provide an API key. You need to provide your API key in an "
-                               "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                               "invalid_request_error", None)
+            return self._error(
+                401,
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                "invalid_request_error",
+                None,
+            )
         if key in cfg.dead_keys or key in self._revoked or (cfg.valid_keys is not None and key not in cfg.valid_keys):
             # Never echo the key: real providers do, and it ends up in logs.
             return self._error(401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key")
         if key in cfg.no_quota_keys:
-            return self._error(429, "You exceeded your current quota, please check your plan and billing details.",
-                               "insufficient_quota", "insufficient_quota")
+            return self._error(429, "You exceeded your current quota, please check your plan and billing details.", "insufficient_quota", "insufficient_quota")
         return None
 
     def _admit(self, key: str, cost: int, now: float) -> tuple[SimResponse | None, dict[str, str]]:
@@ -305,12 +317,15 @@ class Simulator:
             if cfg.retry_after:
                 headers |= {"retry-after-ms": str(math.ceil(longest * 1000)), "retry-after": str(math.ceil(longest))}
             if cfg.limit_headers:
-                headers |= {f"x-ratelimit-limit-{kind}": str(per_minute), f"x-ratelimit-remaining-{kind}": "0",
-                            f"x-ratelimit-reset-{kind}": _duration(wait)}
+                headers |= {f"x-ratelimit-limit-{kind}": str(per_minute), f"x-ratelimit-remaining-{kind}": "0", f"x-ratelimit-reset-{kind}": _duration(wait)}
             unit = "RPM" if kind == "requests" else "TPM"
-            return self._error(429, f"Rate limit reached for {kind} per min ({unit}): Limit {per_minute}, "
-                               f"Requested {amount}. Please try again in {_duration(wait)}.",
-                               kind, "rate_limit_exceeded", headers), {}
+            return self._error(
+                429,
+                f"Rate limit reached for {kind} per min ({unit}): Limit {per_minute}, Requested {amount}. Please try again in {_duration(wait)}.",
+                kind,
+                "rate_limit_exceeded",
+                headers,
+            ), {}
         headers = {}
         for kind, per_minute, bucket, amount, _ in limits:
             bucket.level -= amount
@@ -325,8 +340,7 @@ class Simulator:
         """One seeded draw per admitted request; the result names the stats counter it feeds."""
         cfg = self.config
         draw = self._rng.random()
-        for name, p in (("server_errors", cfg.p_5xx), ("timeouts", cfg.p_timeout), ("drops", cfg.p_drop),
-                        ("nonjson", cfg.p_nonjson)):
+        for name, p in (("server_errors", cfg.p_5xx), ("timeouts", cfg.p_timeout), ("drops", cfg.p_drop), ("nonjson", cfg.p_nonjson)):
             if draw < p:
                 return name
             draw -= p
@@ -393,14 +407,11 @@ class Simulator:
         if not isinstance(model, str) or not model:
             return self._error(400, "You must provide a model parameter.", "invalid_request_error", None, param="model")
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-            return self._error(400, "'messages' must be a non-empty array of objects.", "invalid_request_error",
-                               None, param="messages")
+            return self._error(400, "'messages' must be a non-empty array of objects.", "invalid_request_error", None, param="messages")
         if cfg.models is not None and model not in cfg.models:
-            return self._error(404, f"The model `{model}` does not exist or you do not have access to it.",
-                               "invalid_request_error", "model_not_found")
+            return self._error(404, f"The model `{model}` does not exist or you do not have access to it.", "invalid_request_error", "model_not_found")
         if req.get("stream"):
-            return self._error(400, "The simulator does not stream; call without stream=True.",
-                               "invalid_request_error", None, param="stream")
+            return self._error(400, "The simulator does not stream; call without stream=True.", "invalid_request_error", None, param="stream")
 
         refusal = refuse_params(model, req, cfg.reasoning_models) or refuse_format(req, cfg.structured_outputs)
         if refusal is not None:
@@ -425,9 +436,14 @@ class Simulator:
             self._count(tally, fault)
             return self._fault(fault)
         if "SIMULATE_BAD_REQUEST" in everything:
-            return self._error(400, f"This model's maximum context length is 8192 tokens. However, your messages "
-                               f"resulted in {max(prompt_tokens, 8193)} tokens. Please reduce the length of the messages.",
-                               "invalid_request_error", "context_length_exceeded", param="messages")
+            return self._error(
+                400,
+                f"This model's maximum context length is 8192 tokens. However, your messages "
+                f"resulted in {max(prompt_tokens, 8193)} tokens. Please reduce the length of the messages.",
+                "invalid_request_error",
+                "context_length_exceeded",
+                param="messages",
+            )
 
         delay = cfg.latency_s + (self._rng.uniform(-cfg.latency_jitter_s, cfg.latency_jitter_s) if cfg.latency_jitter_s else 0.0)
         if delay > 0:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -352,10 +352,14 @@ class RunStore:
         self._purge(run_id, on_progress)
 
     def _purge(self, run_id: str, on_progress: Callable[[int, int], None] | None = None) -> None:
-        top = self._conn().execute(
-            "SELECT MAX(m) FROM (SELECT MAX(row) AS m FROM inputs WHERE run_id = ? UNION ALL SELECT MAX(row) FROM results WHERE run_id = ?)",
-            (run_id, run_id),
-        ).fetchone()[0]
+        top = (
+            self._conn()
+            .execute(
+                "SELECT MAX(m) FROM (SELECT MAX(row) AS m FROM inputs WHERE run_id = ? UNION ALL SELECT MAX(row) FROM results WHERE run_id = ?)",
+                (run_id, run_id),
+            )
+            .fetchone()[0]
+        )
         end = (top if top is not None else -1) + 1
         for start in range(0, end, C.STORE_CHUNK_ROWS):
             # By primary-key range: each chunk is a contiguous slice of both tables.
@@ -403,8 +407,7 @@ class RunStore:
     def pending_rows(self, run_id: str) -> list[int]:
         """Rows with no result yet, in input order: what a resumed run still has to do."""
         cur = self._conn().execute(
-            "SELECT i.row FROM inputs i LEFT JOIN results x ON x.run_id = i.run_id AND x.row = i.row "
-            "WHERE i.run_id = ? AND x.row IS NULL ORDER BY i.row",
+            "SELECT i.row FROM inputs i LEFT JOIN results x ON x.run_id = i.run_id AND x.row = i.row WHERE i.run_id = ? AND x.row IS NULL ORDER BY i.row",
             (run_id,),
         )
         return [r[0] for r in cur]

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from python_calamine import CalamineWorkbook, SheetTypeEnum
 import pandas as pd
+from python_calamine import CalamineWorkbook, SheetTypeEnum
 
 from . import constants as C
 from .encodings import CONTROL, ENCODINGS, NOT_TEXT, decode
@@ -50,10 +50,11 @@ _SNIFF_RECORDS = 50
 _TEXT_EXTS = (".csv", ".tsv", ".tab", ".txt")
 
 _EMPTY = "The file is empty; choose a file with a header row and at least one row of data."
-_BAD_XLSX = ("This file looks like an Excel workbook but could not be opened (it may be damaged, or another "
-             "format such as .xlsb, .ods or .numbers); open it in your spreadsheet program and save it as .xlsx or CSV.")
-_OLD_XLS = ("This is an old Excel .xls file or a password-protected workbook, which cannot be read; "
-            "open it in Excel and save it as .xlsx or CSV.")
+_BAD_XLSX = (
+    "This file looks like an Excel workbook but could not be opened (it may be damaged, or another "
+    "format such as .xlsb, .ods or .numbers); open it in your spreadsheet program and save it as .xlsx or CSV."
+)
+_OLD_XLS = "This is an old Excel .xls file or a password-protected workbook, which cannot be read; open it in Excel and save it as .xlsx or CSV."
 
 
 def _plural(n: int, word: str) -> str:
@@ -110,12 +111,19 @@ def _text_records(text: str, sep: str) -> Iterator[tuple[int, list[str]]]:
             last = rec
             yield row_no, rec
     except csv.Error as exc:
-        raise InputError(f"The file could not be read as a table near row {row_no + 1} ({exc}); "
-                         "save it again from your spreadsheet program.", "unreadable_csv", row=row_no + 1) from None
+        raise InputError(
+            f"The file could not be read as a table near row {row_no + 1} ({exc}); save it again from your spreadsheet program.",
+            "unreadable_csv",
+            row=row_no + 1,
+        ) from None
     if last and ("\n" in last[-1] or "\r" in last[-1]) and not text[-64:].rstrip().endswith('"'):
         # A quoted cell ends with a quote; running into the end of the file means it was never closed.
-        raise InputError(f'A quote mark (") in row {row_no} is never closed, so the rest of the file was read as '
-                         "one cell; fix that quote or save the file again from your spreadsheet program.", "open_quote", row=row_no)
+        raise InputError(
+            f'A quote mark (") in row {row_no} is never closed, so the rest of the file was read as '
+            "one cell; fix that quote or save the file again from your spreadsheet program.",
+            "open_quote",
+            row=row_no,
+        )
 
 
 def _load_text(data: bytes, ext: str, encoding: str | None, separator: str | None) -> LoadedTable:
@@ -136,8 +144,7 @@ def _load_text(data: bytes, ext: str, encoding: str | None, separator: str | Non
             raise InputError(f"The file does not read as text in {encoding}; choose another encoding or let it be detected.", "bad_encoding", encoding=encoding)
         raise InputError(NOT_TEXT, "not_text")
     if head.lstrip()[:20].lower().startswith(_MARKUP):
-        raise InputError("This file is a web page or XML document, not a table; open it in your spreadsheet "
-                         "program and save it as .xlsx or CSV.", "web_page")
+        raise InputError("This file is a web page or XML document, not a table; open it in your spreadsheet program and save it as .xlsx or CSV.", "web_page")
     hint = _SEP_LINE.match(text)
     if hint:
         text = text[hint.end() :]
@@ -236,13 +243,18 @@ def _check_cells(rec: list[str], row_no: int, header: list[str]) -> None:
         j = next(i for i, cell in enumerate(rec) if len(cell) > C.MAX_CELL_CHARS)
         name = _TRIM.sub("", header[j]) if j < len(header) else ""
         column = name or f"Column {j + 1}"
-        raise InputError(f"The cell in row {row_no}, column '{column}' has {len(rec[j]):,} characters, more than the "
-                         f"limit of {C.MAX_CELL_CHARS:,}; shorten it and upload again.", "cell_too_long",
-                         row=row_no, column=column, chars=len(rec[j]), limit=C.MAX_CELL_CHARS)
+        raise InputError(
+            f"The cell in row {row_no}, column '{column}' has {len(rec[j]):,} characters, more than the "
+            f"limit of {C.MAX_CELL_CHARS:,}; shorten it and upload again.",
+            "cell_too_long",
+            row=row_no,
+            column=column,
+            chars=len(rec[j]),
+            limit=C.MAX_CELL_CHARS,
+        )
 
 
-def _assemble(records: Iterable[tuple[int, list[str]]], what: str, notes: list[str], *,
-              note_short_rows: bool) -> tuple[list[str], list[list[str]]]:
+def _assemble(records: Iterable[tuple[int, list[str]]], what: str, notes: list[str], *, note_short_rows: bool) -> tuple[list[str], list[list[str]]]:
     """Header and data rows from raw records: empty rows dropped, edges trimmed, rows made even."""
     it = iter(records)
     header: list[str] | None = None
@@ -269,10 +281,13 @@ def _assemble(records: Iterable[tuple[int, list[str]]], what: str, notes: list[s
     if n_data == 0:
         raise InputError(f"{what} has column names but no rows of data; add at least one row under the header.", "header_only")
     if n_data > C.MAX_ROWS:
-        raise InputError(f"{what} has {n_data:,} rows of data, more than the limit of {C.MAX_ROWS:,}; "
-                         "split it into smaller files.", "too_many_rows", rows=n_data, limit=C.MAX_ROWS)
-    for count, where in ((skipped, "above the column names"), (middle, "in the middle of the table"),
-                         (pending, "at the end")):
+        raise InputError(
+            f"{what} has {n_data:,} rows of data, more than the limit of {C.MAX_ROWS:,}; split it into smaller files.",
+            "too_many_rows",
+            rows=n_data,
+            limit=C.MAX_ROWS,
+        )
+    for count, where in ((skipped, "above the column names"), (middle, "in the middle of the table"), (pending, "at the end")):
         if count:
             notes.append(f"Dropped {_plural(count, 'empty row')} {where}.")
 
@@ -330,8 +345,7 @@ def _column_names(header: list[str], lo: int, hi: int, notes: list[str]) -> list
     if blank:
         notes.append(f"Named {_plural(len(blank), 'column')} that had no name: {_listing(blank)}.")
     if extra:
-        notes.append("Some rows have more cells than there are column names; their extra cells are in "
-                     f"{_plural(len(extra), 'new column')}: {_listing(extra)}.")
+        notes.append(f"Some rows have more cells than there are column names; their extra cells are in {_plural(len(extra), 'new column')}: {_listing(extra)}.")
     taken: set[str] = set()
     everywhere = set(names)
     renames: list[str] = []
@@ -362,8 +376,7 @@ def _ext(filename: str) -> str:
     return filename[dot:].lower() if dot >= 0 else ""
 
 
-def load_table(data: bytes, filename: str, sheet: str | None = None, *, encoding: str | None = None,
-               separator: str | None = None) -> LoadedTable:
+def load_table(data: bytes, filename: str, sheet: str | None = None, *, encoding: str | None = None, separator: str | None = None) -> LoadedTable:
     """Read an upload by its content (the name only breaks ties): .xlsx, or delimited text.
 
     `encoding`/`separator` override detection for text files and are ignored for workbooks;

@@ -104,24 +104,15 @@ def _parse(text: str) -> _Parsed:
             groups = _brace_groups(text) if groups is None else groups
             end = groups.get(m.start())
             if end is None:
-                issues.append(
-                    f"A '{{' is never closed (at \"{_snippet(text[m.start() : m.start() + 200])}\"): "
-                    "to write a literal brace, type {{."
-                )
+                issues.append(f"A '{{' is never closed (at \"{_snippet(text[m.start() : m.start() + 200])}\"): to write a literal brace, type {{{{.")
                 buf.append("{")
             else:
                 group = text[m.start() : end]
-                issues.append(
-                    f'"{_snippet(group)}" has braces inside braces, so it is not a column: '
-                    + _BRACES_TIP
-                    + "."
-                )
+                issues.append(f'"{_snippet(group)}" has braces inside braces, so it is not a column: ' + _BRACES_TIP + ".")
                 buf.append(group)
                 pos = end
         elif not m.group(1).strip():
-            issues.append(
-                "Empty braces {} name no column: put a column name inside, or type {{}} for literal braces."
-            )
+            issues.append("Empty braces {} name no column: put a column name inside, or type {{}} for literal braces.")
             buf.append(token)
         else:
             flush(m.group(1))
@@ -174,9 +165,7 @@ def _unknown(name: str, columns: Sequence[str]) -> TemplateProblem:
     if suggestion is not None and (strong or not _LOOKS_LIKE_TEXT.search(name)):
         return TemplateProblem(name, suggestion, f"Unknown column {shown}: did you mean {{{suggestion}}}?", "unknown")
     if _LOOKS_LIKE_TEXT.search(name):
-        return TemplateProblem(
-            name, None, f"{shown} is not a column: to write literal braces (as in a JSON example), type {{{{ and }}}}.", "literal"
-        )
+        return TemplateProblem(name, None, f"{shown} is not a column: to write literal braces (as in a JSON example), type {{{{ and }}}}.", "literal")
     listed = ", ".join(f'"{c}"' for c in columns[:_LISTED_COLUMNS])
     if len(columns) > _LISTED_COLUMNS:
         listed += ", …"
@@ -225,8 +214,7 @@ class PromptTemplate:
                     TemplateProblem(
                         name,
                         None,
-                        f"{{{_snippet(name)}}} could mean {len(matches)} columns that differ only in spaces: "
-                        "type the column name exactly as in the file.",
+                        f"{{{_snippet(name)}}} could mean {len(matches)} columns that differ only in spaces: type the column name exactly as in the file.",
                         "ambiguous",
                     )
                 )

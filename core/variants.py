@@ -18,8 +18,8 @@ from typing import Any
 
 from . import constants as C
 from .columns import OutputColumn, check_columns, columns_from_rows, columns_to_rows, text_columns
-from .errors import InputError
 from .constants import SIMULATED_BASE_URL
+from .errors import InputError
 from .keys import PROVIDER_PRESETS, SIMULATED_PROVIDER, KeyEntry, ProviderPreset, demo_pool, make_pool
 from .spec import RunSpec
 

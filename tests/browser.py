@@ -34,7 +34,15 @@ from tests.conftest import ROOT, free_port
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PAGES = ("data", "prompt", "keys", "run", "compare", "history")  # sidebar order, as app.py registers them
 PROVIDER = "vLLM / llama.cpp (local)"
 TEMPLATE = "Compute {question}. Reply with the number only."

@@ -174,7 +174,9 @@ class SimServer:
         import json
         import urllib.request
 
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=json.dumps(payload).encode(), method="POST", headers={"content-type": "application/json"})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=json.dumps(payload).encode(), method="POST", headers={"content-type": "application/json"}
+        )
         urllib.request.urlopen(req, timeout=10).read()
 
     def stop(self) -> None:
@@ -206,7 +208,6 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.01) -> bool: 
             return True
         time.sleep(interval)
     return predicate()
-
 
 
 class RedisServer:

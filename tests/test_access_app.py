@@ -46,7 +46,11 @@ def made_run(store: RunStore, owner: str, *, shared: bool = False, file_name: st
     run_id = store.create_run(spec, frame, [k.info() for k in demo_pool(2)], file_name=file_name or f"{owner or 'local'}.csv", owner=owner)
     store.record_results(
         run_id,
-        [(RowResult(row=0, status="ok", output="2"), None), (RowResult(row=1, status="ok", output="4"), None), (RowResult(row=2, status="failed", error="x"), None)],
+        [
+            (RowResult(row=0, status="ok", output="2"), None),
+            (RowResult(row=1, status="ok", output="4"), None),
+            (RowResult(row=2, status="failed", error="x"), None),
+        ],
     )
     store.set_status(run_id, "done")
     store.set_shared(run_id, shared)

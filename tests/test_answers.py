@@ -18,7 +18,9 @@ TYPED = RunSpec(
 
 
 def test_a_complete_answer_is_read_in_full():
-    a = read_completion({"model": "m-1", "choices": [{"message": {"content": "42"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 7, "completion_tokens": 1}})
+    a = read_completion(
+        {"model": "m-1", "choices": [{"message": {"content": "42"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 7, "completion_tokens": 1}}
+    )
     assert (a.text, a.finish, a.tokens_in, a.tokens_out, a.model) == ("42", "stop", 7, 1, "m-1")
 
 

@@ -148,7 +148,7 @@ def test_a_stored_run_shows_its_typed_columns_and_why_a_row_is_invalid_in_chines
     shown = next(d.value for d in at.dataframe if "stars" in d.value.columns)
     assert shown["stars"][0] == 5 and shown["stars"].isna().tolist() == [False, True] and shown["spam"].tolist() == ["否", ""]
     assert shown["状态"].tolist() == ["成功", "不符合"]
-    assert shown["错误"].tolist()[1] == "重问 2 次后，回答仍不符合输出列：“stars”应为整数，而不是 \"lots\"；缺少“spam”。"
+    assert shown["错误"].tolist()[1] == '重问 2 次后，回答仍不符合输出列：“stars”应为整数，而不是 "lots"；缺少“spam”。'
     labels = {m.label: m.value for m in at.metric}
     assert (labels["符合"], labels["不符合"], labels["重问过"]) == ("1", "1", "1")
     boxes = [b.value.replace("\\", "") for b in [*at.warning, *at.error]]

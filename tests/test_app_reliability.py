@@ -53,7 +53,6 @@ from tests.browser import (
 from tests.conftest import SimServer
 from tests.test_engine import max_in_window, within_limit
 
-
 # --- 1. kill -9 in the middle of a run -----------------------------------------------------------
 
 CRASH_ROWS = 400
@@ -252,7 +251,10 @@ def test_two_sessions_two_runs_at_once_share_two_keys_within_their_limit(tmp_pat
 
         # the two runs really ran at the same time: from the store's finish times
         with sqlite3.connect(data_dir / "runs.sqlite3") as conn:
-            spans = {who: tuple(map(_iso, conn.execute("SELECT MIN(finished_at), MAX(finished_at) FROM results WHERE run_id = ?", (rid,)).fetchone())) for who, rid in run_ids.items()}
+            spans = {
+                who: tuple(map(_iso, conn.execute("SELECT MIN(finished_at), MAX(finished_at) FROM results WHERE run_id = ?", (rid,)).fetchone()))
+                for who, rid in run_ids.items()
+            }
             created = {who: _iso(conn.execute("SELECT created_at FROM runs WHERE id = ?", (rid,)).fetchone()[0]) for who, rid in run_ids.items()}
         overlap = min(spans["a"][1], spans["b"][1]) - max(spans["a"][0], spans["b"][0])
         shorter = min(spans["a"][1] - spans["a"][0], spans["b"][1] - spans["b"][0])

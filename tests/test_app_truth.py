@@ -294,7 +294,10 @@ def test_test_keys_tests_the_keys_in_the_box_and_says_why_each_fails(at, sim_ser
     results = list(at.dataframe[0].value["Test result"])
     assert results[:2] == ["✗ wrong key", "✗ no quota"] and results[2].startswith("✓ works (")
     said = [e.value.replace("\\", "") for e in at.error]
-    assert any("does not accept this key (401)" in e and "What to do: Copy the key again in full" in e and "The provider said: Incorrect API key provided" in e for e in said), said
+    assert any(
+        "does not accept this key (401)" in e and "What to do: Copy the key again in full" in e and "The provider said: Incorrect API key provided" in e
+        for e in said
+    ), said
     assert any("no quota or balance left" in e and "Add credit" in e for e in said), said
     assert any("The key works" in s.value.replace("\\", "") for s in at.success)
 

@@ -32,7 +32,12 @@ def lines(n: int, text: str = "x") -> list[tuple[int, bytes]]:
 
 def test_request_lines_name_the_run_and_row_and_ask_for_chat_completions():
     line = json.loads(lines(3)[2][1])
-    assert line == {"custom_id": "r1:2", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "m", "messages": [{"role": "user", "content": "x2"}]}}
+    assert line == {
+        "custom_id": "r1:2",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "m", "messages": [{"role": "user", "content": "x2"}]},
+    }
 
 
 def test_request_files_split_at_the_request_limit_keeping_rows_in_order():

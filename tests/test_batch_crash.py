@@ -32,7 +32,9 @@ def test_kill_9_of_the_command_line_during_a_batch_then_resume_polls_the_same_ba
     args = ["--base-url", server.base_url, "--model", "simulated", "--keys-env", "KEYS", "--output", str(out), "--data-dir", str(tmp_path / "d")]
     env = {**os.environ, "KEYS": "sk-batch-crash"}
 
-    proc = subprocess.Popen([sys.executable, "-m", "core", "run", str(src), "--template", TEMPLATE, "--batch", *args], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core", "run", str(src), "--template", TEMPLATE, "--batch", *args], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
     run_id = proc.stderr.readline().removeprefix("run: ").strip()
     line = proc.stderr.readline()  # printed as soon as the batch exists, stored before
     while line.startswith("["):  # a progress line: on a loaded machine the first one can come before the batch exists
@@ -45,7 +47,9 @@ def test_kill_9_of_the_command_line_during_a_batch_then_resume_polls_the_same_ba
     assert batches(server)["answered"] == {}
 
     server.post("/_sim/batches/finish", {})  # the provider finishes while nobody watches
-    resumed = subprocess.run([sys.executable, "-m", "core", "run", str(src), *args, "--resume", run_id], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "core", "run", str(src), *args, "--resume", run_id], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"batch: {batch_id}" in resumed.stderr
 

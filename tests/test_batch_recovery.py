@@ -200,7 +200,10 @@ def test_a_part_whose_key_is_gone_on_resume_waits_for_that_key_and_says_which(ha
     assert wait_for(lambda: store.get_run(handle.run_id).status == "waiting_for_keys", timeout=30)
     assert [j.applied for j in jobs_of(store, handle.run_id)] == [True, False]  # the first key's part is in
     message = store.get_run(handle.run_id).message
-    assert message == f"Waiting for the key {mask_key(KEY_B)}: it sent file 2 of this batch, and only that key can follow it. Enter it again (keys are never saved)."
+    assert (
+        message
+        == f"Waiting for the key {mask_key(KEY_B)}: it sent file 2 of this batch, and only that key can follow it. Enter it again (keys are never saved)."
+    )
     assert resumed.snapshot().state == "waiting_for_keys" and resumed.snapshot().message == message
     assert explain(message).code == "batch_key_missing" and explain(message).params == {"keys": mask_key(KEY_B), "files": "2"}  # said in Chinese too
     assert len(h.sim.batch.created) == 2  # the waiting part is not sent again with the other key
@@ -208,4 +211,3 @@ def test_a_part_whose_key_is_gone_on_resume_waits_for_that_key_and_says_which(ha
     assert follow_batches(store, runner, h.keys(KEY_B), run_id=handle.run_id) == []  # the page has the key again: the live run takes it
     assert resumed.wait(30) and resumed.result() == "done"
     assert len(h.sim.batch.created) == 2 and set(store.results_table(handle.run_id)["status"]) == {"ok"}
-

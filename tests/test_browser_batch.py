@@ -221,9 +221,13 @@ def test_a_batch_run_shows_the_providers_stages_and_every_answer_at_the_batch_pr
         assert metric(s.page, tr("run.cost")) == fmt_money(full * C.BATCH_PRICE_FACTOR) != fmt_money(full)
 
         # every row's answer, in the page's table and in the CSV download
-        expect(s.page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').last.locator('[role="gridcell"]', has_text=re.compile(r"^ok$"))).to_have_count(ROWS)
+        expect(
+            s.page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').last.locator('[role="gridcell"]', has_text=re.compile(r"^ok$"))
+        ).to_have_count(ROWS)
         shown = results_rows(s)
-        assert [[r["id"], r["question"], r["output"], r["status"]] for r in shown] == [[i, q, a, "ok"] for i, q, a in frame[["id", "question", "answer"]].values.tolist()], shown
+        assert [[r["id"], r["question"], r["output"], r["status"]] for r in shown] == [
+            [i, q, a, "ok"] for i, q, a in frame[["id", "question", "answer"]].values.tolist()
+        ], shown
         expect(s.page.locator(".st-key-chart_confusion")).to_be_visible()  # the answers judged against the label column
         expect(s.page.locator(".st-key-chart_throughput, .st-key-chart_latency")).to_have_count(0)  # no rows/s of a batch that came back at once
         shoot(s, "5-done")

@@ -70,7 +70,17 @@ def open_page(page: Page, name: str, lang: str = "en") -> None:
     expect(page.locator("h1").first).to_have_text(tr(f"{name}.title", lang))
 
 
-def seed_run(data_dir: Path, *, simulated: bool = False, ok: int = 1, failed: int = 1, pending: int = 0, file_name: str = "seeded.csv", run_id: str | None = None, **spec: object) -> str:
+def seed_run(
+    data_dir: Path,
+    *,
+    simulated: bool = False,
+    ok: int = 1,
+    failed: int = 1,
+    pending: int = 0,
+    file_name: str = "seeded.csv",
+    run_id: str | None = None,
+    **spec: object,
+) -> str:
     """A stored run as a past session left it: `ok` rows answered, `failed` rows failed (could
     not reach the provider), `pending` rows not done. Real-key runs need their keys again."""
     store = core.RunStore(data_dir)

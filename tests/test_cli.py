@@ -17,9 +17,7 @@ TEMPLATE = "Compute {question}. Reply with the number only."
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
-    )
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -28,7 +26,21 @@ def read_csv(path: Path) -> pd.DataFrame:
 
 def test_demo_run_needs_no_key_and_writes_every_row(tmp_path):
     out = tmp_path / "out.csv"
-    r = cli("run", str(DEMO), "--template", TEMPLATE, "--demo", "--first-rows", "60", "--label-column", "answer", "--output", str(out), "--data-dir", str(tmp_path / "d"))
+    r = cli(
+        "run",
+        str(DEMO),
+        "--template",
+        TEMPLATE,
+        "--demo",
+        "--first-rows",
+        "60",
+        "--label-column",
+        "answer",
+        "--output",
+        str(out),
+        "--data-dir",
+        str(tmp_path / "d"),
+    )
     assert r.returncode == 0, r.stderr
     assert r.stderr.startswith("run: ")
     assert "done: 60 rows, 60 ok" in r.stderr and "accuracy" in r.stderr
@@ -46,7 +58,21 @@ def test_bad_input_exits_2_with_the_reason(tmp_path):
     assert typo.returncode == 2 and "question" in typo.stderr
     wrong_ext = cli("run", str(DEMO), "--template", TEMPLATE, "--demo", "--output", str(tmp_path / "o.pdf"))
     assert wrong_ext.returncode == 2 and ".csv" in wrong_ext.stderr
-    no_keys = cli("run", str(DEMO), "--template", TEMPLATE, "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--keys-env", "EMPTY_KEYS", "--output", str(tmp_path / "o.csv"), env={"EMPTY_KEYS": ""})
+    no_keys = cli(
+        "run",
+        str(DEMO),
+        "--template",
+        TEMPLATE,
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+        "--keys-env",
+        "EMPTY_KEYS",
+        "--output",
+        str(tmp_path / "o.csv"),
+        env={"EMPTY_KEYS": ""},
+    )
     assert no_keys.returncode == 2 and "EMPTY_KEYS" in no_keys.stderr
 
 
@@ -55,7 +81,20 @@ def test_every_key_dead_stops_with_exit_1_and_resume_with_new_keys_finishes_the_
     src = tmp_path / "in.csv"
     arithmetic_frame(30).to_csv(src, index=False)
     out = tmp_path / "out.xlsx"
-    common = ["--base-url", server.base_url, "--model", "simulated", "--keys-env", "KEYS", "--output", str(out), "--data-dir", str(tmp_path / "d"), "--rpm", "6000"]
+    common = [
+        "--base-url",
+        server.base_url,
+        "--model",
+        "simulated",
+        "--keys-env",
+        "KEYS",
+        "--output",
+        str(out),
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--rpm",
+        "6000",
+    ]
     first = cli("run", str(src), "--template", TEMPLATE, *common, env={"KEYS": "sk-dead-1,sk-dead-2"})
     assert first.returncode == 1, first.stderr
     run_id = first.stderr.splitlines()[0].removeprefix("run: ").strip()
@@ -98,7 +137,11 @@ def test_rpm_is_auto_by_default_a_number_is_a_ceiling_and_keys_may_share_one_lim
     from core.cli import _keys, _parser
 
     def keys(*extra: str) -> list:
-        return _keys(_parser().parse_args(["run", "in.csv", "--output", "o.csv", "--base-url", "https://api.deepseek.com/v1", "--model", "m", "--key", "sk-a", "sk-b", *extra]))
+        return _keys(
+            _parser().parse_args(
+                ["run", "in.csv", "--output", "o.csv", "--base-url", "https://api.deepseek.com/v1", "--model", "m", "--key", "sk-a", "sk-b", *extra]
+            )
+        )
 
     assert [k.rpm for k in keys()] == [None, None] == [k.rpm for k in keys("--rpm", "AUTO")]
     assert [k.rpm for k in keys("--rpm", "120")] == [120, 120]
@@ -115,7 +158,21 @@ def test_encoding_and_separator_can_be_given_for_a_file_detection_would_misread(
     src = tmp_path / "mesta.csv"
     src.write_bytes("jméno;město;question\nJiří;Plzeň;1 + 1\nŠárka;Brno;2 + 2\n".encode("cp1250"))
     out = tmp_path / "out.csv"
-    r = cli("run", str(src), "--template", "Compute {question}.", "--demo", "--encoding", "cp1250", "--separator", ";", "--output", str(out), "--data-dir", str(tmp_path / "d"))
+    r = cli(
+        "run",
+        str(src),
+        "--template",
+        "Compute {question}.",
+        "--demo",
+        "--encoding",
+        "cp1250",
+        "--separator",
+        ";",
+        "--output",
+        str(out),
+        "--data-dir",
+        str(tmp_path / "d"),
+    )
     assert r.returncode == 0, r.stderr
     table = read_csv(out)
     assert list(table["město"]) == ["Plzeň", "Brno"] and list(table["output"]) == ["2", "4"]

@@ -175,7 +175,14 @@ def test_dates_in_common_forms_become_iso(value, expected):
 
 @pytest.mark.parametrize(
     "value, kind",
-    [("03/05/2024", "ambiguous_date"), ("2024-02-30", "not_a_date"), ("next Tuesday", "date"), ("2024", "date"), (20240305, "date"), ("13/13/2024", "not_a_date")],
+    [
+        ("03/05/2024", "ambiguous_date"),
+        ("2024-02-30", "not_a_date"),
+        ("next Tuesday", "date"),
+        ("2024", "date"),
+        (20240305, "date"),
+        ("13/13/2024", "not_a_date"),
+    ],
 )
 def test_a_date_that_could_be_two_or_none_is_refused(value, kind):
     with pytest.raises(Unreadable) as caught:

@@ -105,7 +105,7 @@ def test_a_batch_run_sends_the_schema_on_every_line_and_checks_every_answer(harn
     spec = RunSpec(template="Compute {question}.", columns=(OutputColumn("result", "integer"),), batch=True)
     handle = start_run(store, frame, spec, h.keys("sk-b"), runner=h.runner)
     assert handle.wait(30) and handle.result() == "done"
-    (file_id, content), = [(f, c) for f, c in h.sim.batch.contents.items() if h.sim.batch.files[f].get("purpose") == "batch"]
+    ((file_id, content),) = [(f, c) for f, c in h.sim.batch.contents.items() if h.sim.batch.files[f].get("purpose") == "batch"]
     lines = [json.loads(line) for line in content.decode().splitlines()]
     assert len(lines) == 3 and {line["body"]["response_format"]["type"] for line in lines} == {"json_schema"}
     assert lines[0]["body"]["response_format"]["json_schema"]["schema"]["properties"] == {"result": {"type": "integer"}}

@@ -28,7 +28,9 @@ from tests.test_engine_v2 import Run, _completion, key, scripted, sim_factory, s
 from tests.vclock import vrun
 
 COLUMNS = (OutputColumn("sentiment", "choice", choices=("positive", "negative")), OutputColumn("stars", "integer"))
-SPEC = RunSpec(template="Rate this review: {review}", columns=COLUMNS, concurrency=4, label_column="label", label_field="sentiment", price_in=1.0, price_out=2.0)
+SPEC = RunSpec(
+    template="Rate this review: {review}", columns=COLUMNS, concurrency=4, label_column="label", label_field="sentiment", price_in=1.0, price_out=2.0
+)
 FRAME = pd.DataFrame({"review": [f"review {i}" for i in range(6)], "label": ["positive"] * 6}, dtype=object)
 GOOD = '{"sentiment": "positive", "stars": 5}'
 

@@ -32,8 +32,14 @@ def stored_table(store) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     spec = RunSpec(template="Rate {review}", columns=COLUMNS)
     frame = pd.DataFrame({"review": ["great", "bad", "later"]}, dtype=object)
     run_id = store.create_run(spec, frame, [k.info() for k in demo_pool(1)])
-    store.record_result(run_id, RowResult(row=0, status="ok", output="{}", fields={"sentiment": "positive", "stars": 5, "price": 12.5, "recommends": True, "bought": "2024-03-05"}))
-    store.record_result(run_id, RowResult(row=1, status="unparsed", output="{}", fields={"sentiment": "negative", "stars": None, "price": None, "recommends": False, "bought": None}))
+    store.record_result(
+        run_id,
+        RowResult(row=0, status="ok", output="{}", fields={"sentiment": "positive", "stars": 5, "price": 12.5, "recommends": True, "bought": "2024-03-05"}),
+    )
+    store.record_result(
+        run_id,
+        RowResult(row=1, status="unparsed", output="{}", fields={"sentiment": "negative", "stars": None, "price": None, "recommends": False, "bought": None}),
+    )
     return store.results_table(run_id)
 
 
@@ -70,7 +76,9 @@ def test_the_command_line_fills_columns_from_a_columns_file_and_downloads_them_t
         if len(body["messages"]) == 1 and "meh" in review:
             return 200, _completion('{"sentiment": "meh", "stars": 3}')  # not one of the choices: asked again
         good = "loved" in review
-        return 200, _completion(json.dumps({"sentiment": "positive" if good else "negative", "stars": "5" if good else 2, "recommends": "yes" if good else "no"}))
+        return 200, _completion(
+            json.dumps({"sentiment": "positive" if good else "negative", "stars": "5" if good else 2, "recommends": "yes" if good else "no"})
+        )
 
     base_url = stub_provider(handler)
     columns = tmp_path / "columns.json"

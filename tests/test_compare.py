@@ -12,7 +12,6 @@ import pytest
 
 import core
 from core import constants as C
-
 from core.columns import OutputColumn
 from core.compare import comparison_progress, estimate_comparison, resume_comparison, select_rows, start_comparison
 from core.compare_report import compare_table, mcnemar_p, percentile, wilson_interval
@@ -101,7 +100,11 @@ def test_the_statistics_are_the_textbook_ones():
 def test_the_careful_prompt_wins_the_classic_experiment_and_the_summary_agrees_with_the_wide_table(harness, store):
     h = harness(error_rate=0.05)
     frame = demo_frame()
-    variants = [variant("terse", TERSE), variant("careful", CAREFUL), variant("json", TERSE + " As JSON.", columns=(OutputColumn("expression"), OutputColumn("infer", "number")))]
+    variants = [
+        variant("terse", TERSE),
+        variant("careful", CAREFUL),
+        variant("json", TERSE + " As JSON.", columns=(OutputColumn("expression"), OutputColumn("infer", "number"))),
+    ]
     record = start_comparison(store, frame, variants, h.keys("k1", "k2"), base=BASE, file_name="demo.csv", runner=h.runner)
     assert wait_done(store, record.id, h.runner).state == "done"
     data = compare_table(store, record.id, runner=h.runner)
@@ -245,7 +248,14 @@ def test_comparisons_are_listed_found_from_their_runs_and_deleted_with_them(stor
     runner = Runner()  # the built-in simulated provider, as the demo uses it
     try:
         record = start_comparison(
-            store, arithmetic_frame(6), [Variant("a", TERSE), Variant("b", CAREFUL)], demo_pool(2), base=BASE, selection=RowSelection("first", 4), name="mine", runner=runner
+            store,
+            arithmetic_frame(6),
+            [Variant("a", TERSE), Variant("b", CAREFUL)],
+            demo_pool(2),
+            base=BASE,
+            selection=RowSelection("first", 4),
+            name="mine",
+            runner=runner,
         )
         assert wait_done(store, record.id, runner).state == "done"
         assert [c.id for c in list_comparisons(store)] == [record.id] and list_comparisons(store)[0].name == "mine"
@@ -276,13 +286,22 @@ def test_a_variant_with_a_template_problem_is_named_and_nothing_starts(harness, 
         start_comparison(store, arithmetic_frame(3), [variant("a", TERSE), variant("b", "{questoin}")], h.keys("k"), base=BASE, runner=h.runner)
     assert store.list_runs() == [] and list_comparisons(store) == [] and h.sim.total_requests() == 0
     with pytest.raises(InputError, match="no key"):
-        start_comparison(store, arithmetic_frame(3), [Variant("r", TERSE, provider="OpenAI", base_url="https://api.openai.com/v1", model="gpt-4o")], h.keys("k"), base=BASE)
+        start_comparison(
+            store, arithmetic_frame(3), [Variant("r", TERSE, provider="OpenAI", base_url="https://api.openai.com/v1", model="gpt-4o")], h.keys("k"), base=BASE
+        )
 
 
 def test_keys_never_reach_the_comparison(harness, store, tmp_path: Path):
     secret = "sk-live-COMPARE-SECRET-KEY-0123456789"
     h = harness()
-    record = start_comparison(store, arithmetic_frame(5), [variant("a", TERSE), variant("b", CAREFUL)], [KeyEntry("Test", SIM_URL, "simulated", secret, 600)], base=BASE, runner=h.runner)
+    record = start_comparison(
+        store,
+        arithmetic_frame(5),
+        [variant("a", TERSE), variant("b", CAREFUL)],
+        [KeyEntry("Test", SIM_URL, "simulated", secret, 600)],
+        base=BASE,
+        runner=h.runner,
+    )
     wait_done(store, record.id, h.runner)
     store.close()
     for path in store.data_dir.iterdir():

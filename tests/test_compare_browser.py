@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app_pages.i18n import LANGUAGES
-from tests.browser import SHOTS, App, chromium, choose, screenshot, tr, wait_until_settled
+from tests.browser import SHOTS, App, choose, chromium, screenshot, tr, wait_until_settled
 from tests.conftest import ROOT
 from tests.test_browser_truth import ANY_CUT_OFF
 

@@ -67,7 +67,7 @@ def test_the_simulated_judge_grades_by_the_label_and_the_rubric(answer, label, r
     "output, fields, verdict",
     [
         ('{"verdict": "incorrect", "reason": "41 is not 42."}', None, False),
-        ("Sure! ```json\n{\"verdict\": \"Correct\", \"reason\": \"ok\"}\n```", None, True),
+        ('Sure! ```json\n{"verdict": "Correct", "reason": "ok"}\n```', None, True),
         (None, '{"verdict": "正确", "reason": "对"}', True),
         ("Incorrect: the sum is 42.", None, False),
         ("Not correct, sorry.", None, False),
@@ -193,7 +193,9 @@ def test_the_judge_shares_the_variants_key_and_stays_within_its_limit(vrunner, s
     keys = [KeyEntry("Test", SIM_URL, "simulated", "shared", 120)]
     base = BASE.replace(concurrency=16, use_cache=False)
     judge = Judge("Test", SIM_URL, "simulated")
-    record = start_comparison(store, arithmetic_frame(20), [variant("a", TERSE), variant("b", CAREFUL)], keys, base=base, scoring=Scoring("judge"), judge=judge, runner=runner)
+    record = start_comparison(
+        store, arithmetic_frame(20), [variant("a", TERSE), variant("b", CAREFUL)], keys, base=base, scoring=Scoring("judge"), judge=judge, runner=runner
+    )
     progress = wait_done(store, record.id, runner)
     assert progress.state == "done" and progress.judge_done == 40
     stats = sim.stats()["shared"]

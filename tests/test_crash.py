@@ -37,10 +37,27 @@ def test_kill_9_of_the_command_line_then_resume_loses_nothing_and_pays_at_most_t
     arithmetic_frame(n).to_csv(src, index=False)
     data = tmp_path / "d"
     out = tmp_path / "out.csv"
-    args = ["--base-url", server.base_url, "--model", "simulated", "--keys-env", "KEYS", "--rpm", "60000", "--concurrency", str(concurrency), "--output", str(out), "--data-dir", str(data)]
+    args = [
+        "--base-url",
+        server.base_url,
+        "--model",
+        "simulated",
+        "--keys-env",
+        "KEYS",
+        "--rpm",
+        "60000",
+        "--concurrency",
+        str(concurrency),
+        "--output",
+        str(out),
+        "--data-dir",
+        str(data),
+    ]
     env = {**os.environ, "KEYS": "sk-crash"}
 
-    proc = subprocess.Popen([sys.executable, "-m", "core", "run", str(src), "--template", TEMPLATE, *args], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core", "run", str(src), "--template", TEMPLATE, *args], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
     run_id = proc.stderr.readline().removeprefix("run: ").strip()
     assert wait_for(lambda: finished_rows(data) >= 60, timeout=60)
     os.kill(proc.pid, signal.SIGKILL)
@@ -48,7 +65,9 @@ def test_kill_9_of_the_command_line_then_resume_loses_nothing_and_pays_at_most_t
     done_at_kill = finished_rows(data)
     assert 0 < done_at_kill < n, "the kill must land in the middle of the run"
 
-    resumed = subprocess.run([sys.executable, "-m", "core", "run", str(src), *args, "--resume", run_id], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "core", "run", str(src), *args, "--resume", run_id], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert resumed.returncode == 0, resumed.stderr
 
     table = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
@@ -173,9 +192,26 @@ def test_ctrl_c_lets_the_requests_already_sent_finish_and_keeps_every_paid_answe
     src = tmp_path / "in.csv"
     arithmetic_frame(40).to_csv(src, index=False)
     out = tmp_path / "out.csv"
-    args = ["--base-url", server.base_url, "--model", "simulated", "--keys-env", "KEYS", "--rpm", "60000", "--concurrency", "4", "--output", str(out), "--data-dir", str(tmp_path / "d")]
+    args = [
+        "--base-url",
+        server.base_url,
+        "--model",
+        "simulated",
+        "--keys-env",
+        "KEYS",
+        "--rpm",
+        "60000",
+        "--concurrency",
+        "4",
+        "--output",
+        str(out),
+        "--data-dir",
+        str(tmp_path / "d"),
+    ]
     env = {**os.environ, "KEYS": "sk-ctrl-c"}
-    proc = subprocess.Popen([sys.executable, "-m", "core", "run", str(src), "--template", TEMPLATE, *args], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core", "run", str(src), "--template", TEMPLATE, *args], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert wait_for(lambda: sum(s["requests"] for s in server.stats().values()) >= 4, timeout=60)
         proc.send_signal(signal.SIGINT)

@@ -299,9 +299,26 @@ def seed_finished_run(data_dir: Path, tmp_path: Path) -> str:
     source = tmp_path / SEEDED_NAME
     source.write_bytes(data)
     done = subprocess.run(
-        [sys.executable, "-m", "core", "run", str(source), "--template", TEMPLATE, "--demo", "--label-column", "answer",
-         "--output", str(tmp_path / "out.csv"), "--data-dir", str(data_dir)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "run",
+            str(source),
+            "--template",
+            TEMPLATE,
+            "--demo",
+            "--label-column",
+            "answer",
+            "--output",
+            str(tmp_path / "out.csv"),
+            "--data-dir",
+            str(data_dir),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     with sqlite3.connect(data_dir / "runs.sqlite3") as conn:

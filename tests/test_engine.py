@@ -3,7 +3,6 @@ SQLite store, real background runner."""
 
 from __future__ import annotations
 
-
 import pandas as pd
 import pytest
 

@@ -40,7 +40,9 @@ def key(name: str, rpm: int = 6000, tpm: int | None = None, model: str = "simula
 class Run:
     """One engine run on the running (virtual) loop."""
 
-    def __init__(self, store: RunStore, frame: pd.DataFrame, spec: RunSpec, keys: list[KeyEntry], factory: Callable[[KeyEntry, float], openai.AsyncOpenAI]) -> None:
+    def __init__(
+        self, store: RunStore, frame: pd.DataFrame, spec: RunSpec, keys: list[KeyEntry], factory: Callable[[KeyEntry, float], openai.AsyncOpenAI]
+    ) -> None:
         frame = frame.reset_index(drop=True).astype(str)
         self.store = store
         self.run_id = store.create_run(spec, frame, [k.info() for k in keys])
@@ -76,7 +78,9 @@ def simulator(**config: object) -> Simulator:
     return Simulator(SimulatorConfig(**{**defaults, **config}), clock=asyncio.get_running_loop().time)
 
 
-def scripted(handler: Callable[[dict, str], httpx2.Response | None], latency_s: float = 0.05) -> tuple[Callable[[KeyEntry, float], openai.AsyncOpenAI], list[dict]]:
+def scripted(
+    handler: Callable[[dict, str], httpx2.Response | None], latency_s: float = 0.05
+) -> tuple[Callable[[KeyEntry, float], openai.AsyncOpenAI], list[dict]]:
     """A provider whose answer to each request is `handler(body, key)` (None: a normal answer)."""
     seen: list[dict] = []
 
@@ -92,7 +96,13 @@ def scripted(handler: Callable[[dict, str], httpx2.Response | None], latency_s: 
         return httpx2.Response(200, json=_completion(body["messages"][-1]["content"]))
 
     def factory(entry: KeyEntry, timeout: float) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(api_key=entry.api_key, base_url=entry.base_url, max_retries=0, timeout=timeout, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(serve)))
+        return openai.AsyncOpenAI(
+            api_key=entry.api_key,
+            base_url=entry.base_url,
+            max_retries=0,
+            timeout=timeout,
+            http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(serve)),
+        )
 
     return factory, seen
 
@@ -450,8 +460,14 @@ def test_a_row_that_only_ever_meets_429s_fails_after_the_cap_instead_of_looping(
 def test_a_model_that_refuses_max_tokens_gets_max_completion_tokens_for_the_rest_of_the_run(vstore):
     def handler(body: dict, key: str) -> httpx2.Response | None:
         if "max_tokens" in body:
-            error = {"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
-                               "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}}
+            error = {
+                "error": {
+                    "message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+                    "type": "invalid_request_error",
+                    "param": "max_tokens",
+                    "code": "unsupported_parameter",
+                }
+            }
             return httpx2.Response(400, json=error)
         return None
 

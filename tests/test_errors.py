@@ -11,10 +11,7 @@ import openai
 import pytest
 
 from core import constants as C
-from core.errors import (
-    ErrorKind, Failure, backoff_delay, classify, describe_seconds, param_fallback, parse_retry_after,
-    redact, should_retry_header,
-)
+from core.errors import ErrorKind, Failure, backoff_delay, classify, describe_seconds, param_fallback, parse_retry_after, redact, should_retry_header
 
 NOW = 1_700_000_000.0
 
@@ -140,17 +137,33 @@ def test_retry_after_is_read_from_429_and_5xx():
     assert classify(status_error(503, {"error": {"message": "busy"}}, {"retry-after": "2"})).retry_after == pytest.approx(2.0)
 
 
-TOO_LARGE = ("Request too large for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Requested 45000. "
-             "The input or output tokens must be reduced in order to run successfully.")
-RATE_LIMIT_TPM = ("Rate limit reached for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Used 29000, "
-                  "Requested 2000. Please try again in 2s.")
-MODERATION = {"error": {"code": 403, "message": 'openai/gpt-4o requires moderation on OpenRouter. Your input was flagged for "harassment". No credits were charged.',
-                        "metadata": {"reasons": ["harassment"], "flagged_input": "you are a terrible person", "provider_name": "openai", "model_slug": "openai/gpt-4o"}},
-              "user_id": "user_abc"}
-MAX_TOKENS = {"message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
-              "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}
-TEMPERATURE = {"message": "Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1) value is supported.",
-               "type": "invalid_request_error", "param": "temperature", "code": "unsupported_value"}
+TOO_LARGE = (
+    "Request too large for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Requested 45000. "
+    "The input or output tokens must be reduced in order to run successfully."
+)
+RATE_LIMIT_TPM = (
+    "Rate limit reached for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Used 29000, Requested 2000. Please try again in 2s."
+)
+MODERATION = {
+    "error": {
+        "code": 403,
+        "message": 'openai/gpt-4o requires moderation on OpenRouter. Your input was flagged for "harassment". No credits were charged.',
+        "metadata": {"reasons": ["harassment"], "flagged_input": "you are a terrible person", "provider_name": "openai", "model_slug": "openai/gpt-4o"},
+    },
+    "user_id": "user_abc",
+}
+MAX_TOKENS = {
+    "message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+    "type": "invalid_request_error",
+    "param": "max_tokens",
+    "code": "unsupported_parameter",
+}
+TEMPERATURE = {
+    "message": "Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1) value is supported.",
+    "type": "invalid_request_error",
+    "param": "temperature",
+    "code": "unsupported_value",
+}
 
 
 def openai_error(message: str, type: str | None = None, code: str | None = None, param: str | None = None) -> dict:
@@ -159,58 +172,192 @@ def openai_error(message: str, type: str | None = None, code: str | None = None,
 
 # status, body, headers -> kind and the fields the engine and the UI read
 SHAPES = [
-    pytest.param(429, openai_error(TOO_LARGE, "tokens", "rate_limit_exceeded"), {},
-                 ErrorKind.ROW_BAD, dict(code="rate_limit_exceeded", type="tokens", limit=30000, requested=45000), id="tpm-request-too-large"),
-    pytest.param(429, openai_error("Request too large for gpt-4o on tokens per day (TPD): Limit 90,000, Requested 120,000.", "tokens", "rate_limit_exceeded"), {},
-                 ErrorKind.ROW_BAD, dict(limit=90000, requested=120000), id="tpd-request-too-large-with-commas"),
-    pytest.param(429, openai_error("Request too large for gpt-4o on tokens per min. Please reduce your prompt.", "tokens", "rate_limit_exceeded"), {},
-                 ErrorKind.ROW_BAD, dict(limit=None, requested=None), id="request-too-large-without-numbers"),
+    pytest.param(
+        429,
+        openai_error(TOO_LARGE, "tokens", "rate_limit_exceeded"),
+        {},
+        ErrorKind.ROW_BAD,
+        dict(code="rate_limit_exceeded", type="tokens", limit=30000, requested=45000),
+        id="tpm-request-too-large",
+    ),
+    pytest.param(
+        429,
+        openai_error("Request too large for gpt-4o on tokens per day (TPD): Limit 90,000, Requested 120,000.", "tokens", "rate_limit_exceeded"),
+        {},
+        ErrorKind.ROW_BAD,
+        dict(limit=90000, requested=120000),
+        id="tpd-request-too-large-with-commas",
+    ),
+    pytest.param(
+        429,
+        openai_error("Request too large for gpt-4o on tokens per min. Please reduce your prompt.", "tokens", "rate_limit_exceeded"),
+        {},
+        ErrorKind.ROW_BAD,
+        dict(limit=None, requested=None),
+        id="request-too-large-without-numbers",
+    ),
     pytest.param(429, {"detail": TOO_LARGE}, {}, ErrorKind.ROW_BAD, dict(code=None, limit=30000, requested=45000), id="too-large-from-a-proxy-without-codes"),
-    pytest.param(429, openai_error(RATE_LIMIT_TPM, "tokens", "rate_limit_exceeded"), {"retry-after": "2"},
-                 ErrorKind.RATE_LIMITED, dict(type="tokens", limit=30000, requested=2000, retry_after=2.0), id="tpm-rate-limit-with-room"),
-    pytest.param(429, openai_error("Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1.", "requests", "rate_limit_exceeded"),
-                 {"retry-after-ms": "300"}, ErrorKind.RATE_LIMITED, dict(type="requests", limit=3, requested=1, retry_after=0.3), id="rpm-rate-limit"),
-    pytest.param(429, openai_error("You exceeded your current quota", "insufficient_quota", "insufficient_quota"), {},
-                 ErrorKind.KEY_DEAD, dict(code="insufficient_quota"), id="insufficient-quota"),
-    pytest.param(429, openai_error("Rate limit reached", "requests", "rate_limit_exceeded"), {"retry-after": "3600"},
-                 ErrorKind.RATE_LIMITED, dict(retry_after=C.MAX_RETRY_AFTER_S, retry_after_asked=3600.0), id="retry-after-clamped"),
+    pytest.param(
+        429,
+        openai_error(RATE_LIMIT_TPM, "tokens", "rate_limit_exceeded"),
+        {"retry-after": "2"},
+        ErrorKind.RATE_LIMITED,
+        dict(type="tokens", limit=30000, requested=2000, retry_after=2.0),
+        id="tpm-rate-limit-with-room",
+    ),
+    pytest.param(
+        429,
+        openai_error("Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1.", "requests", "rate_limit_exceeded"),
+        {"retry-after-ms": "300"},
+        ErrorKind.RATE_LIMITED,
+        dict(type="requests", limit=3, requested=1, retry_after=0.3),
+        id="rpm-rate-limit",
+    ),
+    pytest.param(
+        429,
+        openai_error("You exceeded your current quota", "insufficient_quota", "insufficient_quota"),
+        {},
+        ErrorKind.KEY_DEAD,
+        dict(code="insufficient_quota"),
+        id="insufficient-quota",
+    ),
+    pytest.param(
+        429,
+        openai_error("Rate limit reached", "requests", "rate_limit_exceeded"),
+        {"retry-after": "3600"},
+        ErrorKind.RATE_LIMITED,
+        dict(retry_after=C.MAX_RETRY_AFTER_S, retry_after_asked=3600.0),
+        id="retry-after-clamped",
+    ),
     pytest.param(403, MODERATION, {}, ErrorKind.ROW_BAD, dict(code="403"), id="openrouter-moderation"),
-    pytest.param(403, {"error": {"code": 403, "message": "Flagged", "metadata": {"flagged_input": "x"}}}, {},
-                 ErrorKind.ROW_BAD, {}, id="moderation-with-only-flagged-input"),
-    pytest.param(403, openai_error("Project does not have access to model gpt-4o", "invalid_request_error", "model_not_found"), {},
-                 ErrorKind.KEY_DEAD, dict(code="model_not_found"), id="other-403-refuses-the-key"),
-    pytest.param(403, {"error": {"code": 403, "message": "Your input was flagged", "metadata": {"provider_name": "x"}}}, {},
-                 ErrorKind.KEY_DEAD, {}, id="403-saying-flagged-without-moderation-metadata"),
-    pytest.param(503, openai_error("overloaded", "server_error", "overloaded"), {"x-should-retry": "false"},
-                 ErrorKind.ROW_BAD, dict(status=503, code="overloaded"), id="5xx-with-should-retry-false"),
-    pytest.param(429, openai_error("Rate limit reached", "requests", "rate_limit_exceeded"), {"x-should-retry": "false"},
-                 ErrorKind.ROW_BAD, dict(status=429), id="429-with-should-retry-false"),
+    pytest.param(
+        403,
+        {"error": {"code": 403, "message": "Flagged", "metadata": {"flagged_input": "x"}}},
+        {},
+        ErrorKind.ROW_BAD,
+        {},
+        id="moderation-with-only-flagged-input",
+    ),
+    pytest.param(
+        403,
+        openai_error("Project does not have access to model gpt-4o", "invalid_request_error", "model_not_found"),
+        {},
+        ErrorKind.KEY_DEAD,
+        dict(code="model_not_found"),
+        id="other-403-refuses-the-key",
+    ),
+    pytest.param(
+        403,
+        {"error": {"code": 403, "message": "Your input was flagged", "metadata": {"provider_name": "x"}}},
+        {},
+        ErrorKind.KEY_DEAD,
+        {},
+        id="403-saying-flagged-without-moderation-metadata",
+    ),
+    pytest.param(
+        503,
+        openai_error("overloaded", "server_error", "overloaded"),
+        {"x-should-retry": "false"},
+        ErrorKind.ROW_BAD,
+        dict(status=503, code="overloaded"),
+        id="5xx-with-should-retry-false",
+    ),
+    pytest.param(
+        429,
+        openai_error("Rate limit reached", "requests", "rate_limit_exceeded"),
+        {"x-should-retry": "false"},
+        ErrorKind.ROW_BAD,
+        dict(status=429),
+        id="429-with-should-retry-false",
+    ),
     pytest.param(408, openai_error("timeout"), {"x-should-retry": "false"}, ErrorKind.ROW_BAD, dict(status=408), id="408-with-should-retry-false"),
-    pytest.param(400, openai_error("maximum context length", "invalid_request_error", "context_length_exceeded"), {"x-should-retry": "false"},
-                 ErrorKind.ROW_BAD, {}, id="final-error-with-should-retry-false-stays"),
-    pytest.param(401, openai_error("Incorrect API key provided"), {"x-should-retry": "false"}, ErrorKind.KEY_DEAD, {}, id="dead-key-with-should-retry-false-stays"),
-    pytest.param(400, openai_error("try again"), {"x-should-retry": "true", "retry-after": "1"},
-                 ErrorKind.RETRY, dict(status=400, retry_after=1.0), id="400-with-should-retry-true"),
+    pytest.param(
+        400,
+        openai_error("maximum context length", "invalid_request_error", "context_length_exceeded"),
+        {"x-should-retry": "false"},
+        ErrorKind.ROW_BAD,
+        {},
+        id="final-error-with-should-retry-false-stays",
+    ),
+    pytest.param(
+        401, openai_error("Incorrect API key provided"), {"x-should-retry": "false"}, ErrorKind.KEY_DEAD, {}, id="dead-key-with-should-retry-false-stays"
+    ),
+    pytest.param(
+        400,
+        openai_error("try again"),
+        {"x-should-retry": "true", "retry-after": "1"},
+        ErrorKind.RETRY,
+        dict(status=400, retry_after=1.0),
+        id="400-with-should-retry-true",
+    ),
     pytest.param(401, openai_error("token expired"), {"x-should-retry": "true"}, ErrorKind.RETRY, dict(status=401), id="401-with-should-retry-true"),
-    pytest.param(429, openai_error(TOO_LARGE, "tokens", "rate_limit_exceeded"), {"x-should-retry": "true"},
-                 ErrorKind.ROW_BAD, dict(limit=30000, requested=45000), id="too-large-stays-final-even-with-should-retry-true"),
-    pytest.param(429, openai_error("Request too large for gpt-4o on tokens per min.", "tokens", "rate_limit_exceeded"), {"x-should-retry": "true"},
-                 ErrorKind.ROW_BAD, dict(limit=None), id="too-large-without-numbers-stays-final-with-should-retry-true"),
+    pytest.param(
+        429,
+        openai_error(TOO_LARGE, "tokens", "rate_limit_exceeded"),
+        {"x-should-retry": "true"},
+        ErrorKind.ROW_BAD,
+        dict(limit=30000, requested=45000),
+        id="too-large-stays-final-even-with-should-retry-true",
+    ),
+    pytest.param(
+        429,
+        openai_error("Request too large for gpt-4o on tokens per min.", "tokens", "rate_limit_exceeded"),
+        {"x-should-retry": "true"},
+        ErrorKind.ROW_BAD,
+        dict(limit=None),
+        id="too-large-without-numbers-stays-final-with-should-retry-true",
+    ),
     pytest.param(500, openai_error("boom"), {"x-should-retry": "true"}, ErrorKind.RETRY, {}, id="5xx-with-should-retry-true"),
     pytest.param(503, openai_error("boom"), {"x-should-retry": "maybe"}, ErrorKind.RETRY, {}, id="5xx-with-should-retry-garbage"),
-    pytest.param(400, {"error": MAX_TOKENS}, {}, ErrorKind.ROW_BAD,
-                 dict(code="unsupported_parameter", param="max_tokens", unsupported_param="max_tokens"), id="unsupported-max-tokens"),
-    pytest.param(400, {"error": TEMPERATURE}, {}, ErrorKind.ROW_BAD,
-                 dict(code="unsupported_value", param="temperature", unsupported_param="temperature"), id="unsupported-temperature"),
-    pytest.param(400, openai_error("Unsupported parameter: 'temperature' is not supported with this model.", "invalid_request_error", "unsupported_parameter", "temperature"),
-                 {}, ErrorKind.ROW_BAD, dict(unsupported_param="temperature"), id="temperature-as-unsupported-parameter"),
-    pytest.param(400, openai_error("Unsupported parameter: 'logprobs' is not supported with this model.", "invalid_request_error", "unsupported_parameter", "logprobs"),
-                 {}, ErrorKind.ROW_BAD, dict(unsupported_param="logprobs"), id="other-unsupported-parameter"),
-    pytest.param(400, {"detail": MAX_TOKENS["message"]}, {}, ErrorKind.ROW_BAD,
-                 dict(code=None, param=None, unsupported_param="max_tokens"), id="unsupported-max-tokens-from-a-proxy-without-codes"),
+    pytest.param(
+        400,
+        {"error": MAX_TOKENS},
+        {},
+        ErrorKind.ROW_BAD,
+        dict(code="unsupported_parameter", param="max_tokens", unsupported_param="max_tokens"),
+        id="unsupported-max-tokens",
+    ),
+    pytest.param(
+        400,
+        {"error": TEMPERATURE},
+        {},
+        ErrorKind.ROW_BAD,
+        dict(code="unsupported_value", param="temperature", unsupported_param="temperature"),
+        id="unsupported-temperature",
+    ),
+    pytest.param(
+        400,
+        openai_error("Unsupported parameter: 'temperature' is not supported with this model.", "invalid_request_error", "unsupported_parameter", "temperature"),
+        {},
+        ErrorKind.ROW_BAD,
+        dict(unsupported_param="temperature"),
+        id="temperature-as-unsupported-parameter",
+    ),
+    pytest.param(
+        400,
+        openai_error("Unsupported parameter: 'logprobs' is not supported with this model.", "invalid_request_error", "unsupported_parameter", "logprobs"),
+        {},
+        ErrorKind.ROW_BAD,
+        dict(unsupported_param="logprobs"),
+        id="other-unsupported-parameter",
+    ),
+    pytest.param(
+        400,
+        {"detail": MAX_TOKENS["message"]},
+        {},
+        ErrorKind.ROW_BAD,
+        dict(code=None, param=None, unsupported_param="max_tokens"),
+        id="unsupported-max-tokens-from-a-proxy-without-codes",
+    ),
     pytest.param(400, MAX_TOKENS["message"], {}, ErrorKind.ROW_BAD, dict(unsupported_param="max_tokens"), id="unsupported-max-tokens-as-plain-text"),
-    pytest.param(400, openai_error("max_tokens must be at least 1", "invalid_request_error", "invalid_value", "max_tokens"), {},
-                 ErrorKind.ROW_BAD, dict(param="max_tokens", unsupported_param=None), id="bad-max-tokens-value-is-not-unsupported"),
+    pytest.param(
+        400,
+        openai_error("max_tokens must be at least 1", "invalid_request_error", "invalid_value", "max_tokens"),
+        {},
+        ErrorKind.ROW_BAD,
+        dict(param="max_tokens", unsupported_param=None),
+        id="bad-max-tokens-value-is-not-unsupported",
+    ),
 ]
 
 
@@ -225,9 +372,11 @@ def test_each_error_shape_gets_its_kind_and_fields(status, body, headers, kind, 
 
 def test_a_prompt_above_the_keys_tpm_names_the_limit_and_the_size():
     failure = classify(status_error(429, openai_error(TOO_LARGE, "tokens", "rate_limit_exceeded")))
-    assert failure.message == ("The prompt is too large for this key's tokens-per-minute limit (429): it needs 45,000 tokens, "
-                               "the key allows 30,000 per minute. Shorten the prompt or lower max tokens (both count), "
-                               "or use a key with a higher limit.")
+    assert failure.message == (
+        "The prompt is too large for this key's tokens-per-minute limit (429): it needs 45,000 tokens, "
+        "the key allows 30,000 per minute. Shorten the prompt or lower max tokens (both count), "
+        "or use a key with a higher limit."
+    )
     assert failure.retry_after is None  # nothing to wait for: no wait makes it fit
 
 
@@ -270,8 +419,14 @@ def test_durations_read_as_a_person_says_them(seconds, words):
 
 def test_response_headers_are_kept_lower_cased_and_without_secrets():
     key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
-    headers = {"X-RateLimit-Remaining-Tokens": "0", "x-ratelimit-reset-tokens": "6m0s", "Authorization": f"Bearer {key}",
-               "Set-Cookie": "session=abc", "X-Echo": f"key={key}", "Retry-After": "2"}
+    headers = {
+        "X-RateLimit-Remaining-Tokens": "0",
+        "x-ratelimit-reset-tokens": "6m0s",
+        "Authorization": f"Bearer {key}",
+        "Set-Cookie": "session=abc",
+        "X-Echo": f"key={key}",
+        "Retry-After": "2",
+    }
     failure = classify(status_error(429, openai_error("Rate limit reached"), headers), secrets=[key])
     assert failure.headers["x-ratelimit-remaining-tokens"] == "0"
     assert failure.headers["x-ratelimit-reset-tokens"] == "6m0s"
@@ -375,22 +530,58 @@ async def failure_from_simulator(prompt: str, *, model: str = "simulated", confi
 @pytest.mark.parametrize(
     "prompt, config, params, kind, fields",
     [
-        pytest.param("SIMULATE_TPM_TOO_LARGE", {}, {}, ErrorKind.ROW_BAD,
-                     dict(status=429, code="rate_limit_exceeded", type="tokens", limit=30000, requested=45000, retry_after=None), id="tpm-too-large"),
-        pytest.param("SIMULATE_TPM_TOO_LARGE", {"error_style": "detail"}, {}, ErrorKind.ROW_BAD,
-                     dict(status=429, code=None, limit=30000, requested=45000), id="tpm-too-large-from-a-detail-server"),
+        pytest.param(
+            "SIMULATE_TPM_TOO_LARGE",
+            {},
+            {},
+            ErrorKind.ROW_BAD,
+            dict(status=429, code="rate_limit_exceeded", type="tokens", limit=30000, requested=45000, retry_after=None),
+            id="tpm-too-large",
+        ),
+        pytest.param(
+            "SIMULATE_TPM_TOO_LARGE",
+            {"error_style": "detail"},
+            {},
+            ErrorKind.ROW_BAD,
+            dict(status=429, code=None, limit=30000, requested=45000),
+            id="tpm-too-large-from-a-detail-server",
+        ),
         pytest.param("SIMULATE_MODERATION", {}, {}, ErrorKind.ROW_BAD, dict(status=403, code="403"), id="moderation"),
         pytest.param("SIMULATE_NO_RETRY", {}, {}, ErrorKind.ROW_BAD, dict(status=503, code="overloaded"), id="no-retry"),
         pytest.param("SIMULATE_SHOULD_RETRY", {}, {}, ErrorKind.RETRY, dict(status=400), id="should-retry"),
-        pytest.param("SIMULATE_LONG_RETRY_AFTER", {}, {}, ErrorKind.RATE_LIMITED,
-                     dict(status=429, retry_after=C.MAX_RETRY_AFTER_S, retry_after_asked=3600.0, limit=10000, requested=1), id="long-retry-after"),
+        pytest.param(
+            "SIMULATE_LONG_RETRY_AFTER",
+            {},
+            {},
+            ErrorKind.RATE_LIMITED,
+            dict(status=429, retry_after=C.MAX_RETRY_AFTER_S, retry_after_asked=3600.0, limit=10000, requested=1),
+            id="long-retry-after",
+        ),
         pytest.param("SIMULATE_BAD_REQUEST", {}, {}, ErrorKind.ROW_BAD, dict(status=400, code="context_length_exceeded", param="messages"), id="bad-request"),
-        pytest.param("1 + 1", {"reasoning_models": frozenset({"o3"})}, {"max_tokens": 5}, ErrorKind.ROW_BAD,
-                     dict(status=400, code="unsupported_parameter", param="max_tokens", unsupported_param="max_tokens"), id="reasoning-max-tokens"),
-        pytest.param("1 + 1", {"reasoning_models": frozenset({"o3"}), "error_style": "text"}, {"max_tokens": 5}, ErrorKind.ROW_BAD,
-                     dict(status=400, code=None, unsupported_param="max_tokens"), id="reasoning-max-tokens-as-plain-text"),
-        pytest.param("1 + 1", {"reasoning_models": frozenset({"o3"})}, {"temperature": 0.2}, ErrorKind.ROW_BAD,
-                     dict(status=400, code="unsupported_value", unsupported_param="temperature"), id="reasoning-temperature"),
+        pytest.param(
+            "1 + 1",
+            {"reasoning_models": frozenset({"o3"})},
+            {"max_tokens": 5},
+            ErrorKind.ROW_BAD,
+            dict(status=400, code="unsupported_parameter", param="max_tokens", unsupported_param="max_tokens"),
+            id="reasoning-max-tokens",
+        ),
+        pytest.param(
+            "1 + 1",
+            {"reasoning_models": frozenset({"o3"}), "error_style": "text"},
+            {"max_tokens": 5},
+            ErrorKind.ROW_BAD,
+            dict(status=400, code=None, unsupported_param="max_tokens"),
+            id="reasoning-max-tokens-as-plain-text",
+        ),
+        pytest.param(
+            "1 + 1",
+            {"reasoning_models": frozenset({"o3"})},
+            {"temperature": 0.2},
+            ErrorKind.ROW_BAD,
+            dict(status=400, code="unsupported_value", unsupported_param="temperature"),
+            id="reasoning-temperature",
+        ),
     ],
 )
 async def test_the_simulator_produces_each_shape_through_the_real_sdk(prompt, config, params, kind, fields):

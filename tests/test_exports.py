@@ -36,7 +36,7 @@ def results(n: int = 3) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "客户 名称": [f"客户{i}" for i in range(n)],
-            "text": [f"row {i}, with \"quotes\" and\na newline" for i in range(n)],
+            "text": [f'row {i}, with "quotes" and\na newline' for i in range(n)],
             "answer": ["好的" if i % 2 else None for i in range(n)],
             "tokens": list(range(n)),
             "status": ["ok"] * n,
@@ -77,7 +77,7 @@ def read_jsonl(data: bytes) -> list[dict[str, object]]:
         ("@cmd", "'@cmd"),
         ("\t=x", "'\t=x"),
         ("\r=x", "'\r=x"),
-        ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
         ("- a markdown bullet", "'- a markdown bullet"),
         ("-", "'-"),
         ("+", "'+"),
@@ -212,7 +212,6 @@ def test_xlsx_header_is_bold_and_frozen_with_capped_widths() -> None:
     assert 8 <= widths["A"] < widths["B"]
 
 
-
 def test_xlsx_is_reproducible_with_no_timestamp_of_when_it_was_made() -> None:
     # The same table must give the same bytes whenever it is exported: nothing in the file may
     # carry the clock (xlsxwriter stamps "now" as the document's creation time unless told).
@@ -222,6 +221,7 @@ def test_xlsx_is_reproducible_with_no_timestamp_of_when_it_was_made() -> None:
     properties = openpyxl.load_workbook(io.BytesIO(data)).properties
     assert properties.created == properties.modified == XLSX_CREATED.replace(tzinfo=None)
     assert to_xlsx_bytes(results()) == data
+
 
 @pytest.mark.parametrize("fmt", list(EXPORT_FORMATS))
 def test_half_an_emoji_from_a_cut_off_answer_does_not_break_any_format(fmt: str) -> None:
@@ -316,9 +316,7 @@ def test_write_export_replaces_an_existing_file_and_honours_an_explicit_format(t
     assert os.listdir(tmp_path) == ["results.txt"]
 
 
-def test_a_failed_export_leaves_the_old_file_and_no_temp_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_export_leaves_the_old_file_and_no_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "results.csv"
     target.write_bytes(b"previous")
 

@@ -117,8 +117,14 @@ async def test_server_errors_and_non_api_answers_are_errors():
 
 def mock_factory(handler):  # type: ignore[no-untyped-def]
     def make(entry: KeyEntry, timeout: float) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(api_key=entry.api_key, base_url=entry.base_url, timeout=timeout, max_retries=0,
-                                  http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
+        return openai.AsyncOpenAI(
+            api_key=entry.api_key,
+            base_url=entry.base_url,
+            timeout=timeout,
+            max_retries=0,
+            http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)),
+        )
+
     return make
 
 
@@ -140,13 +146,23 @@ async def test_a_model_that_rejects_max_tokens_is_asked_again():
         body = json.loads(request.content)
         seen.append(body)
         if "max_tokens" in body:
-            error = {"message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
-                     "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}
+            error = {
+                "message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+                "type": "invalid_request_error",
+                "param": "max_tokens",
+                "code": "unsupported_parameter",
+            }
             return httpx2.Response(400, json={"error": error})
-        return httpx2.Response(200, json={
-            "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "length"}],
-        })
+        return httpx2.Response(
+            200,
+            json={
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "length"}],
+            },
+        )
 
     [check] = await check_keys_async([key(GOOD, model="o3-mini")], client_factory=mock_factory(reasoning))
     assert check.verdict == "ok"

@@ -42,7 +42,16 @@ def test_pasted_keys_one_per_line_are_split_trimmed_and_deduplicated(text, keys)
 
 def test_presets_cover_the_common_openai_compatible_providers():
     urls = {p.base_url for p in PROVIDER_PRESETS.values()}
-    for url in ("https://api.openai.com/v1", "https://api.deepseek.com/v1", "https://dashscope.aliyuncs.com/compatible-mode/v1", "https://api.moonshot.cn/v1", "https://open.bigmodel.cn/api/paas/v4", "https://api.siliconflow.cn/v1", "https://openrouter.ai/api/v1", "http://localhost:11434/v1"):
+    for url in (
+        "https://api.openai.com/v1",
+        "https://api.deepseek.com/v1",
+        "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        "https://api.moonshot.cn/v1",
+        "https://open.bigmodel.cn/api/paas/v4",
+        "https://api.siliconflow.cn/v1",
+        "https://openrouter.ai/api/v1",
+        "http://localhost:11434/v1",
+    ):
         assert url in urls
 
 
@@ -53,7 +62,9 @@ def test_a_local_server_needs_no_key_but_a_hosted_one_does():
         make_pool([], provider="OpenAI", base_url="https://api.openai.com/v1", model="gpt-4o-mini", rpm=60)
 
 
-@pytest.mark.parametrize("kwargs, message", [({"rpm": 0}, "per minute"), ({"tpm": 0}, "Tokens"), ({"model": " "}, "model"), ({"base_url": "api.openai.com"}, "http")])
+@pytest.mark.parametrize(
+    "kwargs, message", [({"rpm": 0}, "per minute"), ({"tpm": 0}, "Tokens"), ({"model": " "}, "model"), ({"base_url": "api.openai.com"}, "http")]
+)
 def test_bad_key_settings_say_what_to_fix(kwargs, message):
     args = {"provider": "OpenAI", "base_url": "https://api.openai.com/v1", "model": "m", "api_key": KEY, "rpm": 60} | kwargs
     with pytest.raises(InputError, match=message):

@@ -19,7 +19,9 @@ def entry(api_key: str, model: str = "simulated", base_url: str = "http://sim.te
 
 
 async def test_wrong_key_no_quota_unknown_model_and_a_closed_port_each_name_their_cause():
-    s = Simulator(SimulatorConfig(latency_s=0.0, latency_jitter_s=0.0, dead_keys=frozenset({DEAD}), no_quota_keys=frozenset({BROKE}), models=frozenset({"simulated"})))
+    s = Simulator(
+        SimulatorConfig(latency_s=0.0, latency_jitter_s=0.0, dead_keys=frozenset({DEAD}), no_quota_keys=frozenset({BROKE}), models=frozenset({"simulated"}))
+    )
     closed = f"http://127.0.0.1:{free_port()}/v1"
     keys = [entry(DEAD), entry(BROKE), entry(GOOD, model="gpt-9"), entry(GOOD)]
     checks = await check_keys_async(keys, client_factory=lambda e, timeout: s.client(e.api_key, timeout=timeout, max_retries=0))
@@ -37,9 +39,21 @@ def check(verdict: str, message: str) -> KeyCheck:
 @pytest.mark.parametrize(
     ("verdict", "message", "code"),
     [
-        ("unreachable", "The provider could not be reached at https://api.openai.com/v1: check the base URL (Cannot connect to host api.openai.com:443 ssl:default [Name or service not known])", "dns"),
-        ("unreachable", "The provider could not be reached at https://api.openai.com/v1: check the base URL ([Errno -3] Temporary failure in name resolution)", "dns"),
-        ("unreachable", "The provider could not be reached at https://api.openai.com/v1: check the base URL (Cannot connect to host api.openai.com:443 ssl:True [SSLCertVerificationError])", "unreachable"),
+        (
+            "unreachable",
+            "The provider could not be reached at https://api.openai.com/v1: check the base URL (Cannot connect to host api.openai.com:443 ssl:default [Name or service not known])",
+            "dns",
+        ),
+        (
+            "unreachable",
+            "The provider could not be reached at https://api.openai.com/v1: check the base URL ([Errno -3] Temporary failure in name resolution)",
+            "dns",
+        ),
+        (
+            "unreachable",
+            "The provider could not be reached at https://api.openai.com/v1: check the base URL (Cannot connect to host api.openai.com:443 ssl:True [SSLCertVerificationError])",
+            "unreachable",
+        ),
         ("unreachable", "No answer within 20 s: check the base URL", "timeout"),
         ("invalid_key", "This key is not allowed to use this model or endpoint (403): no access", "forbidden"),
         ("unknown_model", "Unknown model 'gpt-4o-mini' (404): 404 page not found (check the model name and the base URL)", "wrong_url"),

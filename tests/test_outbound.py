@@ -289,7 +289,9 @@ def test_hosted_mode_is_on_from_secrets_or_the_environment(hosting, environ, on)
 
 
 def test_allow_lists_from_secrets_and_environment_add_up():
-    p = policy_from_settings({"check_urls": True, "allow": ["localhost:11434", "10.0.0.0/8"]}, {"LLM_BATCH_ALLOW_HOSTS": "vllm.lan:8000, [::1]:8000 10.0.0.0/8"})
+    p = policy_from_settings(
+        {"check_urls": True, "allow": ["localhost:11434", "10.0.0.0/8"]}, {"LLM_BATCH_ALLOW_HOSTS": "vllm.lan:8000, [::1]:8000 10.0.0.0/8"}
+    )
     assert [e.text for e in p.allow] == ["localhost:11434", "10.0.0.0/8", "vllm.lan:8000", "[::1]:8000"]
     assert policy_from_settings({"allow": "a.lan, b.lan"}, {}).allow[1].host == "b.lan"
 
@@ -335,12 +337,28 @@ KEY = "sk-live-Zq3xY7wV5uT1sR9pO2nM4lK6"
         ("Invalid date: 2024-13-01", ["Invalid date: 2024-13-01"], []),
         ("model meta-llama/Meta-Llama-3.1-405B-Instruct-Turbo is overloaded", ["meta-llama/Meta-Llama-3.1-405B-Instruct-Turbo"], []),
         (f"Incorrect API key provided: {KEY}", ["Incorrect API key provided"], [KEY, "Zq3xY7"]),
-        (f"bad request\nAuthorization: Bearer {KEY}\nHost: internal.corp\nX-Internal-Token: abc\nrest", ["bad request", "rest"], ["Authorization", "Bearer", KEY, "internal.corp", "X-Internal-Token", "abc"]),
-        ("HTTP/1.1 500 Internal Server Error\nServer: nginx/1.25\nSet-Cookie: session=deadbeef; HttpOnly\n\nupstream failed", ["upstream failed"], ["HTTP/1.1", "nginx", "Set-Cookie", "session=deadbeef"]),
-        ('{"message": "oops", "headers": {"authorization": "Bearer abc.def", "cookie": "a=b"}}', ["oops"], ["authorization", "Bearer", "abc.def", "cookie", "a=b"]),
+        (
+            f"bad request\nAuthorization: Bearer {KEY}\nHost: internal.corp\nX-Internal-Token: abc\nrest",
+            ["bad request", "rest"],
+            ["Authorization", "Bearer", KEY, "internal.corp", "X-Internal-Token", "abc"],
+        ),
+        (
+            "HTTP/1.1 500 Internal Server Error\nServer: nginx/1.25\nSet-Cookie: session=deadbeef; HttpOnly\n\nupstream failed",
+            ["upstream failed"],
+            ["HTTP/1.1", "nginx", "Set-Cookie", "session=deadbeef"],
+        ),
+        (
+            '{"message": "oops", "headers": {"authorization": "Bearer abc.def", "cookie": "a=b"}}',
+            ["oops"],
+            ["authorization", "Bearer", "abc.def", "cookie", "a=b"],
+        ),
         ("POST /v1/chat/completions HTTP/1.1\nContent-Type: application/json\nbody was bad", ["body was bad"], ["POST /v1", "Content-Type"]),
         ("token ghp_16C7e42F292c6912E7710c838347Ae178B4a expired", ["token", "expired"], ["ghp_16C7e42F292c6912E7710c838347Ae178B4a", "16C7e42F"]),
-        ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U in header", ["jwt", "in header"], ["eyJhbGci", "dozjgNry"]),
+        (
+            "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U in header",
+            ["jwt", "in header"],
+            ["eyJhbGci", "dozjgNry"],
+        ),
         ("request id 7f3a9c2e1b4d6f8a0c2e4b6d8f0a2c4e", ["request id"], ["7f3a9c2e1b4d6f8a0c2e4b6d8f0a2c4e"]),
     ],
 )

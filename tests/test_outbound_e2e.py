@@ -94,7 +94,19 @@ async def check(base_url: str):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(
     "host",
-    ["127.0.0.1", "localhost", "127.1", "2130706433", "0x7f000001", "0x7f.1", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "public.test", "mixed.test", "mapped.test"],
+    [
+        "127.0.0.1",
+        "localhost",
+        "127.1",
+        "2130706433",
+        "0x7f000001",
+        "0x7f.1",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+        "public.test",
+        "mixed.test",
+        "mapped.test",
+    ],
 )
 async def test_a_refused_base_url_reaches_nothing_however_it_is_spelled(hosted, listeners, host):
     hosted(dns={"public.test": ["127.0.0.1"], "mixed.test": [PUBLIC, "127.0.0.1"], "mapped.test": ["::ffff:127.0.0.1"]})
@@ -192,7 +204,10 @@ def test_a_batch_run_on_a_refused_base_url_is_refused_too(hosted, listeners, sto
 def test_a_comparison_on_a_refused_base_url_is_refused_too(hosted, listeners, store, runner):
     hosted()
     target = listeners()
-    variants = [Variant("a", "{question}", provider="Custom", base_url=target.url(), model="m"), Variant("b", "{question}!", provider="Custom", base_url=target.url(), model="m")]
+    variants = [
+        Variant("a", "{question}", provider="Custom", base_url=target.url(), model="m"),
+        Variant("b", "{question}!", provider="Custom", base_url=target.url(), model="m"),
+    ]
     with pytest.raises(InputError) as caught:
         start_comparison(store, arithmetic_frame(3), variants, [key(target.url())], base=RunSpec(template="{question}"), runner=runner)
     assert caught.value.code == "outbound_loopback" and target.connections == 0
@@ -201,7 +216,9 @@ def test_a_comparison_on_a_refused_base_url_is_refused_too(hosted, listeners, st
 def test_a_run_on_an_allowed_local_server_runs_to_the_end(hosted, sim_server, store, runner):
     sim = sim_server("--latency", "0", "--error-rate", "0", "--rpm", "0")
     hosted(f"127.0.0.1:{sim.port}")
-    handle = start_run(store, arithmetic_frame(5), RunSpec(template="Compute {question}."), [KeyEntry("Local", sim.base_url, "simulated", KEY, 6000)], runner=runner)
+    handle = start_run(
+        store, arithmetic_frame(5), RunSpec(template="Compute {question}."), [KeyEntry("Local", sim.base_url, "simulated", KEY, 6000)], runner=runner
+    )
     assert handle.wait(60)
     snap = handle.snapshot()
     assert snap.state == RunStatus.DONE and snap.ok == 5

@@ -55,9 +55,15 @@ def two_runs_sharing_two_keys(tmp_path: Path, starved: tuple[float, float, float
             run_id = store.create_run(SPEC, frame, [k.info() for k in keys])
             engines.append(
                 BatchEngine(
-                    run_id=run_id, store=store, spec=SPEC, columns=list(frame.columns),
-                    cells=list(frame.itertuples(index=False, name=None)), rows=store.pending_rows(run_id), keys=keys,
-                    gates=gates, tracker=ProgressTracker(run_id, ROWS, [k.info() for k in keys]),
+                    run_id=run_id,
+                    store=store,
+                    spec=SPEC,
+                    columns=list(frame.columns),
+                    cells=list(frame.itertuples(index=False, name=None)),
+                    rows=store.pending_rows(run_id),
+                    keys=keys,
+                    gates=gates,
+                    tracker=ProgressTracker(run_id, ROWS, [k.info() for k in keys]),
                     client_factory=lambda entry, timeout: sim.client(
                         entry.api_key, timeout=timeout, max_retries=0, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(wire))
                     ),

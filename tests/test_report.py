@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from core import RowResult, RunSpec
+from core.keys import demo_pool
 from core.messages import explain, root_cause
 from core.report import failure_causes, output_tokens_sample, run_outcome, run_report
-from core.keys import demo_pool
 
 
 def test_a_done_run_with_failed_rows_is_not_just_done():
@@ -24,7 +24,11 @@ def test_a_done_run_with_failed_rows_is_not_just_done():
 @pytest.mark.parametrize(
     ("text", "code", "params"),
     [
-        ("Failed after 4 attempts: Could not reach the provider: Cannot connect to host api.openai.com:443 ssl:default", "unreachable", {"host": "api.openai.com"}),
+        (
+            "Failed after 4 attempts: Could not reach the provider: Cannot connect to host api.openai.com:443 ssl:default",
+            "unreachable",
+            {"host": "api.openai.com"},
+        ),
         ("Could not reach the provider: Cannot connect to host api.openai.com:443 ssl:default [Name or service not known]", "dns", {"host": "api.openai.com"}),
         ("Row 3: Invalid API key (401): Incorrect API key provided: sk-***", "http", {"status": "401"}),
         ("Not found (check the model name and base URL) (404): The model x does not exist", "http", {"status": "404", "detail": "The model x does not exist"}),

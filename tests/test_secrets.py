@@ -16,8 +16,8 @@ from core.exports import export_bytes
 from core.keys import KeyEntry
 from core.runner import Runner
 from core.runs import start_run
-from core.spec import RunSpec
 from core.simulator import Simulator, SimulatorConfig
+from core.spec import RunSpec
 from tests.conftest import ROOT, arithmetic_frame
 
 GOOD = "sk-live-GOOD-0123456789abcdefghijklmnop"
@@ -40,7 +40,9 @@ def factory(sim: Simulator):  # type: ignore[no-untyped-def]
 
     def make(entry: KeyEntry, timeout: float) -> openai.AsyncOpenAI:
         if entry.api_key == ECHOED:
-            return openai.AsyncOpenAI(api_key=entry.api_key, base_url=entry.base_url, max_retries=0, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(echo)))
+            return openai.AsyncOpenAI(
+                api_key=entry.api_key, base_url=entry.base_url, max_retries=0, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(echo))
+            )
         return sim.client(entry.api_key, timeout=timeout, max_retries=0)
 
     return make

@@ -9,7 +9,7 @@ import json
 import pytest
 
 import core
-from core import KeySource, RowResult, RowStatus, RunSpec, RunStatus, InputError
+from core import InputError, KeySource, RowResult, RowStatus, RunSpec, RunStatus
 from core.cli import _parser, _spec
 from core.columns import OutputColumn
 from core.durations import clock
@@ -21,7 +21,9 @@ SPECS = [
     RunSpec(template="Say {x}", system="Be brief.", temperature=0.0, max_tokens=64, label_column="answer", concurrency=32, auto_concurrency=True),
     RunSpec(template="JSON for {x}", json_fields=("reason", "infer"), label_column="y", label_field="reason"),
     RunSpec(
-        template="Rate {x}", max_reasks=0, label_field="stars",
+        template="Rate {x}",
+        max_reasks=0,
+        label_field="stars",
         columns=(OutputColumn("sentiment", "choice", "how it sounds", choices=("positive", "negative")), OutputColumn("stars", "integer", required=False)),
     ),  # fmt: skip
     RunSpec(template="{x}", max_attempts=7, timeout_s=12.5, use_cache=False, price_in=0.5, price_out=1.5),

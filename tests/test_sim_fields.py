@@ -70,8 +70,9 @@ SENTIMENT_ZH = {"type": "string", "enum": ["正面", "负面", "中性"]}
 YESNO = {"type": "string", "enum": ["yes", "no"]}
 CATEGORY = {"type": "string", "enum": ["kitchen", "electronics", "clothing"]}
 CATEGORY_ZH = {"type": "string", "enum": ["厨房", "数码", "服装"]}
-CATEGORY_DESCRIBED = {"oneOf": [{"const": "kitchen", "description": "kettle, blender, toaster"},
-                                {"const": "electronics", "description": "phone, earbuds, laptop"}]}
+CATEGORY_DESCRIBED = {
+    "oneOf": [{"const": "kitchen", "description": "kettle, blender, toaster"}, {"const": "electronics", "description": "phone, earbuds, laptop"}]
+}
 RATING = {"type": ["integer", "null"], "description": "the star rating the reviewer gives"}
 PRICE = {"type": ["number", "null"], "description": "price paid"}
 NUMBER = {"type": ["number", "null"]}
@@ -221,8 +222,11 @@ async def test_any_other_plain_prompt_gets_a_short_answer_that_says_it_is_simula
         return (await c.chat.completions.create(model="simulated", messages=[{"role": "user", "content": prompt}])).choices[0].message.content
 
     english = await say("Summarise this review: The blender is loud but it crushes ice in 10 seconds. Worth it.")
-    assert re.fullmatch(r"Simulated answer \(ref [0-9a-f]{4}\), not a real model\. Tone: positive\. Number: 10\. "
-                        r"Text: “The blender is loud but it crushes ice in 10 seconds\.”", english), english
+    assert re.fullmatch(
+        r"Simulated answer \(ref [0-9a-f]{4}\), not a real model\. Tone: positive\. Number: 10\. "
+        r"Text: “The blender is loud but it crushes ice in 10 seconds\.”",
+        english,
+    ), english
     chinese = await say("总结这条评论：2024年3月3日买的耳机，音质很好。")
     assert re.fullmatch(r"模拟回答（编号 [0-9a-f]{4}），并非真实模型。语气：正面。日期：2024-03-03。原文：“2024年3月3日买的耳机，音质很好。”", chinese), chinese
     assert await say("Summarise this review: The blender is loud but it crushes ice in 10 seconds. Worth it.") == english
@@ -244,8 +248,12 @@ async def test_a_json_object_provider_refuses_json_schema_as_deepseek_does(clien
     with pytest.raises(openai.BadRequestError) as refused:
         await answer(c, "Review: love it", schema, "json_schema")
     assert refused.value.status_code == 400
-    assert refused.value.body == {"message": "This response_format type is unavailable now", "type": "invalid_request_error",
-                                  "param": None, "code": "invalid_request_error"}
+    assert refused.value.body == {
+        "message": "This response_format type is unavailable now",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_request_error",
+    }
     assert await answer(c, "Review: love it", schema, "json_object") == {"sentiment": "positive"}  # the fallback works
     assert await answer(c, "Review: love it", schema, "instructions") == {"sentiment": "positive"}
 
@@ -270,8 +278,20 @@ def test_an_unknown_capability_is_refused_at_once():
 
 async def test_the_command_line_server_takes_the_capability_flag():
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "core.simulator", "--port", "0", "--latency", "0", "--jitter", "0", "--structured", "json_object",
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        sys.executable,
+        "-m",
+        "core.simulator",
+        "--port",
+        "0",
+        "--latency",
+        "0",
+        "--jitter",
+        "0",
+        "--structured",
+        "json_object",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
@@ -304,20 +324,29 @@ async def test_the_invalid_trigger_breaks_the_first_answer_and_a_re_ask_gets_a_v
     assert bad["sentiment"] not in SENTIMENT["enum"] and isinstance(bad["rating"], str) and isinstance(bad["would_recommend"], str)
     again = await c.chat.completions.create(model="simulated", messages=messages, response_format=json_schema_format(schema))
     assert again.choices[0].message.content == first.choices[0].message.content  # the same request breaks again
-    reask = [*messages, {"role": "assistant", "content": first.choices[0].message.content},
-             {"role": "user", "content": "Your answer did not fit: sentiment must be one of positive, negative, neutral. Answer again."}]
+    reask = [
+        *messages,
+        {"role": "assistant", "content": first.choices[0].message.content},
+        {"role": "user", "content": "Your answer did not fit: sentiment must be one of positive, negative, neutral. Answer again."},
+    ]
     fixed = await c.chat.completions.create(model="simulated", messages=reask, response_format=json_schema_format(schema))
     value = json.loads(fixed.choices[0].message.content)
     jsonschema.validate(value, schema)
-    assert value == {"sentiment": "positive", "rating": 5, "purchase_date": "2024-01-02", "would_recommend": True,
-                     "reason": "SIMULATE_INVALID_ANSWER Great kettle, 5 stars, bought 2024-01-02."}
+    assert value == {
+        "sentiment": "positive",
+        "rating": 5,
+        "purchase_date": "2024-01-02",
+        "would_recommend": True,
+        "reason": "SIMULATE_INVALID_ANSWER Great kettle, 5 stars, bought 2024-01-02.",
+    }
 
 
 async def test_the_invalid_trigger_gives_prose_where_no_field_can_be_broken(client):
     c = client()
     schema = schema_of({"reason": TEXT})
-    first = await c.chat.completions.create(model="simulated", messages=[{"role": "user", "content": "SIMULATE_INVALID_ANSWER fine"}],
-                                            response_format=json_schema_format(schema))
+    first = await c.chat.completions.create(
+        model="simulated", messages=[{"role": "user", "content": "SIMULATE_INVALID_ANSWER fine"}], response_format=json_schema_format(schema)
+    )
     with pytest.raises(ValueError):
         json.loads(first.choices[0].message.content)
 
@@ -327,14 +356,21 @@ async def test_the_invalid_trigger_gives_prose_where_no_field_can_be_broken(clie
 
 async def test_batch_lines_are_answered_and_refused_as_chat_requests_are(client):
     schema = schema_of({"sentiment": SENTIMENT, "rating": RATING})
-    lines = [{"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions",
-              "body": {"model": "simulated", "messages": [{"role": "user", "content": text}], "response_format": fmt}}
-             for i, (text, fmt) in enumerate([("Review: terrible, 1/5", json_schema_format(schema)),
-                                              ("评论：很好，五星", {"type": "json_object"})])]
+    lines = [
+        {
+            "custom_id": f"r{i}",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": "simulated", "messages": [{"role": "user", "content": text}], "response_format": fmt},
+        }
+        for i, (text, fmt) in enumerate([("Review: terrible, 1/5", json_schema_format(schema)), ("评论：很好，五星", {"type": "json_object"})])
+    ]
     lines[1]["body"]["messages"].insert(0, {"role": "system", "content": "JSON: " + json.dumps(schema)})
     data = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines).encode()
-    for capability, expected in (("json_schema", {"r0": {"sentiment": "negative", "rating": 1}, "r1": {"sentiment": "positive", "rating": 5}}),
-                                 ("json_object", {"r0": "This response_format type is unavailable now", "r1": {"sentiment": "positive", "rating": 5}})):
+    for capability, expected in (
+        ("json_schema", {"r0": {"sentiment": "negative", "rating": 1}, "r1": {"sentiment": "positive", "rating": 5}}),
+        ("json_object", {"r0": "This response_format type is unavailable now", "r1": {"sentiment": "positive", "rating": 5}}),
+    ):
         c = client(structured_outputs=capability, batch_completion_s=0)
         uploaded = await c.files.create(file=("in.jsonl", data), purpose="batch")
         batch = await c.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")

@@ -21,16 +21,7 @@ import pytest
 
 from core.sim_arith import answer_content, evaluate, find_expression, format_number
 from core.sim_server import start_server
-from core.simulator import (
-    DEMO_HISTORY,
-    SIMULATED_BASE_URL,
-    KeyStats,
-    SimResponse,
-    Simulator,
-    SimulatorConfig,
-    demo_simulator,
-
-)
+from core.simulator import DEMO_HISTORY, SIMULATED_BASE_URL, KeyStats, SimResponse, Simulator, SimulatorConfig, demo_simulator
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CSV = ROOT / "core" / "data" / "demo_arithmetic.csv"
@@ -140,7 +131,12 @@ def test_expressions_are_found_and_computed_exactly_without_eval(text, expressio
 
 def test_numbers_print_as_integers_or_four_decimals():
     assert [format_number(v) for v in (Fraction(89), Fraction(-7, 2), Fraction(1, 3), Fraction(2, 3), Fraction(-1, 10**6))] == [
-        "89", "-3.5", "0.3333", "0.6667", "0"]
+        "89",
+        "-3.5",
+        "0.3333",
+        "0.6667",
+        "0",
+    ]
     assert evaluate("2 + 3 x 4 - 6 / 3") == 12
 
 
@@ -196,8 +192,11 @@ async def test_a_prompt_without_arithmetic_gets_a_deterministic_sentence(local):
     first = (await ask(client, "Summarise the plot of Hamlet in one line please")).choices[0].message.content
     again = (await ask(client, "Summarise the plot of Hamlet in one line please")).choices[0].message.content
     assert first == again
-    assert re.fullmatch(r"Simulated answer \(ref [0-9a-f]{4}\), not a real model\. Tone: neutral\. "
-                        r"Text: “Summarise the plot of Hamlet in one line please”", first)
+    assert re.fullmatch(
+        r"Simulated answer \(ref [0-9a-f]{4}\), not a real model\. Tone: neutral\. "
+        r"Text: “Summarise the plot of Hamlet in one line please”",
+        first,
+    )
 
 
 async def test_max_tokens_truncates_with_finish_reason_length(h):
@@ -328,8 +327,7 @@ async def test_dead_key_is_401_and_never_echoed(h):
         await ask(h.client(sim, "sk-dead-0123456789"), "1+1")
     err = caught.value
     assert err.status_code == 401 and err.code == "invalid_api_key"
-    assert err.body == {"message": "Incorrect API key provided", "type": "invalid_request_error", "param": None,
-                        "code": "invalid_api_key"}
+    assert err.body == {"message": "Incorrect API key provided", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}
     assert "sk-dead" not in err.response.text
     assert sim.stats()["sk-dead-0123456789"].unauthorized == 1
 
@@ -395,8 +393,9 @@ async def test_tpm_too_large_trigger_is_openais_request_too_large_429(h):
         await ask(h.client(sim), "SIMULATE_TPM_TOO_LARGE 1 + 1")
     err = caught.value
     assert (err.code, err.type) == ("rate_limit_exceeded", "tokens")
-    assert err.body["message"].startswith("Request too large for simulated in organization org-simulated on tokens per min (TPM): "
-                                          "Limit 30000, Requested 45000.")
+    assert err.body["message"].startswith(
+        "Request too large for simulated in organization org-simulated on tokens per min (TPM): Limit 30000, Requested 45000."
+    )
     assert "retry-after" not in err.response.headers and err.response.headers["x-ratelimit-limit-tokens"] == "30000"
     await ask(h.client(sim), "1 + 1")
     assert (sim.stats()["sk-test-1"].rate_limited, sim.stats()["sk-test-1"].ok) == (1, 1)
@@ -468,14 +467,16 @@ async def test_reasoning_models_refuse_max_tokens_and_temperature_but_take_max_c
     client = h.client(sim)
     with pytest.raises(openai.BadRequestError) as caught:
         await ask(client, "1 + 1", model="o3-mini", max_tokens=10)
-    assert caught.value.body == {"message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
-                                            "Use 'max_completion_tokens' instead.",
-                                 "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}
+    assert caught.value.body == {
+        "message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+        "type": "invalid_request_error",
+        "param": "max_tokens",
+        "code": "unsupported_parameter",
+    }
     with pytest.raises(openai.BadRequestError) as caught:
         await ask(client, "1 + 1", model="o3-mini", temperature=0.2)
     assert (caught.value.code, caught.value.param) == ("unsupported_value", "temperature")
-    assert caught.value.body["message"] == ("Unsupported value: 'temperature' does not support 0.2 with this model. "
-                                            "Only the default (1) value is supported.")
+    assert caught.value.body["message"] == ("Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1) value is supported.")
     reply = await ask(client, "1 + 1", model="o3-mini", max_completion_tokens=10, temperature=1)
     assert reply.choices[0].message.content == "2"
     await ask(client, "1 + 1", model="simulated", max_tokens=10, temperature=0.2)  # other models take both
@@ -654,8 +655,21 @@ async def test_demo_mode_shares_one_default_simulator():
 
 async def test_command_line_server_answers_then_stops_on_terminate():
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "core.simulator", "--port", "0", "--latency", "0", "--jitter", "0",
-        "--error-rate", "0", "--dead-key", "sk-dead", cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "core.simulator",
+        "--port",
+        "0",
+        "--latency",
+        "0",
+        "--jitter",
+        "0",
+        "--error-rate",
+        "0",
+        "--dead-key",
+        "sk-dead",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:

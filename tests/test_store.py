@@ -5,11 +5,11 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from core.keys import demo_pool
 from core.columns import OutputColumn
-from core.spec import RunSpec
 from core.compare_store import list_comparisons, save_comparison
+from core.keys import demo_pool
 from core.scoring import Scoring
+from core.spec import RunSpec
 from core.store import RowResult, RunStore
 from core.variants import RowSelection, Variant
 

@@ -176,7 +176,7 @@ def test_typical_chinese_text_decodes_as_gb18030(text: str) -> None:
 
 
 def test_cp1252_western_excel_csv_opens() -> None:
-    text = "item,note\nCafé crème,\"naïve résumé, 5 €\"\n"
+    text = 'item,note\nCafé crème,"naïve résumé, 5 €"\n'
     table = load_table(text.encode("cp1252"), "menu.csv")
     assert table.info.encoding == "cp1252"
     assert rows_of(table) == [["Café crème", "naïve résumé, 5 €"]]
@@ -362,8 +362,7 @@ def test_xlsx_values_become_the_text_a_user_expects() -> None:
     wb.close()
     table = load_table(buf.getvalue(), "values.xlsx")
     assert rows_of(table) == [
-        ["12", "0.1", "1234567890123", "0.0000001", "2024-03-01", "2024-03-01 13:45:00",
-         "TRUE", "FALSE", "", "007", "24", "13:45:10"],
+        ["12", "0.1", "1234567890123", "0.0000001", "2024-03-01", "2024-03-01 13:45:00", "TRUE", "FALSE", "", "007", "24", "13:45:10"],
         ["0.3", "2.5", "150000000000000000000", "-3", "NA", "", "", "", "", "N/A", "", ""],
     ]
     assert_all_str(table.frame)
@@ -483,7 +482,7 @@ def test_random_garbage_only_ever_raises_input_error() -> None:
         size = rng.choice([1, 2, 3, 7, 50, 400, 3000])
         inputs.append(bytes(rng.getrandbits(8) for _ in range(size)))
     for _ in range(100):  # sparse NULs, printable noise, and damaged workbooks
-        noise = bytearray(rng.choice(b"ab,;\t|\"\n\r\x00\xe9\xff") for _ in range(rng.randint(1, 300)))
+        noise = bytearray(rng.choice(b'ab,;\t|"\n\r\x00\xe9\xff') for _ in range(rng.randint(1, 300)))
         inputs.append(bytes(noise))
         cut = rng.randint(4, len(valid_xlsx) - 1)
         inputs.append(valid_xlsx[:cut])
@@ -662,5 +661,5 @@ def test_czech_that_reads_as_western_letters_too_is_flagged_and_the_override_rea
 def test_a_whole_document_in_one_cell_opens() -> None:
     # 300,000 characters: a long report or a book chapter, which long-context models read whole
     document = ("Lorem ipsum dolor sit amet. " * 11_000)[:300_000]
-    table = load_table(b"id,document\n1,\"" + document.encode() + b"\"\n", "docs.csv")
+    table = load_table(b'id,document\n1,"' + document.encode() + b'"\n', "docs.csv")
     assert table.frame["document"].iloc[0] == document

@@ -43,9 +43,7 @@ ROW = {
         ("multi\nline {name}\n", ("name",), "multi\nline Ada\n"),
     ],
 )
-def test_placeholders_are_column_names_and_render_from_the_row(
-    text: str, placeholders: tuple[str, ...], rendered: str
-) -> None:
+def test_placeholders_are_column_names_and_render_from_the_row(text: str, placeholders: tuple[str, ...], rendered: str) -> None:
     template = PromptTemplate(text)
     assert template.placeholders == placeholders
     assert template.problems(COLUMNS) == []
@@ -64,9 +62,7 @@ def test_placeholders_are_column_names_and_render_from_the_row(
         ('Answer like {"name": 1}', '"name": 1', None, "{{ and }}"),
     ],
 )
-def test_unknown_placeholders_are_named_with_the_closest_column(
-    text: str, placeholder: str, suggestion: str | None, words: str
-) -> None:
+def test_unknown_placeholders_are_named_with_the_closest_column(text: str, placeholder: str, suggestion: str | None, words: str) -> None:
     [problem] = PromptTemplate(text).problems(COLUMNS)
     assert problem.placeholder == placeholder
     assert problem.suggestion == suggestion

@@ -57,7 +57,9 @@ def test_refusing_it_takes_no_memory_to_speak_of(tmp_path):
         "try:\n    load_table(open(sys.argv[1], 'rb').read(), 'stray.xlsx')\nexcept InputError as exc:\n    print(exc.code)\n"
         "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     refused, grew_mb = out.stdout.split()
     assert refused == "sheet_too_far"
     assert int(grew_mb) < 50, f"opening a 5 KB file grew the process by {grew_mb} MB"
@@ -128,11 +130,14 @@ def with_sheet_xml(sheet_data: str, namespace: str = "http://schemas.openxmlform
 @pytest.mark.parametrize(
     ("sheet_data", "extent"),
     [
-        pytest.param('<row r="1"><c r="A1" t="inlineStr"><is><t>q</t></is></c></row>'
-                     '<row r="300000"><c t="inlineStr"><is><t>x</t></is></c></row>', (300_000, 1), id="cells-without-r"),
+        pytest.param(
+            '<row r="1"><c r="A1" t="inlineStr"><is><t>q</t></is></c></row><row r="300000"><c t="inlineStr"><is><t>x</t></is></c></row>',
+            (300_000, 1),
+            id="cells-without-r",
+        ),
         pytest.param("<row r='1'><c r='A1'><v>1</v></c></row><row r='250000'><c r='C250000'><v>2</v></c></row>", (250_000, 3), id="single-quotes"),
         pytest.param('<row r="1"><c r="A1"><v>1</v></c></row><row r="300000"><c r="C300000" s="1"></c></row>', (1, 1), id="empty-styled-cell"),
-        pytest.param('<row><c><v>1</v></c><c><v>2</v></c></row><row><c><v>3</v></c></row>', (2, 2), id="no-positions-at-all"),
+        pytest.param("<row><c><v>1</v></c><c><v>2</v></c></row><row><c><v>3</v></c></row>", (2, 2), id="no-positions-at-all"),
     ],
 )
 def test_the_extent_follows_the_cells_as_readers_place_them(sheet_data, extent):
@@ -152,7 +157,9 @@ def test_a_strict_ooxml_sheet_is_measured_too():
 
 def test_a_far_cell_holding_only_a_style_does_not_refuse_the_sheet():
     # The fast bound counts it; the cell-by-cell measure, as the reader, does not.
-    data = with_sheet_xml('<row r="1"><c r="A1" t="inlineStr"><is><t>question</t></is></c></row>'
-                          '<row r="2"><c r="A2" t="inlineStr"><is><t>1 + 1</t></is></c></row>'
-                          '<row r="300000"><c r="C300000" s="1"></c></row>')
+    data = with_sheet_xml(
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>question</t></is></c></row>'
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>1 + 1</t></is></c></row>'
+        '<row r="300000"><c r="C300000" s="1"></c></row>'
+    )
     assert list(load_table(data, "styled.xlsx").frame["question"]) == ["1 + 1"]
