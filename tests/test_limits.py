@@ -17,6 +17,7 @@ from core.keys import KeyEntry, make_pool
 from core.limits import GateRegistry, KeyGate
 from core.rate_headers import read_rate_headers
 from core.simulator import Simulator, SimulatorConfig
+from tests.test_engine import max_in_window
 from tests.vclock import vrun
 
 MESSAGES = [{"role": "user", "content": "1 + 1"}]
@@ -24,15 +25,6 @@ MESSAGES = [{"role": "user", "content": "1 + 1"}]
 
 def info(key: str, rpm: int | None = None, tpm: int | None = None, *, group: str | None = None, provider: str = "T", base_url: str = "http://x.test/v1"):
     return KeyEntry(provider, base_url, "m", key, rpm, tpm, group).info()
-
-
-def max_in_window(times: list[float], window: float) -> int:
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def between(times: list[float], start: float, end: float) -> int:

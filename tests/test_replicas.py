@@ -19,6 +19,7 @@ import pytest
 
 from core import constants as C
 from tests.conftest import ROOT, arithmetic_frame, wait_for
+from tests.test_engine import max_in_window
 
 TEMPLATE = "Compute {question}. Reply with the number only."
 pytestmark = pytest.mark.slow  # four processes of the command line and a lease's TTL of waiting
@@ -57,15 +58,6 @@ class Cli:
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
-
-
-def max_in_window(times: list[float], window: float) -> int:
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def test_a_run_is_refused_or_waited_for_while_another_process_runs_it_and_taken_over_after_kill_9_once_its_lease_expires(tmp_path, sim_server):
